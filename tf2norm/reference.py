@@ -1,0 +1,446 @@
+"""Independent NumPy implementation of the TF 1.x math tf2norm must reproduce (a second oracle).
+
+Written from the formulas of ``NUMERICS.md`` sections 1 and 2 and from the TF 1.15 Python sources,
+never from tf2norm's replacements, and it never imports TensorFlow. Arithmetic is float32 wherever
+TF 1.15 computed in float32 (matmul, reductions, the layer-norm and batch-norm formulas, the moving
+averages); transcendental functions are evaluated in float64 and rounded once, which is closer to
+the true value than TF's own float32 kernels (those differ from it by a few ulp only).
+
+Public functions:
+
+* :func:`layer_norm` -- ``tf.contrib.layers.layer_norm`` over the last axis, as the LN-LSTM cell uses it.
+* :func:`ln_lstm_step`, :func:`ln_lstm_sequence` -- ``tf.contrib.rnn.LayerNormBasicLSTMCell`` one step,
+  and run by ``tf.nn.dynamic_rnn`` (with its ``sequence_length`` semantics);
+  :func:`ln_lstm_multi_sequence` for a ``MultiRNNCell`` stack and :func:`ln_lstm_bidirectional`
+  for ``bidirectional_dynamic_rnn``.
+* :func:`batch_norm` -- one call of ``tf.contrib.layers.batch_norm`` (TF 1.15): outputs and the new
+  values of every variable it updates.
+* :func:`contrib_path`, :func:`contrib_uses_fused`, :func:`contrib_decay_in_float32` -- which code
+  path, hence which arithmetic, TF 1.15's contrib ``batch_norm`` takes for a combination of arguments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "layer_norm",
+    "ln_lstm_step",
+    "ln_lstm_sequence",
+    "ln_lstm_multi_sequence",
+    "ln_lstm_bidirectional",
+    "batch_norm",
+    "contrib_path",
+    "contrib_uses_fused",
+    "contrib_decay_in_float32",
+    "fused_epsilon",
+    "FUSED_MIN_EPSILON",
+    "LN_GATES",
+]
+
+F32 = np.float32
+
+#: TF 1.4-1.15 ``tf.nn.fused_batch_norm`` raises any smaller epsilon to this (a cuDNN requirement).
+FUSED_MIN_EPSILON = 1.001e-5
+
+#: The layer-norm scopes of LayerNormBasicLSTMCell, in the order the gates come out of the split.
+LN_GATES = ("input", "transform", "forget", "output")
+
+
+def _f32(a):
+    return np.asarray(a, dtype=F32)
+
+
+def _rsqrt(v):
+    # Eigen's float32 rsqrt; 1/sqrt rounded twice is within an ulp of it.
+    v = _f32(v)
+    return (F32(1.0) / np.sqrt(v)).astype(F32)
+
+
+def _sigmoid(x):
+    x64 = np.asarray(x, dtype=np.float64)
+    return (1.0 / (1.0 + np.exp(-x64))).astype(F32)
+
+
+def _tanh(x):
+    return np.tanh(np.asarray(x, dtype=np.float64)).astype(F32)
+
+
+def _mean(x, axis, keepdims=False):
+    # reduce_mean: float32 sum divided by the float32 count.
+    x = _f32(x)
+    n = 1
+    for a in np.atleast_1d(axis):
+        n *= x.shape[a]
+    s = np.sum(x, axis=axis, keepdims=keepdims, dtype=F32)
+    return (s / F32(n)).astype(F32)
+
+
+# --------------------------------------------------------------------------------------------
+# Layer norm and LayerNormBasicLSTMCell
+# --------------------------------------------------------------------------------------------
+
+
+def layer_norm(x, gamma, beta, epsilon=1e-12):
+    """``tf.contrib.layers.layer_norm(x, begin_norm_axis=-1)`` as LayerNormBasicLSTMCell runs it.
+
+    ``mean = reduce_mean(x, -1)``, ``var = reduce_mean((x - mean)^2, -1)`` (biased),
+    ``inv = rsqrt(var + eps) * gamma``, ``y = x * inv + (beta - mean * inv)``; all float32.
+    """
+    x = _f32(x)
+    gamma = _f32(gamma)
+    beta = _f32(beta)
+    mean = _mean(x, -1, keepdims=True)
+    d = (x - mean).astype(F32)
+    var = _mean(d * d, -1, keepdims=True)
+    inv = (_rsqrt(var + F32(epsilon)) * gamma).astype(F32)
+    return (x * inv + (beta - mean * inv)).astype(F32)
+
+
+def _activation(activation):
+    if activation is None or activation is np.tanh:
+        return _tanh
+    return activation
+
+
+def ln_lstm_step(x, state, weights, *, forget_bias=1.0, layer_norm=True, activation=np.tanh):
+    """One step of ``LayerNormBasicLSTMCell`` (no dropout).
+
+    ``weights`` is keyed by the TF1 names relative to the cell scope: ``"kernel"`` ``[D+H, 4H]``,
+    ``"bias"`` ``[4H]`` (only when ``layer_norm=False``) and ``"<gate>/gamma"``, ``"<gate>/beta"`` for
+    gate in input, transform, forget, output, state. Returns ``(new_h, (new_c, new_h))``.
+    """
+    act = _activation(activation)
+    x = _f32(x)
+    c, h = (_f32(s) for s in state)
+    args = np.concatenate([x, h], axis=1)
+    z = np.matmul(args, _f32(weights["kernel"])).astype(F32)
+    if not layer_norm:
+        z = (z + _f32(weights["bias"])).astype(F32)
+    i, j, f, o = np.split(z, 4, axis=1)
+    if layer_norm:
+        i, j, f, o = (
+            globals()["layer_norm"](g, weights[name + "/gamma"], weights[name + "/beta"])
+            for g, name in zip((i, j, f, o), LN_GATES)
+        )
+    g = act(j)
+    new_c = (c * _sigmoid(f + F32(forget_bias)) + _sigmoid(i) * g).astype(F32)
+    if layer_norm:
+        new_c = globals()["layer_norm"](new_c, weights["state/gamma"], weights["state/beta"])
+    new_h = (act(new_c) * _sigmoid(o)).astype(F32)
+    return new_h, (new_c, new_h)
+
+
+def ln_lstm_sequence(
+    inputs,
+    weights,
+    *,
+    forget_bias=1.0,
+    layer_norm=True,
+    sequence_length=None,
+    initial_state=None,
+    activation=np.tanh,
+):
+    """``tf.nn.dynamic_rnn(LayerNormBasicLSTMCell(...), inputs [B,T,D])`` (batch-major).
+
+    With ``sequence_length`` the outputs are zero at and after each example's length and its state
+    stays frozen at its last valid step, as dynamic_rnn's ``_rnn_step`` selects them.
+    Returns ``(outputs [B,T,H], (c, h))``.
+    """
+    inputs = _f32(inputs)
+    b, t = inputs.shape[:2]
+    hidden = _f32(weights["kernel"]).shape[1] // 4
+    if initial_state is None:
+        c = np.zeros((b, hidden), F32)
+        h = np.zeros((b, hidden), F32)
+    else:
+        c, h = (_f32(s) for s in initial_state)
+    lengths = None if sequence_length is None else np.asarray(sequence_length).reshape(-1)
+    outputs = np.zeros((b, t, hidden), F32)
+    for step in range(t):
+        out, (new_c, new_h) = ln_lstm_step(
+            inputs[:, step], (c, h), weights,
+            forget_bias=forget_bias, layer_norm=layer_norm, activation=activation,
+        )
+        if lengths is None:
+            outputs[:, step] = out
+            c, h = new_c, new_h
+        else:
+            live = (step < lengths)[:, None]
+            outputs[:, step] = np.where(live, out, F32(0))
+            c = np.where(live, new_c, c).astype(F32)
+            h = np.where(live, new_h, h).astype(F32)
+    return outputs, (c, h)
+
+
+def ln_lstm_multi_sequence(inputs, weights_per_layer, *, forget_bias=1.0, layer_norm=True,
+                           sequence_length=None, initial_states=None, activation=np.tanh):
+    """``dynamic_rnn(MultiRNNCell([cell, ...]))``: returns ``(outputs, [(c, h) per layer])``.
+
+    Running the stack layer by layer over the whole sequence equals TF's step-by-step stack: past an
+    example's length every layer's state is frozen and its (discarded) outputs never reach a kept value.
+    """
+    x = _f32(inputs)
+    states = []
+    for k, w in enumerate(weights_per_layer):
+        init = None if initial_states is None else initial_states[k]
+        x, st = ln_lstm_sequence(x, w, forget_bias=forget_bias, layer_norm=layer_norm,
+                                 sequence_length=sequence_length, initial_state=init,
+                                 activation=activation)
+        states.append(st)
+    return x, states
+
+
+def _reverse_sequence(x, lengths):
+    x = np.array(x, copy=True)
+    if lengths is None:
+        return x[:, ::-1].copy()
+    for b, n in enumerate(np.asarray(lengths).reshape(-1)):
+        x[b, :n] = x[b, :n][::-1].copy()
+    return x
+
+
+def ln_lstm_bidirectional(inputs, weights_fw, weights_bw, *, forget_bias=1.0, layer_norm=True,
+                          sequence_length=None, activation=np.tanh):
+    """``bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs)``.
+
+    The backward cell reads ``reverse_sequence(inputs, sequence_length)`` (the whole time axis when no
+    lengths) and its outputs are reversed back the same way.
+    Returns ``((out_fw, out_bw), ((c_fw, h_fw), (c_bw, h_bw)))``.
+    """
+    kw = dict(forget_bias=forget_bias, layer_norm=layer_norm, sequence_length=sequence_length,
+              activation=activation)
+    out_fw, st_fw = ln_lstm_sequence(inputs, weights_fw, **kw)
+    rev = _reverse_sequence(_f32(inputs), sequence_length)
+    out_bw_rev, st_bw = ln_lstm_sequence(rev, weights_bw, **kw)
+    out_bw = _reverse_sequence(out_bw_rev, sequence_length)
+    return (out_fw, out_bw), (st_fw, st_bw)
+
+
+# --------------------------------------------------------------------------------------------
+# tf.contrib.layers.batch_norm (TF 1.15)
+# --------------------------------------------------------------------------------------------
+
+
+def contrib_path(rank, fused=None, renorm=False, batch_weights=None, adjustment=None, *,
+                 zero_debias_moving_mean=False, updates_collections_default=True):
+    """Which implementation TF 1.15's ``tf.contrib.layers.batch_norm`` dispatches to.
+
+    Returns one of
+
+    * ``"contrib_fused"`` -- contrib's own ``_fused_batch_norm`` (tf.nn.fused_batch_norm, Python-double
+      ``1 - decay``). Taken when fused is None/True, the call is fusable (rank 2 or 4, no batch_weights,
+      renorm or adjustment) AND (zero_debias_moving_mean or rank == 2 or updates_collections is not
+      the UPDATE_OPS key).
+    * ``"core_fused"`` / ``"core_nonfused"`` -- ``tf.layers.BatchNormalization`` (the v1 Keras layer),
+      taken when batch_weights is None, updates_collections is UPDATE_OPS and not zero_debias.
+      The v1 layer turns fused None/True into ``rank == 4 and not renorm and adjustment is None`` (it
+      silently falls back instead of raising). Core fused uses float32 ``1 - float32(decay)``.
+    * ``"contrib_nonfused"`` -- contrib's legacy moments path (batch_weights, updates_collections not
+      UPDATE_OPS, or zero_debias, on a non-fusable call). renorm raises there.
+    """
+    fused = True if fused is None else bool(fused)
+    possible_to_fuse = batch_weights is None and not renorm and rank in (2, 4) and adjustment is None
+    if fused and possible_to_fuse and (
+            zero_debias_moving_mean or rank == 2 or not updates_collections_default):
+        return "contrib_fused"
+    if batch_weights is None and updates_collections_default and not zero_debias_moving_mean:
+        if fused and rank == 4 and not renorm and adjustment is None:
+            return "core_fused"
+        return "core_nonfused"
+    if renorm:
+        raise ValueError("renorm is not supported with batch_weights, updates_collections or "
+                         "zero_debias_moving_mean")
+    return "contrib_nonfused"
+
+
+def contrib_uses_fused(rank, fused, renorm, batch_weights=None, adjustment=None):
+    """True when TF 1.15's contrib batch_norm runs the fused arithmetic (Bessel, epsilon clamp).
+
+    That is ``fused is not False and rank in (2, 4)`` with no batch_weights, renorm or adjustment,
+    whichever of the two fused implementations (contrib or core layer) it lands in.
+    """
+    fused = True if fused is None else bool(fused)
+    return bool(fused and batch_weights is None and not renorm and rank in (2, 4)
+                and adjustment is None)
+
+
+def contrib_decay_in_float32(rank, fused=None, renorm=False, batch_weights=None, adjustment=None, *,
+                             zero_debias_moving_mean=False, updates_collections_default=True):
+    """True when the moving averages use ``1 - decay`` computed in float32 (core fused path only)."""
+    return contrib_path(rank, fused, renorm, batch_weights, adjustment,
+                        zero_debias_moving_mean=zero_debias_moving_mean,
+                        updates_collections_default=updates_collections_default) == "core_fused"
+
+
+def fused_epsilon(epsilon):
+    """The epsilon TF 1.15's fused kernel actually adds: ``max(eps, 1.001e-5)`` as float32."""
+    return F32(epsilon if epsilon > FUSED_MIN_EPSILON else FUSED_MIN_EPSILON)
+
+
+def _one_minus(decay, in_float32):
+    if in_float32:
+        return (F32(1.0) - F32(decay)).astype(F32)
+    return F32(1.0 - decay)
+
+
+def _moving_average(var, value, one_minus_decay):
+    # state_ops.assign_sub(v, (v - value) * (1 - decay))
+    var = _f32(var)
+    return (var - (var - _f32(value)) * one_minus_decay).astype(F32)
+
+
+def batch_norm(
+    x,
+    *,
+    axis,
+    training,
+    beta=None,
+    gamma=None,
+    moving_mean,
+    moving_variance,
+    epsilon=1e-3,
+    decay=0.999,
+    fused,
+    zero_debias_state=None,
+    renorm_state=None,
+    renorm_clipping=None,
+    renorm_decay=0.99,
+    decay_in_float32=False,
+):
+    """One call of TF 1.15 ``tf.contrib.layers.batch_norm``; returns ``(y, new_state)``.
+
+    ``axis`` is the channel axis (-1 for NHWC, 1 for NCHW). ``fused`` selects the arithmetic (see
+    :func:`contrib_uses_fused`): True is ``tf.nn.fused_batch_norm`` (biased variance to normalise,
+    ``var * n/(n-1)`` fed to the moving variance, epsilon clamped to >= 1.001e-5,
+    ``y = (x - mean) * (rsqrt(var + eps) * gamma) + beta``); False the moments path (biased variance
+    for both, no clamp, ``y = x * inv + (beta - mean * inv)``). ``beta``/``gamma`` None mean
+    center/scale False. ``decay_in_float32`` selects ``1 - decay`` computed in float32 (the core fused
+    path, :func:`contrib_decay_in_float32`).
+
+    ``zero_debias_state`` ``{"biased", "local_step"}`` turns on zero_debias_moving_mean (mean only);
+    ``renorm_state`` ``{"moving_stddev", "renorm_mean", "renorm_stddev"}`` turns on renorm (the v1
+    Keras layer's non-fused path). With ``training`` False nothing is updated (``new_state`` holds the
+    unchanged values) and the moving statistics normalise.
+
+    ``new_state`` has ``moving_mean``, ``moving_variance`` and the keys of the given extra states.
+    """
+    x = _f32(x)
+    ndim = x.ndim
+    ax = axis % ndim
+    red = tuple(i for i in range(ndim) if i != ax)
+    bshape = [1] * ndim
+    bshape[ax] = x.shape[ax]
+    n = int(np.prod([x.shape[i] for i in red]))
+
+    def bc(v):
+        return None if v is None else _f32(v).reshape(bshape)
+
+    mm = _f32(moving_mean)
+    mv = _f32(moving_variance)
+    state = {"moving_mean": mm.copy(), "moving_variance": mv.copy()}
+    if zero_debias_state is not None:
+        state["biased"] = _f32(zero_debias_state["biased"]).copy()
+        state["local_step"] = _f32(zero_debias_state["local_step"]).copy()
+    if renorm_state is not None:
+        for k in ("moving_stddev", "renorm_mean", "renorm_stddev"):
+            state[k] = _f32(renorm_state[k]).copy()
+    if fused and renorm_state is not None:
+        raise ValueError("renorm never runs on a fused path")
+
+    one_minus_decay = _one_minus(decay, decay_in_float32)
+
+    if fused:
+        eps = fused_epsilon(epsilon)
+        g = F32(1.0) if gamma is None else bc(gamma)
+        b = F32(0.0) if beta is None else bc(beta)
+        if training:
+            # FusedBatchNorm CPU kernel: sums times float32(1/n); Bessel factor float32(n)/float32(n-1).
+            inv_n = (F32(1.0) / F32(n)).astype(F32)
+            mean = (np.sum(x, axis=red, dtype=F32) * inv_n).astype(F32)
+            xc = (x - mean.reshape(bshape)).astype(F32)
+            var = (np.sum(xc * xc, axis=red, dtype=F32) * inv_n).astype(F32)
+            adjust = F32(1.0) if n <= 1 else (F32(n) / F32(n - 1)).astype(F32)
+            batch_var = (var * adjust).astype(F32)
+            scaling = (_rsqrt(var + eps).reshape(bshape) * g).astype(F32)
+            y = (xc * scaling + b).astype(F32)
+            _update_mean(state, mean, one_minus_decay, decay, zero_debias_state is not None)
+            state["moving_variance"] = _moving_average(mv, batch_var, one_minus_decay)
+        else:
+            xc = (x - mm.reshape(bshape)).astype(F32)
+            scaling = (_rsqrt(mv + eps).reshape(bshape) * g).astype(F32)
+            y = (xc * scaling + b).astype(F32)
+        return y, state
+
+    eps = F32(epsilon)
+    if not training:
+        mean, var = mm, mv
+        scale, offset = bc(gamma), bc(beta)
+    else:
+        mean = _mean(x, red)
+        d = (x - mean.reshape(bshape)).astype(F32)
+        var = _mean(d * d, red)
+        scale, offset = bc(gamma), bc(beta)
+        if renorm_state is not None:
+            r, dd = _renorm(state, mean, var, epsilon, renorm_clipping,
+                            _one_minus(renorm_decay, False))
+            # _compose_transforms(r, d, gamma, beta)
+            new_scale, new_offset = r.reshape(bshape), dd.reshape(bshape)
+            if scale is not None:
+                new_scale = (new_scale * scale).astype(F32)
+                new_offset = (new_offset * scale).astype(F32)
+            if offset is not None:
+                new_offset = (new_offset + offset).astype(F32)
+            scale, offset = new_scale, new_offset
+            state["moving_mean"] = _moving_average(mm, mean, one_minus_decay)
+            stddev = np.sqrt((var + eps).astype(F32)).astype(F32)
+            ms = _moving_average(state["moving_stddev"], stddev, one_minus_decay)
+            state["moving_stddev"] = ms
+            state["moving_variance"] = np.maximum((ms * ms - eps).astype(F32), F32(0))
+        else:
+            _update_mean(state, mean, one_minus_decay, decay, zero_debias_state is not None)
+            state["moving_variance"] = _moving_average(mv, var, one_minus_decay)
+    # nn.batch_normalization
+    inv = _rsqrt((var + eps).astype(F32)).reshape(bshape)
+    if scale is not None:
+        inv = (inv * scale).astype(F32)
+    mb = mean.reshape(bshape)
+    shift = (-mb * inv) if offset is None else (offset - mb * inv)
+    y = (x * inv + shift.astype(F32)).astype(F32)
+    return y, state
+
+
+def _update_mean(state, mean, one_minus_decay, decay, zero_debias):
+    if not zero_debias:
+        state["moving_mean"] = _moving_average(state["moving_mean"], mean, one_minus_decay)
+        return
+    # moving_averages._zero_debias: every quantity float32, the step a float32 variable.
+    biased = _moving_average(state["biased"], mean, one_minus_decay)
+    step = (state["local_step"] + F32(1)).astype(F32)
+    bias_factor = (F32(1) - np.power((F32(1) - one_minus_decay).astype(F32), step)).astype(F32)
+    state["biased"] = biased
+    state["local_step"] = step
+    state["moving_mean"] = (biased / bias_factor).astype(F32)
+
+
+def _renorm(state, mean, var, epsilon, clipping, one_minus_renorm_decay):
+    """BatchNormalizationBase._renorm_correction_and_moments (TF 1.15); updates renorm_* in state."""
+    eps = F32(epsilon)
+    stddev = np.sqrt((var + eps).astype(F32)).astype(F32)
+    rmean = state["renorm_mean"]
+    rstd = np.maximum(state["renorm_stddev"], np.sqrt(eps).astype(F32)).astype(F32)
+    r = (stddev / rstd).astype(F32)
+    d = ((mean - rmean) / rstd).astype(F32)
+    clipping = clipping or {}
+    rmin, rmax, dmax = (clipping.get(k) for k in ("rmin", "rmax", "dmax"))
+    if rmin is not None:
+        r = np.maximum(r, F32(rmin))
+    if rmax is not None:
+        r = np.minimum(r, F32(rmax))
+    if dmax is not None:
+        d = np.maximum(d, F32(-dmax))
+        d = np.minimum(d, F32(dmax))
+    # The renorm variables move with renorm_momentum towards the batch mean and stddev (after r, d).
+    state["renorm_mean"] = _moving_average(rmean, mean, one_minus_renorm_decay)
+    state["renorm_stddev"] = _moving_average(state["renorm_stddev"], stddev, one_minus_renorm_decay)
+    return r.astype(F32), d.astype(F32)
