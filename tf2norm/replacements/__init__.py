@@ -1,0 +1,23 @@
+"""Drop-in TF2 (TF 2.16+, Keras 3) replacements that compute exactly what TF 1.x computed.
+
+    from tf2norm.replacements import LayerNormBasicLSTMCell, BatchNormalization, batch_norm
+
+See each class's docstring, and ../NUMERICS.md for the TF1 facts they honour.
+"""
+
+from tf2norm.replacements.batch_normalization import BatchNormalization
+from tf2norm.replacements.contrib_batch_norm import batch_norm
+from tf2norm.replacements.layer_norm_lstm_cell import LayerNormBasicLSTMCell, LSTMStateTuple
+from tf2norm.replacements.rnn_cell_wrappers import DropoutWrapper, MultiRNNCell
+from tf2norm.replacements.scoped_layer import clear_scoped_layers, scoped_layer
+
+__all__ = [
+    "BatchNormalization",
+    "batch_norm",
+    "LayerNormBasicLSTMCell",
+    "LSTMStateTuple",
+    "MultiRNNCell",
+    "DropoutWrapper",
+    "scoped_layer",
+    "clear_scoped_layers",
+]

@@ -1,0 +1,240 @@
+"""`BatchNormalization`: a Keras 3 layer computing what `tf.contrib.layers.batch_norm` computed.
+
+Differences from `keras.layers.BatchNormalization`, all on purpose (NUMERICS.md section 2):
+
+* contrib's defaults: momentum 0.999, epsilon 1e-3, center=True, **scale=False (no gamma)**;
+* TF 1.15's arithmetic: for rank 2 and 4 inputs the fused rules (Bessel-corrected moving
+  variance, epsilon clamped to at least 1.001e-5), the non-fused ones otherwise or with
+  `fused=False`; `zero_debias_moving_mean`; batch renormalisation (which Keras 3 dropped);
+* `training` may be a Python bool or a bool tensor, also inside `tf.function`;
+* the moving statistics update in eager code, inside `tf.function`, and in tf.compat.v1 graph
+  code, where the update ops go to `tf.compat.v1.GraphKeys.UPDATE_OPS` exactly like TF1's
+  (Keras 3's own layer silently never updates there);
+* `trainable=False` freezes gamma and beta only; `training` alone decides batch vs moving
+  statistics, as in TF1 (Keras' layer forces inference mode when frozen).
+
+`training=None` means inference, as for every Keras layer; TF1's `is_training` defaulted to
+True, which is why `tf2norm migrate` always writes `training=` explicitly.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tf2norm.replacements import _batch_norm_math as bn
+from tf2norm.replacements._modes import in_legacy_graph, static_bool
+
+_RENORM_CLIPPING_KEYS = {"rmin", "rmax", "dmax"}
+
+
+def _tf_variable(variable):
+    """The tf.Variable behind a Keras variable (Keras' own assign() drops the op in graph mode)."""
+    return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+@keras.saving.register_keras_serializable(package="tf2norm")
+class BatchNormalization(keras.layers.Layer):
+    """Batch normalisation with TF 1.15 contrib defaults and arithmetic.
+
+    Args:
+      axis: channel axis (-1 for NHWC, 1 for NCHW).
+      momentum: contrib's `decay`: `moving = moving - (moving - batch) * (1 - momentum)`.
+      epsilon: added to the variance (clamped to >= 1.001e-5 on the fused path, as TF 1.15).
+      center, scale: create beta / gamma. Contrib's default scale=False means no gamma at all.
+      *_initializer, *_regularizer, *_constraint: as in Keras.
+      renorm, renorm_clipping, renorm_momentum: batch renormalisation, as TF 1.15.
+      fused: None or True: the fused arithmetic where TF 1.15 used it (rank 2 or 4, channel axis
+        last or 1, no renorm); False: the non-fused arithmetic.
+      zero_debias_moving_mean: TF1's zero-debiased moving mean.
+      synchronized: under tf.distribute, batch statistics over all replicas.
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.999,
+        epsilon=1e-3,
+        center=True,
+        scale=False,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
+        fused=None,
+        zero_debias_moving_mean=False,
+        synchronized=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(axis, int):
+            raise TypeError(f"BatchNormalization: axis must be an int, got {axis!r}")
+        if renorm_clipping is not None:
+            unknown = set(renorm_clipping) - _RENORM_CLIPPING_KEYS
+            if unknown:
+                raise ValueError(f"renorm_clipping: unknown keys {sorted(unknown)}; allowed: rmin, rmax, dmax")
+        if renorm and zero_debias_moving_mean:
+            raise ValueError("renorm is not supported with zero_debias_moving_mean (as in TF 1.15)")
+        if renorm and fused:
+            raise ValueError("fused=True cannot be used with renorm (TF 1.15 ran renorm non-fused)")
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = center
+        self.scale = scale
+        self.beta_initializer = keras.initializers.get(beta_initializer)
+        self.gamma_initializer = keras.initializers.get(gamma_initializer)
+        self.moving_mean_initializer = keras.initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = keras.initializers.get(moving_variance_initializer)
+        self.beta_regularizer = keras.regularizers.get(beta_regularizer)
+        self.gamma_regularizer = keras.regularizers.get(gamma_regularizer)
+        self.beta_constraint = keras.constraints.get(beta_constraint)
+        self.gamma_constraint = keras.constraints.get(gamma_constraint)
+        self.renorm = renorm
+        self.renorm_clipping = dict(renorm_clipping) if renorm_clipping else None
+        self.renorm_momentum = float(renorm_momentum)
+        self.fused = fused
+        self.zero_debias_moving_mean = zero_debias_moving_mean
+        self.synchronized = synchronized
+        self.supports_masking = True
+        self.gamma = self.beta = None
+
+    # ---------------------------------------------------------------- building
+    def build(self, input_shape):
+        rank = len(input_shape)
+        axis = self.axis % rank if rank else 0
+        channels = input_shape[axis]
+        if channels is None:
+            raise ValueError(f"{self.name}: axis {self.axis} of input shape {tuple(input_shape)} must be known")
+        can_fuse = bn.fused_arithmetic_applies(rank, axis, self.renorm)
+        if self.fused and not can_fuse:
+            raise ValueError(
+                f"{self.name}: fused=True needs a rank 2 or 4 input with the channel axis last (or 1 for rank 4) "
+                f"and no renorm; got rank {rank}, axis {self.axis}"
+            )
+        fused = can_fuse and self.fused is not False
+        self._config = bn.BatchNormConfig(
+            axis=axis,
+            rank=rank,
+            epsilon=self.epsilon,
+            decay=self.momentum,
+            fused=fused,
+            # TF 1.15 sent rank-4 default calls through tf.layers' fused path (float32 1-decay);
+            # rank 2 and zero-debias went through contrib's own fused path (double 1-decay).
+            decay_in_float32=fused and rank == 4 and not self.zero_debias_moving_mean,
+            renorm=self.renorm,
+            renorm_clipping=self.renorm_clipping,
+            renorm_decay=self.renorm_momentum,
+            synchronized=self.synchronized,
+        )
+        self._channels = int(channels)
+        shape = (self._channels,)
+        if self.scale:
+            self.gamma = self.add_weight(
+                name="gamma",
+                shape=shape,
+                initializer=self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+                autocast=False,
+            )
+        if self.center:
+            self.beta = self.add_weight(
+                name="beta",
+                shape=shape,
+                initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                autocast=False,
+            )
+        statistic = dict(shape=shape, trainable=False, autocast=False, aggregation="mean")
+        self.moving_mean = self.add_weight(name="moving_mean", initializer=self.moving_mean_initializer, **statistic)
+        self.moving_variance = self.add_weight(
+            name="moving_variance", initializer=self.moving_variance_initializer, **statistic
+        )
+        if self.renorm:
+            # TF 1.15 tracked the inference stddev next to the variance, initialised from it.
+            variance_initializer = self.moving_variance_initializer
+
+            def stddev_initializer(shape, dtype=None):
+                return tf.sqrt(variance_initializer(shape, dtype=dtype))
+
+            self.moving_stddev = self.add_weight(name="moving_stddev", initializer=stddev_initializer, **statistic)
+            self.renorm_mean = self.add_weight(name="renorm_mean", initializer=self.moving_mean_initializer, **statistic)
+            self.renorm_stddev = self.add_weight(name="renorm_stddev", initializer=stddev_initializer, **statistic)
+        if self.zero_debias_moving_mean:
+            self.moving_mean_biased = self.add_weight(name="moving_mean_biased", initializer="zeros", **statistic)
+            step = dict(statistic, shape=())
+            self.moving_mean_local_step = self.add_weight(name="moving_mean_local_step", initializer="zeros", **step)
+        self.built = True
+
+    def _state(self) -> bn.BatchNormState:
+        def var(name):
+            value = getattr(self, name, None)
+            return None if value is None else _tf_variable(value)
+
+        return bn.BatchNormState(
+            moving_mean=var("moving_mean"),
+            moving_variance=var("moving_variance"),
+            beta=var("beta"),
+            gamma=var("gamma"),
+            moving_stddev=var("moving_stddev"),
+            renorm_mean=var("renorm_mean"),
+            renorm_stddev=var("renorm_stddev"),
+            biased=var("moving_mean_biased"),
+            local_step=var("moving_mean_local_step"),
+        )
+
+    # ----------------------------------------------------------------- calling
+    def call(self, inputs, training=None):
+        if training is None:
+            training = False
+        if static_bool(training) is None:
+            training = tf.cast(training, tf.bool)
+        state, cfg = self._state(), self._config
+        outputs, mean, variance = bn.forward(inputs, state, cfg, self._channels, training)
+        if static_bool(training) is False:
+            return outputs
+        if in_legacy_graph():
+            # TF1 semantics: the update ops only run when the train op depends on UPDATE_OPS.
+            for update in bn.gated_moving_updates(state, cfg, mean, variance, training):
+                tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, update)
+        else:
+            # Eager and tf.function: update now (automatic control dependencies order it).
+            bn.gated_moving_updates(state, cfg, mean, variance, training)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            axis=self.axis,
+            momentum=self.momentum,
+            epsilon=self.epsilon,
+            center=self.center,
+            scale=self.scale,
+            beta_initializer=keras.initializers.serialize(self.beta_initializer),
+            gamma_initializer=keras.initializers.serialize(self.gamma_initializer),
+            moving_mean_initializer=keras.initializers.serialize(self.moving_mean_initializer),
+            moving_variance_initializer=keras.initializers.serialize(self.moving_variance_initializer),
+            beta_regularizer=keras.regularizers.serialize(self.beta_regularizer),
+            gamma_regularizer=keras.regularizers.serialize(self.gamma_regularizer),
+            beta_constraint=keras.constraints.serialize(self.beta_constraint),
+            gamma_constraint=keras.constraints.serialize(self.gamma_constraint),
+            renorm=self.renorm,
+            renorm_clipping=self.renorm_clipping,
+            renorm_momentum=self.renorm_momentum,
+            fused=self.fused,
+            zero_debias_moving_mean=self.zero_debias_moving_mean,
+            synchronized=self.synchronized,
+        )
+        return config

@@ -1,0 +1,238 @@
+"""`batch_norm`: TF 1.15's `tf.contrib.layers.batch_norm`, same signature, for tf.compat.v1 graphs.
+
+For code that stays in graph mode with Session and Saver: the variables have TF1's exact names
+(`BatchNorm/beta`, `BatchNorm_1/moving_mean`, `scope/...`, `reuse=True` sharing, zero-debias and
+renorm extras), the update ops go to `updates_collections` or are forced in place when it is None,
+and the arithmetic is the one TF 1.15 picked for the same arguments. Keras / eager code should use
+`tf2norm.replacements.BatchNormalization` instead.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tf2norm.replacements import _batch_norm_math as bn
+from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
+
+_UPDATE_OPS = tf.compat.v1.GraphKeys.UPDATE_OPS
+_DATA_FORMATS = ("NHWC", "NCHW")
+
+
+def _collections_for(variables_collections, name):
+    # contrib's utils.get_variable_collections: a dict per variable name, or one list for all.
+    if isinstance(variables_collections, dict):
+        return variables_collections.get(name)
+    return variables_collections
+
+
+def _model_variable(name, shape, dtype, initializer, trainable, regularizer=None, collections=None):
+    """contrib's `model_variable`: a get_variable also listed in MODEL_VARIABLES."""
+    collections = list(collections or []) + [
+        tf.compat.v1.GraphKeys.GLOBAL_VARIABLES,
+        tf.compat.v1.GraphKeys.MODEL_VARIABLES,
+    ]
+    return tf.compat.v1.get_variable(
+        name,
+        shape=shape,
+        dtype=dtype,
+        initializer=initializer,
+        regularizer=regularizer,
+        trainable=trainable,
+        collections=collections,
+    )
+
+
+def _unique_debias_name(name):
+    # TF1's moving_averages._zero_debias: `biased_1`, ... when not reusing and the name is taken.
+    scope = tf.compat.v1.get_variable_scope()
+    if scope.reuse:
+        return name
+    existing = {v.op.name for v in scope.global_variables()}
+    full = f"{scope.name}/{name}"
+    if full not in existing:
+        return name
+    index = 1
+    while f"{full}_{index}" in existing:
+        index += 1
+    return f"{name}_{index}"
+
+
+def _zero_debias_variables(moving_mean):
+    # Created under `variable_scope(moving_mean.op.name)` inside the layer's scope, hence
+    # TF1's `BatchNorm/BatchNorm/moving_mean/biased` and `.../local_step`.
+    zeros = tf.compat.v1.zeros_initializer()
+    with tf.compat.v1.variable_scope(moving_mean.op.name):
+        biased = tf.compat.v1.get_variable(
+            _unique_debias_name("biased"), shape=moving_mean.shape, dtype=moving_mean.dtype, initializer=zeros, trainable=False
+        )
+        local_step = tf.compat.v1.get_variable(
+            _unique_debias_name("local_step"), shape=[], dtype=moving_mean.dtype, initializer=zeros, trainable=False
+        )
+    return biased, local_step
+
+
+def batch_norm(
+    inputs,
+    decay=0.999,
+    center=True,
+    scale=False,
+    epsilon=0.001,
+    activation_fn=None,
+    param_initializers=None,
+    param_regularizers=None,
+    updates_collections=_UPDATE_OPS,
+    is_training=True,
+    reuse=None,
+    variables_collections=None,
+    outputs_collections=None,
+    trainable=True,
+    batch_weights=None,
+    fused=None,
+    data_format="NHWC",
+    zero_debias_moving_mean=False,
+    scope=None,
+    renorm=False,
+    renorm_clipping=None,
+    renorm_decay=0.99,
+    adjustment=None,
+):
+    """TF 1.15 `tf.contrib.layers.batch_norm` for tf.compat.v1 graph code (see the module docstring)."""
+    if not in_legacy_graph():
+        raise RuntimeError(
+            "tf2norm.replacements.batch_norm builds tf.compat.v1 graph code (Session/Saver); it cannot keep "
+            "variables between eager calls. In eager or tf.function code use "
+            "tf2norm.replacements.BatchNormalization(...)(x, training=...) instead."
+        )
+    if batch_weights is not None:
+        raise ValueError(
+            "batch_norm: batch_weights (weighted moments) is not supported by tf2norm; remove the argument "
+            "or compute weighted moments with tf.nn.weighted_moments yourself"
+        )
+    if adjustment is not None:
+        raise ValueError("batch_norm: adjustment is not supported by tf2norm; remove the argument")
+    if data_format not in _DATA_FORMATS:
+        raise ValueError("data_format has to be either NCHW or NHWC.")
+    inputs = tf.convert_to_tensor(inputs)
+    rank = inputs.shape.rank
+    if rank is None:
+        raise ValueError(f"Inputs {inputs.name} has undefined rank.")
+    axis = 1 if data_format == "NCHW" else rank - 1
+    channels = inputs.shape[axis]
+    if channels is None:
+        raise ValueError(f"Inputs {inputs.name} has undefined channels dimension {axis}.")
+    channels = int(channels)
+
+    # Which TF 1.15 path these arguments took: contrib's own fused code, tf.layers' layer
+    # (fused for rank 4) or contrib's legacy non-fused code. Only the arithmetic and the
+    # float32 `1 - decay` of tf.layers' fused path differ between them.
+    fused_requested = fused is None or bool(fused)
+    default_updates = updates_collections == _UPDATE_OPS
+    contrib_fused = (
+        fused_requested
+        and not renorm
+        and rank in (2, 4)
+        and (zero_debias_moving_mean or rank == 2 or not default_updates)
+    )
+    core_layer = not contrib_fused and default_updates and not zero_debias_moving_mean
+    layer_fused = core_layer and fused_requested and rank == 4 and not renorm
+    if renorm and not core_layer:
+        raise ValueError("renorm is not supported with batch_weights, updates_collections or zero_debias_moving_mean")
+    use_fused = contrib_fused or layer_fused
+
+    param_initializers = param_initializers or {}
+    param_regularizers = param_regularizers or {}
+    dtype = inputs.dtype.base_dtype
+    param_dtype = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
+
+    with tf.compat.v1.variable_scope(scope, "BatchNorm", [inputs], reuse=reuse) as sc:
+        shape = [channels]
+        beta = gamma = None
+        if center:
+            beta = _model_variable(
+                "beta",
+                shape,
+                param_dtype,
+                param_initializers.get("beta", tf.compat.v1.zeros_initializer()),
+                trainable,
+                param_regularizers.get("beta"),
+                _collections_for(variables_collections, "beta"),
+            )
+        if scale:
+            gamma = _model_variable(
+                "gamma",
+                shape,
+                param_dtype,
+                param_initializers.get("gamma", tf.compat.v1.ones_initializer()),
+                trainable,
+                param_regularizers.get("gamma"),
+                _collections_for(variables_collections, "gamma"),
+            )
+        moving_mean = _model_variable(
+            "moving_mean",
+            shape,
+            param_dtype,
+            param_initializers.get("moving_mean", tf.compat.v1.zeros_initializer()),
+            False,
+            collections=_collections_for(variables_collections, "moving_mean"),
+        )
+        moving_variance = _model_variable(
+            "moving_variance",
+            shape,
+            param_dtype,
+            param_initializers.get("moving_variance", tf.compat.v1.ones_initializer()),
+            False,
+            collections=_collections_for(variables_collections, "moving_variance"),
+        )
+        state = bn.BatchNormState(moving_mean=moving_mean, moving_variance=moving_variance, beta=beta, gamma=gamma)
+        if renorm:
+            variance_init = param_initializers.get("moving_variance", tf.compat.v1.ones_initializer())
+
+            def stddev_init(shape, dtype=None, partition_info=None):
+                return tf.sqrt(variance_init(shape, dtype=dtype))
+
+            mean_init = param_initializers.get("moving_mean", tf.compat.v1.zeros_initializer())
+            state.moving_stddev = _model_variable("moving_stddev", shape, param_dtype, stddev_init, False)
+            state.renorm_mean = _model_variable("renorm_mean", shape, param_dtype, mean_init, False)
+            state.renorm_stddev = _model_variable("renorm_stddev", shape, param_dtype, stddev_init, False)
+        if zero_debias_moving_mean:
+            state.biased, state.local_step = _zero_debias_variables(moving_mean)
+
+        cfg = bn.BatchNormConfig(
+            axis=axis,
+            rank=rank,
+            epsilon=float(epsilon),
+            decay=float(decay),
+            fused=use_fused,
+            decay_in_float32=layer_fused,
+            renorm=renorm,
+            renorm_clipping=renorm_clipping,
+            renorm_decay=float(renorm_decay),
+        )
+        training_value = static_bool(is_training)
+        if training_value is None and not isinstance(is_training, tf.Variable):
+            is_training = tf.convert_to_tensor(is_training)
+        training = is_training if training_value is None else training_value
+
+        outputs, mean, variance = bn.forward(inputs, state, cfg, channels, training)
+        if training_value is not False:
+            if updates_collections is None:
+                # Forced updates: the output depends on them, only when training (TF1).
+                def forced():
+                    with tf.control_dependencies(bn.moving_updates(state, cfg, mean, variance)):
+                        return tf.identity(outputs)
+
+                outputs = smart_cond(training, forced, lambda: outputs)
+            else:
+                for update in bn.gated_moving_updates(state, cfg, mean, variance, training):
+                    tf.compat.v1.add_to_collections(updates_collections, update)
+
+        outputs.set_shape(inputs.shape)
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+        if outputs_collections:
+            tf.compat.v1.add_to_collections(outputs_collections, outputs)
+            try:  # contrib's append_tensor_alias: tensors remember the scope they came from.
+                outputs.aliases = list(getattr(outputs, "aliases", [])) + [sc.name]
+            except AttributeError:
+                pass
+        return outputs
