@@ -15,6 +15,8 @@ Public functions:
   for ``bidirectional_dynamic_rnn``.
 * :func:`batch_norm` -- one call of ``tf.contrib.layers.batch_norm`` (TF 1.15): outputs and the new
   values of every variable it updates.
+* :func:`batch_norm_training_grads`, :func:`renorm_correction` -- the training-mode gradients
+  (float64) and batch renormalisation's r/d corrections.
 * :func:`contrib_path`, :func:`contrib_uses_fused`, :func:`contrib_decay_in_float32` -- which code
   path, hence which arithmetic, TF 1.15's contrib ``batch_norm`` takes for a combination of arguments.
 """
@@ -30,6 +32,8 @@ __all__ = [
     "ln_lstm_multi_sequence",
     "ln_lstm_bidirectional",
     "batch_norm",
+    "batch_norm_training_grads",
+    "renorm_correction",
     "contrib_path",
     "contrib_uses_fused",
     "contrib_decay_in_float32",
@@ -423,15 +427,20 @@ def _update_mean(state, mean, one_minus_decay, decay, zero_debias):
     state["moving_mean"] = (biased / bias_factor).astype(F32)
 
 
-def _renorm(state, mean, var, epsilon, clipping, one_minus_renorm_decay):
-    """BatchNormalizationBase._renorm_correction_and_moments (TF 1.15); updates renorm_* in state."""
+def renorm_correction(mean, var, renorm_mean, renorm_stddev, epsilon, renorm_clipping=None):
+    """Batch renormalisation's ``(r, d)`` (TF 1.15 ``_renorm_correction_and_moments``), float32.
+
+    ``stddev = sqrt(var + eps)``; ``rs = max(renorm_stddev, sqrt(eps))``; ``r = stddev / rs``;
+    ``d = (mean - renorm_mean) / rs``; then ``r`` clipped to [rmin, rmax] and ``d`` to [-dmax, dmax]
+    for the keys present in ``renorm_clipping``. Uses the renorm variables from BEFORE this step's
+    update.
+    """
     eps = F32(epsilon)
-    stddev = np.sqrt((var + eps).astype(F32)).astype(F32)
-    rmean = state["renorm_mean"]
-    rstd = np.maximum(state["renorm_stddev"], np.sqrt(eps).astype(F32)).astype(F32)
+    stddev = np.sqrt((_f32(var) + eps).astype(F32)).astype(F32)
+    rstd = np.maximum(_f32(renorm_stddev), np.sqrt(eps).astype(F32)).astype(F32)
     r = (stddev / rstd).astype(F32)
-    d = ((mean - rmean) / rstd).astype(F32)
-    clipping = clipping or {}
+    d = ((_f32(mean) - _f32(renorm_mean)) / rstd).astype(F32)
+    clipping = renorm_clipping or {}
     rmin, rmax, dmax = (clipping.get(k) for k in ("rmin", "rmax", "dmax"))
     if rmin is not None:
         r = np.maximum(r, F32(rmin))
@@ -440,7 +449,42 @@ def _renorm(state, mean, var, epsilon, clipping, one_minus_renorm_decay):
     if dmax is not None:
         d = np.maximum(d, F32(-dmax))
         d = np.minimum(d, F32(dmax))
-    # The renorm variables move with renorm_momentum towards the batch mean and stddev (after r, d).
-    state["renorm_mean"] = _moving_average(rmean, mean, one_minus_renorm_decay)
-    state["renorm_stddev"] = _moving_average(state["renorm_stddev"], stddev, one_minus_renorm_decay)
     return r.astype(F32), d.astype(F32)
+
+
+def _renorm(state, mean, var, epsilon, clipping, one_minus_renorm_decay):
+    """r, d from the old renorm variables, then their moving-average update (renorm_momentum)."""
+    r, d = renorm_correction(mean, var, state["renorm_mean"], state["renorm_stddev"], epsilon,
+                             clipping)
+    stddev = np.sqrt((_f32(var) + F32(epsilon)).astype(F32)).astype(F32)
+    state["renorm_mean"] = _moving_average(state["renorm_mean"], mean, one_minus_renorm_decay)
+    state["renorm_stddev"] = _moving_average(state["renorm_stddev"], stddev, one_minus_renorm_decay)
+    return r, d
+
+
+def batch_norm_training_grads(x, loss_weights, *, axis, gamma=None, epsilon=1e-3, fused,
+                              renorm_r=None, renorm_d=None):
+    """Gradients of ``sum(y * loss_weights)`` for a training-mode batch_norm call (float64).
+
+    ``y = xhat * r * gamma + d * gamma + beta`` with ``xhat`` from the batch statistics (biased
+    variance, epsilon clamped on the fused path); renorm's ``r``/``d`` are constants to the gradient
+    (TF wraps them in stop_gradient), 1 and 0 without renorm. Returns ``{"inputs", "beta", "gamma"}``.
+    """
+    x = np.asarray(x, np.float64)
+    w = np.asarray(loss_weights, np.float64)
+    ax = axis % x.ndim
+    red = tuple(i for i in range(x.ndim) if i != ax)
+    bshape = [1] * x.ndim
+    bshape[ax] = x.shape[ax]
+    eps = float(fused_epsilon(epsilon)) if fused else float(F32(epsilon))
+    mean = x.mean(axis=red, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=red, keepdims=True)
+    inv = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv
+    g = np.ones(bshape) if gamma is None else np.asarray(gamma, np.float64).reshape(bshape)
+    r = np.ones(bshape) if renorm_r is None else np.asarray(renorm_r, np.float64).reshape(bshape)
+    d = np.zeros(bshape) if renorm_d is None else np.asarray(renorm_d, np.float64).reshape(bshape)
+    dxhat_scale = g * r * inv
+    dx = dxhat_scale * (w - w.mean(axis=red, keepdims=True)
+                        - xhat * (w * xhat).mean(axis=red, keepdims=True))
+    return {"inputs": dx, "beta": w.sum(axis=red), "gamma": (w * (xhat * r + d)).sum(axis=red)}

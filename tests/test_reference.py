@@ -1,0 +1,365 @@
+"""tf2norm.reference (the NumPy second oracle) against real TF 1.15 golden files and TF1's own vectors.
+
+Needs no TensorFlow: the golden files under fixtures/golden were written by
+fixtures/tf1/make_golden.py under TF 1.15.0.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tf2norm import reference as R
+
+GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
+LSTM_FILES = sorted(GOLDEN.glob("lstm_*.npz"))
+BN_FILES = sorted(GOLDEN.glob("bn_*.npz"))
+LSTM_ATOL = 2e-6
+BN_TOL = dict(rtol=1e-6, atol=1e-6)
+
+
+def load(path):
+    with np.load(path) as z:
+        data = {k: z[k] for k in z.files}
+    return json.loads(str(data.pop("config"))), data
+
+
+def cell_weights(data, prefix):
+    """The ``var:`` arrays under ``prefix`` keyed relative to the cell scope."""
+    prefix = "var:" + prefix + "layer_norm_basic_lstm_cell/"
+    w = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
+    assert "kernel" in w, prefix
+    return w
+
+
+def assert_close_abs(actual, expected, atol, what):
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
+    err = float(np.max(np.abs(actual.astype(np.float64) - expected)))
+    assert err <= atol, "%s: max abs error %.3g > %.3g" % (what, err, atol)
+
+
+def test_golden_files_exist():
+    names = {p.stem for p in LSTM_FILES + BN_FILES}
+    for required in ("lstm_one_layer", "lstm_two_layers", "lstm_no_layer_norm",
+                     "lstm_forget_bias_zero", "lstm_sequence_length", "lstm_bidirectional",
+                     "lstm_norm_gain_shift", "lstm_keep_prob_placeholder",
+                     "bn_rank4_nhwc_fused_default", "bn_rank4_nchw_nonfused",
+                     "bn_rank2_fused_updates_none", "bn_rank3", "bn_rank5_nchw", "bn_zero_debias",
+                     "bn_renorm", "bn_renorm_clipping", "bn_scale_true",
+                     "bn_is_training_placeholder", "bn_epsilon_clamp",
+                     "bn_tf1_vector_clamp", "bn_tf1_vector_bessel"):
+        assert required in names, required
+    total = sum(p.stat().st_size for p in GOLDEN.glob("*.npz"))
+    assert total < 2 * 1024 * 1024
+
+
+# ------------------------------------------------------------------------------------------------
+# LayerNormBasicLSTMCell
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", LSTM_FILES, ids=lambda p: p.stem)
+def test_lstm_golden(path):
+    cfg, data = load(path)
+    assert cfg["tf_version"] == "1.15.0"
+    kw = dict(forget_bias=cfg["forget_bias"], layer_norm=cfg["layer_norm"],
+              sequence_length=data.get("in:sequence_length"))
+    x = data["in:inputs"]
+    assert x.shape == (cfg["batch"], cfg["steps"], cfg["input_depth"])
+    if not cfg["layer_norm"]:
+        assert not any(k.endswith("/gamma") for k in data if k.startswith("var:"))
+    if cfg["bidirectional"]:
+        w_fw = cell_weights(data, "bidirectional_rnn/fw/")
+        w_bw = cell_weights(data, "bidirectional_rnn/bw/")
+        (o_fw, o_bw), ((c_fw, h_fw), (c_bw, h_bw)) = R.ln_lstm_bidirectional(x, w_fw, w_bw, **kw)
+        expected = {"outputs_fw": o_fw, "outputs_bw": o_bw, "state_fw_c": c_fw,
+                    "state_fw_h": h_fw, "state_bw_c": c_bw, "state_bw_h": h_bw}
+    elif cfg["layers"] == 1:
+        out, (c, h) = R.ln_lstm_sequence(x, cell_weights(data, "rnn/"), **kw)
+        expected = {"outputs": out, "state_c": c, "state_h": h}
+    else:
+        ws = [cell_weights(data, "rnn/multi_rnn_cell/cell_%d/" % k) for k in range(cfg["layers"])]
+        out, states = R.ln_lstm_multi_sequence(x, ws, **kw)
+        expected = {"outputs": out}
+        for k, (c, h) in enumerate(states):
+            expected["state_c_%d" % k] = c
+            expected["state_h_%d" % k] = h
+    golden_outs = {k[4:] for k in data if k.startswith("out:")}
+    assert golden_outs == set(expected)
+    for name, value in expected.items():
+        assert_close_abs(value, data["out:" + name], LSTM_ATOL, name)
+    if kw["sequence_length"] is not None:
+        for b, n in enumerate(kw["sequence_length"]):
+            for key in ("outputs", "outputs_fw", "outputs_bw"):
+                if "out:" + key in data:
+                    assert np.all(data["out:" + key][b, n:] == 0.0)
+
+
+def test_lstm_norm_gain_shift_initial_values():
+    cfg, data = load(GOLDEN / "lstm_norm_gain_shift.npz")
+    for k, v in data.items():
+        if k.startswith("var:") and k.endswith("/gamma"):
+            np.testing.assert_array_equal(v, np.float32(cfg["norm_gain"]))
+        if k.startswith("var:") and k.endswith("/beta"):
+            np.testing.assert_array_equal(v, np.float32(cfg["norm_shift"]))
+
+
+def _public_weights(layer_norm, depth=2, units=2):
+    w = {"kernel": np.full((depth + units, 4 * units), 0.5, np.float32)}
+    if layer_norm:
+        for gate in R.LN_GATES + ("state",):
+            w[gate + "/gamma"] = np.ones(units, np.float32)
+            w[gate + "/beta"] = np.zeros(units, np.float32)
+    else:
+        w["bias"] = np.full(4 * units, 0.5, np.float32)
+    return w
+
+
+def _public_two_layer_step(layer_norm):
+    x = np.array([[1.0, 1.0]], np.float32)
+    s0 = (0.1 * np.array([[0.0, 1.0]]), 0.1 * np.array([[2.0, 3.0]]))
+    s1 = (0.1 * np.array([[4.0, 5.0]]), 0.1 * np.array([[6.0, 7.0]]))
+    h0, st0 = R.ln_lstm_step(x, s0, _public_weights(layer_norm), layer_norm=layer_norm)
+    h1, st1 = R.ln_lstm_step(h0, s1, _public_weights(layer_norm), layer_norm=layer_norm)
+    return h1, st0, st1
+
+
+def test_lstm_public_vector_layer_norm():
+    h, (c0, h0), (c1, h1) = _public_two_layer_step(True)
+    expected_h = np.array([[-0.38079708, 0.38079708]])
+    assert_close_abs(h, expected_h, 1e-6, "h")
+    assert_close_abs(c0, [[-1.0, 1.0]], 1e-6, "c0")
+    assert_close_abs(c1, [[-1.0, 1.0]], 1e-6, "c1")
+    assert_close_abs(h0, expected_h, 1e-6, "h0")
+    assert_close_abs(h1, expected_h, 1e-6, "h1")
+
+
+def test_lstm_public_vector_no_layer_norm():
+    h, (c0, h0), (c1, h1) = _public_two_layer_step(False)
+    assert_close_abs(h, [[0.70230919, 0.72581059]], 1e-6, "h")
+    assert_close_abs(c0, [[0.8020075, 0.89599884]], 1e-6, "c0")
+    assert_close_abs(h0, [[0.56668288, 0.60858738]], 1e-6, "h0")
+    assert_close_abs(c1, [[1.17500675, 1.26892781]], 1e-6, "c1")
+    assert_close_abs(h1, h, 0.0, "h1")
+
+
+def test_layer_norm_epsilon_is_1e_12():
+    # A chunk with variance ~1e-10: TF1's eps=1e-12 normalises it, Keras' 1e-3 would flatten it.
+    x = np.array([[1.0, 1.0 + 2e-5, 1.0 - 2e-5, 1.0]], np.float32)
+    y = R.layer_norm(x, np.ones(4, np.float32), np.zeros(4, np.float32))
+    assert abs(float(y[0, 1])) > 1.0
+
+
+# ------------------------------------------------------------------------------------------------
+# tf.contrib.layers.batch_norm
+# ------------------------------------------------------------------------------------------------
+
+
+def bn_setup(cfg, data):
+    kw = cfg["kwargs"]
+    rank = cfg["rank"]
+    updates_default = kw.get("updates_collections", "UPDATE_OPS") == "UPDATE_OPS"
+    zero_debias = bool(kw.get("zero_debias_moving_mean", False))
+    renorm = bool(kw.get("renorm", False))
+    fused = R.contrib_uses_fused(rank, kw.get("fused"), renorm)
+    f32_decay = R.contrib_decay_in_float32(
+        rank, kw.get("fused"), renorm, zero_debias_moving_mean=zero_debias,
+        updates_collections_default=updates_default)
+    return dict(
+        axis=1 if cfg["data_format"] == "NCHW" else -1,
+        epsilon=kw.get("epsilon", 1e-3),
+        decay=kw.get("decay", 0.999),
+        fused=fused,
+        decay_in_float32=f32_decay,
+        renorm_clipping=kw.get("renorm_clipping"),
+        renorm_decay=kw.get("renorm_decay", 0.99),
+    ), zero_debias, renorm
+
+
+VAR_KEYS = {
+    "moving_mean": "BatchNorm/moving_mean",
+    "moving_variance": "BatchNorm/moving_variance",
+    "biased": "BatchNorm/BatchNorm/moving_mean/biased",
+    "local_step": "BatchNorm/BatchNorm/moving_mean/local_step",
+    "moving_stddev": "BatchNorm/moving_stddev",
+    "renorm_mean": "BatchNorm/renorm_mean",
+    "renorm_stddev": "BatchNorm/renorm_stddev",
+}
+
+
+def run_bn_case(cfg, data, chain=True, setup=None):
+    """Replays every step with the reference; yields (k, y, state) per step.
+
+    chain=True carries the reference's own state from step to step (the stronger check);
+    chain=False restarts each step from TF's ``after:<k-1>`` values.
+    """
+    opts, zero_debias, renorm = setup or bn_setup(cfg, data)
+    beta = data.get("var:BatchNorm/beta")
+    gamma = data.get("var:BatchNorm/gamma")
+    state = {k: data["var:" + v] for k, v in VAR_KEYS.items() if "var:" + v in data}
+    for k, step in enumerate(cfg["steps"]):
+        if not chain and k > 0:
+            state = {n: data["after:%d:%s" % (k - 1, v)] for n, v in VAR_KEYS.items()
+                     if "var:" + v in data}
+        zd = {n: state[n] for n in ("biased", "local_step")} if zero_debias else None
+        rn = ({n: state[n] for n in ("moving_stddev", "renorm_mean", "renorm_stddev")}
+              if renorm else None)
+        y, state = R.batch_norm(
+            data["in:step%d" % k], training=step["training"], beta=beta, gamma=gamma,
+            moving_mean=state["moving_mean"], moving_variance=state["moving_variance"],
+            zero_debias_state=zd, renorm_state=rn, **opts)
+        yield k, y, state
+
+
+@pytest.mark.parametrize("chain", [True, False], ids=["chained", "per_step"])
+@pytest.mark.parametrize("path", BN_FILES, ids=lambda p: p.stem)
+def test_bn_golden(path, chain):
+    cfg, data = load(path)
+    assert cfg["tf_version"] == "1.15.0"
+    opts, _, _ = bn_setup(cfg, data)
+    assert opts["fused"] == cfg["graph_has_fused_op"], "contrib_uses_fused disagrees with TF's graph"
+    for k, y, state in run_bn_case(cfg, data, chain=chain):
+        np.testing.assert_allclose(y, data["out:step%d" % k], err_msg="out:step%d" % k, **BN_TOL)
+        for name, var in VAR_KEYS.items():
+            key = "after:%d:%s" % (k, var)
+            if key in data:
+                np.testing.assert_allclose(state[name], data[key], err_msg=key, **BN_TOL)
+        # beta/gamma are never touched by batch_norm itself.
+        for p in ("beta", "gamma"):
+            key = "after:%d:BatchNorm/%s" % (k, p)
+            if key in data:
+                np.testing.assert_array_equal(data[key], data["var:BatchNorm/" + p])
+
+
+def test_bn_nchw_fused_rule_via_transpose():
+    """Fused NCHW (no CPU kernel in TF 1.15) equals fused NHWC on the transposed input."""
+    cfg_c, nchw = load(GOLDEN / "bn_rank4_nchw_nonfused.npz")
+    cfg_h, nhwc = load(GOLDEN / "bn_rank4_nhwc_fused_from_nchw.npz")
+    state = {"moving_mean": nchw["var:BatchNorm/moving_mean"],
+             "moving_variance": nchw["var:BatchNorm/moving_variance"]}
+    for k, step in enumerate(cfg_c["steps"]):
+        x = nchw["in:step%d" % k]
+        np.testing.assert_array_equal(nhwc["in:step%d" % k], x.transpose(0, 2, 3, 1))
+        y, state = R.batch_norm(x, axis=1, training=step["training"], fused=True,
+                                beta=nchw["var:BatchNorm/beta"], decay=0.9,
+                                decay_in_float32=True, **state)
+        np.testing.assert_allclose(y.transpose(0, 2, 3, 1), nhwc["out:step%d" % k], **BN_TOL)
+        for name in state:
+            np.testing.assert_allclose(state[name], nhwc["after:%d:BatchNorm/%s" % (k, name)],
+                                       **BN_TOL)
+
+
+def test_bn_public_vector_clamp():
+    x = np.ones((5, 3, 3, 3), np.float32) * 9
+    full = lambda v: np.full(3, v, np.float32)  # noqa: E731
+    y, state = R.batch_norm(x, axis=-1, training=False, beta=full(5), gamma=full(2),
+                            moving_mean=full(5), moving_variance=full(4), epsilon=0.0, fused=True)
+    np.testing.assert_array_equal(y, np.float32(8.999995231628418))
+    np.testing.assert_array_equal(state["moving_mean"], full(5))
+    _, data = load(GOLDEN / "bn_tf1_vector_clamp.npz")
+    np.testing.assert_array_equal(data["out:step0"], np.float32(8.999995231628418))
+
+
+def test_bn_public_vector_bessel():
+    cfg, data = load(GOLDEN / "bn_tf1_vector_bessel.npz")
+    x = data["in:step0"]
+    n = x.size // x.shape[-1]
+    assert n == 40
+    state = {"moving_mean": np.zeros(3, np.float32), "moving_variance": np.ones(3, np.float32)}
+    for _ in range(10):
+        _, state = R.batch_norm(x, axis=-1, training=True, decay=0.1, fused=True, **state)
+    mean = x.astype(np.float64).mean(axis=(0, 1, 2))
+    var = x.astype(np.float64).var(axis=(0, 1, 2))
+    np.testing.assert_allclose(state["moving_mean"], mean, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(state["moving_variance"], var * 40 / 39, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(data["after:9:BatchNorm/moving_variance"], var * 40 / 39,
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("rank,fused,renorm,zd,updates_default,expected", [
+    (4, None, False, False, True, "core_fused"),
+    (4, True, False, False, True, "core_fused"),
+    (4, False, False, False, True, "core_nonfused"),
+    (4, None, False, True, True, "contrib_fused"),
+    (4, None, False, False, False, "contrib_fused"),
+    (4, False, False, False, False, "contrib_nonfused"),
+    (4, None, True, False, True, "core_nonfused"),
+    (2, None, False, False, True, "contrib_fused"),
+    (2, False, False, False, True, "core_nonfused"),
+    (3, None, False, False, True, "core_nonfused"),
+    (3, True, False, False, True, "core_nonfused"),
+    (5, None, False, True, True, "contrib_nonfused"),
+])
+def test_contrib_path(rank, fused, renorm, zd, updates_default, expected):
+    assert R.contrib_path(rank, fused, renorm, zero_debias_moving_mean=zd,
+                          updates_collections_default=updates_default) == expected
+    assert R.contrib_uses_fused(rank, fused, renorm) == expected.endswith("_fused")
+
+
+def test_renorm_with_non_default_updates_raises():
+    with pytest.raises(ValueError):
+        R.contrib_path(4, None, True, updates_collections_default=False)
+
+
+@pytest.mark.parametrize("path", [p for p in BN_FILES if "grad:inputs" in np.load(p).files],
+                         ids=lambda p: p.stem)
+def test_bn_training_grads(path):
+    """TF 1.15's gradients of sum(out:step0 * loss_weights) against the analytic BN backward."""
+    cfg, data = load(path)
+    assert cfg["steps"][0]["training"]
+    opts, _, renorm = bn_setup(cfg, data)
+    x = data["in:step0"]
+    r = d = None
+    if renorm:
+        red = tuple(i for i in range(x.ndim) if i != opts["axis"] % x.ndim)
+        mean = R._mean(x, red)
+        dev = (x - np.expand_dims(mean, red)).astype(np.float32)
+        var = R._mean(dev * dev, red)
+        r, d = R.renorm_correction(mean, var, data["var:BatchNorm/renorm_mean"],
+                                   data["var:BatchNorm/renorm_stddev"], opts["epsilon"],
+                                   opts["renorm_clipping"])
+    grads = R.batch_norm_training_grads(
+        x, data["in:loss_weights"], axis=opts["axis"], gamma=data.get("var:BatchNorm/gamma"),
+        epsilon=opts["epsilon"], fused=opts["fused"], renorm_r=r, renorm_d=d)
+    scale = float(np.max(np.abs(data["grad:inputs"])))
+    np.testing.assert_allclose(grads["inputs"], data["grad:inputs"], rtol=1e-5, atol=2e-6 * scale)
+    for p in ("beta", "gamma"):
+        key = "grad:BatchNorm/" + p
+        if key in data:
+            np.testing.assert_allclose(grads[p], data[key], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,float32_decay", [
+    ("bn_rank4_nhwc_fused_default", True),
+    ("bn_rank4_nhwc_fused_true_decay09", True),
+    ("bn_rank4_nhwc_fused_updates_none", False),
+    ("bn_rank2_fused_default", False),
+    ("bn_rank4_nhwc_nonfused", False),
+    ("bn_zero_debias", False),
+])
+def test_bn_decay_float32_rule_bit_exact(name, float32_decay):
+    """Which path computes ``1 - decay`` in float32 (only the core layer's fused path).
+
+    A last-bit effect, invisible at 1e-6, so checked bit for bit: on these small NHWC cases the
+    reference's float32 reductions happen in TF's order and every moving statistic matches exactly
+    with the right rule and not with the other one.
+    """
+    cfg, data = load(GOLDEN / (name + ".npz"))
+    assert bn_setup(cfg, data)[0]["decay_in_float32"] == float32_decay
+
+    def mismatches(rule):
+        opts, zero_debias, renorm = bn_setup(cfg, data)
+        opts["decay_in_float32"] = rule
+        bad = 0
+        for k, _, state in run_bn_case(cfg, data, setup=(opts, zero_debias, renorm)):
+            for n, var in VAR_KEYS.items():
+                key = "after:%d:%s" % (k, var)
+                if key in data:
+                    bad += int(np.sum(state[n] != data[key]))
+        return bad
+
+    assert mismatches(float32_decay) == 0
+    assert mismatches(not float32_decay) > 0
