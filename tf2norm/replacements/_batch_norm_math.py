@@ -287,10 +287,15 @@ def moving_updates(state: BatchNormState, cfg: BatchNormConfig, mean, variance):
     return [new_mean, new_variance]
 
 
-def gated_moving_updates(state, cfg, mean, variance, training):
-    """`moving_updates` when training; the unchanged values otherwise (a tf.cond for tensors)."""
-    return smart_cond(
-        training,
-        lambda: moving_updates(state, cfg, mean, variance),
-        lambda: [tf.convert_to_tensor(state.moving_mean), tf.convert_to_tensor(state.moving_variance)],
-    )
+def gated_moving_updates(state, cfg, mean, variance, training, after):
+    """`moving_updates` when training; the unchanged values otherwise (a tf.cond for tensors).
+
+    The updates wait for `after` (the layer's outputs): the outputs, and renorm's r and d, must
+    read the averages from before this step, as TF1 ordered them with control dependencies.
+    """
+    with tf.control_dependencies([after]):
+        return smart_cond(
+            training,
+            lambda: moving_updates(state, cfg, mean, variance),
+            lambda: [tf.convert_to_tensor(state.moving_mean), tf.convert_to_tensor(state.moving_variance)],
+        )

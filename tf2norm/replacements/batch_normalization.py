@@ -45,7 +45,7 @@ class BatchNormalization(keras.layers.Layer):
       *_initializer, *_regularizer, *_constraint: as in Keras.
       renorm, renorm_clipping, renorm_momentum: batch renormalisation, as TF 1.15.
       fused: None or True: the fused arithmetic where TF 1.15 used it (rank 2 or 4, channel axis
-        last or 1, no renorm); False: the non-fused arithmetic.
+        last or 1, no renorm), non-fused elsewhere, as TF 1.15 fell back; False: non-fused.
       zero_debias_moving_mean: TF1's zero-debiased moving mean.
       synchronized: under tf.distribute, batch statistics over all replicas.
     """
@@ -113,13 +113,9 @@ class BatchNormalization(keras.layers.Layer):
         channels = input_shape[axis]
         if channels is None:
             raise ValueError(f"{self.name}: axis {self.axis} of input shape {tuple(input_shape)} must be known")
-        can_fuse = bn.fused_arithmetic_applies(rank, axis, self.renorm)
-        if self.fused and not can_fuse:
-            raise ValueError(
-                f"{self.name}: fused=True needs a rank 2 or 4 input with the channel axis last (or 1 for rank 4) "
-                f"and no renorm; got rank {rank}, axis {self.axis}"
-            )
-        fused = can_fuse and self.fused is not False
+        # As TF 1.15's contrib batch_norm: fused=True where the kernel cannot run (rank 3 or 5,
+        # renorm) silently falls back to the non-fused arithmetic.
+        fused = bn.fused_arithmetic_applies(rank, axis, self.renorm) and self.fused is not False
         self._config = bn.BatchNormConfig(
             axis=axis,
             rank=rank,
@@ -204,11 +200,11 @@ class BatchNormalization(keras.layers.Layer):
             return outputs
         if in_legacy_graph():
             # TF1 semantics: the update ops only run when the train op depends on UPDATE_OPS.
-            for update in bn.gated_moving_updates(state, cfg, mean, variance, training):
+            for update in bn.gated_moving_updates(state, cfg, mean, variance, training, after=outputs):
                 tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, update)
         else:
             # Eager and tf.function: update now (automatic control dependencies order it).
-            bn.gated_moving_updates(state, cfg, mean, variance, training)
+            bn.gated_moving_updates(state, cfg, mean, variance, training, after=outputs)
         return outputs
 
     def compute_output_shape(self, input_shape):

@@ -218,12 +218,14 @@ def batch_norm(
             if updates_collections is None:
                 # Forced updates: the output depends on them, only when training (TF1).
                 def forced():
-                    with tf.control_dependencies(bn.moving_updates(state, cfg, mean, variance)):
+                    with tf.control_dependencies([outputs]):
+                        updates = bn.moving_updates(state, cfg, mean, variance)
+                    with tf.control_dependencies(updates):
                         return tf.identity(outputs)
 
                 outputs = smart_cond(training, forced, lambda: outputs)
             else:
-                for update in bn.gated_moving_updates(state, cfg, mean, variance, training):
+                for update in bn.gated_moving_updates(state, cfg, mean, variance, training, after=outputs):
                     tf.compat.v1.add_to_collections(updates_collections, update)
 
         outputs.set_shape(inputs.shape)
