@@ -1,0 +1,183 @@
+"""``tf2norm checkpoint inspect|convert|verify``: click glue over tf2norm.checkpoints.
+
+TensorFlow is imported inside the commands only, so ``tf2norm --help`` stays fast. Exit codes:
+0 success, 1 verify found a group above tolerance, 2 bad input (one line on stderr, nothing
+written), 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = 1, 2, 3
+
+_DATA_FORMAT_HELP = (
+    "Layout of a batch_norm group's input, [SCOPE=]FORMAT with FORMAT one of NHWC, NCHW, NC, NWC, "
+    "NCW, NDHWC, NCDHW; without SCOPE it applies to every batch_norm group. A TF1 checkpoint does "
+    "not record it (batch_norm's data_format argument is not a variable), so it defaults to NHWC "
+    "(channels last); NCHW models need it, or the replacement normalises the wrong axis. "
+    "Repeatable.")
+_CONFIG_HELP = (
+    "[SCOPE:]KEY=VALUE: a constructor argument the checkpoint cannot record, e.g. "
+    "forget_bias=0.5 for cells, momentum=0.9 (TF1's decay), epsilon=1e-5, fused=false for batch "
+    "norms. VALUE is JSON. Without SCOPE it applies to every group that takes KEY. Repeatable.")
+
+
+def _quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _handled(command):
+    """Bad input -> one line on stderr and exit 2; anything unexpected -> exit 3."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        _quiet_tensorflow()
+        from .errors import CheckpointError
+
+        name = command.__name__.rstrip("_")
+        try:
+            return command(*args, **kwargs)
+        except CheckpointError as exc:
+            click.echo(f"tf2norm checkpoint {name}: error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # pragma: no cover - the point is to report it, not to hide it
+            if os.environ.get("TF2NORM_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            click.echo(f"tf2norm checkpoint {name}: internal error: {type(exc).__name__}: {first} "
+                       "(set TF2NORM_DEBUG=1 for the traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def checkpoint():
+    """Inspect, convert and verify TF1 checkpoints of LayerNormBasicLSTMCell and batch_norm.
+
+    \b
+      tf2norm checkpoint inspect CKPT
+      tf2norm checkpoint convert CKPT --out DIR [--data-format SCOPE=NCHW]
+      tf2norm checkpoint verify CKPT [--converted DIR] [--golden FILE]
+
+    CKPT is a checkpoint prefix (model.ckpt), its .index file, or a directory holding one.
+    Exit codes: 0 ok, 1 verify found a group above tolerance, 2 bad input (nothing written).
+    """
+
+
+@checkpoint.command("inspect")
+@click.argument("ckpt", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
+@click.option("--index-only", is_flag=True,
+              help="Read only the index; by default every tensor is read once to check it.")
+@_handled
+def inspect_(ckpt, as_json, index_only):
+    """List the LayerNormBasicLSTMCell and batch_norm groups recognised in CKPT.
+
+    For each group: its TF1 scope, the TF1 naming it uses (TF 1.2-1.15 kernel/bias, TF 1.0
+    weights/biases, TF 0.12 linear/weights), its place (MultiRNNCell layer, bidirectional
+    direction), the inferred configuration (num_units, input depth, layer_norm; channels, center,
+    scale, renorm, zero_debias_moving_mean) and every variable with shape and dtype. Then the
+    variables not recognised (optimizer slots, other layers), which convert leaves out.
+    """
+    from .errors import CheckpointError
+    from .reader import Tf1Checkpoint
+    from .report import as_json as to_json
+    from .report import as_text
+
+    reader = Tf1Checkpoint(ckpt)
+    if not index_only:
+        reader.check_readable()
+    inv = reader.inventory()
+    if as_json:
+        click.echo(json.dumps(to_json(reader.path, inv), indent=2))
+    else:
+        click.echo(as_text(reader.path, inv))
+    if inv.problems:
+        more = f" (and {len(inv.problems) - 1} more)" if len(inv.problems) > 1 else ""
+        raise CheckpointError(inv.problems[0] + more)
+
+
+@checkpoint.command("convert")
+@click.argument("ckpt", type=click.Path())
+@click.option("--out", "out", required=True, type=click.Path(),
+              help="Directory to create with manifest.json and weights.h5.")
+@click.option("--data-format", "data_formats", multiple=True, metavar="[SCOPE=]FORMAT",
+              help=_DATA_FORMAT_HELP)
+@click.option("--config", "settings", multiple=True, metavar="[SCOPE:]KEY=VALUE", help=_CONFIG_HELP)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@_handled
+def convert(ckpt, out, data_formats, settings, force):
+    """Convert the recognised groups of CKPT for tf2norm's replacement layers.
+
+    Writes DIR/weights.h5 (one HDF5 group per TF1 group, one dataset per replacement weight) and
+    DIR/manifest.json (each TF1 scope with its replacement class, constructor config and weight
+    mapping), tensor by tensor, into a temporary directory renamed to DIR at the end: a failure
+    leaves nothing. Load the result with tf2norm.checkpoints.restore(DIR) (fresh layers) or
+    restore_into(model, DIR, {scope: layer_name}) (your model).
+    """
+    from .convert import convert as run
+
+    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force)
+    groups = manifest["groups"]
+    cells = sum(e["kind"] == "lstm_cell" for e in groups)
+    click.echo(f"converted {len(groups)} groups ({cells} LayerNormBasicLSTMCell, "
+               f"{len(groups) - cells} batch_norm) from {manifest['source']['checkpoint']} "
+               f"into {os.path.abspath(out)}")
+    for e in groups:
+        extra = f" data_format={e['data_format']}" if e["kind"] == "batch_norm" else ""
+        click.echo(f"  {e['scope']} -> {e['class'].rsplit('.', 1)[-1]}({_kwargs(e['config'])})"
+                   f"{extra}")
+    assumed = [e["scope"] for e in groups if e["kind"] == "batch_norm" and not e["data_format_given"]]
+    if assumed:
+        click.echo(f"note: data format NHWC assumed for {len(assumed)} batch_norm groups; pass "
+                   "--data-format SCOPE=NCHW for channels-first ones", err=True)
+    if manifest["not_converted"]:
+        click.echo(f"{len(manifest['not_converted'])} variables not converted "
+                   "(listed in manifest.json)")
+
+
+def _kwargs(config) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in config.items())
+
+
+@checkpoint.command("verify")
+@click.argument("ckpt", type=click.Path())
+@click.option("--converted", type=click.Path(), default=None,
+              help="Load the replacements from this converted directory instead of from CKPT.")
+@click.option("--golden", type=click.Path(), default=None,
+              help="Compare with outputs recorded from real TF1 (.npz, see "
+                   "tf2norm.checkpoints.golden) instead of the NumPy reference.")
+@click.option("--atol", type=float, default=1e-5, show_default=True,
+              help="Absolute tolerance.")
+@click.option("--rtol", type=float, default=0.0, show_default=True,
+              help="Relative tolerance: pass when |got - want| <= atol + rtol * |want|.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--data-format", "data_formats", multiple=True, metavar="[SCOPE=]FORMAT",
+              help=_DATA_FORMAT_HELP)
+@click.option("--config", "settings", multiple=True, metavar="[SCOPE:]KEY=VALUE", help=_CONFIG_HELP)
+@_handled
+def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
+    """Check that the replacement layers loaded with CKPT's values compute what TF1 computed.
+
+    Each group runs seeded random inputs (a batch of sequences of different lengths from a random
+    state for a cell; an inference pass and a training pass for a batch norm, whose updated moving
+    statistics are compared too) through the replacement and through tf2norm's independent NumPy
+    reference of the TF1 math, or, with --golden, the recorded TF1 inputs, compared with the
+    recorded TF1 outputs. Prints one row per group; exits 1 if any group is above tolerance.
+    """
+    from .verify import format_table, verify as run
+
+    results = run(ckpt, converted=converted, golden=golden, atol=atol, rtol=rtol, seed=seed,
+                  data_formats=data_formats, settings=settings)
+    click.echo(format_table(results, atol, rtol))
+    if not all(r.passed for r in results):
+        sys.exit(EXIT_FAIL)

@@ -1,0 +1,97 @@
+"""``tf2norm checkpoint convert``: stream a TF1 checkpoint's groups into a converted directory.
+
+Tensors move one at a time from the TF1 reader into ``weights.h5`` (never the whole checkpoint in
+memory: the peak is the tensor being copied, plus at most one copy of it in the reader). Everything
+is written into a temporary directory beside ``--out`` and renamed into place at the end, so a
+failure at any point (a truncated data file found halfway, a full disk) leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from . import manifest as mf
+from .errors import CheckpointError
+from .reader import Tf1Checkpoint
+
+
+def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=()):
+    """The checkpoint's groups with the user's options applied; CheckpointError if unusable."""
+    inv = ckpt.inventory()
+    if inv.problems:
+        more = f" (and {len(inv.problems) - 1} more problems)" if len(inv.problems) > 1 else ""
+        raise CheckpointError(inv.problems[0] + more)
+    if not inv.groups:
+        raise CheckpointError(f"no LayerNormBasicLSTMCell or batch_norm group recognised in "
+                              f"{ckpt.path} ({len(inv.variables)} variables)")
+    mf.apply_options(inv, data_formats, settings)
+    return inv
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_weights(ckpt: Tf1Checkpoint, manifest: dict, path: str, progress=None) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        for e in manifest["groups"]:
+            group = f.create_group(e["h5_group"])
+            group.attrs["tf1_scope"] = e["scope"]
+            for key, w in e["weights"].items():
+                value = ckpt.read(w["tf1_name"])
+                dataset = group.create_dataset(key, data=value)
+                dataset.attrs["tf1_name"] = w["tf1_name"]
+                del value  # one tensor alive at a time
+                if progress is not None:
+                    progress(w["tf1_name"])
+
+
+def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None) -> dict:
+    """Convert ``checkpoint`` into the directory ``out``; returns the manifest written.
+
+    ``data_formats`` and ``settings`` are the CLI's ``--data-format`` and ``--config`` strings.
+    Raises CheckpointError (and writes nothing) for a bad checkpoint or option, an existing ``out``
+    without ``force``, or a missing parent directory.
+    """
+    out = os.path.abspath(os.fspath(out))
+    parent = os.path.dirname(out)
+    if not os.path.isdir(parent):
+        raise CheckpointError(f"cannot write {out}: directory {parent} does not exist")
+    if os.path.lexists(out) and not force:
+        raise CheckpointError(f"{out} already exists (use --force to replace it)")
+    ckpt = Tf1Checkpoint(checkpoint)
+    inv = checked_inventory(ckpt, data_formats, settings)
+    manifest = mf.build(inv, ckpt.path)
+
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    try:
+        weights = os.path.join(tmp, mf.WEIGHTS_NAME)
+        write_weights(ckpt, manifest, weights, progress)
+        with open(os.path.join(tmp, mf.MANIFEST_NAME), "w", encoding="utf-8") as f:
+            f.write(mf.dumps(manifest))
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync(weights)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700
+        if os.path.lexists(out):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=parent)
+            os.rename(out, os.path.join(old, "x"))
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+        _fsync(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest

@@ -1,0 +1,246 @@
+"""Load TF1 values into tf2norm's replacement layers: from a TF1 checkpoint or a converted directory.
+
+* :func:`load_tf1_weights` -- one TF1 group straight from the TF1 checkpoint into a replacement layer.
+* :func:`restore` -- fresh replacement layers, built and loaded, for every group of a converted dir.
+* :func:`restore_into` -- the converted values into the layers of your own Keras model, by name.
+
+Every function assigns one tensor at a time and checks each shape first; a layer whose weights do
+not match the group (another num_units, layer_norm on one side only, scale=True against a group
+without gamma) raises :class:`CheckpointError` before anything is assigned.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from . import manifest as mf
+from .errors import CheckpointError
+from .naming import BATCH_NORM, LN_GATES, LSTM_CELL, parse_data_format
+
+_BN_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance", "moving_stddev", "renorm_mean",
+               "renorm_stddev", "moving_mean_biased", "moving_mean_local_step")
+_CELL_WEIGHTS = ("kernel", "bias") + tuple(f"{g}_{p}" for g in LN_GATES for p in ("gamma", "beta"))
+
+
+def replacement_class(kind: str):
+    from tf2norm import replacements
+
+    return {LSTM_CELL: replacements.LayerNormBasicLSTMCell,
+            BATCH_NORM: replacements.BatchNormalization}[kind]
+
+
+def kind_of(layer) -> str:
+    for kind in (LSTM_CELL, BATCH_NORM):
+        if isinstance(layer, replacement_class(kind)):
+            return kind
+    raise CheckpointError(
+        f"{getattr(layer, 'name', layer)!r} is a {type(layer).__name__}, not a tf2norm replacement "
+        "(tf2norm.replacements.LayerNormBasicLSTMCell or BatchNormalization): only those compute "
+        "what TF1 computed")
+
+
+def layer_weights(layer) -> dict:
+    """{replacement weight name: variable} of a built replacement layer."""
+    names = _CELL_WEIGHTS if kind_of(layer) == LSTM_CELL else _BN_WEIGHTS
+    return {n: getattr(layer, n) for n in names if getattr(layer, n, None) is not None}
+
+
+def layer_name(scope: str) -> str:
+    """A Keras layer name for a TF1 scope (Keras names cannot hold '/')."""
+    return scope.replace("/", "__")
+
+
+def build_layer(kind: str, config: dict, input_shape, name=None):
+    """A fresh replacement layer built for ``input_shape`` (weights still at their initialisers)."""
+    cls = replacement_class(kind)
+    try:
+        layer = cls(**config, **({"name": name} if name else {}))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"cannot build {cls.__name__}({config}): {exc}") from None
+    layer.build(tuple(input_shape))
+    return layer
+
+
+def _ensure_built(layer, kind, group_shape_hint):
+    if layer.built:
+        return
+    if kind == LSTM_CELL:
+        layer.build((None, group_shape_hint))
+        return
+    raise CheckpointError(f"build {layer.name} first (layer.build(input_shape)): a batch norm's "
+                          "input rank is not recorded in a TF1 checkpoint")
+
+
+def _check_and_assign(layer, expected: dict, fetch, what: str):
+    """``expected`` {weight: shape}; ``fetch(weight)`` returns the value. Checks all, then assigns."""
+    have = layer_weights(layer)
+    missing = sorted(set(expected) - set(have))
+    extra = sorted(set(have) - set(expected))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"{what} has {', '.join(missing)} which the layer lacks")
+        if extra:
+            parts.append(f"the layer has {', '.join(extra)} which {what} lacks")
+        raise CheckpointError(f"{layer.name} does not match {what}: " + "; ".join(parts) +
+                              " (layer_norm / center / scale / renorm / zero_debias_moving_mean "
+                              "must agree)")
+    for key, shape in expected.items():
+        if tuple(have[key].shape) != tuple(shape):
+            raise CheckpointError(f"{layer.name}.{key} has shape {list(have[key].shape)}, "
+                                  f"{what} has {list(shape)}")
+    for key in expected:
+        value = fetch(key)
+        have[key].assign(value)
+        del value
+
+
+def load_tf1_weights(layer, ckpt_path, scope: str):
+    """Assign the TF1 group at ``scope`` of the checkpoint ``ckpt_path`` to a replacement ``layer``.
+
+    ``layer`` is a :class:`tf2norm.replacements.LayerNormBasicLSTMCell` (built, or built here from
+    the kernel's shape) or a built :class:`tf2norm.replacements.BatchNormalization`. Any TF1 naming
+    (kernel/weights/linear/weights ...) is accepted. Returns the layer.
+    """
+    from .reader import Tf1Checkpoint
+
+    ckpt = Tf1Checkpoint(ckpt_path)
+    inv = ckpt.inventory()
+    try:
+        group = inv.group(scope.rstrip("/"))
+    except KeyError as exc:
+        raise CheckpointError(f"{ckpt.path}: {exc.args[0]}") from None
+    if group.problems:
+        raise CheckpointError(group.problems[0])
+    kind = kind_of(layer)
+    if kind != group.kind:
+        raise CheckpointError(f"{scope} is a {group.kind} group, {layer.name} a {type(layer).__name__}")
+    _ensure_built(layer, kind, group.input_depth)
+    expected = {k: inv.variables[n].shape for k, n in group.weights.items()}
+    _check_and_assign(layer, expected, lambda k: ckpt.read(group.weights[k]),
+                      f"TF1 group {scope}")
+    return layer
+
+
+def load_converted_group(layer, entry: dict, h5file) -> None:
+    """Assign one manifest entry's datasets from an open ``weights.h5`` to ``layer``."""
+    try:
+        group = h5file[entry["h5_group"]]
+    except KeyError:
+        raise CheckpointError(f"weights file has no group {entry['h5_group']} "
+                              f"for {entry['scope']}") from None
+    expected = {}
+    for key, w in entry["weights"].items():
+        if key not in group:
+            raise CheckpointError(f"weights file lacks {entry['h5_group']}/{key} "
+                                  f"({w['tf1_name']})")
+        expected[key] = group[key].shape
+        if list(group[key].shape) != list(w["shape"]) or group[key].dtype.name != w["dtype"]:
+            raise CheckpointError(
+                f"weights file {entry['h5_group']}/{key} is {group[key].dtype.name} "
+                f"{list(group[key].shape)}, the manifest says {w['dtype']} {w['shape']}")
+    _check_and_assign(layer, expected, lambda k: group[k][()],
+                      f"converted group {entry['scope']}")
+
+
+def _open_weights(manifest):
+    import h5py
+
+    path = manifest["_weights_path"]
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+
+
+def restore(converted_dir, scopes=None, *, input_shapes=None) -> dict:
+    """Fresh replacement layers for the groups of a converted directory, loaded with its values.
+
+    Returns ``{tf1_scope: layer}`` in manifest order (``scopes`` selects some). Each layer is built
+    with the manifest's ``build_input_shape``; ``input_shapes={scope: shape}`` overrides it (a batch
+    norm's input rank, for instance). Layers are named after their scope, '/' written '__'.
+    """
+    manifest = mf.read(converted_dir)
+    entries = manifest["groups"] if scopes is None else [mf.find(manifest, s) for s in scopes]
+    input_shapes = input_shapes or {}
+    layers = {}
+    with _open_weights(manifest) as h5:
+        for e in entries:
+            shape = input_shapes.get(e["scope"], e["build_input_shape"])
+            layer = build_layer(e["kind"], e["config"], shape, name=layer_name(e["scope"]))
+            load_converted_group(layer, e, h5)
+            layers[e["scope"]] = layer
+    return layers
+
+
+def _walk(layer, seen):
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    yield layer
+    children = list(getattr(layer, "layers", None) or [])
+    for attr in ("cell", "forward_layer", "backward_layer", "layer"):
+        child = getattr(layer, attr, None)
+        if child is not None and hasattr(child, "name"):
+            children.append(child)
+    children.extend(getattr(layer, "cells", None) or [])
+    for child in children:
+        yield from _walk(child, seen)
+
+
+def find_layer(model, name: str, kind: str):
+    """The replacement layer called ``name`` inside ``model`` (through RNN/Bidirectional wrappers)."""
+    matches = [layer for layer in _walk(model, set()) if getattr(layer, "name", None) == name]
+    for layer in matches:
+        # keras.layers.RNN(cell, name=...) carries the name; the cell holds the weights.
+        while kind == LSTM_CELL and not isinstance(layer, replacement_class(LSTM_CELL)) \
+                and getattr(layer, "cell", None) is not None:
+            layer = layer.cell
+        if isinstance(layer, replacement_class(kind)):
+            return layer
+    if matches:
+        kind_of(matches[0])  # raises: not a replacement
+    raise CheckpointError(f"no layer named {name!r} in {getattr(model, 'name', model)!r}")
+
+
+def _warn_config(layer, entry):
+    differs = []
+    for key, value in entry["config"].items():
+        mine = getattr(layer, key, value)
+        if key == "axis" and not entry.get("data_format_given", True):
+            continue
+        if isinstance(value, (int, float, bool, type(None))) and mine != value:
+            differs.append(f"{key}={mine!r} (TF1 group: {value!r})")
+    if differs:
+        warnings.warn(f"{layer.name} loaded from {entry['scope']} but configured differently: "
+                      + ", ".join(differs), stacklevel=3)
+
+
+def restore_into(model, converted_dir, mapping: dict) -> dict:
+    """Assign converted groups to the layers of your own model: ``mapping={tf1_scope: layer}``.
+
+    A mapping value is a layer name found anywhere in ``model`` (an RNN layer's name stands for its
+    cell) or the layer object itself. Unbuilt cells are built from the kernel's shape; batch norms
+    must be built. Configuration that differs from the manifest (forget_bias, momentum, epsilon,
+    axis when it was given at conversion) is reported with a warning, since the weights still fit.
+    Returns ``{tf1_scope: layer}``.
+    """
+    manifest = mf.read(converted_dir)
+    targets = {}
+    for scope, target in mapping.items():
+        e = mf.find(manifest, scope)
+        layer = find_layer(model, target, e["kind"]) if isinstance(target, str) else target
+        if kind_of(layer) != e["kind"]:
+            raise CheckpointError(f"{scope} is a {e['kind']} group, {layer.name} a "
+                                  f"{type(layer).__name__}")
+        _ensure_built(layer, e["kind"], e["build_input_shape"][-1])
+        targets[scope] = (layer, e)
+    with _open_weights(manifest) as h5:
+        for scope, (layer, e) in targets.items():
+            load_converted_group(layer, e, h5)
+            _warn_config(layer, e)
+    return {scope: layer for scope, (layer, _) in targets.items()}
+
+
+def channel_axis(entry) -> int:
+    return parse_data_format(entry.get("data_format", "NHWC"))[0]
