@@ -1,0 +1,255 @@
+"""One file being migrated: rewriters plan edits on the original tree, then they are applied at once.
+
+Planning happens on the original tree, where LibCST metadata (scopes, qualified names, positions)
+is valid; an edit is a function from the updated node (its children already rewritten) to its
+replacement. After planning, contrib imports and `slim = tf.contrib.slim` aliases whose every use was
+rewritten are removed, and the replacements' imports are added with `AddImportsVisitor`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import ImportAssignment, MetadataWrapper, PositionProvider
+
+from tf2norm.rewriters import _findings
+from tf2norm.rewriters._names import Resolver, canonical, dotted
+
+REPLACEMENTS = "tf2norm.replacements"
+
+
+class FileContext:
+    """What the rewriters of one file share: the tree, name resolution, edits, findings."""
+
+    def __init__(self, module: cst.Module, path: str, target: str, legacy: frozenset[str],
+                 modules: frozenset[str]):
+        self.wrapper = MetadataWrapper(module)
+        self.module = self.wrapper.module
+        self.path = path
+        self.target = target
+        self.names = Resolver(self.wrapper, modules)
+        self.positions = self.wrapper.resolve(PositionProvider)
+        self.legacy = legacy
+        self.rewriter: str | None = None
+        self.findings: list[_findings.Finding] = []
+        self.edits: dict[cst.CSTNode, list] = defaultdict(list)
+        self.consumed: set[cst.CSTNode] = set()
+        self.handled: set[cst.CSTNode] = set()
+        self.rescued: dict[cst.CSTNode, list[str]] = defaultdict(list)
+        self.shared: dict[str, set] = defaultdict(set)
+        self._imports: set[str] = set()
+        self._free: set[str] | None = None
+        self._removed_aliases: set[cst.ImportAlias] = set()
+        self._removed_assigns: set[cst.Assign] = set()
+
+    # -- planning --------------------------------------------------------------------------------
+
+    def report(self, table: dict, code: str, node: cst.CSTNode, **fields) -> None:
+        where = self.positions[node]
+        self.findings.append(_findings.make(table, code, self.path, where.start.line, where.start.column + 1,
+                                            self.rewriter, where.end.line, **fields))
+        self.handled.add(node)
+
+    def edit(self, node: cst.CSTNode, change, consumes: cst.CSTNode | None = None) -> None:
+        """Replace `node` by `change(updated_node)`; `consumes` is the original expression that
+        disappears (its names stop counting as uses of their imports)."""
+        self.edits[node].append(change)
+        self.handled.add(node)
+        if consumes is not None:
+            self.consumed.add(consumes)
+
+    def rescue_comments(self, node: cst.CSTNode, within: cst.CSTNode) -> None:
+        """Keep the comments of `within`, which an edit drops, on a line above `node`'s statement."""
+        if not isinstance(within, cst.CSTNode):
+            return
+        comments = []
+
+        class _Collect(cst.CSTVisitor):
+            def visit_Comment(self, comment: cst.Comment) -> None:
+                comments.append(comment.value)
+
+        within.visit(_Collect())
+        if comments:
+            self.rescued[self.statement_of(node)].extend(comments)
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        for ancestor in self.names.ancestors(node):
+            if isinstance(ancestor, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                return ancestor
+        raise LookupError("expression outside any statement")
+
+    def replacement(self, name: str) -> cst.BaseExpression:
+        """`name` from tf2norm.replacements, imported; qualified when the file binds `name` already.
+
+        Called while edits are applied, when the imports that will be removed are known.
+        """
+        if name in self._free:
+            AddImportsVisitor.add_needed_import(self._codemod, REPLACEMENTS, name)
+            return cst.Name(name)
+        AddImportsVisitor.add_needed_import(self._codemod, REPLACEMENTS)
+        return cst.parse_expression(f"{REPLACEMENTS}.{name}")
+
+    # -- applying --------------------------------------------------------------------------------
+
+    def apply(self) -> cst.Module:
+        if not self.edits:
+            return self.module
+        self._plan_removals()
+        self._codemod = CodemodContext()
+        module = self.module.visit(_Apply(self))
+        return AddImportsVisitor(self._codemod).transform_module(module)
+
+    def _is_consumed(self, node: cst.CSTNode) -> bool:
+        if node in self.consumed:
+            return True
+        return any(a in self.consumed for a in self.names.ancestors(node))
+
+    def _plan_removals(self) -> None:
+        bound: dict[str, list] = defaultdict(list)
+        for scope in {s for s in self.names.scopes.values() if s is not None}:
+            for assignment in scope.assignments:
+                bound[assignment.name].append(assignment)
+        verdicts: dict[cst.CSTNode, bool] = {}
+        for name, assignments in bound.items():
+            for assignment in assignments:
+                target = self._legacy_binding(assignment)
+                if target is None:
+                    continue
+                references = [r.node for r in assignment.references]
+                if (isinstance(target, cst.ImportAlias) and target.asname is None and "." not in name
+                        and "." in dotted(target.name)
+                        and any(isinstance(a, ImportAssignment) and a.node is not assignment.node
+                                for a in assignments)):
+                    # The root `tensorflow` that `import tensorflow.contrib.layers` also binds:
+                    # another import binds it too, so its other uses do not keep this one.
+                    references = []
+                removable = all(self._is_consumed(r) for r in references)
+                verdicts[target] = verdicts.get(target, True) and removable
+        for target, removable in verdicts.items():
+            if removable and isinstance(target, cst.ImportAlias):
+                self._removed_aliases.add(target)
+            elif removable:
+                self._removed_assigns.add(target)
+        free = set()
+        for name in {n.split(".")[0] for n in bound}:
+            kept = [a for a in bound.get(name, ()) if not self._removed(a)]
+            if all(self._imports_replacement(a, name) for a in kept):
+                free.add(name)
+        self._free = free | {"BatchNormalization", "batch_norm", "scoped_layer", "LayerNormBasicLSTMCell",
+                             "MultiRNNCell", "DropoutWrapper", "LSTMStateTuple"} - set(bound)
+
+    def _removed(self, assignment) -> bool:
+        if isinstance(assignment, ImportAssignment):
+            return any(alias in self._removed_aliases for alias in assignment.node.names)
+        statement = self.names.assign_of(assignment)
+        return statement is not None and statement in self._removed_assigns
+
+    @staticmethod
+    def _imports_replacement(assignment, name: str) -> bool:
+        node = assignment.node
+        return (isinstance(assignment, ImportAssignment) and isinstance(node, cst.ImportFrom)
+                and node.module is not None and dotted(node.module) == REPLACEMENTS
+                and not node.relative)
+
+    def _legacy_binding(self, assignment):
+        """The ImportAlias or Assign that binds a TF1 contrib module or legacy symbol, else None."""
+        if isinstance(assignment, ImportAssignment):
+            node = assignment.node
+            if isinstance(node, cst.ImportFrom) and (node.relative or node.module is None):
+                return None
+            if isinstance(node.names, cst.ImportStar):
+                return None
+            for alias in node.names:
+                name = dotted(alias.name)
+                bound = alias.asname.name.value if alias.asname else name
+                if isinstance(node, cst.ImportFrom):
+                    target = f"{dotted(node.module)}.{name}"
+                else:
+                    target = name
+                if bound == assignment.name or (alias.asname is None and name.startswith(assignment.name + ".")):
+                    return alias if self._is_legacy(target) else None
+            return None
+        statement = self.names.assign_of(assignment)
+        if statement is not None and self._is_legacy(self.names.qualified(statement.value)):
+            parent = self.names.parents.get(statement)
+            if isinstance(parent, cst.SimpleStatementLine):
+                return statement
+        return None
+
+    def _is_legacy(self, qualified: str | None) -> bool:
+        name = canonical(qualified)
+        return name is not None and (name == "tensorflow.contrib" or name.startswith("tensorflow.contrib.")
+                                     or name in self.legacy)
+
+
+class _Apply(cst.CSTTransformer):
+    """Applies the planned edits, removes dead legacy imports and aliases, keeps comments."""
+
+    def __init__(self, ctx: FileContext):
+        super().__init__()
+        self.ctx = ctx
+        self._dropped: set[int] = set()
+
+    def on_leave(self, original, updated):
+        updated = super().on_leave(original, updated)
+        for change in self.ctx.edits.get(original, ()):
+            updated = change(updated)
+        comments = self.ctx.rescued.get(original)
+        if comments and isinstance(updated, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            lines = [cst.EmptyLine(comment=cst.Comment(c)) for c in comments]
+            updated = updated.with_changes(leading_lines=[*updated.leading_lines, *lines])
+        return updated
+
+    def leave_Import(self, original, updated):
+        return self._filter_aliases(original, updated)
+
+    def leave_ImportFrom(self, original, updated):
+        return self._filter_aliases(original, updated)
+
+    def _filter_aliases(self, original, updated):
+        if isinstance(original.names, cst.ImportStar):
+            return updated
+        kept = [new for old, new in zip(original.names, updated.names) if old not in self.ctx._removed_aliases]
+        if len(kept) == len(updated.names):
+            return updated
+        if not kept:
+            return cst.RemoveFromParent()
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(names=kept)
+
+    def leave_Assign(self, original, updated):
+        return cst.RemoveFromParent() if original in self.ctx._removed_assigns else updated
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if updated.body:
+            return updated
+        # Every statement on the line went: a placeholder that the enclosing block drops.
+        line = updated.with_changes(body=[cst.Pass()])
+        self._dropped.add(id(line))
+        return line
+
+    def leave_IndentedBlock(self, original, updated):
+        return updated.with_changes(body=self._drop(updated.body, keep_one=True))
+
+    def leave_Module(self, original, updated):
+        return updated.with_changes(body=self._drop(updated.body, keep_one=False))
+
+    def _drop(self, body, keep_one: bool):
+        if not any(id(s) in self._dropped for s in body):
+            return body
+        kept, carried = [], []
+        for statement in body:
+            if id(statement) in self._dropped:
+                # Comments above a removed import stay, above the next statement.
+                carried.extend(line for line in statement.leading_lines if line.comment is not None)
+                continue
+            if carried:
+                statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
+                carried = []
+            kept.append(statement)
+        if not kept and keep_one:
+            kept = [cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=carried)]
+        return kept

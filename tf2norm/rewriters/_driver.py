@@ -1,0 +1,187 @@
+"""Files in, files out: decode, parse, run the rewriters, diff, and write atomically.
+
+One bad file never stops a run: a file that cannot be decoded, parsed, read or written is reported
+(TF2N001-TF2N003) and left untouched; a crash inside a rewriter is reported as TF2N009 and leaves
+that file untouched too. Encoding declarations, a UTF-8 BOM and CRLF line endings survive because
+LibCST round-trips the bytes it parsed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import io
+import os
+import re
+import stat
+import tempfile
+import tokenize
+import traceback
+
+import libcst as cst
+
+from tf2norm import rewriters
+from tf2norm.rewriters import _findings
+from tf2norm.rewriters._context import FileContext
+from tf2norm.rewriters._names import module_paths
+
+# Every legacy spelling contains one of these; files without them skip the (slower) name analysis.
+_MAY_NEED_WORK = re.compile(r"contrib|rnn_cell|dynamic_rnn")
+_SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages", "venv"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    target: str = "keras"
+    rewriters: tuple[str, ...] | None = None  # None: all
+    write: bool = False
+    diff: bool = False
+
+
+@dataclasses.dataclass
+class Result:
+    path: str
+    changed: bool = False
+    findings: list[_findings.Finding] = dataclasses.field(default_factory=list)
+    diff: str = ""
+    output: bytes | None = None
+    failed: bool = False  # the file could not be processed (TF2N001-TF2N003, TF2N009)
+    internal: bool = False  # TF2N009
+
+
+class _Unprocessable(Exception):
+    def __init__(self, finding: _findings.Finding):
+        super().__init__(finding.message)
+        self.finding = finding
+
+
+def _fail(path: str, code: str, line: int = 1, col: int = 1, **fields) -> _Unprocessable:
+    return _Unprocessable(_findings.make(_findings.FINDINGS, code, path, line, col, **fields))
+
+
+_REGISTRY: tuple | None = None
+
+
+def _registry():
+    global _REGISTRY
+    if _REGISTRY is None:
+        modules = rewriters.available()
+        legacy = frozenset().union(*(m.LEGACY for m in modules.values()))
+        _REGISTRY = (modules, legacy, module_paths(legacy))
+    return _REGISTRY
+
+
+def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, list[_findings.Finding]]:
+    """The migrated bytes of one file and what could not be converted; raises _Unprocessable."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+        raise _fail(path, "TF2N002", reason=str(error)) from None
+    try:
+        module = cst.parse_module(data)
+    except cst.ParserSyntaxError as error:
+        raise _fail(path, "TF2N001", error.raw_line, error.raw_column + 1,
+                    reason=str(error).splitlines()[0].rstrip(".")) from None
+    except (SyntaxError, RecursionError, ValueError) as error:
+        raise _fail(path, "TF2N001", reason=str(error) or type(error).__name__) from None
+    if not _MAY_NEED_WORK.search(text):
+        return data, []
+    modules, legacy, paths = _registry()
+    selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
+    ctx = FileContext(module, path, options.target, legacy, paths)
+    try:
+        for name, rewriter in selected:
+            ctx.rewriter = name
+            rewriter.plan(ctx)
+        ctx.rewriter = "apply"
+        output = ctx.apply().bytes
+        cst.parse_module(output)  # never hand back a file that does not parse
+    except Exception as error:  # a bug in a rewriter must not take the other files down
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        reason = f"{type(error).__name__}: {error} ({os.path.basename(where.filename)}:{where.lineno})"
+        raise _fail(path, "TF2N009", rewriter=ctx.rewriter, reason=reason) from None
+    lines = text.splitlines()
+    findings = sorted(f for f in ctx.findings if not _findings.suppressed(f, lines))
+    return output, findings
+
+
+def unified_diff(path: str, before: bytes, after: bytes) -> str:
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(before).readline)
+    old = before.decode(encoding).splitlines(keepends=True)
+    new = after.decode(encoding).splitlines(keepends=True)
+    chunks = []
+    for line in difflib.unified_diff(old, new, f"a/{path}", f"b/{path}"):
+        chunks.append(line)
+        if not line.endswith("\n"):
+            chunks.append("\n\\ No newline at end of file\n")
+    return "".join(chunks)
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Write through a temporary file in the same directory, then `os.replace`; keeps the mode."""
+    real = os.path.realpath(path)
+    mode = stat.S_IMODE(os.stat(real).st_mode)
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(real), prefix=".tf2norm-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, real)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def process_data(data: bytes, path: str, options: Options) -> Result:
+    result = Result(path)
+    try:
+        output, result.findings = migrate_source(data, path, options)
+    except _Unprocessable as problem:
+        result.findings = [problem.finding]
+        result.failed = True
+        result.internal = problem.finding.code == "TF2N009"
+        result.output = data
+        return result
+    result.output = output
+    result.changed = output != data
+    if result.changed and options.diff:
+        result.diff = unified_diff(path, data, output)
+    return result
+
+
+def process_file(path: str, options: Options) -> Result:
+    try:
+        with open(path, "rb") as source:
+            data = source.read()
+    except OSError as error:
+        problem = _fail(path, "TF2N003", action="read", reason=error.strerror or str(error))
+        return Result(path, findings=[problem.finding], failed=True)
+    result = process_data(data, path, options)
+    if result.changed and options.write:
+        try:
+            atomic_write(path, result.output)
+        except OSError as error:
+            problem = _fail(path, "TF2N003", action="write", reason=error.strerror or str(error))
+            result.findings.append(problem.finding)
+            result.failed = True
+            result.changed = False
+    result.output = None  # not needed by the caller; keeps results cheap to send between processes
+    return result
+
+
+def discover(paths) -> list[str]:
+    """The files to migrate: named files as given, `*.py` under named directories (sorted)."""
+    found: list[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            found.append(path)
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
+            found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(".py"))
+    seen = set()
+    return [p for p in found if not (p in seen or seen.add(p))]

@@ -1,0 +1,101 @@
+"""Findings: what a run could not convert, each with a stable code, a place and a one-line fix.
+
+Codes TF2N00x belong to the driver (files that cannot be read, parsed or written), TF2N01x to the
+argument checks every rewriter shares; each rewriter module owns its own range in its `FINDINGS`
+table. Columns are 1-based, like ruff and GitHub annotations.
+
+A finding can be silenced by a `# tf2norm: ignore` (all codes) or `# tf2norm: ignore[TF2N104,...]`
+comment on any line of the reported expression, once a person has checked the code by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+# code -> (message, hint). Messages may hold `{name}` fields filled by the reporting site.
+FINDINGS = {
+    "TF2N001": ("cannot parse: {reason}", "fix the syntax (Python 2 files must be ported to Python 3 first)"),
+    "TF2N002": ("cannot decode: {reason}", "save the file as UTF-8 or declare its encoding (PEP 263)"),
+    "TF2N003": ("cannot {action}: {reason}", "check the path and its permissions"),
+    "TF2N009": ("internal error in rewriter {rewriter}: {reason}", "report this bug; the file was left unchanged"),
+    "TF2N010": (
+        "{api}: *args/**kwargs hide which arguments are passed; left unchanged",
+        "pass the arguments explicitly, then run tf2norm again",
+    ),
+    "TF2N011": (
+        "{api}: arguments do not match the TF1 signature ({reason}); left unchanged",
+        "fix the call: TF1 rejected it too",
+    ),
+}
+
+_IGNORE = re.compile(r"#\s*tf2norm:\s*ignore(?:\[([A-Z0-9,\s]+)\])?")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Finding:
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    hint: str
+    rewriter: str | None = None
+    end_line: int = dataclasses.field(default=0, compare=False)
+
+    def as_dict(self) -> dict:
+        # The JSON schema: exactly these keys, in this order.
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "rewriter": self.rewriter,
+        }
+
+
+def make(table: dict, code: str, path: str, line: int, col: int, rewriter: str | None = None,
+         end_line: int = 0, **fields) -> Finding:
+    """A finding for `code` from `table` ({code: (message, hint)}), with its fields filled in."""
+    message, hint = table[code]
+    fields["rewriter"] = rewriter
+    return Finding(path, line, col, code, message.format(**fields), hint.format(**fields), rewriter,
+                   end_line or line)
+
+
+def suppressed(finding: Finding, lines: list[str]) -> bool:
+    """True when a `# tf2norm: ignore[...]` comment covers the finding."""
+    for number in range(finding.line, max(finding.line, finding.end_line) + 1):
+        if 0 < number <= len(lines):
+            match = _IGNORE.search(lines[number - 1])
+            if match and (match.group(1) is None
+                          or finding.code in {c.strip() for c in match.group(1).split(",")}):
+                return True
+    return False
+
+
+def format_text(finding: Finding) -> str:
+    return f"{finding.path}:{finding.line}:{finding.col}: {finding.code} {finding.message} (fix: {finding.hint})"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(finding: Finding) -> str:
+    # Files tf2norm could not process at all are errors; everything else is a warning.
+    level = "error" if finding.code < "TF2N010" else "warning"
+    return (f"::{level} file={_escape_property(finding.path)},line={finding.line},col={finding.col},"
+            f"title={_escape_property(finding.code)}::"
+            f"{_escape_data(finding.message)} (fix: {_escape_data(finding.hint)})")
+
+
+def format_json(findings: list[Finding]) -> str:
+    return json.dumps([f.as_dict() for f in findings], indent=2)

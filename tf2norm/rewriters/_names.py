@@ -1,0 +1,177 @@
+"""What an expression means: the qualified name behind `tf.contrib.slim.batch_norm`, `bn`, `slim.x`.
+
+Imports are resolved by LibCST's `QualifiedNameProvider`, so a parameter or local variable that
+shadows `tf` and another library's `batch_norm` resolve to something else. On top of that, a name
+assigned exactly once from a module path (`slim = tf.contrib.slim`, common in TF1 code) is followed,
+which `QualifiedNameProvider` does not do. Only module paths are followed: `bn = slim.batch_norm` is a
+reference to the legacy symbol, rewritten where it stands.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import libcst as cst
+from libcst._metadata_dependent import LazyValue
+from libcst.metadata import (
+    Assignment,
+    ExpressionContext,
+    ExpressionContextProvider,
+    ImportAssignment,
+    ParentNodeProvider,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+    ScopeProvider,
+)
+
+_COMPAT = "tensorflow.compat.v1"
+
+
+def canonical(qualified: str | None) -> str | None:
+    """`tensorflow.compat.v1.X` and `tensorflow.X` name the same TF1 symbol."""
+    if qualified is None:
+        return None
+    if qualified == _COMPAT:
+        return "tensorflow"
+    if qualified.startswith(_COMPAT + "."):
+        return "tensorflow." + qualified[len(_COMPAT) + 1:]
+    return qualified
+
+
+def module_paths(symbols) -> frozenset[str]:
+    """Every proper dotted prefix of `symbols`: the module paths an alias assignment may name."""
+    paths = set()
+    for symbol in symbols:
+        parts = symbol.split(".")
+        paths.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return frozenset(paths)
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """`a.b.c` as text, or None when the expression is not a plain attribute chain."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+class Resolver:
+    """Qualified names for expressions of one module (wrapped in a `MetadataWrapper`)."""
+
+    def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str]):
+        self.scopes = wrapper.resolve(ScopeProvider)
+        self.parents = wrapper.resolve(ParentNodeProvider)
+        self.contexts = wrapper.resolve(ExpressionContextProvider)
+        self._qualified = wrapper.resolve(QualifiedNameProvider)
+        self._modules = modules
+        self._cache: dict[cst.CSTNode, str | None] = {}
+
+    def qualified(self, node: cst.CSTNode) -> str | None:
+        """The qualified name as spelled (`tensorflow.compat.v1.x` stays as it is), or None."""
+        if node not in self._cache:
+            self._cache[node] = None  # guards against alias cycles (`a = b; b = a`)
+            self._cache[node] = self._resolve(node)
+        return self._cache[node]
+
+    def canonical(self, node: cst.CSTNode) -> str | None:
+        return canonical(self.qualified(node))
+
+    def is_builtin(self, node: cst.CSTNode) -> bool:
+        names = self._names(node)
+        return bool(names) and all(q.source is QualifiedNameSource.BUILTIN for q in names)
+
+    def _names(self, node):
+        names = self._qualified.get(node)
+        return names() if isinstance(names, LazyValue) else (names or set())
+
+    def _resolve(self, node: cst.CSTNode) -> str | None:
+        if isinstance(node, cst.Attribute):
+            base = self.qualified(node.value)
+            return None if base is None else f"{base}.{node.attr.value}"
+        if not isinstance(node, cst.Name):
+            return None
+        names = self._names(node)
+        if names and all(q.source is QualifiedNameSource.IMPORT for q in names):
+            found = {q.name for q in names}
+            return found.pop() if len(found) == 1 else None
+        if names and all(q.source is QualifiedNameSource.BUILTIN for q in names):
+            return f"builtins.{node.value}" if hasattr(builtins, node.value) else None
+        value = self.alias_value(node)
+        if value is None:
+            return None
+        target = self.qualified(value)
+        return target if canonical(target) in self._modules else None
+
+    def binding(self, node: cst.Name) -> Assignment | None:
+        """The one assignment `node` can refer to, or None when there are none or several."""
+        scope = self.scopes.get(node)
+        if scope is None:
+            return None
+        assignments = scope[node.value]
+        if len(assignments) != 1:
+            return None
+        (assignment,) = assignments
+        return assignment
+
+    def alias_value(self, node: cst.Name) -> cst.BaseExpression | None:
+        """`tf.contrib.slim` for a `slim` bound once by `slim = tf.contrib.slim`."""
+        assignment = self.binding(node)
+        if assignment is None or isinstance(assignment, ImportAssignment):
+            return None
+        statement = self.assign_of(assignment)
+        return None if statement is None else statement.value
+
+    def assign_of(self, assignment) -> cst.Assign | None:
+        """The `name = value` statement that makes `assignment`, when it is that simple."""
+        if not isinstance(assignment, Assignment) or not isinstance(assignment.node, cst.Name):
+            return None
+        target = self.parents.get(assignment.node)
+        if not isinstance(target, cst.AssignTarget):
+            return None
+        statement = self.parents.get(target)
+        if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+            return statement
+        return None
+
+    def is_load(self, node: cst.CSTNode) -> bool:
+        return self.contexts.get(node) is ExpressionContext.LOAD
+
+    def ancestors(self, node: cst.CSTNode):
+        node = self.parents.get(node)
+        while node is not None:
+            yield node
+            node = self.parents.get(node)
+
+    def references(self, predicate):
+        """Outermost Name/Attribute chains in load context whose canonical name satisfies predicate.
+
+        Yields (node, canonical name). Inner parts of a chain (`tf` in `tf.contrib.x`) are skipped.
+        """
+        for node, context in self.contexts.items():
+            if context is not ExpressionContext.LOAD or not isinstance(node, (cst.Name, cst.Attribute)):
+                continue
+            parent = self.parents.get(node)
+            if isinstance(parent, cst.Attribute) and (parent.value is node or parent.attr is node):
+                continue
+            name = self.canonical(node)
+            if name is not None and predicate(name):
+                yield node, name
+
+    def bound_value(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """The value a name was assigned once (`x = value`), else the expression itself."""
+        if isinstance(node, cst.Name):
+            assignment = self.binding(node)
+            statement = None if assignment is None else self.assign_of(assignment)
+            if statement is not None:
+                return statement.value
+        return node
+
+    def makes_tensor(self, node: cst.BaseExpression) -> bool:
+        """True when `node` is evidently a TF tensor: a TensorFlow call, or a name assigned one once."""
+        node = self.bound_value(node)
+        if isinstance(node, cst.Call):
+            name = self.canonical(node.func)
+            return name is not None and name.startswith("tensorflow.")
+        return False

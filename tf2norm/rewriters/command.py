@@ -1,0 +1,122 @@
+"""`tf2norm migrate PATH...`: rewrite TF1 batch_norm and LayerNormBasicLSTMCell code for TF2 / Keras 3.
+
+Exit status: 0 when nothing changed (or would change) and nothing was reported; 1 when a file changed
+(or would change with --check/--diff), a finding remains, or a file could not be read, decoded,
+parsed or written; 2 for a usage error or an internal error in a rewriter. Messages and findings go
+to stderr, diffs and `-` (stdin) output to stdout. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+_TARGETS = ("keras", "compat")
+
+
+def _ids(values) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@click.command("migrate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, allow_dash=True))
+@click.option("--target", type=click.Choice(_TARGETS), default="keras", show_default=True,
+              help="keras: Keras 3 layers with TF2 argument names. compat: tf2norm's TF1-signature "
+                   "functions, for tf.compat.v1 graph code whose TF1 checkpoints must restore unchanged.")
+@click.option("--diff", is_flag=True, help="Print a unified diff to stdout; write nothing.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change or a finding remains.")
+@click.option("--format", "output_format", type=click.Choice(("text", "json", "github")), default="text",
+              show_default=True, help="How findings are printed (to stderr).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Files processed in parallel (processes).")
+@click.option("--only", multiple=True, metavar="ID[,ID]", help="Run only these rewriters.")
+@click.option("--skip", multiple=True, metavar="ID[,ID]", help="Do not run these rewriters.")
+@click.option("--list-rewriters", is_flag=True, help="List the rewriters and their finding codes, then exit.")
+def migrate(paths, target, diff, check, output_format, jobs, only, skip, list_rewriters):
+    """Rewrite TF1 contrib batch_norm and LayerNormBasicLSTMCell code for TF2 / Keras 3.
+
+    PATH may be files, directories (every *.py below them) or `-` (stdin to stdout). Files are
+    rewritten in place, atomically, unless --diff or --check is given.
+    """
+    from tf2norm import rewriters
+
+    available = rewriters.available()
+    if list_rewriters:
+        for name, module in available.items():
+            summary = " ".join((module.__doc__ or "").split("\n\n")[0].split())
+            click.echo(f"{name}\n    {summary}")
+            for finding, (message, _) in module.FINDINGS.items():
+                click.echo(f"    {finding}  {message}")
+        return
+    unknown = [i for i in _ids(only) + _ids(skip) if i not in available]
+    if unknown:
+        raise click.BadParameter(f"unknown rewriter {unknown[0]!r}; known: {', '.join(available)}",
+                                 param_hint="--only/--skip")
+    if not paths:
+        raise click.UsageError("no PATH given (use `-` for stdin)")
+    if "-" in paths and len(paths) > 1:
+        raise click.UsageError("`-` (stdin) cannot be combined with other paths")
+    selected = tuple(i for i in (_ids(only) or available) if i not in _ids(skip))
+
+    from tf2norm.rewriters import _driver, _findings
+
+    options = _driver.Options(target=target, rewriters=selected, write=not (diff or check), diff=diff)
+    if paths == ("-",):
+        results = [_stdin(options)]
+    else:
+        results = _run(_driver, _driver.discover(paths), options, jobs)
+
+    findings = sorted(f for r in results for f in r.findings)
+    for result in results:
+        if result.diff:
+            click.echo(result.diff, nl=False)
+    _report(findings, output_format, _findings)
+    changed = sum(r.changed for r in results)
+    failed = sum(r.failed for r in results)
+    if output_format == "text" and paths != ("-",):
+        verb = "changed" if options.write else "would change"
+        remaining = sum(1 for f in findings if f.code >= "TF2N010")
+        click.echo(f"tf2norm: {len(results)} files, {changed} {verb}, {remaining} findings, {failed} failed",
+                   err=True)
+    if any(r.internal for r in results):
+        sys.exit(2)
+    sys.exit(1 if changed or findings else 0)
+
+
+def _stdin(options):
+    from tf2norm.rewriters import _driver
+
+    data = sys.stdin.buffer.read()
+    result = _driver.process_data(data, "-", options)
+    if options.write:  # without --diff/--check, `-` is a filter: stdin in, migrated source out
+        sys.stdout.buffer.write(result.output)
+        sys.stdout.flush()
+    return result
+
+
+def _run(driver, files, options, jobs):
+    show_progress = sys.stderr.isatty() and len(files) >= 20
+    if jobs > 1 and len(files) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = pool.map(driver.process_file, files, [options] * len(files), chunksize=4)
+            return _progress(results, len(files), show_progress)
+    return _progress((driver.process_file(f, options) for f in files), len(files), show_progress)
+
+
+def _progress(results, total, show):
+    if not show:
+        return list(results)
+    with click.progressbar(results, length=total, label="migrating", file=sys.stderr) as bar:
+        return list(bar)
+
+
+def _report(findings, output_format, formats):
+    if output_format == "json":
+        click.echo(formats.format_json(findings), err=True)
+        return
+    line = formats.format_github if output_format == "github" else formats.format_text
+    for finding in findings:
+        click.echo(line(finding), err=True)

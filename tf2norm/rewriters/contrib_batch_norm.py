@@ -1,0 +1,306 @@
+"""Legacy `tf.contrib.layers.batch_norm` / `slim.batch_norm` (however imported or aliased) ->
+`tf2norm.replacements.BatchNormalization(...)(x, training=...)` (keras target) or `batch_norm` (compat).
+
+Keras target: TF1 argument names become Keras ones (decay -> momentum, is_training -> training,
+data_format -> axis, param_initializers -> *_initializer, renorm_decay -> renorm_momentum,
+scope -> name, activation_fn applied around the layer), and `momentum=` and `scale=` are always
+written because keras.layers.BatchNormalization's defaults (0.99, True) differ from TF1's (0.999,
+False). A call that shares variables (`scope=` with `reuse=`, or any scoped call in a file that
+reuses variable scopes) becomes `scoped_layer(scope, lambda: BatchNormalization(...), reuse=...)`.
+Where batch_norm is passed as a value (`normalizer_fn=slim.batch_norm`, `functools.partial`), its
+caller passes TF1 arguments, so both targets use the TF1-compatible `batch_norm` function there.
+
+Compat target: `batch_norm(...)` with the TF1 arguments untouched, for tf.compat.v1 graph code whose
+TF1 checkpoints must restore unchanged.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tf2norm.rewriters import _arg_scopes, _calls, _findings
+from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal, literal
+
+LEGACY = frozenset({
+    "tensorflow.contrib.layers.batch_norm",
+    "tensorflow.contrib.slim.batch_norm",
+    "tensorflow.contrib.layers.python.layers.batch_norm",
+    "tensorflow.contrib.layers.python.layers.layers.batch_norm",
+})
+
+# TF 1.15's signature; only `inputs` is required.
+SIGNATURE = (
+    "inputs", "decay", "center", "scale", "epsilon", "activation_fn", "param_initializers",
+    "param_regularizers", "updates_collections", "is_training", "reuse", "variables_collections",
+    "outputs_collections", "trainable", "batch_weights", "fused", "data_format",
+    "zero_debias_moving_mean", "scope", "renorm", "renorm_clipping", "renorm_decay", "adjustment",
+)
+
+# TF1 argument -> BatchNormalization argument with the same meaning.
+RENAMED = {
+    "decay": "momentum", "center": "center", "scale": "scale", "epsilon": "epsilon",
+    "trainable": "trainable", "fused": "fused", "zero_debias_moving_mean": "zero_debias_moving_mean",
+    "renorm": "renorm", "renorm_clipping": "renorm_clipping", "renorm_decay": "renorm_momentum",
+    "scope": "name",
+}
+
+# Written even when the call leaves them out: keras.layers.BatchNormalization's defaults differ.
+TF1_DEFAULTS = (("decay", "momentum", "0.999"), ("scale", "scale", "False"))
+
+PARAM_DICTS = {
+    "param_initializers": {"beta": "beta_initializer", "gamma": "gamma_initializer",
+                           "moving_mean": "moving_mean_initializer",
+                           "moving_variance": "moving_variance_initializer"},
+    "param_regularizers": {"beta": "beta_regularizer", "gamma": "gamma_regularizer"},
+}
+
+# BatchNormalization's own argument order, which the emitted calls follow.
+KERAS_ORDER = ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+               "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+               "renorm", "renorm_clipping", "renorm_momentum", "fused", "zero_debias_moving_mean", "trainable",
+               "name")
+
+AXIS = {"NHWC": None, "NCHW": "1"}  # None: Keras' default axis=-1
+
+# No Keras equivalent: the call is left unchanged unless they are absent or None.
+NO_KERAS_EQUIVALENT = {"variables_collections": "TF2N101", "outputs_collections": "TF2N101",
+                       "adjustment": "TF2N101", "batch_weights": "TF2N102"}
+
+# The Keras layer needs Python values here (TF1 read most of them in Python too).
+PYTHON_VALUES = ("center", "scale", "epsilon", "fused", "zero_debias_moving_mean", "renorm", "trainable",
+                 "data_format", "renorm_decay")
+
+# The layers that call normalizer_fn(outputs, **normalizer_params), for arg_scope defaults.
+_LAYERS = ("conv2d", "convolution", "convolution1d", "convolution2d", "convolution3d", "conv1d", "conv3d",
+           "conv2d_transpose", "conv3d_transpose", "convolution2d_transpose", "convolution3d_transpose",
+           "separable_conv2d", "separable_convolution2d", "conv2d_in_plane", "convolution2d_in_plane",
+           "fully_connected")
+LAYERS = frozenset(f"tensorflow.contrib.{m}.{n}" for m in ("layers", "slim") for n in _LAYERS)
+
+FINDINGS = {
+    "TF2N101": ("batch_norm({argument}=...): the Keras layer has no {argument}; left unchanged",
+                "drop the argument, or use --target compat"),
+    "TF2N102": ("batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
+                "use --target compat"),
+    "TF2N103": ("batch_norm(updates_collections={value}): the Keras layer puts its updates in UPDATE_OPS in "
+                "graph mode and applies them in place in eager/tf.function; left unchanged",
+                "drop the argument in eager or tf.function code; use --target compat for graph-mode code"),
+    "TF2N104": ("batch_norm: {reason}; Keras layers share weights by object, not by variable scope; "
+                "left unchanged", "pass scope='...' so tf2norm can emit scoped_layer(), or use --target compat"),
+    "TF2N105": ("batch_norm({argument}=...): only a literal {kind} can be mapped; left unchanged",
+                "write the value literally, or use --target compat"),
+    "TF2N106": ("batch_norm({argument}=...): a tensor where the Keras layer needs a Python value; left unchanged",
+                "pass a Python value"),
+    "TF2N107": ("batch_norm(activation_fn={value}): may be None when it runs, so it cannot be applied around "
+                "the layer; left unchanged", "pass the function itself, or apply it after the call"),
+    "TF2N108": ("batch_norm passed as a value ({usage}): its caller passes TF1 arguments, so it became "
+                "tf2norm.replacements.batch_norm (TF1 semantics, tf.compat.v1 graph mode), not the Keras layer",
+                "move to BatchNormalization(...)(x, training=...) by hand when the caller is migrated"),
+    "TF2N109": ("arg_scope over batch_norm: {reason}; its defaults were written into the calls tf2norm can "
+                "see, the arg_scope was left unchanged", "pass these defaults to the calls it reaches"),
+}
+
+_ARG_SCOPE = _arg_scopes.Spec(LEGACY, LAYERS, "TF2N109", FINDINGS)
+
+
+def plan(ctx) -> None:
+    inherited = _arg_scopes.plan(ctx, _ARG_SCOPE)
+    reuses = _file_reuses_scopes(ctx)
+    references = sorted(ctx.names.references(LEGACY.__contains__), key=lambda r: _start(ctx, r[0]))
+    for node, _ in references:
+        if node in ctx.handled:
+            continue
+        parent = ctx.names.parents.get(node)
+        if isinstance(parent, cst.Call) and parent.func is node:
+            if ctx.target == "compat":
+                _compat_call(ctx, parent, inherited.get(parent, {}))
+            else:
+                _keras_call(ctx, parent, inherited.get(parent, {}), reuses)
+        else:
+            ctx.edit(node, lambda _: ctx.replacement("batch_norm"), consumes=node)
+            if ctx.target == "keras":
+                ctx.report(FINDINGS, "TF2N108", node, usage=_usage(ctx, node))
+
+
+def _compat_call(ctx, call: cst.Call, inherited: dict) -> None:
+    extra = {}
+    if inherited:
+        try:
+            bound = bind(call, SIGNATURE, required=1)
+        except Mismatch as mismatch:
+            ctx.report(_findings.FINDINGS, mismatch.code, call, api="batch_norm", reason=mismatch.reason)
+            return
+        extra = {k: v for k, v in inherited.items() if k not in bound}
+    ctx.edit(call.func, lambda _: ctx.replacement("batch_norm"), consumes=call.func)
+    if extra:
+        def add_defaults(updated: cst.Call) -> cst.Call:
+            items = [(a, i) for i, a in enumerate(updated.args)]
+            items += [(_calls.keyword(k, v), None) for k, v in extra.items()]
+            return updated.with_changes(args=_calls.relaid(updated, items))
+        ctx.edit(call, add_defaults)
+
+
+def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
+    try:
+        bound = bind(call, SIGNATURE, required=1)
+    except Mismatch as mismatch:
+        ctx.report(_findings.FINDINGS, mismatch.code, call, api="batch_norm", reason=mismatch.reason)
+        return
+
+    def value(name):
+        return bound.value(name) if name in bound else inherited.get(name)
+
+    def given(name):  # present and not a literal None
+        return value(name) is not None and not is_literal(value(name), None)
+
+    for name, finding in NO_KERAS_EQUIVALENT.items():
+        if given(name):
+            return ctx.report(FINDINGS, finding, call, argument=name)
+    if value("updates_collections") is not None and not _is_update_ops(ctx, value("updates_collections")):
+        return ctx.report(FINDINGS, "TF2N103", call, value=code(value("updates_collections")))
+    for name in PYTHON_VALUES:
+        if given(name) and ctx.names.makes_tensor(value(name)):
+            return ctx.report(FINDINGS, "TF2N106", call, argument=name)
+    axis = None
+    if given("data_format"):
+        if literal(value("data_format")) not in AXIS:
+            return ctx.report(FINDINGS, "TF2N105", call, argument="data_format", kind="'NHWC' or 'NCHW'")
+        axis = AXIS[literal(value("data_format"))]
+    param_entries = {}
+    for name, keys in PARAM_DICTS.items():
+        if given(name):
+            entries = _literal_dict(ctx, value(name), keys)
+            if entries is None:
+                return ctx.report(FINDINGS, "TF2N105", call, argument=name,
+                                  kind=f"dict with keys {', '.join(keys)}")
+            param_entries[name] = entries
+    if given("activation_fn") and not _surely_callable(ctx, value("activation_fn")):
+        return ctx.report(FINDINGS, "TF2N107", call, value=code(value("activation_fn")))
+    reusing = given("reuse") and not is_literal(value("reuse"), False)
+    if reusing and not given("scope"):
+        return ctx.report(FINDINGS, "TF2N104", call, reason="reuse= without scope=")
+    if reuses and not given("scope"):
+        return ctx.report(FINDINGS, "TF2N104", call, reason="no scope= in a file that reuses variable scopes")
+    shared = given("scope") and (reusing or reuses)
+
+    # Keras arguments as (keyword, value from the updated call, index of the argument it stands for).
+    def from_call(name):
+        if name in bound:
+            return lambda u, i=bound.index[name]: u.args[i].value
+        return lambda u, e=inherited[name]: e
+
+    def source(name):
+        return bound.index.get(name)
+
+    added = [(keras, lambda u, v=v: cst.parse_expression(v), None)
+             for tf1, keras, v in TF1_DEFAULTS if value(tf1) is None]
+    mapped = []
+    for name in sorted({*bound.index, *inherited}, key=lambda n: (n not in bound, bound.index.get(n, 0),
+                                                                  SIGNATURE.index(n))):
+        if name == "data_format" and axis is not None:
+            mapped.append(("axis", lambda u: cst.Integer(axis), source(name)))
+        elif name in param_entries:
+            for i, (keras, get) in enumerate(param_entries[name]):
+                mapped.append((keras, lambda u, get=get, f=from_call(name): get(f(u)), source(name) if i == 0 else None))
+        elif name in RENAMED and not (name == "fused" and is_literal(value(name), None)):
+            mapped.append((RENAMED[name], from_call(name), source(name)))
+    items = sorted(added + mapped, key=lambda item: KERAS_ORDER.index(item[0]))
+    used = {i for _, _, i in items if i is not None}
+    kept = _calls.kept_in_place(call, used)
+    for name, index in bound.index.items():
+        if index in kept:
+            continue
+        # Its place in the call goes away: keep its comments (all of them if the value goes too).
+        moved = name in ("inputs", "is_training", "activation_fn", "reuse", "scope")
+        ctx.rescue_comments(call, call.args[index].comma if moved else call.args[index])
+
+    def build(updated: cst.Call) -> cst.BaseExpression:
+        constructor_args = [(_calls.keyword(kw, get(updated), updated.args[i] if i is not None else None), i)
+                            for kw, get, i in items]
+        layer = cst.Call(func=ctx.replacement("BatchNormalization"),
+                         args=_calls.relaid(updated, constructor_args),
+                         whitespace_before_args=updated.whitespace_before_args)
+        if shared:
+            scoped = [_calls.positional(from_call("scope")(updated).deep_clone()),
+                      _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer))]
+            if reusing:
+                scoped.append(_calls.keyword("reuse", from_call("reuse")(updated)))
+            layer = _calls.call(ctx.replacement("scoped_layer"), *scoped)
+        training = from_call("is_training")(updated) if value("is_training") is not None else cst.Name("True")
+        result = _calls.call(layer, _calls.positional(from_call("inputs")(updated)),
+                             _calls.keyword("training", training))
+        if given("activation_fn"):
+            result = _calls.call(from_call("activation_fn")(updated), _calls.positional(result))
+        return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
+
+    ctx.edit(call, build, consumes=call.func)
+
+
+def _is_update_ops(ctx, node: cst.BaseExpression) -> bool:
+    name = ctx.names.canonical(node)
+    if name is not None and name.startswith("tensorflow.") and name.endswith("GraphKeys.UPDATE_OPS"):
+        return True
+    return is_literal(node, "update_ops")
+
+
+def _literal_dict(ctx, node: cst.BaseExpression, keys: dict):
+    """[(keras keyword, getter from the argument's updated value)] for a literal dict, or for a name
+    assigned a literal dict once (read as `name["key"]`); None when that cannot be known."""
+    literal_dict = ctx.names.bound_value(node)
+    if not isinstance(literal_dict, cst.Dict):
+        return None
+    entries = []
+    for i, element in enumerate(literal_dict.elements):
+        key = literal(element.key) if isinstance(element, cst.DictElement) else None
+        if key not in keys:
+            return None
+        if literal_dict is node:
+            entries.append((keys[key], lambda value, i=i: value.elements[i].value))
+        else:
+            entries.append((keys[key], lambda value, key=key: cst.Subscript(
+                value=value, slice=[cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])))
+    return entries
+
+
+def _surely_callable(ctx, node: cst.BaseExpression) -> bool:
+    """A function for sure (never None): a lambda, a call's result, an imported or module-level def."""
+    if isinstance(node, (cst.Lambda, cst.Call)):
+        return True
+    if ctx.names.qualified(node) is not None:
+        return True
+    if isinstance(node, cst.Name):
+        assignment = ctx.names.binding(node)
+        return assignment is not None and isinstance(assignment.node, cst.FunctionDef)
+    return False
+
+
+def _file_reuses_scopes(ctx) -> bool:
+    """Does the file share variables through variable scopes (reuse=..., reuse_variables())?"""
+    for node in ctx.names.parents:
+        if not isinstance(node, cst.Call):
+            continue
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "reuse_variables":
+            return True
+        if ctx.names.canonical(node.func) == "tensorflow.variable_scope":
+            for arg in node.args:
+                if arg.keyword is not None and arg.keyword.value == "reuse" \
+                        and not is_literal(arg.value, None, False):
+                    return True
+    return False
+
+
+def _usage(ctx, node: cst.CSTNode) -> str:
+    parent = ctx.names.parents.get(node)
+    if isinstance(parent, cst.Arg) and parent.keyword is not None:
+        return f"{parent.keyword.value}="
+    if isinstance(parent, cst.Arg):
+        call = ctx.names.parents.get(parent)
+        return f"an argument of {code(call.func)}()"
+    if isinstance(parent, cst.Assign):
+        return "assigned to a name"
+    return "a reference"
+
+
+def _start(ctx, node: cst.CSTNode):
+    where = ctx.positions[node].start
+    return where.line, where.column

@@ -1,0 +1,235 @@
+"""Legacy `MultiRNNCell`, `DropoutWrapper`, `LSTMStateTuple`, `tf.nn.(bidirectional_)dynamic_rnn` around a
+migrated LayerNormBasicLSTMCell -> tf2norm.replacements' versions and `tf.compat.v1.nn.dynamic_rnn`.
+
+The TF1 wrappers raise on Keras 3, so they must change with the cell they wrap; they are followed
+through names, lists, `cells.append(cell)`, comprehensions, helper functions returning cells and
+`self.cell` attributes. A wrapper around anything else (a GRUCell, a cell built elsewhere) is left as
+it was and reported: tf2norm does not migrate it. `LSTMStateTuple` is a plain named tuple and always
+becomes tf2norm's. `dynamic_rnn` left the TF2 namespace but `tf.compat.v1.nn.dynamic_rnn` runs any
+cell that is callable as `cell(x, state)`.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst.metadata import ImportAssignment
+
+from tf2norm.rewriters import _calls, _findings
+from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
+
+AFTER = ("layer_norm_basic_lstm_cell",)
+
+_MODULES = ("tensorflow.contrib.rnn", "tensorflow.nn.rnn_cell", "tensorflow.python.ops.rnn_cell_impl",
+            "tensorflow.python.ops.rnn_cell")
+# name -> (TF1 signature, the arguments holding the wrapped cells)
+WRAPPERS = {
+    "MultiRNNCell": (("cells", "state_is_tuple"), ("cells",)),
+    "DropoutWrapper": (("cell", "input_keep_prob", "output_keep_prob", "state_keep_prob", "variational_recurrent",
+                        "input_size", "dtype", "seed", "dropout_state_filter_visitor"), ("cell",)),
+}
+# DropoutWrapper arguments tf2norm's version lacks, with the TF1 default that may be dropped.
+DROPOUT_UNSUPPORTED = {"variational_recurrent": False, "input_size": None, "dtype": None,
+                       "dropout_state_filter_visitor": None}
+RNN_FUNCTIONS = {
+    "tensorflow.nn.dynamic_rnn": (("cell", "inputs"), ("cell",)),
+    "tensorflow.nn.bidirectional_dynamic_rnn": (("cell_fw", "cell_bw", "inputs"), ("cell_fw", "cell_bw")),
+}
+LEGACY = frozenset({f"{m}.{n}" for m in _MODULES for n in (*WRAPPERS, "LSTMStateTuple")} | set(RNN_FUNCTIONS))
+
+FINDINGS = {
+    "TF2N301": ("{api} wraps {what}, which tf2norm does not migrate; it raises on Keras 3 and was left unchanged",
+                "migrate the wrapped cells too; if they are LayerNormBasicLSTMCells built where tf2norm cannot "
+                "follow, use tf2norm.replacements.{name}"),
+    "TF2N302": ("DropoutWrapper({argument}=...): tf2norm.replacements.DropoutWrapper has no {argument}; "
+                "left unchanged", "drop the argument"),
+    "TF2N303": ("{api}: spelled without a `tensorflow` module before `.nn`; left unchanged",
+                "write tf.compat.v1.nn.{name}"),
+}
+
+
+def plan(ctx) -> None:
+    references = [(n, name) for n, name in ctx.names.references(LEGACY.__contains__) if n not in ctx.handled]
+    wrapper_calls = {}
+    for node, name in references:
+        parent = ctx.names.parents.get(node)
+        if isinstance(parent, cst.Call) and parent.func is node and name.rsplit(".", 1)[-1] in WRAPPERS:
+            wrapper_calls[parent] = _cell_arguments(parent, WRAPPERS[name.rsplit(".", 1)[-1]])
+    taint = _Taint(ctx, ctx.shared["cells"], wrapper_calls)
+    for node, name in references:
+        short = name.rsplit(".", 1)[-1]
+        parent = ctx.names.parents.get(node)
+        called = isinstance(parent, cst.Call) and parent.func is node
+        if short == "LSTMStateTuple":
+            ctx.edit(node, lambda _: ctx.replacement("LSTMStateTuple"), consumes=node)
+        elif name in RNN_FUNCTIONS:
+            raw = ctx.names.qualified(node)
+            if called and not raw.startswith("tensorflow.compat.") and taint.any(_cell_arguments(parent, RNN_FUNCTIONS[name])):
+                _compat_v1(ctx, node, short)
+        elif called and parent in taint.nodes:
+            _wrapper(ctx, parent, short)
+        elif called:
+            cells = _cell_arguments(parent, WRAPPERS[short])
+            ctx.report(FINDINGS, "TF2N301", parent, api=code(node), name=short,
+                       what=code(cells[0]) if len(cells) == 1 else "its cells")
+        elif ctx.shared["cells"]:
+            ctx.edit(node, lambda _, short=short: ctx.replacement(short), consumes=node)
+        else:
+            ctx.report(FINDINGS, "TF2N301", node, api=code(node), name=short, what="cells")
+
+
+def _cell_arguments(call: cst.Call, spec) -> list[cst.BaseExpression]:
+    """The expressions passed as the cell arguments of `call` (all of them if it uses star-args)."""
+    params, cells = spec
+    if any(a.star for a in call.args):
+        return [a.value for a in call.args]
+    found = []
+    for i, arg in enumerate(call.args):
+        name = arg.keyword.value if arg.keyword is not None else (params[i] if i < len(params) else None)
+        if name in cells:
+            found.append(arg.value)
+    return found
+
+
+def _wrapper(ctx, call: cst.Call, short: str) -> None:
+    signature = WRAPPERS[short][0]
+    drop = set()
+    if short == "DropoutWrapper":
+        try:
+            bound = bind(call, signature, required=1)
+        except Mismatch as mismatch:
+            return ctx.report(_findings.FINDINGS, mismatch.code, call, api="DropoutWrapper", reason=mismatch.reason)
+        for name, default in DROPOUT_UNSUPPORTED.items():
+            if name in bound:
+                if not is_literal(bound.value(name), default):
+                    return ctx.report(FINDINGS, "TF2N302", call, argument=name)
+                drop.add(bound.index[name])
+    ctx.edit(call.func, lambda _: ctx.replacement(short), consumes=call.func)
+    if drop:
+        for index in drop:
+            ctx.rescue_comments(call, call.args[index])
+
+        def without_unsupported(updated: cst.Call) -> cst.Call:
+            # Positional arguments after a dropped one must become keywords.
+            items, gap = [], False
+            for i, arg in enumerate(updated.args):
+                if i in drop:
+                    gap = True
+                    continue
+                if gap and arg.keyword is None:
+                    arg = _calls.keyword(signature[i], arg.value)
+                items.append((arg, i))
+            return updated.with_changes(args=_calls.relaid(updated, items))
+
+        ctx.edit(call, without_unsupported)
+
+
+def _compat_v1(ctx, node: cst.BaseExpression, short: str) -> None:
+    nn = node.value if isinstance(node, cst.Attribute) else None
+    if not (isinstance(nn, cst.Attribute) and nn.attr.value == "nn" and ctx.names.qualified(nn.value) == "tensorflow"):
+        return ctx.report(FINDINGS, "TF2N303", node, api=code(node), name=short)
+    ctx.edit(node, lambda updated: cst.parse_expression(f"{code(updated.value.value)}.compat.v1.nn.{short}"))
+
+
+class _Taint:
+    """Which expressions hold a migrated cell: followed through names, containers, helpers."""
+
+    def __init__(self, ctx, seeds, wrapper_calls: dict):
+        self.ctx = ctx
+        self.nodes = set(seeds)
+        self._bindings: set = set()
+        self._attributes: set[str] = set()
+        self._visible = {}  # Name node -> the assignments it may refer to
+        self._below: dict[cst.CSTNode, list] = {}
+        sources = list(self._sources())
+        changed = bool(self.nodes)
+        while changed:
+            changed = False
+            for key, expressions in sources:
+                if key not in self._bindings and key not in self._attributes and self.any(expressions):
+                    (self._attributes if isinstance(key, str) else self._bindings).add(key)
+                    changed = True
+            for call, cells in wrapper_calls.items():
+                if call not in self.nodes and self.any(cells):
+                    self.nodes.add(call)
+                    changed = True
+
+    def any(self, expressions) -> bool:
+        return any(self._holds(e) for e in expressions if e is not None)
+
+    def _holds(self, expression: cst.CSTNode) -> bool:
+        if expression not in self._below:
+            below, stack = [], [expression]
+            while stack:
+                node = stack.pop()
+                below.append(node)
+                stack.extend(node.children)
+            self._below[expression] = below
+        for node in self._below[expression]:
+            if node in self.nodes:
+                return True
+            if isinstance(node, cst.Name) and self.ctx.names.is_load(node):
+                if any(a in self._bindings for a in self._assignments(node)):
+                    return True
+            elif isinstance(node, cst.Attribute) and node.attr.value in self._attributes \
+                    and self.ctx.names.is_load(node):
+                return True
+        return False
+
+    def _assignments(self, name: cst.Name):
+        if name not in self._visible:
+            scope = self.ctx.names.scopes.get(name)
+            self._visible[name] = set(scope[name.value]) if scope is not None else set()
+        return self._visible[name]
+
+    def _sources(self):
+        """(assignment or attribute name, expressions whose value it may take)."""
+        names = self.ctx.names
+        for scope in {s for s in names.scopes.values() if s is not None}:
+            for assignment in scope.assignments:
+                if isinstance(assignment, ImportAssignment):
+                    continue
+                node = assignment.node
+                if isinstance(node, cst.FunctionDef):
+                    yield assignment, list(_returns(node))
+                    if isinstance(names.parents.get(names.parents.get(node)), cst.ClassDef):
+                        yield node.name.value, list(_returns(node))
+                elif isinstance(node, cst.Name):
+                    value = _bound_by(names, node)
+                    if value is not None:
+                        yield assignment, [value]
+        for node in names.parents:
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                    and node.func.attr.value in ("append", "extend", "insert") \
+                    and isinstance(node.func.value, cst.Name):
+                for assignment in self._assignments(node.func.value):
+                    yield assignment, [a.value for a in node.args]
+            elif isinstance(node, cst.Assign):
+                for target in node.targets:
+                    if isinstance(target.target, cst.Attribute):
+                        yield target.target.attr.value, [node.value]
+                    elif isinstance(target.target, cst.Subscript) and isinstance(target.target.value, cst.Name):
+                        for assignment in self._assignments(target.target.value):
+                            yield assignment, [node.value]
+
+
+def _bound_by(names, target: cst.Name) -> cst.BaseExpression | None:
+    """The expression an assignment target takes its value from (`x = v`, `for x in v`, `with v as x`)."""
+    for ancestor in names.ancestors(target):
+        if isinstance(ancestor, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
+            return ancestor.value
+        if isinstance(ancestor, (cst.For, cst.CompFor)):
+            return ancestor.iter
+        if isinstance(ancestor, cst.WithItem):
+            return ancestor.item
+        if isinstance(ancestor, (cst.BaseStatement, cst.Param, cst.Lambda)):
+            return None
+    return None
+
+
+def _returns(function: cst.FunctionDef):
+    stack = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Return) and node.value is not None:
+            yield node.value
+        stack.extend(c for c in node.children if not isinstance(c, (cst.FunctionDef, cst.Lambda, cst.ClassDef)))
