@@ -61,6 +61,8 @@ def load(path) -> dict:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"no golden file at {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"cannot read golden file {path}: not an .npz file")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

@@ -113,10 +113,6 @@ class Group:
     def replacement_class(self) -> str:
         return REPLACEMENT_CLASS[self.kind]
 
-    @property
-    def units(self) -> int:
-        """num_units of a cell, channels of a batch norm."""
-        return self.config["num_units"] if self.kind == LSTM_CELL else self.channels
 
 
 @dataclass

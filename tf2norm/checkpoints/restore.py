@@ -15,7 +15,7 @@ import warnings
 
 from . import manifest as mf
 from .errors import CheckpointError
-from .naming import BATCH_NORM, LN_GATES, LSTM_CELL, parse_data_format
+from .naming import BATCH_NORM, LN_GATES, LSTM_CELL
 
 _BN_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance", "moving_stddev", "renorm_mean",
                "renorm_stddev", "moving_mean_biased", "moving_mean_local_step")
@@ -240,7 +240,3 @@ def restore_into(model, converted_dir, mapping: dict) -> dict:
             load_converted_group(layer, e, h5)
             _warn_config(layer, e)
     return {scope: layer for scope, (layer, _) in targets.items()}
-
-
-def channel_axis(entry) -> int:
-    return parse_data_format(entry.get("data_format", "NHWC"))[0]

@@ -22,7 +22,7 @@ import numpy as np
 from . import golden as gd
 from . import manifest as mf
 from .errors import CheckpointError
-from .naming import BATCH_NORM, LSTM_CELL, parse_data_format
+from .naming import LSTM_CELL, parse_data_format
 
 RANDOM_BATCH = 3
 RANDOM_STEPS = 7
@@ -47,6 +47,12 @@ class _Compare:
         self.max_rel = 0.0
         self.passed = True
         self.worst = ""
+
+    def mismatch(self, what):
+        """The replacement cannot even take the inputs (a wrong layout, say): the group fails."""
+        self.max_abs = self.max_rel = float("inf")
+        self.passed = False
+        self.worst = what
 
     def __call__(self, what, got, want):
         got = np.asarray(got, np.float64)
@@ -192,6 +198,10 @@ def _verify_cell(layer_factory, values, config, compare, fields, rng):
         x, lengths, init = _random_cell_case(rng, values["kernel"].shape[0] - config["num_units"],
                                              config["num_units"])
         want = reference_cell(values, config, x, lengths, init)
+    depth = values["kernel"].shape[0] - config["num_units"]
+    if x.shape[-1] != depth:
+        compare.mismatch(f"inputs have depth {x.shape[-1]}, the kernel expects {depth}")
+        return
     layer = layer_factory([None, x.shape[-1]])
     got = run_cell(layer, x, lengths, init)
     compare("outputs", got[0], want[0])
@@ -215,7 +225,12 @@ def _verify_bn(layer_factory, values, config, compare, fields, rng, rank):
             x = _random_bn_input(rng, values, axis, rank)
             y, state = reference_batch_norm(values, config, x, training)
             passes.append((p, training, x, y, state if training else {}))
+    channels = values["moving_mean"].shape[0]
     for p, training, x, y_want, state_want in passes:
+        if np.shape(x)[axis] != channels:
+            compare.mismatch(f"{p} inputs {list(np.shape(x))} have {np.shape(x)[axis]} channels on "
+                             f"axis {axis}, the group {channels}: wrong data format?")
+            return
         layer = layer_factory(list(np.shape(x)))
         y, state = run_batch_norm(layer, x, training)
         compare(f"{p} outputs", y, y_want)
@@ -281,7 +296,7 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
 
 
 def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rtol, seed):
-    from .restore import build_layer, layer_name, load_converted_group
+    from .restore import _check_and_assign, build_layer, layer_name, load_converted_group
 
     fields = goldens.get(group.scope)
     values = {k: ckpt.read(n) for k, n in group.weights.items()}
@@ -291,8 +306,8 @@ def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rt
         if entry is not None:
             load_converted_group(layer, entry, h5)
         else:
-            for key, value in values.items():
-                getattr(layer, key).assign(value)
+            _check_and_assign(layer, {k: v.shape for k, v in values.items()}, values.__getitem__,
+                              f"TF1 group {group.scope}")
         return layer
 
     compare = _Compare(atol, rtol)

@@ -1,0 +1,91 @@
+"""Shared by the checkpoint tests: the fixtures, the CLI runner, crafted checkpoints."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import numpy as np
+from click.testing import CliRunner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(ROOT, "fixtures", "checkpoints")
+
+#: The options each fixture's conversion needs: what TF1 was called with and a checkpoint cannot
+#: record (see fixtures/tf1/make_checkpoints.py).
+CONVERT_OPTIONS = {
+    "ln_lstm": [],
+    "ln_lstm_bidir": ["--config", "forget_bias=0.5"],
+    "tf10_naming": [],
+    "tf012_naming": [],
+    "bn_convnet": ["--config", "momentum=0.9",
+                   "--data-format", "block3/BatchNorm=NCHW", "--data-format", "block4/BatchNorm=NCHW",
+                   "--config", "block3/BatchNorm:fused=false", "--config", "block4/BatchNorm:fused=false",
+                   "--config", "block4/BatchNorm:epsilon=1e-4"],
+    "bn_extras": ["--config", "momentum=0.9", "--config", "renorm/BatchNorm:renorm_momentum=0.9",
+                  "--data-format", "features/BatchNorm=NC"],
+}
+NAMES = sorted(CONVERT_OPTIONS)
+
+
+def fixture(name, *parts):
+    return os.path.join(FIXTURES, name, *parts)
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args) -> Run:
+    from tf2norm.cli import main
+
+    result = CliRunner().invoke(main, ["checkpoint", *map(str, args)], catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def convert_fixture(name, out) -> str:
+    run = cli("convert", fixture(name), "--out", out, *CONVERT_OPTIONS[name])
+    assert run.exit_code == 0, run.stderr
+    return str(out)
+
+
+def read_all(prefix) -> dict:
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+
+
+def write_checkpoint(prefix, tensors: dict) -> str:
+    """A V2 bundle with exactly these names (as a TF1 Saver writes them), via the SaveV2 op."""
+    import tensorflow as tf
+
+    os.makedirs(os.path.dirname(str(prefix)), exist_ok=True)
+    names = sorted(tensors)
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[tf.constant(tensors[n]) for n in names])
+    return str(prefix)
+
+
+def copy_fixture(name, dest) -> str:
+    shutil.copytree(fixture(name), dest)
+    return str(dest)
+
+
+def golden(name) -> dict:
+    """{scope: {field: array}} of a fixture's golden.npz."""
+    out = {}
+    with np.load(fixture(name, "golden.npz")) as data:
+        for key in data.files:
+            if key != "__format__":
+                scope, _, field = key.rpartition(":")
+                out.setdefault(scope, {})[field] = data[key]
+    return out
+
+
+def listing(directory) -> list:
+    return sorted(os.listdir(directory))
