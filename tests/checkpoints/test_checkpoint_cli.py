@@ -370,3 +370,18 @@ def test_help_explains_data_format():
     assert run.exit_code == 0
     text = " ".join(run.stdout.split())
     assert "A TF1 checkpoint does not record it" in text and "defaults to NHWC" in text
+
+
+def test_verify_with_a_partial_golden_file_uses_the_reference_for_the_rest(tmp_path):
+    with np.load(fixture("ln_lstm", "golden.npz")) as data:
+        kept = {k: data[k] for k in data.files if not k.startswith(CELL1)}
+    np.savez(tmp_path / "partial.npz", **kept)
+    run = cli("verify", fixture("ln_lstm"), "--golden", tmp_path / "partial.npz")
+    assert run.exit_code == 0
+    assert _rows(run.stdout) == {CELL0: ("TF1 golden", "pass"), CELL1: ("NumPy reference", "pass")}
+
+
+def test_inspect_index_only_skips_reading_tensors(tmp_path):
+    ckpt = _truncated(tmp_path)
+    assert cli("inspect", ckpt, "--index-only").exit_code == 0
+    assert cli("inspect", ckpt).exit_code == 2
