@@ -60,10 +60,10 @@ def test_inspect_text_lists_groups_configs_and_the_rest():
     i = lines.index(f"  {CELL1}  [MultiRNNCell layer 1; TF 1.2-1.15]")
     assert lines[i + 1:i + 4] == [
         "    num_units=6 input_depth=8 layer_norm=False",
-        f"    kernel  [14, 24] float32  <- {CELL1}/kernel",
-        f"    bias    [24] float32  <- {CELL1}/bias",
+        f"    kernel  [14, 24]  float32  <- {CELL1}/kernel",
+        f"    bias    [24]      float32  <- {CELL1}/bias",
     ]
-    assert f"    state_beta       [8] float32  <- {CELL0}/state/beta" in lines
+    assert f"    state_beta       [8]       float32  <- {CELL0}/state/beta" in lines
     assert "batch_norm groups (0):" in lines
     assert "Not recognised (35; not converted):" in lines
     assert f"  {CELL0}/kernel/Adam  [13, 32] float32  (optimizer slot of {CELL0}/kernel)" in lines
@@ -74,7 +74,7 @@ def test_inspect_batch_norm_extras():
     lines = cli("inspect", fixture("bn_extras")).stdout.splitlines()
     assert ("    channels=5 center=True scale=True zero_debias_moving_mean=True "
             "data_format=NHWC (assumed: not in the checkpoint)") in lines
-    assert ("    moving_mean_local_step  [] float32  <- "
+    assert ("    moving_mean_local_step  []   float32  <- "
             "features/BatchNorm/features/BatchNorm/moving_mean/local_step") in lines
     assert "    channels=3 center=True scale=True renorm=True data_format=NHWC (assumed: not in " \
            "the checkpoint)" in lines

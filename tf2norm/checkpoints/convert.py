@@ -71,7 +71,10 @@ def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progr
     inv = checked_inventory(ckpt, data_formats, settings)
     manifest = mf.build(inv, ckpt.path)
 
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    try:
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write {out}: {exc.strerror or exc}") from None
     try:
         weights = os.path.join(tmp, mf.WEIGHTS_NAME)
         write_weights(ckpt, manifest, weights, progress)
@@ -91,6 +94,9 @@ def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progr
         else:
             os.rename(tmp, out)
         _fsync(parent)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"cannot write {out}: {exc.strerror or exc}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

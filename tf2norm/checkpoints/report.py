@@ -31,9 +31,11 @@ def as_text(path: str, inv: Inventory) -> str:
             lines.append(f"  {g.scope}  [{where}]")
             lines.append(f"    {_config_line(g)}")
             width = max(len(k) for k in g.weights)
+            swidth = max(len(_shape(inv.variables[n].shape)) for n in g.weights.values())
             for key, name in g.weights.items():
                 v = inv.variables[name]
-                lines.append(f"    {key.ljust(width)}  {_shape(v.shape)} {v.dtype}  <- {name}")
+                lines.append(f"    {key.ljust(width)}  {_shape(v.shape).ljust(swidth)}  {v.dtype}"
+                             f"  <- {name}")
             for problem in g.problems:
                 lines.append(f"    PROBLEM: {problem}")
     lines.append("")
