@@ -117,7 +117,7 @@ def test_verify_against_reference_and_tf1_passes(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_convert_then_verify_converted_against_tf1(name, tmp_path):
     out = convert_fixture(name, tmp_path / "conv")
-    assert listing(out) == ["manifest.json", "weights.h5"]
+    assert listing(out) == ["manifest.json", "tf2", "weights.h5"]
     assert listing(tmp_path) == ["conv"]  # no temp dir left beside it
     run = cli("verify", fixture(name), "--converted", out, "--golden", fixture(name, "golden.npz"),
               "--atol", "2e-6")
@@ -189,7 +189,7 @@ def test_convert_refuses_to_overwrite_unless_forced(tmp_path):
         2, f"tf2norm checkpoint convert: error: {out} already exists (use --force to replace it)\n")
     assert listing(out) == ["keep"]
     assert cli("convert", fixture("ln_lstm"), "--out", out, "--force").exit_code == 0
-    assert listing(out) == ["manifest.json", "weights.h5"]
+    assert listing(out) == ["manifest.json", "tf2", "weights.h5"]
     assert listing(tmp_path) == ["conv"]
 
 

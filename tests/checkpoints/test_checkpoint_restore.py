@@ -7,6 +7,7 @@ model.npz, written by fixtures/tf1/make_checkpoints.py); no NumPy reference is i
 from __future__ import annotations
 
 import weakref
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -102,6 +103,32 @@ def test_restored_batch_norms_reproduce_tf1(name, converted):
     for scope, fields in expected.items():
         check_batch_norm(lambda shape: restore(converted[name], [scope],
                                                input_shapes={scope: shape})[scope], fields)
+
+
+@pytest.mark.parametrize("name", LSTM_FIXTURES + BN_FIXTURES)
+def test_object_based_tf2_checkpoints_restore_with_tensorflow_alone(name, converted):
+    """convert also writes tf2/<group>/ckpt: tf.train.Checkpoint(layer=...).read() reproduces TF1."""
+    import json
+
+    import tensorflow as tf
+
+    root = Path(converted[name])
+    manifest = json.loads((root / "manifest.json").read_text())
+    expected = golden(name)
+    for entry in manifest["groups"]:
+        path = str(root / entry["tf2_checkpoint"])
+
+        def fresh(shape, entry=entry, path=path):
+            cls = LayerNormBasicLSTMCell if entry["kind"] == "lstm_cell" else BatchNormalization
+            layer = cls(**entry["config"])
+            layer.build(tuple(shape))
+            tf.train.Checkpoint(layer=layer).read(path).assert_existing_objects_matched()
+            return layer
+
+        if entry["kind"] == "lstm_cell":
+            check_cell(fresh(entry["build_input_shape"]), expected[entry["scope"]])
+        else:
+            check_batch_norm(fresh, expected[entry["scope"]])
 
 
 def test_restore_builds_from_the_manifest(converted):

@@ -1,6 +1,7 @@
 """``tf2norm checkpoint convert``: stream a TF1 checkpoint's groups into a converted directory.
 
-Tensors move one at a time from the TF1 reader into ``weights.h5`` (never the whole checkpoint in
+Tensors move one at a time from the TF1 reader into ``weights.h5`` and, group by group, into
+object-based TF2 checkpoints under ``tf2/`` (never the whole checkpoint in
 memory: the peak is the tensor being copied, plus at most one copy of it in the reader). Everything
 is written into a temporary directory beside ``--out`` and renamed into place at the end, so a
 failure at any point (a truncated data file found halfway, a full disk) leaves nothing behind.
@@ -15,6 +16,8 @@ import tempfile
 from . import manifest as mf
 from .errors import CheckpointError
 from .reader import Tf1Checkpoint
+
+TF2_DIR = "tf2"
 
 
 def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=()):
@@ -38,20 +41,37 @@ def _fsync(path):
         os.close(fd)
 
 
-def write_weights(ckpt: Tf1Checkpoint, manifest: dict, path: str, progress=None) -> None:
-    import h5py
+def write_weights(ckpt: Tf1Checkpoint, manifest: dict, root: str, progress=None) -> None:
+    """Copy every group's tensors, one read each, into ``weights.h5`` and ``tf2/<group>/ckpt``.
 
-    with h5py.File(path, "w") as f:
+    The TF2 checkpoint of a group is object-based and readable by the replacement layer itself::
+
+        tf.train.Checkpoint(layer=built_replacement).read(DIR + "/" + entry["tf2_checkpoint"])
+
+    Its variables are named after the replacement's weight attributes, which is how Keras layers
+    are tracked, so no layer is built here (no initialiser memory): the current group's variables
+    and the tensor being copied are all that is alive.
+    """
+    import h5py
+    import tensorflow as tf
+
+    with h5py.File(os.path.join(root, mf.WEIGHTS_NAME), "w") as f:
         for e in manifest["groups"]:
             group = f.create_group(e["h5_group"])
             group.attrs["tf1_scope"] = e["scope"]
+            holder = tf.Module()
             for key, w in e["weights"].items():
                 value = ckpt.read(w["tf1_name"])
                 dataset = group.create_dataset(key, data=value)
                 dataset.attrs["tf1_name"] = w["tf1_name"]
-                del value  # one tensor alive at a time
+                setattr(holder, key, tf.Variable(value, name=key, trainable=False))
+                del value  # one tensor read at a time
                 if progress is not None:
                     progress(w["tf1_name"])
+            relative = f"{TF2_DIR}/{e['h5_group']}/ckpt"
+            tf.train.Checkpoint(layer=holder).write(os.path.join(root, relative))
+            e["tf2_checkpoint"] = relative
+            del holder
 
 
 def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None) -> dict:
@@ -77,7 +97,7 @@ def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progr
         raise CheckpointError(f"cannot write {out}: {exc.strerror or exc}") from None
     try:
         weights = os.path.join(tmp, mf.WEIGHTS_NAME)
-        write_weights(ckpt, manifest, weights, progress)
+        write_weights(ckpt, manifest, tmp, progress)
         with open(os.path.join(tmp, mf.MANIFEST_NAME), "w", encoding="utf-8") as f:
             f.write(mf.dumps(manifest))
             f.flush()

@@ -1,6 +1,8 @@
 """The converted checkpoint: ``manifest.json`` + ``weights.h5``, as written by ``tf2norm checkpoint convert``.
 
-A converted directory holds two files.
+A converted directory holds ``manifest.json``, ``weights.h5`` and ``tf2/``: one object-based TF2
+checkpoint per group (``tf.train.Checkpoint(layer=replacement_layer).read(DIR/<tf2_checkpoint>)``
+restores a built replacement layer with TensorFlow alone).
 
 ``manifest.json`` (UTF-8 JSON)::
 
@@ -19,6 +21,7 @@ A converted directory holds two files.
           "naming": "TF 1.2-1.15",                  # which TF1 naming the checkpoint used
           "role": "MultiRNNCell layer 0",           # informative
           "h5_group": "group_0",
+          "tf2_checkpoint": "tf2/group_0/ckpt",     # object-based TF2 checkpoint of this layer
           "weights": {                              # replacement weight -> TF1 variable
             "kernel": {"tf1_name": "rnn/.../kernel", "shape": [13, 32], "dtype": "float32"},
             "input_gamma": {"tf1_name": "rnn/.../input/gamma", "shape": [8], "dtype": "float32"}
