@@ -20,7 +20,9 @@ def positional(value: cst.BaseExpression) -> cst.Arg:
 
 
 def call(func: cst.BaseExpression, *args: cst.Arg) -> cst.Call:
-    """A one-line call `func(a, b=c)`."""
+    """A one-line call `func(a, b=c)` (`(lambda t: t)(a)` when func needs parentheses)."""
+    if not isinstance(func, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) and not func.lpar:
+        func = func.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     spaced = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in args[:-1]]
     return cst.Call(func=func, args=[*spaced, *args[-1:]])
 
@@ -34,11 +36,12 @@ def relaid(original: cst.Call, items: list[tuple[cst.Arg, int | None]]) -> list[
     """
     args = original.args
     separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    for arg in args[:-1]:
-        if isinstance(arg.comma, cst.Comma) and isinstance(arg.comma.whitespace_after, cst.ParenthesizedWhitespace):
-            broken = arg.comma.whitespace_after.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
-            separator = arg.comma.with_changes(whitespace_after=broken)
-            break
+    breaks = [a.comma.whitespace_after for a in args[:-1] if isinstance(a.comma, cst.Comma)]
+    if len(args) > 1 and len(breaks) == len(args) - 1 \
+            and all(isinstance(b, cst.ParenthesizedWhitespace) for b in breaks):
+        # One argument per line: new arguments get a line of their own too.
+        separator = args[0].comma.with_changes(
+            whitespace_after=breaks[0].with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[]))
     last = len(args) - 1
     out = []
     for position, (arg, source) in enumerate(items):

@@ -92,6 +92,26 @@ class FileContext:
         AddImportsVisitor.add_needed_import(self._codemod, REPLACEMENTS)
         return cst.parse_expression(f"{REPLACEMENTS}.{name}")
 
+    def tf_compat_v1(self, path: str) -> cst.BaseExpression:
+        """`tf.compat.v1.<path>` spelled with the file's own TensorFlow import (added if it has none)."""
+        global_scope = self.names.scopes.get(self.module)
+        for assignment in sorted(global_scope.assignments if global_scope else (), key=lambda a: a.name):
+            if not isinstance(assignment, ImportAssignment) or len(global_scope[assignment.name]) != 1:
+                continue
+            node = assignment.node
+            for alias in [] if isinstance(node.names, cst.ImportStar) else node.names:
+                name = dotted(alias.name)
+                target = f"{dotted(node.module)}.{name}" if isinstance(node, cst.ImportFrom) and node.module else name
+                bound = alias.asname.name.value if alias.asname else name
+                if bound != assignment.name or isinstance(node, cst.ImportFrom) and node.relative:
+                    continue
+                if target == "tensorflow":
+                    return cst.parse_expression(f"{bound}.compat.v1.{path}")
+                if target == "tensorflow.compat.v1":
+                    return cst.parse_expression(f"{bound}.{path}")
+        AddImportsVisitor.add_needed_import(self._codemod, "tensorflow")
+        return cst.parse_expression(f"tensorflow.compat.v1.{path}")
+
     # -- applying --------------------------------------------------------------------------------
 
     def apply(self) -> cst.Module:

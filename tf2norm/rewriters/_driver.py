@@ -8,6 +8,7 @@ LibCST round-trips the bytes it parsed.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import io
@@ -81,8 +82,12 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as error:
-        raise _fail(path, "TF2N001", error.raw_line, error.raw_column + 1,
-                    reason=str(error).splitlines()[0].rstrip(".")) from None
+        line, col, reason = error.editor_line, error.editor_column, "invalid syntax"
+        try:  # Python's own message is the clearer one ("Missing parentheses in call to 'print'")
+            ast.parse(data)
+        except SyntaxError as python:
+            line, col, reason = python.lineno or line, python.offset or col, python.msg
+        raise _fail(path, "TF2N001", line, col, reason=reason) from None
     except (SyntaxError, RecursionError, ValueError) as error:
         raise _fail(path, "TF2N001", reason=str(error) or type(error).__name__) from None
     if not _MAY_NEED_WORK.search(text):

@@ -66,8 +66,8 @@ AXIS = {"NHWC": None, "NCHW": "1"}  # None: Keras' default axis=-1
 NO_KERAS_EQUIVALENT = {"variables_collections": "TF2N101", "outputs_collections": "TF2N101",
                        "adjustment": "TF2N101", "batch_weights": "TF2N102"}
 
-# The Keras layer needs Python values here (TF1 read most of them in Python too).
-PYTHON_VALUES = ("center", "scale", "epsilon", "fused", "zero_debias_moving_mean", "renorm", "trainable",
+# The Keras layer needs Python values here (TF1 also took a tensor decay).
+PYTHON_VALUES = ("decay", "center", "scale", "epsilon", "fused", "zero_debias_moving_mean", "renorm", "trainable",
                  "data_format", "renorm_decay")
 
 # The layers that call normalizer_fn(outputs, **normalizer_params), for arg_scope defaults.
@@ -182,6 +182,8 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
     if reuses and not given("scope"):
         return ctx.report(FINDINGS, "TF2N104", call, reason="no scope= in a file that reuses variable scopes")
     shared = given("scope") and (reusing or reuses)
+    explicit = reusing and (is_literal(value("reuse"), True)
+                            or (ctx.names.canonical(value("reuse")) or "").endswith(".AUTO_REUSE"))
 
     # Keras arguments as (keyword, value from the updated call, index of the argument it stands for).
     def from_call(name):
@@ -222,9 +224,9 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
                          whitespace_before_args=updated.whitespace_before_args)
         if shared:
             scoped = [_calls.positional(from_call("scope")(updated).deep_clone()),
-                      _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer))]
-            if reusing:
-                scoped.append(_calls.keyword("reuse", from_call("reuse")(updated)))
+                      _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer)),
+                      _calls.keyword("reuse", _reuse(ctx, from_call("reuse")(updated) if reusing else None,
+                                                     explicit, reuses))]
             layer = _calls.call(ctx.replacement("scoped_layer"), *scoped)
         training = from_call("is_training")(updated) if value("is_training") is not None else cst.Name("True")
         result = _calls.call(layer, _calls.positional(from_call("inputs")(updated)),
@@ -234,6 +236,21 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
         return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
     ctx.edit(call, build, consumes=call.func)
+
+
+def _reuse(ctx, reuse: cst.BaseExpression | None, explicit: bool, reuses: bool) -> cst.BaseExpression:
+    """TF1's rule for the reuse of a scope: the call's `reuse`, or else the enclosing scope's.
+
+    `explicit`: the call's reuse is True or AUTO_REUSE, which the enclosing scope cannot change.
+    """
+    if explicit:
+        return reuse
+    enclosing = cst.Attribute(value=cst.Call(func=ctx.tf_compat_v1("get_variable_scope")), attr=cst.Name("reuse"))
+    if reuse is None:
+        return enclosing
+    if not reuses:
+        return reuse
+    return cst.BooleanOperation(left=reuse, operator=cst.Or(), right=enclosing)
 
 
 def _is_update_ops(ctx, node: cst.BaseExpression) -> bool:

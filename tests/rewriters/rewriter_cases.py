@@ -1,0 +1,40 @@
+"""Shared helpers for the rewriter tests: before/after pairs, noops, exact findings.
+
+Every check also asserts that the output parses and compiles, and that a second run changes nothing
+(django-upgrade's check_transformed/check_noop, plus idempotence). Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+import libcst as cst
+
+from tf2norm.rewriters import _driver
+
+
+def migrate(source: str, target: str = "keras", only=None, path: str = "case.py"):
+    """(migrated source, findings) for one file's text."""
+    options = _driver.Options(target=target, rewriters=tuple(only) if only else None)
+    output, findings = _driver.migrate_source(source.encode("utf-8"), path, options)
+    return output.decode("utf-8"), findings
+
+
+def check(before: str, after: str | None = None, *, target: str = "keras", findings=(), only=None):
+    """`before` becomes `after` (None: stays as it is) with exactly `findings` [(code, line, col)]."""
+    before = dedent(before)
+    expected = before if after is None else dedent(after)
+    output, found = migrate(before, target, only)
+    assert output == expected
+    assert [(f.code, f.line, f.col) for f in found] == list(findings)
+    cst.parse_module(output)
+    compile(output, "case.py", "exec")
+    again, _ = migrate(output, target, only)
+    assert again == output, "a second run changed the output"
+    return found
+
+
+def check_noop(source: str, *, target: str | None = None, only=None):
+    """`source` stays exactly as it is (both targets unless `target` is given), with no finding."""
+    for each in ((target,) if target else ("keras", "compat")):
+        check(source, None, target=each, only=only)
