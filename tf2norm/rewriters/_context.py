@@ -146,12 +146,17 @@ class FileContext:
                     # The root `tensorflow` that `import tensorflow.contrib.layers` also binds:
                     # another import binds it too, so its other uses do not keep this one.
                     references = []
+                if not references:
+                    verdicts.setdefault(target, None)  # unused before: not ours to remove (re-exports)
+                    continue
                 removable = all(self._is_consumed(r) for r in references)
-                verdicts[target] = verdicts.get(target, True) and removable
+                verdicts[target] = verdicts.get(target) is not False and removable
         for target, removable in verdicts.items():
-            if removable and isinstance(target, cst.ImportAlias):
+            if not removable:
+                continue
+            if isinstance(target, cst.ImportAlias):
                 self._removed_aliases.add(target)
-            elif removable:
+            else:
                 self._removed_assigns.add(target)
         free = set()
         for name in {n.split(".")[0] for n in bound}:

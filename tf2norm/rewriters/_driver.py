@@ -76,9 +76,16 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     """The migrated bytes of one file and what could not be converted; raises _Unprocessable."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:  # a bad coding declaration, or bytes that are not UTF-8 early on
+        encoding, problem = "utf-8", str(error)
+    else:
+        problem = None
+    try:
         text = data.decode(encoding)
-    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+    except (UnicodeDecodeError, LookupError) as error:
         raise _fail(path, "TF2N002", reason=str(error)) from None
+    if problem is not None:
+        raise _fail(path, "TF2N002", reason=problem)
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as error:

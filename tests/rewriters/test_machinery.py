@@ -1,0 +1,197 @@
+"""The shared machinery: discovery, name resolution, import cleanup, encodings, findings formats."""
+
+import json
+
+import pytest
+from rewriter_cases import check, migrate
+
+from tf2norm import rewriters
+from tf2norm.rewriters import _driver, _findings
+
+
+def test_rewriters_are_discovered_in_dependency_order():
+    assert list(rewriters.available()) == ["contrib_batch_norm", "layer_norm_basic_lstm_cell", "rnn_cell_wrappers"]
+
+
+def test_finding_codes_are_unique_and_stable_in_form():
+    tables = [_findings.FINDINGS] + [m.FINDINGS for m in rewriters.available().values()]
+    codes = [code for table in tables for code in table]
+    assert len(codes) == len(set(codes))
+    assert all(len(code) == 7 and code.startswith("TF2N") and code[4:].isdigit() for code in codes)
+
+
+def test_every_rewriter_states_its_legacy_names_as_canonical_tensorflow_names():
+    for module in rewriters.available().values():
+        assert module.LEGACY and all(n.startswith("tensorflow.") and ".compat." not in n for n in module.LEGACY)
+
+
+# -- imports --------------------------------------------------------------------------------------
+
+def test_comment_above_a_removed_import_stays():
+    check(
+        """\
+        import tensorflow as tf
+        # Layers come from contrib in this file.
+        from tensorflow.contrib import layers
+
+        y = layers.batch_norm(x)
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import BatchNormalization
+
+        # Layers come from contrib in this file.
+
+        y = BatchNormalization(momentum=0.999, scale=False)(x, training=True)
+        """,
+    )
+
+
+def test_a_block_left_empty_by_a_removed_import_gets_pass():
+    check(
+        """\
+        try:
+            from tensorflow.contrib.layers import batch_norm
+        except ImportError:
+            batch_norm = None
+        y = batch_norm(x)
+        """,
+        None,
+    )
+    check(
+        """\
+        if True:
+            import tensorflow.contrib.slim as slim
+        y = slim.batch_norm(x)
+        """,
+        """\
+        from tf2norm.replacements import BatchNormalization
+
+        if True:
+            pass
+        y = BatchNormalization(momentum=0.999, scale=False)(x, training=True)
+        """,
+    )
+
+
+def test_unused_contrib_imports_are_not_ours_to_remove():
+    check(
+        """\
+        from tensorflow.contrib import rnn  # re-exported
+        from tensorflow.contrib.layers import batch_norm, conv2d
+
+        y = batch_norm(x)
+        """,
+        """\
+        from tensorflow.contrib import rnn  # re-exported
+        from tensorflow.contrib.layers import conv2d
+        from tf2norm.replacements import BatchNormalization
+
+        y = BatchNormalization(momentum=0.999, scale=False)(x, training=True)
+        """,
+    )
+
+
+def test_dotted_import_of_contrib_is_removed_when_tensorflow_is_imported_too():
+    check(
+        """\
+        import tensorflow
+        import tensorflow.contrib.layers
+
+        y = tensorflow.contrib.layers.batch_norm(tensorflow.nn.relu(x))
+        """,
+        """\
+        import tensorflow
+        from tf2norm.replacements import BatchNormalization
+
+        y = BatchNormalization(momentum=0.999, scale=False)(tensorflow.nn.relu(x), training=True)
+        """,
+    )
+
+
+def test_alias_cycle_does_not_loop():
+    check("a = b\nb = a\ny = a.batch_norm(x)\n", None)
+
+
+# -- bytes: encodings, BOM, line endings -----------------------------------------------------------
+
+def _migrate_bytes(data: bytes) -> bytes:
+    output, _ = _driver.migrate_source(data, "case.py", _driver.Options())
+    return output
+
+
+def test_crlf_line_endings_survive():
+    source = b"import tensorflow as tf\r\n\r\ny = tf.contrib.layers.batch_norm(x)\r\n"
+    assert _migrate_bytes(source) == (
+        b"import tensorflow as tf\r\nfrom tf2norm.replacements import BatchNormalization\r\n\r\n"
+        b"y = BatchNormalization(momentum=0.999, scale=False)(x, training=True)\r\n")
+
+
+def test_bom_and_latin1_declaration_survive():
+    bom = b"\xef\xbb\xbfimport tensorflow as tf\ny = tf.contrib.layers.batch_norm(x)  # \xc3\xa9\n"
+    assert _migrate_bytes(bom).startswith(b"\xef\xbb\xbfimport tensorflow as tf\n")
+    assert _migrate_bytes(bom).endswith("# é\n".encode("utf-8"))
+    latin1 = b"# -*- coding: latin-1 -*-\nimport tensorflow as tf\ny = tf.contrib.layers.batch_norm(x)  # \xe9\n"
+    output = _migrate_bytes(latin1)
+    assert output.startswith(b"# -*- coding: latin-1 -*-\n") and output.endswith(b"# \xe9\n")
+    assert b"BatchNormalization(momentum=0.999" in output
+
+
+def test_no_trailing_newline_survives():
+    assert _migrate_bytes(b"import tensorflow as tf\ny = tf.contrib.layers.batch_norm(x)").endswith(
+        b"(x, training=True)")
+
+
+@pytest.mark.parametrize("data, code, message", [
+    (b"print 'x'\n", "TF2N001", "cannot parse: Missing parentheses in call to 'print'. Did you mean print(...)?"),
+    (b"# -*- coding: klingon -*-\nx = 1\n", "TF2N002", "cannot decode: unknown encoding: klingon"),
+    (b"x = '\xff'\n", "TF2N002",
+     "cannot decode: 'utf-8' codec can't decode byte 0xff in position 5: invalid start byte"),
+])
+def test_unprocessable_source(data, code, message):
+    result = _driver.process_data(data, "bad.py", _driver.Options())
+    assert result.failed and not result.changed and result.output == data
+    assert [(f.code, f.message) for f in result.findings] == [(code, message)]
+
+
+def test_a_crashing_rewriter_is_an_internal_error_for_that_file_only(monkeypatch):
+    module = rewriters.available()["contrib_batch_norm"]
+
+    def crash(ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "plan", crash)
+    result = _driver.process_data(b"import tensorflow as tf\ny = tf.contrib.layers.batch_norm(x)\n", "f.py",
+                                  _driver.Options())
+    assert result.internal and result.failed
+    assert result.findings[0].code == "TF2N009"
+    assert result.findings[0].message.startswith("internal error in rewriter contrib_batch_norm: RuntimeError: boom")
+
+
+# -- findings formats ------------------------------------------------------------------------------
+
+FINDING = _findings.Finding("a, b.py", 3, 7, "TF2N104", "batch_norm: 50% shared", "pass scope='...'",
+                            "contrib_batch_norm")
+
+
+def test_text_format():
+    assert _findings.format_text(FINDING) == (
+        "a, b.py:3:7: TF2N104 batch_norm: 50% shared (fix: pass scope='...')")
+
+
+def test_github_format_escapes_properties_and_data():
+    assert _findings.format_github(FINDING) == (
+        "::warning file=a%2C b.py,line=3,col=7,title=TF2N104::batch_norm: 50%25 shared (fix: pass scope='...')")
+
+
+def test_json_schema():
+    assert json.loads(_findings.format_json([FINDING])) == [{
+        "path": "a, b.py", "line": 3, "col": 7, "code": "TF2N104", "message": "batch_norm: 50% shared",
+        "hint": "pass scope='...'", "rewriter": "contrib_batch_norm"}]
+
+
+def test_findings_sorted_by_position():
+    _, findings = migrate("import tensorflow as tf\n"
+                          "b = tf.contrib.layers.batch_norm(x, batch_weights=w)\n"
+                          "a = tf.contrib.layers.batch_norm(x, **k)\n")
+    assert [(f.line, f.code) for f in findings] == [(2, "TF2N102"), (3, "TF2N010")]
