@@ -1,7 +1,9 @@
 """End to end, keras target: each TF1 program's checkpoint, converted by `tf2norm checkpoint convert`,
 loaded into a hand-written Keras 3 model built from tf2norm.replacements, reproduces the eval outputs
 TF 1.15 computed (and, for the batch-norm models, a training-mode call reproduces TF1's first
-continuation step: its training outputs and the moving statistics it left).
+continuation step: its training outputs and the moving statistics it left); and
+`tf2norm checkpoint verify --converted --golden` passes each group against TF 1.15 running that group
+alone from the same checkpoint.
 
 The replacement groups (cells, batch norms) come from the converted directory through
 `tf2norm.checkpoints.restore_into`; the plain weights TF1 kept outside any group (conv kernels,
@@ -16,7 +18,7 @@ import warnings
 import numpy as np
 import pytest
 
-from e2e_support import (EVAL_ATOL, STEP_ATOL, STEP_RTOL, checkpoint, check_close, fields,
+from e2e_support import (E2E, EVAL_ATOL, STEP_ATOL, STEP_RTOL, checkpoint, check_close, fields,
                          golden, run, tool)
 
 keras = pytest.importorskip("keras")
@@ -186,3 +188,21 @@ def test_keras_training_call_reproduces_tf1_first_continuation_step(name, conver
     assert sorted(expected) == sorted(stats)
     errors = check_close(stats, expected, 0.0, 1e-6, what=f"{name} moving statistics")
     print(f"{name} keras step-0 statistics max |error|: {max(errors.values()):.3g}")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_verify_converted_groups_against_tf1_run_alone(name, converted):
+    """`tf2norm checkpoint verify --converted --golden`: each converted group, loaded into its
+    replacement, reproduces within 2e-6 what TF 1.15 computed with that group alone from the same
+    checkpoint (fixtures/e2e/<name>/groups.npz, made by make_e2e.py)."""
+    directory, manifest = converted(name)
+    groups = sorted(e["scope"] for e in manifest["groups"])
+    result = run(tool("tf2norm"), "checkpoint", "verify", checkpoint(name), "--converted",
+                 directory, "--golden", E2E / name / "groups.npz", "--atol", EVAL_ATOL)
+    assert result.returncode == 0, str(result)
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:-1]}
+    assert sorted(rows) == groups, str(result)
+    for scope, row in rows.items():
+        assert row[2:4] == ["TF1", "golden"] and row[-1] == "pass", str(result)
+    assert result.stdout.splitlines()[-1].startswith(
+        f"{len(groups)} groups: {len(groups)} pass, 0 fail"), str(result)
