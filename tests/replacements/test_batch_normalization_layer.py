@@ -94,6 +94,13 @@ def test_nonfused_rank3_and_nchw_axis():
     assert y.shape == nchw.shape
 
 
+def test_a_built_layer_rejects_another_rank_clearly():
+    layer = BatchNormalization()
+    layer.build((None, 4, 4, 3))
+    with pytest.raises(ValueError, match="expected ndim=4, found ndim=2"):
+        layer(np.ones((2, 3), np.float32), training=False)
+
+
 def test_regularizers_constraints_and_initializers():
     layer = BatchNormalization(
         scale=True,

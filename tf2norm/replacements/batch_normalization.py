@@ -131,6 +131,9 @@ class BatchNormalization(keras.layers.Layer):
             synchronized=self.synchronized,
         )
         self._channels = int(channels)
+        # The arithmetic was chosen for this rank (fused or not): other ranks are an error, not a
+        # silent change of numbers; Keras reports it naming the layer and both ranks.
+        self.input_spec = keras.InputSpec(ndim=rank, axes={axis: self._channels})
         shape = (self._channels,)
         if self.scale:
             self.gamma = self.add_weight(
