@@ -56,12 +56,14 @@ class _Block:
 
 def plan(ctx, spec: Spec) -> dict[cst.Call, dict[str, cst.BaseExpression]]:
     """Plans the push-down; returns, for each direct call inside such blocks, its inherited defaults."""
-    blocks = sorted(_blocks(ctx, spec), key=lambda b: _start(ctx, b.with_node))
+    blocks = sorted(_blocks(ctx, spec), key=lambda b: len(list(ctx.names.ancestors(b.with_node))))
     direct: dict[cst.Call, dict[str, cst.BaseExpression]] = {}
     params: dict[cst.Call, dict[str, cst.BaseExpression]] = {}
     bases: dict[cst.Call, cst.BaseExpression | None] = {}
     for block in blocks:  # outer blocks first: an inner block's defaults win
-        for call in _calls_within(block.with_node.body):
+        calls = [n for n in ctx.names.descendants(block.with_node.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef))
+                 if isinstance(n, cst.Call)]
+        for call in calls:
             if ctx.names.canonical(call.func) in spec.legacy:
                 direct[call] = {**direct.get(call, {}), **block.defaults}
             elif _keyword(call, "normalizer_fn") is not None:
@@ -130,16 +132,6 @@ def _blocks(ctx, spec: Spec):
             if item.asname is not None:
                 block.reasons.append("its scope is kept with `as` and may be entered elsewhere")
             yield block
-
-
-def _calls_within(node: cst.CSTNode):
-    """Calls lexically inside `node` that run while it runs (not inside nested def, lambda, class)."""
-    for child in node.children:
-        if isinstance(child, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
-        if isinstance(child, cst.Call):
-            yield child
-        yield from _calls_within(child)
 
 
 def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
@@ -275,7 +267,3 @@ def _flatten(ctx, original: cst.With, updated: cst.With):
     statements[0] = first.with_changes(leading_lines=[*updated.leading_lines, *comments, *first.leading_lines])
     return cst.FlattenSentinel(statements)
 
-
-def _start(ctx, node: cst.CSTNode):
-    where = ctx.positions[node].start
-    return where.line, where.column

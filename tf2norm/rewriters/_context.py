@@ -26,12 +26,13 @@ class FileContext:
 
     def __init__(self, module: cst.Module, path: str, target: str, legacy: frozenset[str],
                  modules: frozenset[str]):
-        self.wrapper = MetadataWrapper(module)
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the driver parsed it for us
         self.module = self.wrapper.module
         self.path = path
         self.target = target
         self.names = Resolver(self.wrapper, modules)
-        self.positions = self.wrapper.resolve(PositionProvider)
+        self._positions: dict[cst.CSTNode, dict] = {}
+        self._line_offsets: dict[cst.CSTNode, int] | None = None
         self.legacy = legacy
         self.rewriter: str | None = None
         self.findings: list[_findings.Finding] = []
@@ -48,10 +49,33 @@ class FileContext:
     # -- planning --------------------------------------------------------------------------------
 
     def report(self, table: dict, code: str, node: cst.CSTNode, **fields) -> None:
-        where = self.positions[node]
-        self.findings.append(_findings.make(table, code, self.path, where.start.line, where.start.column + 1,
-                                            self.rewriter, where.end.line, **fields))
+        (line, column), (end_line, _) = self.position(node)
+        self.findings.append(_findings.make(table, code, self.path, line, column + 1, self.rewriter, end_line,
+                                            **fields))
         self.handled.add(node)
+
+    def position(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((line, column), (end line, end column)) of `node`, lines 1-based, columns 0-based.
+
+        PositionProvider over a whole large file costs seconds, and only reported nodes need a
+        position: it runs on the top-level statement holding the node, offset by the lines before.
+        """
+        top = node
+        for ancestor in self.names.ancestors(node):
+            if isinstance(ancestor, cst.Module):
+                break
+            top = ancestor
+        if self._line_offsets is None:
+            offset, self._line_offsets = len(self.module.header), {}
+            for statement in self.module.body:
+                self._line_offsets[statement] = offset
+                offset += self.module.code_for_node(statement).count(self.module.default_newline)
+        if top not in self._positions:
+            alone = cst.Module(body=[top], default_indent=self.module.default_indent,
+                               default_newline=self.module.default_newline)
+            self._positions[top] = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+        where, offset = self._positions[top][node], self._line_offsets[top]
+        return (where.start.line + offset, where.start.column), (where.end.line + offset, where.end.column)
 
     def edit(self, node: cst.CSTNode, change, consumes: cst.CSTNode | None = None) -> None:
         """Replace `node` by `change(updated_node)`; `consumes` is the original expression that
@@ -120,7 +144,14 @@ class FileContext:
         self._plan_removals()
         self._codemod = CodemodContext()
         module = self.module.visit(_Apply(self))
-        return AddImportsVisitor(self._codemod).transform_module(module)
+        # Imports go among the top-level simple statements: AddImportsVisitor (slow per node) only
+        # needs to see those, not the whole file.
+        head = 0
+        while head < len(module.body) and isinstance(module.body[head], cst.SimpleStatementLine):
+            head += 1
+        head += 1  # and the first compound statement, so the blank line after the imports is the same
+        top = module.with_changes(body=module.body[:head]).visit(AddImportsVisitor(self._codemod))
+        return top.with_changes(body=[*top.body, *module.body[head:]])
 
     def _is_consumed(self, node: cst.CSTNode) -> bool:
         if node in self.consumed:

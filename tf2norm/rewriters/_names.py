@@ -1,7 +1,8 @@
 """What an expression means: the qualified name behind `tf.contrib.slim.batch_norm`, `bn`, `slim.x`.
 
-Imports are resolved by LibCST's `QualifiedNameProvider`, so a parameter or local variable that
-shadows `tf` and another library's `batch_norm` resolve to something else. On top of that, a name
+Imports are resolved by LibCST's scope analysis (what `QualifiedNameProvider` computes, asked only
+for the names that matter, which is several times faster on large files), so a parameter or local
+variable that shadows `tf` and another library's `batch_norm` resolve to something else. On top of that, a name
 assigned exactly once from a module path (`slim = tf.contrib.slim`, common in TF1 code) is followed,
 which `QualifiedNameProvider` does not do. Only module paths are followed: `bn = slim.batch_norm` is a
 reference to the legacy symbol, rewritten where it stands.
@@ -12,14 +13,12 @@ from __future__ import annotations
 import builtins
 
 import libcst as cst
-from libcst._metadata_dependent import LazyValue
 from libcst.metadata import (
     Assignment,
     ExpressionContext,
     ExpressionContextProvider,
     ImportAssignment,
     ParentNodeProvider,
-    QualifiedNameProvider,
     QualifiedNameSource,
     ScopeProvider,
 )
@@ -61,12 +60,14 @@ class Resolver:
     """Qualified names for expressions of one module (wrapped in a `MetadataWrapper`)."""
 
     def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str]):
-        self.scopes = wrapper.resolve(ScopeProvider)
-        self.parents = wrapper.resolve(ParentNodeProvider)
-        self.contexts = wrapper.resolve(ExpressionContextProvider)
-        self._qualified = wrapper.resolve(QualifiedNameProvider)
+        metadata = wrapper.resolve_many([ScopeProvider, ParentNodeProvider])
+        self.scopes = metadata[ScopeProvider]
+        self.parents = metadata[ParentNodeProvider]
+        self.contexts = wrapper.resolve(ExpressionContextProvider)  # already computed for the scopes
         self._modules = modules
         self._cache: dict[cst.CSTNode, str | None] = {}
+        self._by_identifier: dict = {}
+        self._children: dict[cst.CSTNode, list] | None = None
 
     def qualified(self, node: cst.CSTNode) -> str | None:
         """The qualified name as spelled (`tensorflow.compat.v1.x` stays as it is), or None."""
@@ -82,9 +83,15 @@ class Resolver:
         names = self._names(node)
         return bool(names) and all(q.source is QualifiedNameSource.BUILTIN for q in names)
 
-    def _names(self, node):
-        names = self._qualified.get(node)
-        return names() if isinstance(names, LazyValue) else (names or set())
+    def _names(self, node: cst.Name):
+        scope = self.scopes.get(node)
+        if scope is None:
+            return set()
+        # Every use of one identifier in one scope means the same: ask the scope once per identifier.
+        key = (scope, node.value)
+        if key not in self._by_identifier:
+            self._by_identifier[key] = scope.get_qualified_names_for(node)
+        return self._by_identifier[key]
 
     def _resolve(self, node: cst.CSTNode) -> str | None:
         if isinstance(node, cst.Attribute):
@@ -137,6 +144,22 @@ class Resolver:
 
     def is_load(self, node: cst.CSTNode) -> bool:
         return self.contexts.get(node) is ExpressionContext.LOAD
+
+    def children(self, node: cst.CSTNode) -> list:
+        """`node.children` (unordered) from the parent map: LibCST's property re-visits the node."""
+        if self._children is None:
+            self._children = {}
+            for child, parent in self.parents.items():
+                self._children.setdefault(parent, []).append(child)
+        return self._children.get(node, [])
+
+    def descendants(self, node: cst.CSTNode, stop=()):
+        """`node` and everything below it, not entering nodes of the types in `stop` (below `node`)."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            yield current
+            stack.extend(c for c in self.children(current) if not isinstance(c, stop))
 
     def ancestors(self, node: cst.CSTNode):
         node = self.parents.get(node)

@@ -106,8 +106,7 @@ _ARG_SCOPE = _arg_scopes.Spec(LEGACY, LAYERS, "TF2N109", FINDINGS)
 def plan(ctx) -> None:
     inherited = _arg_scopes.plan(ctx, _ARG_SCOPE)
     reuses = _file_reuses_scopes(ctx)
-    references = sorted(ctx.names.references(LEGACY.__contains__), key=lambda r: _start(ctx, r[0]))
-    for node, _ in references:
+    for node, _ in list(ctx.names.references(LEGACY.__contains__)):
         if node in ctx.handled:
             continue
         parent = ctx.names.parents.get(node)
@@ -317,7 +316,3 @@ def _usage(ctx, node: cst.CSTNode) -> str:
         return "assigned to a name"
     return "a reference"
 
-
-def _start(ctx, node: cst.CSTNode):
-    where = ctx.positions[node].start
-    return where.line, where.column

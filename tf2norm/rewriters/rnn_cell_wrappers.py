@@ -36,6 +36,8 @@ RNN_FUNCTIONS = {
 }
 LEGACY = frozenset({f"{m}.{n}" for m in _MODULES for n in (*WRAPPERS, "LSTMStateTuple")} | set(RNN_FUNCTIONS))
 
+_NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)  # their bodies run later, not here
+
 FINDINGS = {
     "TF2N301": ("{api} wraps {what}, which tf2norm does not migrate; it raises on Keras 3 and was left unchanged",
                 "migrate the wrapped cells too; if they are LayerNormBasicLSTMCells built where tf2norm cannot "
@@ -158,12 +160,7 @@ class _Taint:
 
     def _holds(self, expression: cst.CSTNode) -> bool:
         if expression not in self._below:
-            below, stack = [], [expression]
-            while stack:
-                node = stack.pop()
-                below.append(node)
-                stack.extend(node.children)
-            self._below[expression] = below
+            self._below[expression] = list(self.ctx.names.descendants(expression))
         for node in self._below[expression]:
             if node in self.nodes:
                 return True
@@ -190,9 +187,11 @@ class _Taint:
                     continue
                 node = assignment.node
                 if isinstance(node, cst.FunctionDef):
-                    yield assignment, list(_returns(node))
+                    returns = [r.value for r in names.descendants(node.body, _NESTED)
+                               if isinstance(r, cst.Return) and r.value is not None]
+                    yield assignment, returns
                     if isinstance(names.parents.get(names.parents.get(node)), cst.ClassDef):
-                        yield node.name.value, list(_returns(node))
+                        yield node.name.value, returns
                 elif isinstance(node, cst.Name):
                     value = _bound_by(names, node)
                     if value is not None:
@@ -225,11 +224,3 @@ def _bound_by(names, target: cst.Name) -> cst.BaseExpression | None:
             return None
     return None
 
-
-def _returns(function: cst.FunctionDef):
-    stack = [function.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Return) and node.value is not None:
-            yield node.value
-        stack.extend(c for c in node.children if not isinstance(c, (cst.FunctionDef, cst.Lambda, cst.ClassDef)))
