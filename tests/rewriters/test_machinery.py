@@ -57,6 +57,7 @@ def test_a_block_left_empty_by_a_removed_import_gets_pass():
         y = batch_norm(x)
         """,
         None,
+        findings=[("TF2N012", 5, 5)],
     )
     check(
         """\

@@ -54,6 +54,24 @@ class FileContext:
                                             **fields))
         self.handled.add(node)
 
+    def report_ambiguous(self, owners: dict[str, str]) -> None:
+        """TF2N012 for expressions that may name a legacy symbol but could not be resolved.
+
+        `owners` maps the legacy names of the rewriters that ran to their ids.
+        """
+        for node, context in list(self.names.contexts.items()):
+            if not isinstance(node, (cst.Name, cst.Attribute)) or node in self.handled:
+                continue
+            parent = self.names.parents.get(node)
+            if isinstance(parent, cst.Attribute) and (parent.value is node or parent.attr is node):
+                continue
+            if not self.names.is_load(node) or self.names.qualified(node) is not None:
+                continue
+            legacy = sorted(c for c in map(canonical, self.names.candidates(node)) if c in owners)
+            if legacy:
+                self.rewriter = owners[legacy[0]]
+                self.report(_findings.FINDINGS, "TF2N012", node, name=dotted(node), legacy=legacy[0])
+
     def position(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
         """((line, column), (end line, end column)) of `node`, lines 1-based, columns 0-based.
 

@@ -106,6 +106,7 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.plan(ctx)
+        ctx.report_ambiguous({legacy_name: name for name, m in selected for legacy_name in m.LEGACY})
         ctx.rewriter = "apply"
         output = ctx.apply().bytes
         cst.parse_module(output)  # never hand back a file that does not parse

@@ -28,6 +28,10 @@ FINDINGS = {
         "{api}: arguments do not match the TF1 signature ({reason}); left unchanged",
         "fix the call: TF1 rejected it too",
     ),
+    "TF2N012": (
+        "{name} may be {legacy} or something else (the name is bound more than once); left unchanged",
+        "bind it once, e.g. a plain contrib import, then run tf2norm again",
+    ),
 }
 
 _IGNORE = re.compile(r"#\s*tf2norm:\s*ignore(?:\[([A-Z0-9,\s]+)\])?")

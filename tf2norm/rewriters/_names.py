@@ -111,6 +111,22 @@ class Resolver:
         target = self.qualified(value)
         return target if canonical(target) in self._modules else None
 
+    def candidates(self, node: cst.CSTNode, depth: int = 0) -> set[str]:
+        """Every qualified name `node` may have, for a name bound more than once (try/except imports)."""
+        if depth > 5:
+            return set()
+        if isinstance(node, cst.Attribute):
+            return {f"{c}.{node.attr.value}" for c in self.candidates(node.value, depth + 1)}
+        if not isinstance(node, cst.Name):
+            return set()
+        found = {q.name for q in self._names(node) if q.source is QualifiedNameSource.IMPORT}
+        scope = self.scopes.get(node)
+        for assignment in scope[node.value] if scope is not None else ():
+            statement = self.assign_of(assignment)
+            if statement is not None:
+                found |= self.candidates(statement.value, depth + 1)
+        return found
+
     def binding(self, node: cst.Name) -> Assignment | None:
         """The one assignment `node` can refer to, or None when there are none or several."""
         scope = self.scopes.get(node)
