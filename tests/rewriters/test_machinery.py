@@ -110,6 +110,33 @@ def test_dotted_import_of_contrib_is_removed_when_tensorflow_is_imported_too():
     )
 
 
+def test_star_import_from_a_legacy_module_is_reported():
+    found = check("from tensorflow.contrib.layers import *\ny = batch_norm(x)\n", None, findings=[("TF2N013", 1, 1)])
+    assert found[0].message == ("from tensorflow.contrib.layers import * hides which legacy names this file uses; "
+                                "left unchanged")
+    check("from tensorflow.contrib.framework import *\n", None)
+
+
+def test_a_name_the_file_binds_already_is_emitted_qualified():
+    check(
+        """\
+        import tensorflow as tf
+        from tensorflow.keras.layers import BatchNormalization
+
+        a = BatchNormalization()(x)
+        b = tf.contrib.layers.batch_norm(x)
+        """,
+        """\
+        import tensorflow as tf
+        from tensorflow.keras.layers import BatchNormalization
+        import tf2norm.replacements
+
+        a = BatchNormalization()(x)
+        b = tf2norm.replacements.BatchNormalization(momentum=0.999, scale=False)(x, training=True)
+        """,
+    )
+
+
 def test_alias_cycle_does_not_loop():
     check("a = b\nb = a\ny = a.batch_norm(x)\n", None)
 

@@ -158,6 +158,12 @@ REPORTED = {
         "DropoutWrapper(variational_recurrent=...): tf2norm.replacements.DropoutWrapper has no "
         "variational_recurrent; left unchanged",
     ),
+    "concatenated state": (
+        "cell = tf.contrib.rnn.MultiRNNCell([tf.contrib.rnn.LayerNormBasicLSTMCell(8)], state_is_tuple=False)\n",
+        ("TF2N304", 2, 8),
+        "MultiRNNCell(state_is_tuple=...): tf2norm.replacements.MultiRNNCell keeps states as tuples only (TF1 "
+        "deprecated concatenated states); left unchanged",
+    ),
 }
 
 

@@ -71,6 +71,14 @@ class FileContext:
             if legacy:
                 self.rewriter = owners[legacy[0]]
                 self.report(_findings.FINDINGS, "TF2N012", node, name=dotted(node), legacy=legacy[0])
+        for node in self.names.parents:
+            if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar) and node.module \
+                    and not node.relative:
+                module = canonical(dotted(node.module))
+                owner = next((owners[n] for n in sorted(owners) if n.rsplit(".", 1)[0] == module), None)
+                if owner is not None:
+                    self.rewriter = owner
+                    self.report(_findings.FINDINGS, "TF2N013", node, module=dotted(node.module))
 
     def position(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
         """((line, column), (end line, end column)) of `node`, lines 1-based, columns 0-based.

@@ -32,6 +32,10 @@ FINDINGS = {
         "{name} may be {legacy} or something else (the name is bound more than once); left unchanged",
         "bind it once, e.g. a plain contrib import, then run tf2norm again",
     ),
+    "TF2N013": (
+        "from {module} import * hides which legacy names this file uses; left unchanged",
+        "import the names explicitly, then run tf2norm again",
+    ),
 }
 
 _IGNORE = re.compile(r"#\s*tf2norm:\s*ignore(?:\[([A-Z0-9,\s]+)\])?")

@@ -44,6 +44,9 @@ FINDINGS = {
                 "follow, use tf2norm.replacements.{name}"),
     "TF2N302": ("DropoutWrapper({argument}=...): tf2norm.replacements.DropoutWrapper has no {argument}; "
                 "left unchanged", "drop the argument"),
+    "TF2N304": ("MultiRNNCell(state_is_tuple=...): tf2norm.replacements.MultiRNNCell keeps states as tuples "
+                "only (TF1 deprecated concatenated states); left unchanged",
+                "use state_is_tuple=True and index the state tuple"),
     "TF2N303": ("{api}: spelled without a `tensorflow` module before `.nn`; left unchanged",
                 "write tf.compat.v1.nn.{name}"),
 }
@@ -95,6 +98,13 @@ def _cell_arguments(call: cst.Call, spec) -> list[cst.BaseExpression]:
 def _wrapper(ctx, call: cst.Call, short: str) -> None:
     signature = WRAPPERS[short][0]
     drop = set()
+    if short == "MultiRNNCell":
+        try:
+            bound = bind(call, signature, required=1)
+        except Mismatch as mismatch:
+            return ctx.report(_findings.FINDINGS, mismatch.code, call, api="MultiRNNCell", reason=mismatch.reason)
+        if "state_is_tuple" in bound and not is_literal(bound.value("state_is_tuple"), True):
+            return ctx.report(FINDINGS, "TF2N304", call)
     if short == "DropoutWrapper":
         try:
             bound = bind(call, signature, required=1)
