@@ -1,0 +1,503 @@
+"""`LayerNormBasicLSTM`: the whole `LayerNormBasicLSTMCell` sequence as one fast Keras 3 layer.
+
+`LayerNormBasicLSTM(units, ...)` takes the cell's arguments plus Keras' RNN ones and owns a
+`LayerNormBasicLSTMCell` (`layer.cell`): the weights are the cell's, under the cell's names
+(`kernel`, `bias` or the ten `<norm>_gamma/_beta`), so checkpoint tools, `from_cell` and
+`keras.layers.RNN(layer.cell)` see the same variables. What changes is how the time loop runs:
+
+* the forward loop is one `tf.while_loop` with the cell's arithmetic op for op (the matmul of
+  `[x, h]`, the four per-gate layer norms, the state layer norm, epsilon 1e-12), so its numbers
+  are those of `keras.layers.RNN(cell)` run in the same compilation mode: bit for bit in the
+  tests (graph mode, and XLA with `jit_compile=True`);
+* the backward pass is written by hand instead of being derived from the loop: the reverse loop
+  keeps only `dz @ W_h^T` and elementwise work per step; the gradients of the inputs, the kernel
+  and the layer-norm gammas and betas are a few large matmuls and reductions over all steps;
+* the input projection stays inside the loop (`[x_t, h] @ kernel`, as the cell): hoisting
+  `x @ W_x` out of the loop as one big matmul changes the summation order (a few 1e-6 at H=128)
+  and measured slower under XLA on CPU; the four gate norms stay four per-gate moments: one
+  `[B, 4, H]` moments call measured no faster under XLA and differs in the last bit at small
+  batch sizes (rsqrt's vector and scalar code paths);
+* both loops are compiled with XLA (`jit_compile=True`, the default), which fuses each step's
+  elementwise work. Under XLA, tanh, sigmoid and rsqrt use XLA's own kernels, which differ from
+  TensorFlow's by an ulp or so; over a sequence that reaches a few 1e-6 at H=128 (the same
+  difference `keras.layers.RNN(cell)` shows between `jit_compile=True` and `False`). Against
+  real TF 1.15 both modes stay within the 2e-6 of the golden fixtures. `jit_compile=False`
+  runs the same loops in plain TensorFlow graph mode.
+
+Masking (Keras semantics: a masked step keeps the state and outputs the previous output, or
+zeros with `zero_output_for_mask=True`), `go_backwards`, `initial_state=[c, h]`,
+`return_state` (`outputs, c, h`) and `stateful` behave as in `keras.layers.RNN(cell)`. Dropout of
+the candidate `g` runs only when `training` is true, as the cell's Keras path; its masks are
+drawn for all steps at once (same distribution, a different random stream than the per-step
+cell). With an activation other than tanh the layer falls back to Keras' per-step loop over the
+cell (same numbers, no speed-up). `unroll` is accepted for signature compatibility and ignored.
+
+TF1 `dynamic_rnn(cell, x, sequence_length=n, initial_state=s)` maps to
+`LayerNormBasicLSTM(..., return_sequences=True, return_state=True, zero_output_for_mask=True)`
+called as `layer(x, mask=tf.sequence_mask(n, T), initial_state=[s.c, s.h])`, which returns
+`outputs, c, h`: zero outputs past each length and the state at each sequence's last step.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras.src import tree
+
+from tf2norm.replacements._modes import static_bool
+from tf2norm.replacements.layer_norm_lstm_cell import (
+    _GATES,
+    LayerNormBasicLSTMCell,
+    _is_active_keep_prob,
+    layer_norm_epsilon,
+)
+
+_TANH = (tf.tanh, tf.math.tanh, tf.nn.tanh, keras.activations.tanh)
+_CELL_DEFAULTS = dict(
+    forget_bias=1.0,
+    input_size=None,
+    activation=None,
+    layer_norm=True,
+    norm_gain=1.0,
+    norm_shift=0.0,
+    dropout_keep_prob=1.0,
+    dropout_prob_seed=None,
+    reuse=None,
+)
+
+
+def _dim(x, axis):
+    """A static dimension where known (so outputs keep static shapes), else the dynamic one."""
+    return x.shape[axis] if x.shape[axis] is not None else tf.shape(x)[axis]
+
+
+def _is_default(value, default) -> bool:
+    return value is default or (isinstance(value, (bool, int, float, str)) and value == default)
+
+
+def _layer_norm(x, gamma, beta, eps, save):
+    """TF1's layer norm (`nn.moments` + `nn.batch_normalization`), the cell's ops exactly.
+
+    Returns y and, when `save`, what the backward pass needs: the normalised x and 1/std.
+    """
+    mean, variance = tf.nn.moments(x, axes=[1], keepdims=True)
+    rstd = tf.math.rsqrt(variance + eps)
+    inv = rstd * gamma
+    y = x * inv + (beta - mean * inv)
+    if not save:
+        return y, None, None
+    return y, (x - mean) * rstd, rstd
+
+
+def _layer_norm_backward(dy, xhat, rstd, gamma):
+    """d loss / d x of y = xhat * gamma + beta, xhat = (x - mean(x)) * rsqrt(var(x) + eps)."""
+    dxhat = dy * gamma
+    mean_dxhat = tf.reduce_mean(dxhat, axis=-1, keepdims=True)
+    mean_dxhat_xhat = tf.reduce_mean(dxhat * xhat, axis=-1, keepdims=True)
+    return rstd * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
+class _Recurrence:
+    """The time loop of one layer configuration, time-major: forward and hand-written backward.
+
+    Weights come in as tensors: `kernel [D+H, 4H]`, and either `bias [4H]` or `gamma4, beta4
+    [4, H]` (gates i, j, f, o) with `state_gamma, state_beta [H]`.
+    """
+
+    def __init__(self, units, layer_norm, forget_bias, eps, zero_output_for_mask, jit_compile):
+        self.units = units
+        self.layer_norm = layer_norm
+        self.forget_bias = forget_bias
+        self.eps = eps
+        self.zero_output_for_mask = zero_output_for_mask
+        options = dict(jit_compile=jit_compile, autograph=False)
+        self.forward = tf.function(self._forward, **options)
+        self.backward = tf.function(self._backward, **options)
+
+    # ------------------------------------------------------------------ forward
+    def _forward(self, x, c0, h0, mask, drop, weights, save):
+        """x [T,B,D], c0/h0 [B,H], mask [T,B,1] bool or None, drop [T,B,H] (0 or 1/keep) or None.
+
+        Returns outputs [T,B,H], c, h and, if `save`, a dict of per-step tensors stacked over T.
+        """
+        dtype = x.dtype
+        steps = _dim(x, 0)
+        kernel, bias = weights["kernel"], weights.get("bias")
+        forget_bias = tf.cast(self.forget_bias, dtype)
+        zero_output = tf.zeros_like(h0)
+
+        def cell(t, c, h):
+            # LayerNormBasicLSTMCell._step, op for op, so the numbers are the cell's.
+            z = tf.matmul(tf.concat([x[t], h], 1), kernel)
+            saved = {"cprev": c, "hprev": h}
+            if self.layer_norm:
+                gates = [
+                    _layer_norm(gate, weights["gamma4"][k], weights["beta4"][k], self.eps, save)
+                    for k, gate in enumerate(tf.split(z, 4, axis=1))
+                ]
+                i, j, f, o = (gate[0] for gate in gates)
+                if save:
+                    saved["zhat"] = tf.concat([gate[1] for gate in gates], 1)
+                    saved["zrstd"] = tf.concat([gate[2] for gate in gates], 1)
+            else:
+                z = tf.nn.bias_add(z, bias)
+                i, j, f, o = tf.split(z, 4, axis=1)
+                saved["z"] = z
+            g = tf.tanh(j)
+            if drop is not None:
+                g = g * drop[t]
+            new_c = c * tf.sigmoid(f + forget_bias) + tf.sigmoid(i) * g
+            if self.layer_norm:
+                new_c, chat, crstd = _layer_norm(new_c, weights["state_gamma"], weights["state_beta"], self.eps, save)
+                if save:
+                    saved["chat"], saved["crstd"] = chat, crstd
+            new_h = tf.tanh(new_c) * tf.sigmoid(o)
+            return new_c, new_h, saved
+
+        def body(t, c, h, prev_out, out_ta, saved_tas):
+            new_c, new_h, saved = cell(t, c, h)
+            out = new_h
+            if mask is not None:
+                m = mask[t]
+                new_c = tf.where(m, new_c, c)
+                out = tf.where(m, new_h, zero_output if self.zero_output_for_mask else prev_out)
+                new_h = tf.where(m, new_h, h)
+            out_ta = out_ta.write(t, out)
+            saved_tas = {k: ta.write(t, saved[k]) for k, ta in saved_tas.items()}
+            return t + 1, new_c, new_h, out, out_ta, saved_tas
+
+        saved_tas = {}
+        if save:
+            _, _, probe = cell(0, c0, h0)  # for the shapes only: nothing uses it, so it is pruned
+            saved_tas = {k: tf.TensorArray(dtype, size=steps, element_shape=v.shape) for k, v in probe.items()}
+        out_ta = tf.TensorArray(dtype, size=steps, element_shape=h0.shape)
+        _, c, h, _, out_ta, saved_tas = tf.while_loop(
+            lambda t, *_: t < steps,
+            body,
+            (tf.constant(0), c0, h0, zero_output, out_ta, saved_tas),
+            maximum_iterations=steps,
+        )
+        outputs = out_ta.stack()
+        if not save:
+            return outputs, c, h
+        return outputs, c, h, {k: ta.stack() for k, ta in saved_tas.items()}
+
+    # ----------------------------------------------------------------- backward
+    def _backward(self, d_outputs, d_c, d_h, x, mask, drop, weights, saved):
+        """The reverse loop of `_forward`, from its saved tensors.
+
+        Returns d_c0, d_h0 and, stacked over T, the gradients of the pre-norm gates `dz`
+        [T,B,4H] and, with layer norm, of the normalised gates `dy` and cell `d_c_norm`.
+        """
+        units, dtype = self.units, x.dtype
+        steps, depth = _dim(x, 0), x.shape[-1]
+        w_h = weights["kernel"][depth:]
+        forget_bias = tf.cast(self.forget_bias, dtype)
+        carry_output = mask is not None and not self.zero_output_for_mask
+
+        def body(t, dc, dh, d_prev_out, tas):
+            d_out = d_outputs[t]
+            if mask is not None:
+                # A masked step passes the state (and, without zero_output_for_mask, the
+                # previous output) through unchanged: so do their gradients.
+                m = tf.cast(mask[t], dtype)
+                d_total = d_out + d_prev_out if carry_output else d_out
+                d_new_h, d_new_c = m * (dh + d_total), m * dc
+                pass_h, pass_c = (1 - m) * dh, (1 - m) * dc
+                if carry_output:
+                    d_prev_out = (1 - m) * d_total
+            else:
+                d_new_h, d_new_c = dh + d_out, dc
+            c_prev = saved["cprev"][t]
+            if self.layer_norm:
+                zhat = tf.reshape(saved["zhat"][t], [-1, 4, units])
+                i, j, f, o = tf.unstack(zhat * weights["gamma4"] + weights["beta4"], axis=1)
+            else:
+                i, j, f, o = tf.split(saved["z"][t], 4, axis=1)
+            tanh_j = tf.tanh(j)
+            g = tanh_j * drop[t] if drop is not None else tanh_j
+            s_i, s_f, s_o = tf.sigmoid(i), tf.sigmoid(f + forget_bias), tf.sigmoid(o)
+            if self.layer_norm:
+                chat = saved["chat"][t]
+                new_c = chat * weights["state_gamma"] + weights["state_beta"]
+            else:
+                new_c = c_prev * s_f + s_i * g
+            tanh_c = tf.tanh(new_c)
+            d_o = d_new_h * tanh_c * s_o * (1 - s_o)
+            d_c_norm = d_new_c + d_new_h * s_o * (1 - tanh_c * tanh_c)
+            if self.layer_norm:
+                tas["d_c_norm"] = tas["d_c_norm"].write(t, d_c_norm)
+                d_c_raw = _layer_norm_backward(d_c_norm, chat, saved["crstd"][t], weights["state_gamma"])
+            else:
+                d_c_raw = d_c_norm
+            d_j = d_c_raw * s_i * (1 - tanh_j * tanh_j)
+            if drop is not None:
+                d_j = d_j * drop[t]
+            d_i = d_c_raw * g * s_i * (1 - s_i)
+            d_f = d_c_raw * c_prev * s_f * (1 - s_f)
+            if self.layer_norm:
+                dy = tf.stack([d_i, d_j, d_f, d_o], axis=1)
+                tas["dy"] = tas["dy"].write(t, tf.reshape(dy, [-1, 4 * units]))
+                dz = _layer_norm_backward(dy, zhat, saved["zrstd"][t][:, :, None], weights["gamma4"])
+                dz = tf.reshape(dz, [-1, 4 * units])
+            else:
+                dz = tf.concat([d_i, d_j, d_f, d_o], 1)
+            if mask is not None:
+                dz = tf.where(mask[t], dz, tf.zeros_like(dz))  # no NaN from a padded step's values
+            tas["dz"] = tas["dz"].write(t, dz)
+            dh_prev = tf.matmul(dz, w_h, transpose_b=True)
+            dc_prev = d_c_raw * s_f
+            if mask is not None:
+                dh_prev, dc_prev = dh_prev + pass_h, m * dc_prev + pass_c
+            return t - 1, dc_prev, dh_prev, d_prev_out, tas
+
+        def array(width):
+            return tf.TensorArray(dtype, size=steps, element_shape=[d_h.shape[0], width])
+
+        tas = {"dz": array(4 * units)}
+        if self.layer_norm:
+            tas.update(dy=array(4 * units), d_c_norm=array(units))
+        _, d_c0, d_h0, _, tas = tf.while_loop(
+            lambda t, *_: t >= 0,
+            body,
+            (steps - 1, d_c, d_h, tf.zeros_like(d_h), tas),
+            maximum_iterations=steps,
+        )
+        return d_c0, d_h0, {k: ta.stack() for k, ta in tas.items()}
+
+    def gradients(self, d_outputs, d_c, d_h, x, mask, drop, weights, saved):
+        """d_x [T,B,D], d_c0, d_h0 and the weight gradients keyed like `weights`.
+
+        Only the reverse loop runs compiled; what does not feed the recurrence is a few large
+        matmuls and reductions over all steps, left to TensorFlow's kernels, so that graph
+        pruning drops any of them nobody asked for (e.g. d_x for a first layer).
+        """
+        units = self.units
+        steps, batch, depth = _dim(x, 0), _dim(x, 1), x.shape[-1]
+        d_c0, d_h0, per_step = self.backward(d_outputs, d_c, d_h, x, mask, drop, weights, saved)
+        dz = tf.reshape(per_step["dz"], [-1, 4 * units])
+        w_x = weights["kernel"][:depth]
+        d_x = tf.reshape(tf.matmul(dz, w_x, transpose_b=True), [steps, batch, depth])
+        x_flat = tf.reshape(x, [-1, depth])
+        h_prev = tf.reshape(saved["hprev"], [-1, units])
+        grads = {
+            "kernel": tf.concat(
+                [tf.matmul(x_flat, dz, transpose_a=True), tf.matmul(h_prev, dz, transpose_a=True)], 0
+            )
+        }
+        if self.layer_norm:
+            dy = tf.reshape(per_step["dy"], [-1, 4, units])
+            zhat = tf.reshape(saved["zhat"], [-1, 4, units])
+            grads["gamma4"] = tf.reduce_sum(dy * zhat, axis=0)
+            grads["beta4"] = tf.reduce_sum(dy, axis=0)
+            d_c_norm = tf.reshape(per_step["d_c_norm"], [-1, units])
+            grads["state_gamma"] = tf.reduce_sum(d_c_norm * tf.reshape(saved["chat"], [-1, units]), axis=0)
+            grads["state_beta"] = tf.reduce_sum(d_c_norm, axis=0)
+        else:
+            grads["bias"] = tf.reduce_sum(dz, axis=0)
+        return d_x, d_c0, d_h0, grads
+
+
+def _run_recurrence(recurrence, x, c0, h0, mask, drop, weights, save):
+    """The loop as one differentiable op: forward now, the hand-written backward on demand.
+
+    `save=False` (inference) runs a lean forward; if a gradient is asked for anyway, the backward
+    pass first recomputes the forward with its saved tensors.
+    """
+    keys = sorted(weights)
+
+    @tf.custom_gradient
+    def op(x, c0, h0, *values):
+        w = dict(zip(keys, values))
+        if save:
+            outputs, c, h, saved = recurrence.forward(x, c0, h0, mask, drop, w, True)
+        else:
+            outputs, c, h = recurrence.forward(x, c0, h0, mask, drop, w, False)
+            saved = None
+
+        def grad(d_outputs, d_c, d_h):
+            d_outputs = tf.zeros_like(outputs) if d_outputs is None else d_outputs
+            d_c = tf.zeros_like(c) if d_c is None else d_c
+            d_h = tf.zeros_like(h) if d_h is None else d_h
+            s = saved if saved is not None else recurrence.forward(x, c0, h0, mask, drop, w, True)[3]
+            d_x, d_c0, d_h0, d_w = recurrence.gradients(d_outputs, d_c, d_h, x, mask, drop, w, s)
+            return (d_x, d_c0, d_h0, *[d_w[k] for k in keys])
+
+        return (outputs, c, h), grad
+
+    return op(x, c0, h0, *[weights[k] for k in keys])
+
+
+@keras.saving.register_keras_serializable(package="tf2norm")
+class LayerNormBasicLSTM(keras.layers.RNN):
+    """A sequence of `LayerNormBasicLSTMCell` steps, computed fast (see the module docstring).
+
+    Args:
+      units: H (the cell's `num_units`).
+      forget_bias, input_size, activation, layer_norm, norm_gain, norm_shift, dropout_keep_prob,
+        dropout_prob_seed, reuse: the cell's arguments (`LayerNormBasicLSTMCell`).
+      return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask:
+        `keras.layers.RNN`'s. The states are `[c, h]` (TF1's `LSTMStateTuple` order):
+        `initial_state=[c, h]`, and with `return_state` the layer returns `outputs, c, h`.
+      jit_compile: compile the forward and backward loops with XLA (default True).
+      cell: an existing `LayerNormBasicLSTMCell` to run (its weights are shared); the cell
+        arguments must then be left at their defaults. `from_cell(cell, ...)` says the same.
+      **kwargs: Keras layer keywords (name, dtype, trainable, ...).
+
+    Weights: `layer.cell.kernel [D+H, 4H]` (gates i, j, f, o), and `layer.cell.bias [4H]`
+    without layer norm, or `layer.cell.<norm>_gamma/_beta` for input, transform, forget, output
+    and state with it.
+    """
+
+    def __init__(
+        self,
+        units,
+        forget_bias=1.0,
+        input_size=None,
+        activation=None,
+        layer_norm=True,
+        norm_gain=1.0,
+        norm_shift=0.0,
+        dropout_keep_prob=1.0,
+        dropout_prob_seed=None,
+        reuse=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        jit_compile=True,
+        cell=None,
+        **kwargs,
+    ):
+        cell_args = dict(
+            forget_bias=forget_bias,
+            input_size=input_size,
+            activation=activation,
+            layer_norm=layer_norm,
+            norm_gain=norm_gain,
+            norm_shift=norm_shift,
+            dropout_keep_prob=dropout_keep_prob,
+            dropout_prob_seed=dropout_prob_seed,
+            reuse=reuse,
+        )
+        if cell is None:
+            cell = LayerNormBasicLSTMCell(units, dtype=kwargs.get("dtype"), **cell_args)
+        else:
+            if not isinstance(cell, LayerNormBasicLSTMCell):
+                raise TypeError(f"LayerNormBasicLSTM: cell must be a LayerNormBasicLSTMCell, got {type(cell).__name__}")
+            changed = sorted(k for k, v in cell_args.items() if not _is_default(v, _CELL_DEFAULTS[k]))
+            if changed:
+                raise ValueError(f"LayerNormBasicLSTM: with cell=, the cell's own settings apply; do not pass {changed}")
+            if units is not None and int(units) != cell.num_units:
+                raise ValueError(f"LayerNormBasicLSTM: units={units} but the cell has num_units={cell.num_units}")
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+        self.jit_compile = bool(jit_compile)
+        self._recurrences = {}
+
+    @classmethod
+    def from_cell(cls, cell, **kwargs):
+        """The layer over an existing cell (weights shared), e.g. `from_cell(cell, return_sequences=True)`."""
+        return cls(cell.num_units, cell=cell, **kwargs)
+
+    # The cell's settings, readable on the layer as on keras.layers.LSTM.
+    units = property(lambda self: self.cell.num_units)
+    forget_bias = property(lambda self: self.cell.forget_bias)
+    layer_norm = property(lambda self: self.cell.layer_norm)
+    norm_gain = property(lambda self: self.cell.norm_gain)
+    norm_shift = property(lambda self: self.cell.norm_shift)
+    dropout_keep_prob = property(lambda self: self.cell.dropout_keep_prob)
+    dropout_prob_seed = property(lambda self: self.cell.dropout_prob_seed)
+
+    def _recurrence(self, dtype):
+        key = tf.as_dtype(dtype).name
+        if key not in self._recurrences:
+            cell = self.cell
+            self._recurrences[key] = _Recurrence(
+                cell.num_units,
+                cell.layer_norm,
+                cell.forget_bias,
+                layer_norm_epsilon(dtype),
+                self.zero_output_for_mask,
+                self.jit_compile,
+            )
+        return self._recurrences[key]
+
+    def _dropout_mask(self, x, training):
+        """[T,B,H] multipliers of g (0 or 1/keep_prob), or None when no dropout runs."""
+        cell = self.cell
+        training_value = static_bool(training)
+        if not _is_active_keep_prob(cell.dropout_keep_prob) or training is None or training_value is False:
+            return None
+        shape = tf.concat([tf.shape(x)[:2], [cell.num_units]], 0)
+
+        def draw():
+            return cell._dropout(tf.ones(shape, x.dtype))
+
+        if training_value is None:
+            return tf.cond(tf.cast(training, tf.bool), draw, lambda: tf.ones(shape, x.dtype))
+        return draw()
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if tree.is_nested(mask):
+            mask = mask[0]
+        cell = self.cell
+        if cell.activation not in _TANH:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        dtype = sequences.dtype
+        x = tf.transpose(sequences, [1, 0, 2])
+        if mask is not None:
+            mask = tf.transpose(tf.cast(mask, tf.bool), [1, 0])[:, :, None]
+        if self.go_backwards:
+            x = tf.reverse(x, [0])
+            mask = None if mask is None else tf.reverse(mask, [0])
+        c0, h0 = (tf.cast(s, dtype) for s in initial_state[:2])
+        weights = {k: tf.cast(tf.convert_to_tensor(v), dtype) for k, v in cell._keras_weights().items()}
+        if cell.layer_norm:
+            packed = {
+                "kernel": weights["kernel"],
+                "gamma4": tf.stack([weights[f"{g}/gamma"] for g in _GATES]),
+                "beta4": tf.stack([weights[f"{g}/beta"] for g in _GATES]),
+                "state_gamma": weights["state/gamma"],
+                "state_beta": weights["state/beta"],
+            }
+        else:
+            packed = {"kernel": weights["kernel"], "bias": weights["bias"]}
+        # Save the backward pass's tensors unless this is plainly inference.
+        save = training is not None and static_bool(training) is not False
+        drop = self._dropout_mask(x, training)
+        outputs, c, h = _run_recurrence(self._recurrence(dtype), x, c0, h0, mask, drop, packed, save)
+        last_output = outputs[-1]
+        outputs = tf.transpose(outputs, [1, 0, 2]) if self.return_sequences else last_output[:, None]
+        return last_output, outputs, [c, h]
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        config = keras.layers.Layer.get_config(self)
+        config.update(units=self.cell.num_units)
+        config.update({k: cell_config[k] for k in _CELL_DEFAULTS if k in cell_config})
+        config.update(
+            return_sequences=self.return_sequences,
+            return_state=self.return_state,
+            go_backwards=self.go_backwards,
+            stateful=self.stateful,
+            unroll=self.unroll,
+            zero_output_for_mask=self.zero_output_for_mask,
+            jit_compile=self.jit_compile,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
