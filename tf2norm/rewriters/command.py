@@ -48,6 +48,11 @@ def migrate(paths, target, diff, check, output_format, jobs, only, skip, list_re
             click.echo(f"{name}\n    {summary}")
             for finding, (message, _) in module.FINDINGS.items():
                 click.echo(f"    {finding}  {message}")
+        from tf2norm.rewriters import _findings
+
+        click.echo("(every rewriter, and files that cannot be processed)")
+        for finding, (message, _) in _findings.FINDINGS.items():
+            click.echo(f"    {finding}  {message}")
         return
     unknown = [i for i in _ids(only) + _ids(skip) if i not in available]
     if unknown:

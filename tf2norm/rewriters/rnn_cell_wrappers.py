@@ -44,11 +44,11 @@ FINDINGS = {
                 "follow, use tf2norm.replacements.{name}"),
     "TF2N302": ("DropoutWrapper({argument}=...): tf2norm.replacements.DropoutWrapper has no {argument}; "
                 "left unchanged", "drop the argument"),
+    "TF2N303": ("{api}: spelled without a `tensorflow` module before `.nn`; left unchanged",
+                "write tf.compat.v1.nn.{name}"),
     "TF2N304": ("MultiRNNCell(state_is_tuple=...): tf2norm.replacements.MultiRNNCell keeps states as tuples "
                 "only (TF1 deprecated concatenated states); left unchanged",
                 "use state_is_tuple=True and index the state tuple"),
-    "TF2N303": ("{api}: spelled without a `tensorflow` module before `.nn`; left unchanged",
-                "write tf.compat.v1.nn.{name}"),
 }
 
 
