@@ -484,6 +484,30 @@ def test_arg_scope_whose_defaults_leave_the_block_is_reported_and_kept():
     ]
 
 
+def test_arg_scope_over_a_call_of_a_function_value_is_reported():
+    check(
+        """\
+        import tensorflow.contrib.slim as slim
+
+        def block(x, is_training):
+            norm = lambda t: slim.batch_norm(t)
+            with slim.arg_scope([slim.batch_norm], is_training=is_training):
+                return norm(x)
+        """,
+        """\
+        import tensorflow.contrib.slim as slim
+        from tf2norm.replacements import batch_norm
+
+        def block(x, is_training):
+            norm = lambda t: batch_norm(t)
+            with slim.arg_scope([slim.batch_norm], is_training=is_training):
+                return norm(x)
+        """,
+        target="compat",
+        findings=[("TF2N109", 5, 26)],
+    )
+
+
 def test_arg_scope_over_layers_whose_normalizer_comes_from_elsewhere_is_reported():
     check(
         """\

@@ -21,8 +21,6 @@ import dataclasses
 import sys
 
 import libcst as cst
-from libcst.metadata import ImportAssignment
-
 from tf2norm.rewriters import _calls
 from tf2norm.rewriters._signature import code
 
@@ -185,11 +183,7 @@ def _opaque(ctx, call: cst.Call) -> str | None:
         root = root.value
     if isinstance(func, cst.Attribute) and not (isinstance(root, cst.Name) and root.value in ("self", "cls")):
         return None  # a method of a local value (a tensor, a list): not a layer function
-    if isinstance(root, cst.Name):
-        assignment = ctx.names.binding(root)
-        if assignment is not None and not isinstance(assignment, ImportAssignment) \
-                and not isinstance(assignment.node, (cst.FunctionDef, cst.ClassDef)) and func is root:
-            return None  # a local variable called: a function value from this block's own code
+    # A function of this file, a function value (a lambda, a functools.partial) or a method of self.
     return f"it calls {code(func)}(), which may call batch_norm"
 
 
