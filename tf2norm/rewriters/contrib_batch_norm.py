@@ -145,96 +145,119 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
     except Mismatch as mismatch:
         ctx.report(_findings.FINDINGS, mismatch.code, call, api="batch_norm", reason=mismatch.reason)
         return
-
-    def value(name):
-        return bound.value(name) if name in bound else inherited.get(name)
-
-    def given(name):  # present and not a literal None
-        return value(name) is not None and not is_literal(value(name), None)
-
-    for name, finding in NO_KERAS_EQUIVALENT.items():
-        if given(name):
-            return ctx.report(FINDINGS, finding, call, argument=name)
-    if value("updates_collections") is not None and not _is_update_ops(ctx, value("updates_collections")):
-        return ctx.report(FINDINGS, "TF2N103", call, value=code(value("updates_collections")))
-    for name in PYTHON_VALUES:
-        if given(name) and ctx.names.makes_tensor(value(name)):
-            return ctx.report(FINDINGS, "TF2N106", call, argument=name)
-    axis = None
-    if given("data_format"):
-        if literal(value("data_format")) not in AXIS:
-            return ctx.report(FINDINGS, "TF2N105", call, argument="data_format", kind="'NHWC' or 'NCHW'")
-        axis = AXIS[literal(value("data_format"))]
-    param_entries = {}
-    for name, keys in PARAM_DICTS.items():
-        if given(name):
-            entries = _literal_dict(ctx, value(name), keys)
-            if entries is None:
-                return ctx.report(FINDINGS, "TF2N105", call, argument=name,
-                                  kind=f"dict with keys {', '.join(keys)}")
-            param_entries[name] = entries
-    if given("activation_fn") and not _surely_callable(ctx, value("activation_fn")):
-        return ctx.report(FINDINGS, "TF2N107", call, value=code(value("activation_fn")))
-    reusing = given("reuse") and not is_literal(value("reuse"), False)
-    if reusing and not given("scope"):
-        return ctx.report(FINDINGS, "TF2N104", call, reason="reuse= without scope=")
-    if reuses and not given("scope"):
-        return ctx.report(FINDINGS, "TF2N104", call, reason="no scope= in a file that reuses variable scopes")
-    shared = given("scope") and (reusing or reuses)
-    explicit = reusing and (is_literal(value("reuse"), True)
-                            or (ctx.names.canonical(value("reuse")) or "").endswith(".AUTO_REUSE"))
-
-    # Keras arguments as (keyword, value from the updated call, index of the argument it stands for).
-    def from_call(name):
-        if name in bound:
-            return lambda u, i=bound.index[name]: u.args[i].value
-        return lambda u, e=inherited[name]: e
-
-    def source(name):
-        return bound.index.get(name)
-
-    added = [(keras, lambda u, v=v: cst.parse_expression(v), None)
-             for tf1, keras, v in TF1_DEFAULTS if value(tf1) is None]
-    mapped = []
-    for name in sorted({*bound.index, *inherited}, key=lambda n: (n not in bound, bound.index.get(n, 0),
-                                                                  SIGNATURE.index(n))):
-        if name == "data_format" and axis is not None:
-            mapped.append(("axis", lambda u: cst.Integer(axis), source(name)))
-        elif name in param_entries:
-            for i, (keras, get) in enumerate(param_entries[name]):
-                mapped.append((keras, lambda u, get=get, f=from_call(name): get(f(u)), source(name) if i == 0 else None))
-        elif name in RENAMED and not (name == "fused" and is_literal(value(name), None)):
-            mapped.append((RENAMED[name], from_call(name), source(name)))
-    items = sorted(added + mapped, key=lambda item: KERAS_ORDER.index(item[0]))
-    used = {i for _, _, i in items if i is not None}
-    kept = _calls.kept_in_place(call, used)
-    for name, index in bound.index.items():
-        if index in kept:
-            continue
-        # Its place in the call goes away: keep its comments (all of them if the value goes too).
-        moved = name in ("inputs", "is_training", "activation_fn", "reuse", "scope")
-        ctx.rescue_comments(call, call.args[index].comma if moved else call.args[index])
+    args = _Arguments(ctx, bound, inherited)
+    problem = _unmappable(ctx, args, reuses)
+    if problem is not None:
+        finding, fields = problem
+        ctx.report(FINDINGS, finding, call, **fields)
+        return
+    reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
+    shared = args.given("scope") and (reusing or reuses)
+    explicit = reusing and (is_literal(args.value("reuse"), True)
+                            or (ctx.names.canonical(args.value("reuse")) or "").endswith(".AUTO_REUSE"))
+    items = _constructor_arguments(ctx, args)
+    _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None})
 
     def build(updated: cst.Call) -> cst.BaseExpression:
-        constructor_args = [(_calls.keyword(kw, get(updated), updated.args[i] if i is not None else None), i)
-                            for kw, get, i in items]
-        layer = cst.Call(func=ctx.replacement("BatchNormalization"),
-                         args=_calls.relaid(updated, constructor_args),
+        constructor = [(_calls.keyword(kw, get(updated), updated.args[i] if i is not None else None), i)
+                       for kw, get, i in items]
+        layer = cst.Call(func=ctx.replacement("BatchNormalization"), args=_calls.relaid(updated, constructor),
                          whitespace_before_args=updated.whitespace_before_args)
         if shared:
-            scoped = [_calls.positional(from_call("scope")(updated).deep_clone()),
-                      _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer)),
-                      _calls.keyword("reuse", _reuse(ctx, from_call("reuse")(updated) if reusing else None,
-                                                     explicit, reuses))]
-            layer = _calls.call(ctx.replacement("scoped_layer"), *scoped)
-        training = from_call("is_training")(updated) if value("is_training") is not None else cst.Name("True")
-        result = _calls.call(layer, _calls.positional(from_call("inputs")(updated)),
+            reuse = _reuse(ctx, args.getter("reuse")(updated) if reusing else None, explicit, reuses)
+            layer = _calls.call(ctx.replacement("scoped_layer"),
+                                _calls.positional(args.getter("scope")(updated).deep_clone()),
+                                _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer)),
+                                _calls.keyword("reuse", reuse))
+        training = args.getter("is_training")(updated) if args.value("is_training") is not None else cst.Name("True")
+        result = _calls.call(layer, _calls.positional(args.getter("inputs")(updated)),
                              _calls.keyword("training", training))
-        if given("activation_fn"):
-            result = _calls.call(from_call("activation_fn")(updated), _calls.positional(result))
+        if args.given("activation_fn"):
+            result = _calls.call(args.getter("activation_fn")(updated), _calls.positional(result))
         return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
     ctx.edit(call, build, consumes=call.func)
+
+
+class _Arguments:
+    """A call's TF1 arguments, its own or inherited from an arg_scope, by name."""
+
+    def __init__(self, ctx, bound, inherited: dict):
+        self.ctx, self.bound, self.inherited = ctx, bound, inherited
+
+    def value(self, name):
+        """The original expression, for the checks."""
+        return self.bound.value(name) if name in self.bound else self.inherited.get(name)
+
+    def given(self, name) -> bool:
+        """Present and not a literal None."""
+        return self.value(name) is not None and not is_literal(self.value(name), None)
+
+    def getter(self, name):
+        """From the updated call (its children already rewritten) to the expression to emit."""
+        if name in self.bound:
+            return lambda updated, i=self.bound.index[name]: updated.args[i].value
+        return lambda updated, expression=self.inherited[name]: expression
+
+    def names(self):
+        """The given arguments: the call's own in their order, then inherited ones."""
+        return sorted({*self.bound.index, *self.inherited},
+                      key=lambda n: (n not in self.bound, self.bound.index.get(n, 0), SIGNATURE.index(n)))
+
+
+def _unmappable(ctx, args: _Arguments, reuses: bool):
+    """(finding code, message fields) for what the Keras layer cannot express, else None."""
+    for name, finding in NO_KERAS_EQUIVALENT.items():
+        if args.given(name):
+            return finding, {"argument": name}
+    updates = args.value("updates_collections")
+    if updates is not None and not _is_update_ops(ctx, updates):
+        return "TF2N103", {"value": code(updates)}
+    for name in PYTHON_VALUES:
+        if args.given(name) and ctx.names.makes_tensor(args.value(name)):
+            return "TF2N106", {"argument": name}
+    if args.given("data_format") and literal(args.value("data_format")) not in AXIS:
+        return "TF2N105", {"argument": "data_format", "kind": "'NHWC' or 'NCHW'"}
+    for name, keys in PARAM_DICTS.items():
+        if args.given(name) and _literal_dict(ctx, args.value(name), keys) is None:
+            return "TF2N105", {"argument": name, "kind": f"dict with keys {', '.join(keys)}"}
+    if args.given("activation_fn") and not _surely_callable(ctx, args.value("activation_fn")):
+        return "TF2N107", {"value": code(args.value("activation_fn"))}
+    reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
+    if reusing and not args.given("scope"):
+        return "TF2N104", {"reason": "reuse= without scope="}
+    if reuses and not args.given("scope"):
+        return "TF2N104", {"reason": "no scope= in a file that reuses variable scopes"}
+    return None
+
+
+def _constructor_arguments(ctx, args: _Arguments):
+    """[(Keras keyword, getter of its value, index of the call argument it stands for or None)]."""
+    items = [(keras, lambda u, v=v: cst.parse_expression(v), None)
+             for tf1, keras, v in TF1_DEFAULTS if args.value(tf1) is None]
+    for name in args.names():
+        source = args.bound.index.get(name)
+        if name == "data_format" and args.given(name):
+            axis = AXIS[literal(args.value(name))]
+            if axis is not None:
+                items.append(("axis", lambda u, axis=axis: cst.Integer(axis), source))
+        elif name in PARAM_DICTS and args.given(name):
+            entries = _literal_dict(ctx, args.value(name), PARAM_DICTS[name])
+            for i, (keras, get) in enumerate(entries):
+                items.append((keras, lambda u, get=get, f=args.getter(name): get(f(u)), source if i == 0 else None))
+        elif name in RENAMED and not (name == "fused" and is_literal(args.value(name), None)):
+            items.append((RENAMED[name], args.getter(name), source))
+    return sorted(items, key=lambda item: KERAS_ORDER.index(item[0]))
+
+
+def _rescue_comments(ctx, call: cst.Call, bound, used: set[int]) -> None:
+    """Comments of the arguments whose place in the call goes away move above the statement."""
+    kept = _calls.kept_in_place(call, used)
+    for name, index in bound.index.items():
+        if index not in kept:
+            # A value that moves (x, is_training, ...) keeps its own comments; only its comma's go.
+            moved = name in ("inputs", "is_training", "activation_fn", "reuse", "scope")
+            ctx.rescue_comments(call, call.args[index].comma if moved else call.args[index])
 
 
 def _reuse(ctx, reuse: cst.BaseExpression | None, explicit: bool, reuses: bool) -> cst.BaseExpression:
@@ -249,6 +272,8 @@ def _reuse(ctx, reuse: cst.BaseExpression | None, explicit: bool, reuses: bool) 
         return enclosing
     if not reuses:
         return reuse
+    if isinstance(reuse, (cst.IfExp, cst.Lambda, cst.NamedExpr)) and not reuse.lpar:
+        reuse = reuse.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return cst.BooleanOperation(left=reuse, operator=cst.Or(), right=enclosing)
 
 
