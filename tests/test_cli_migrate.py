@@ -140,7 +140,7 @@ def test_unwritable_file_is_reported_and_left_untouched(tmp_path, monkeypatch):
     assert result.stderr.splitlines() == [
         f"{tmp_path / 'legacy.py'}:1:1: TF2N003 cannot write: Permission denied (fix: check the path and its "
         "permissions)",
-        "tf2norm: 1 files, 0 changed, 0 findings, 1 failed",
+        "tf2norm: 1 file, 0 changed, 0 findings, 1 failed",
     ]
     assert (tmp_path / "legacy.py").read_text() == LEGACY
 

@@ -82,7 +82,8 @@ def migrate(paths, target, diff, check, output_format, jobs, only, skip, list_re
     if output_format == "text" and paths != ("-",):
         verb = "changed" if options.write else "would change"
         remaining = sum(1 for f in findings if f.code >= "TF2N010")
-        click.echo(f"tf2norm: {len(results)} files, {changed} {verb}, {remaining} findings, {failed} failed",
+        files = f"{len(results)} file" + ("" if len(results) == 1 else "s")
+        click.echo(f"tf2norm: {files}, {changed} {verb}, {remaining} findings, {failed} failed",
                    err=True)
     if any(r.internal for r in results):
         sys.exit(2)
