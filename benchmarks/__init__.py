@@ -1,0 +1,1 @@
+"""tf2norm's benchmarks: `python -m benchmarks` (see benchmarks/README.md)."""
