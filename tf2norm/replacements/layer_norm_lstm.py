@@ -22,7 +22,9 @@
   TensorFlow's by an ulp or so; over a sequence that reaches a few 1e-6 at H=128 (the same
   difference `keras.layers.RNN(cell)` shows between `jit_compile=True` and `False`). Against
   real TF 1.15 both modes stay within the 2e-6 of the golden fixtures. `jit_compile=False`
-  runs the same loops in plain TensorFlow graph mode.
+  runs the same loops in plain TensorFlow graph mode. XLA compiles once per input shape (a
+  second or two): with many distinct sequence lengths, pad to a few bucket lengths or use
+  `jit_compile=False`.
 
 Masking (Keras semantics: a masked step keeps the state and outputs the previous output, or
 zeros with `zero_output_for_mask=True`), `go_backwards`, `initial_state=[c, h]`,
