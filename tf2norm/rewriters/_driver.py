@@ -86,6 +86,16 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         raise _fail(path, "TF2N002", reason=str(error)) from None
     if problem is not None:
         raise _fail(path, "TF2N002", reason=problem)
+    if not _MAY_NEED_WORK.search(text):
+        # Most files of a real tree never mention the legacy APIs: Python's own parser (C, about
+        # 30x faster than LibCST's) is enough to report the ones that do not parse.
+        try:
+            ast.parse(data)
+        except SyntaxError as python:
+            raise _fail(path, "TF2N001", python.lineno or 1, python.offset or 1, reason=python.msg) from None
+        except (RecursionError, ValueError) as error:
+            raise _fail(path, "TF2N001", reason=str(error) or type(error).__name__) from None
+        return data, []
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as error:
@@ -97,8 +107,6 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         raise _fail(path, "TF2N001", line, col, reason=reason) from None
     except (SyntaxError, RecursionError, ValueError) as error:
         raise _fail(path, "TF2N001", reason=str(error) or type(error).__name__) from None
-    if not _MAY_NEED_WORK.search(text):
-        return data, []
     modules, legacy, paths = _registry()
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
     ctx = FileContext(module, path, options.target, legacy, paths)
