@@ -223,3 +223,23 @@ def test_findings_sorted_by_position():
                           "b = tf.contrib.layers.batch_norm(x, batch_weights=w)\n"
                           "a = tf.contrib.layers.batch_norm(x, **k)\n")
     assert [(f.line, f.code) for f in findings] == [(2, "TF2N102"), (3, "TF2N010")]
+
+
+@pytest.mark.parametrize(
+    "source, mentions",
+    [
+        ("# a comment about tf.contrib\nx = 'contrib'\n", False),
+        ("import tensorflow as tf\ny = tf.contrib.layers.batch_norm(x)\n", True),
+        ("from tensorflow.contrib import slim\n", True),
+        ("import tensorflow.contrib.slim as slim\n", True),
+        ("state = tf.nn.rnn_cell.LSTMStateTuple(c, h)\n", True),
+        ("def dynamic_rnn(cell):\n    pass\n", False),
+        ("out = dynamic_rnn(cell, x)\n", True),
+    ],
+)
+def test_only_files_using_a_legacy_name_reach_libcst(source, mentions):
+    import ast
+
+    from tf2norm.rewriters import _driver
+
+    assert _driver._mentions_legacy_names(ast.parse(source)) is mentions
