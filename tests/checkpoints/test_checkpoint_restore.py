@@ -244,7 +244,7 @@ def test_convert_streams_one_tensor_at_a_time(tmp_path, monkeypatch):
     from tf2norm.checkpoints import reader
 
     alive, peak = [], []
-    real = reader.Tf1Checkpoint.read
+    real = reader.Tf1Checkpoint.read_tensor
 
     def read(self, name):
         value = real(self, name)
@@ -253,7 +253,7 @@ def test_convert_streams_one_tensor_at_a_time(tmp_path, monkeypatch):
         peak.append(len(alive))
         return value
 
-    monkeypatch.setattr(reader.Tf1Checkpoint, "read", read)
+    monkeypatch.setattr(reader.Tf1Checkpoint, "read_tensor", read)
     from tf2norm.checkpoints import convert
 
     convert(fixture("ln_lstm"), tmp_path / "out")

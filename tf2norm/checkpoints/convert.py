@@ -16,6 +16,7 @@ import tempfile
 from . import manifest as mf
 from .errors import CheckpointError
 from .reader import Tf1Checkpoint
+from .tf2_export import Tf2LayerCheckpointWriter
 
 TF2_DIR = "tf2"
 
@@ -44,34 +45,29 @@ def _fsync(path):
 def write_weights(ckpt: Tf1Checkpoint, manifest: dict, root: str, progress=None) -> None:
     """Copy every group's tensors, one read each, into ``weights.h5`` and ``tf2/<group>/ckpt``.
 
-    The TF2 checkpoint of a group is object-based and readable by the replacement layer itself::
-
-        tf.train.Checkpoint(layer=built_replacement).read(DIR + "/" + entry["tf2_checkpoint"])
-
-    Its variables are named after the replacement's weight attributes, which is how Keras layers
-    are tracked, so no layer is built here (no initialiser memory): the current group's variables
-    and the tensor being copied are all that is alive.
+    Each tensor is read once (TF's RestoreV2), written to HDF5 from the same buffer and saved into
+    the group's object-based TF2 checkpoint (see tf2_export), then dropped: about one tensor is
+    alive at a time.
     """
     import h5py
-    import tensorflow as tf
+    import numpy as np
 
     with h5py.File(os.path.join(root, mf.WEIGHTS_NAME), "w") as f:
         for e in manifest["groups"]:
             group = f.create_group(e["h5_group"])
             group.attrs["tf1_scope"] = e["scope"]
-            holder = tf.Module()
-            for key, w in e["weights"].items():
-                value = ckpt.read(w["tf1_name"])
-                dataset = group.create_dataset(key, data=value)
-                dataset.attrs["tf1_name"] = w["tf1_name"]
-                setattr(holder, key, tf.Variable(value, name=key, trainable=False))
-                del value  # one tensor read at a time
-                if progress is not None:
-                    progress(w["tf1_name"])
             relative = f"{TF2_DIR}/{e['h5_group']}/ckpt"
-            tf.train.Checkpoint(layer=holder).write(os.path.join(root, relative))
+            with Tf2LayerCheckpointWriter(os.path.join(root, relative), e["weights"]) as tf2:
+                for key, w in e["weights"].items():
+                    tensor = ckpt.read_tensor(w["tf1_name"])
+                    # memoryview: TF's documented read-only view of a tensor, without the copy .numpy() makes.
+                    dataset = group.create_dataset(key, data=np.asarray(memoryview(tensor)))
+                    dataset.attrs["tf1_name"] = w["tf1_name"]
+                    tf2.add(key, tensor)
+                    del tensor, dataset
+                    if progress is not None:
+                        progress(w["tf1_name"])
             e["tf2_checkpoint"] = relative
-            del holder
 
 
 def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None) -> dict:

@@ -93,6 +93,28 @@ class Tf1Checkpoint:
                                   f"{list(value.shape)}, its index says {want.dtype} {list(want.shape)}")
         return value
 
+    def read_tensor(self, name):
+        """One tensor as a TensorFlow tensor, read by TF's RestoreV2 without a NumPy copy.
+
+        `memoryview()` of the result shares its memory (`.numpy()` copies), so a converter can hand
+        the same buffer to HDF5 and to a TF2 checkpoint writer: one copy of the tensor alive.
+        """
+        import tensorflow as tf
+
+        want = self.variables.get(name)
+        if want is None:
+            raise CheckpointError(f"checkpoint {self.path} has no variable {name}")
+        try:
+            (value,) = tf.raw_ops.RestoreV2(
+                prefix=self.path, tensor_names=[name], shape_and_slices=[""], dtypes=[tf.as_dtype(want.dtype)]
+            )
+        except Exception as exc:
+            raise CheckpointError(f"cannot read {name} from checkpoint {self.path}: {_reason(exc)}") from None
+        if tuple(value.shape) != want.shape:
+            raise CheckpointError(f"{name} in checkpoint {self.path} reads as {list(value.shape)}, "
+                                  f"its index says {list(want.shape)}")
+        return value
+
     def check_readable(self, names=None) -> None:
         """Read every tensor (or ``names``) once, so a truncated or corrupt file fails now.
 
