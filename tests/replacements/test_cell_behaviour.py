@@ -148,3 +148,49 @@ def test_dropout_wrapper_and_multi_rnn_cell_in_graph_mode():
         assert names[0] == "rnn/multi_rnn_cell/cell_0/layer_norm_basic_lstm_cell/forget/beta"
     with pytest.raises(NotImplementedError, match="variational_recurrent"):
         DropoutWrapper(LayerNormBasicLSTMCell(4), variational_recurrent=True)
+
+
+# NUMERICS.md: TF 1.x's own test vectors, a two-layer MultiRNNCell of LayerNormBasicLSTMCell(2),
+# every variable 0.5 except gamma=1 and beta=0, one step.
+_VECTOR_STATE = ((0.1 * np.array([[0, 1]]), 0.1 * np.array([[2, 3]])), (0.1 * np.array([[4, 5]]), 0.1 * np.array([[6, 7]])))
+_VECTORS = {
+    True: dict(h=[[-0.38079708, 0.38079708]], c0=[[-1.0, 1.0]], c1=[[-1.0, 1.0]]),
+    False: dict(h=[[0.70230919, 0.72581059]], c0=[[0.8020075, 0.89599884]], h0=[[0.56668288, 0.60858738]],
+                c1=[[1.17500675, 1.26892781]]),
+}
+
+
+def _check_vector(layer_norm, h, states):
+    expected = _VECTORS[layer_norm]
+    np.testing.assert_allclose(h, expected["h"], atol=1e-6)
+    np.testing.assert_allclose(states[0].c, expected["c0"], atol=1e-6)
+    np.testing.assert_allclose(states[1].c, expected["c1"], atol=1e-6)
+    if "h0" in expected:
+        np.testing.assert_allclose(states[0].h, expected["h0"], atol=1e-6)
+
+
+def _vector_state():
+    return tuple(LSTMStateTuple(tf.constant(c, tf.float32), tf.constant(h, tf.float32)) for c, h in _VECTOR_STATE)
+
+
+@pytest.mark.parametrize("layer_norm", [True, False])
+def test_tf1_public_vectors_in_graph_mode(layer_norm):
+    with tf.Graph().as_default():
+        with tf.compat.v1.variable_scope("root", initializer=tf.compat.v1.constant_initializer(0.5)):
+            cell = MultiRNNCell([LayerNormBasicLSTMCell(2, layer_norm=layer_norm) for _ in range(2)])
+            h, states = cell(tf.constant([[1.0, 1.0]]), _vector_state())
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            _check_vector(layer_norm, *sess.run([h, states]))
+
+
+@pytest.mark.parametrize("layer_norm", [True, False])
+def test_tf1_public_vectors_in_eager_mode(layer_norm):
+    cells = [LayerNormBasicLSTMCell(2, layer_norm=layer_norm) for _ in range(2)]
+    for cell, depth in zip(cells, (2, 2)):
+        cell.build((None, depth))
+        for weight in cell.weights:  # gamma=1 and beta=0 are the initialisers already
+            if weight.name in ("kernel", "bias"):
+                weight.assign(np.full(weight.shape, 0.5, np.float32))
+    h, states = MultiRNNCell(cells)(tf.constant([[1.0, 1.0]]), _vector_state())
+    _check_vector(layer_norm, h.numpy(), [LSTMStateTuple(s.c.numpy(), s.h.numpy()) for s in states])
