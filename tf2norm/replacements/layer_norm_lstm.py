@@ -38,18 +38,25 @@ TF1 `dynamic_rnn(cell, x, sequence_length=n, initial_state=s)` maps to
 `LayerNormBasicLSTM(..., return_sequences=True, return_state=True, zero_output_for_mask=True)`
 called as `layer(x, mask=tf.sequence_mask(n, T), initial_state=[s.c, s.h])`, which returns
 `outputs, c, h`: zero outputs past each length and the state at each sequence's last step.
+Migrated TF1 code keeps dynamic_rnn's own contract with
+`LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(x, sequence_length=n, initial_state=s)`, which
+returns `outputs, LSTMStateTuple(c, h)` and runs dropout as TF1 did (see `dynamic_rnn`); it works
+eagerly, in `tf.function` and in tf.compat.v1 graphs, where the weights are the cell's Keras
+variables (initialised by `global_variables_initializer()`), not TF1's `get_variable` names.
 """
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from keras.src import backend as keras_backend
 from keras.src import tree
 
 from tf2norm.replacements._modes import static_bool
 from tf2norm.replacements.layer_norm_lstm_cell import (
     _GATES,
     LayerNormBasicLSTMCell,
+    LSTMStateTuple,
     _is_active_keep_prob,
     layer_norm_epsilon,
 )
@@ -409,7 +416,11 @@ class LayerNormBasicLSTM(keras.layers.RNN):
 
     @classmethod
     def from_cell(cls, cell, **kwargs):
-        """The layer over an existing cell (weights shared), e.g. `from_cell(cell, return_sequences=True)`."""
+        """The layer over an existing cell (weights shared), e.g. `from_cell(cell, return_sequences=True)`.
+
+        The layer takes the cell's dtype policy unless `dtype=` says otherwise.
+        """
+        kwargs.setdefault("dtype", cell.dtype_policy)
         return cls(cell.num_units, cell=cell, **kwargs)
 
     # The cell's settings, readable on the layer as on keras.layers.LSTM.
@@ -421,8 +432,8 @@ class LayerNormBasicLSTM(keras.layers.RNN):
     dropout_keep_prob = property(lambda self: self.cell.dropout_keep_prob)
     dropout_prob_seed = property(lambda self: self.cell.dropout_prob_seed)
 
-    def _recurrence(self, dtype):
-        key = tf.as_dtype(dtype).name
+    def _recurrence(self, dtype, zero_output_for_mask):
+        key = (tf.as_dtype(dtype).name, bool(zero_output_for_mask))
         if key not in self._recurrences:
             cell = self.cell
             self._recurrences[key] = _Recurrence(
@@ -430,7 +441,7 @@ class LayerNormBasicLSTM(keras.layers.RNN):
                 cell.layer_norm,
                 cell.forget_bias,
                 layer_norm_epsilon(dtype),
-                self.zero_output_for_mask,
+                zero_output_for_mask,
                 self.jit_compile,
             )
         return self._recurrences[key]
@@ -453,17 +464,27 @@ class LayerNormBasicLSTM(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if tree.is_nested(mask):
             mask = mask[0]
-        cell = self.cell
-        if cell.activation not in _TANH:
+        if self.cell.activation not in _TANH:
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        dtype = sequences.dtype
         x = tf.transpose(sequences, [1, 0, 2])
         if mask is not None:
             mask = tf.transpose(tf.cast(mask, tf.bool), [1, 0])[:, :, None]
         if self.go_backwards:
             x = tf.reverse(x, [0])
             mask = None if mask is None else tf.reverse(mask, [0])
-        c0, h0 = (tf.cast(s, dtype) for s in initial_state[:2])
+        # Save the backward pass's tensors unless this is plainly inference.
+        save = training is not None and static_bool(training) is not False
+        outputs, c, h = self._fast_loop(x, initial_state[0], initial_state[1], mask, training, save,
+                                        self.zero_output_for_mask)
+        last_output = outputs[-1]
+        outputs = tf.transpose(outputs, [1, 0, 2]) if self.return_sequences else last_output[:, None]
+        return last_output, outputs, [c, h]
+
+    def _fast_loop(self, x, c0, h0, mask, training, save, zero_output_for_mask):
+        """x [T,B,D] time-major, mask [T,B,1] bool or None: outputs [T,B,H], c, h from the compiled loops."""
+        cell = self.cell
+        dtype = x.dtype
+        c0, h0 = tf.cast(c0, dtype), tf.cast(h0, dtype)
         weights = {k: tf.cast(tf.convert_to_tensor(v), dtype) for k, v in cell._keras_weights().items()}
         if cell.layer_norm:
             packed = {
@@ -475,13 +496,89 @@ class LayerNormBasicLSTM(keras.layers.RNN):
             }
         else:
             packed = {"kernel": weights["kernel"], "bias": weights["bias"]}
-        # Save the backward pass's tensors unless this is plainly inference.
-        save = training is not None and static_bool(training) is not False
         drop = self._dropout_mask(x, training)
-        outputs, c, h = _run_recurrence(self._recurrence(dtype), x, c0, h0, mask, drop, packed, save)
-        last_output = outputs[-1]
-        outputs = tf.transpose(outputs, [1, 0, 2]) if self.return_sequences else last_output[:, None]
-        return last_output, outputs, [c, h]
+        recurrence = self._recurrence(dtype, zero_output_for_mask)
+        return _run_recurrence(recurrence, x, c0, h0, mask, drop, packed, save)
+
+    # ------------------------------------------------------------- TF1 entry
+    def dynamic_rnn(self, inputs, sequence_length=None, initial_state=None, dtype=None, time_major=False,
+                    training=None):
+        """TF1's `tf.compat.v1.nn.dynamic_rnn(self.cell, inputs, ...)`, computed by this layer's loops.
+
+        What `tf2norm migrate` emits for dynamic_rnn over one LayerNormBasicLSTMCell:
+        `LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(x, sequence_length=n, initial_state=s)`.
+        The layer's own return_sequences, return_state and zero_output_for_mask do not apply here;
+        go_backwards and stateful have no dynamic_rnn meaning and are rejected.
+
+        Args:
+          inputs: `[B, T, D]`, or `[T, B, D]` with `time_major=True`. Floating inputs are cast to
+            the cell's compute dtype, as a Keras call does.
+          sequence_length: `[B]` integer lengths, or None (every step of every sequence runs).
+            Outputs past a sequence's length are zero, and its final state is the state after its
+            last valid step (the initial state for a length of 0), as in TF1.
+          initial_state: `LSTMStateTuple(c, h)` or any `(c, h)` pair of `[B, H]`; zeros if None.
+          dtype: TF1's dtype of the zero state. The sequence runs in the cell's compute dtype
+            (float32 unless the cell was built with `dtype=`); a different dtype is an error,
+            rather than a silent change of precision.
+          time_major: inputs and outputs are `[T, B, ...]`.
+          training: None runs dropout as TF1 did: whenever the cell's `dropout_keep_prob` is not
+            the float 1.0 (a keep_prob tensor always runs it). Otherwise the flag decides, as in a
+            Keras call (a bool, or a bool tensor, e.g. a placeholder).
+
+        Returns:
+          `(outputs, LSTMStateTuple(c, h))`: outputs `[B, T, H]` (`[T, B, H]` if time_major).
+        """
+        if self.go_backwards or self.stateful:
+            raise ValueError("LayerNormBasicLSTM.dynamic_rnn: not for a layer built with go_backwards or stateful")
+        if tree.is_nested(inputs):
+            raise TypeError("LayerNormBasicLSTM.dynamic_rnn: nested inputs are not supported; concatenate them")
+        cell = self.cell
+        compute = tf.as_dtype(cell.compute_dtype)
+        if dtype is not None and tf.as_dtype(dtype) != compute:
+            raise ValueError(
+                f"LayerNormBasicLSTM.dynamic_rnn: dtype={tf.as_dtype(dtype).name}, but the cell computes in "
+                f"{compute.name}; build the cell with dtype='{tf.as_dtype(dtype).name}'"
+            )
+        x = tf.convert_to_tensor(inputs)
+        if x.dtype != compute:
+            if not x.dtype.is_floating:
+                raise TypeError(f"LayerNormBasicLSTM.dynamic_rnn: inputs must be floating point, got {x.dtype.name}")
+            x = tf.cast(x, compute)
+        if x.shape.rank != 3:
+            raise ValueError(f"LayerNormBasicLSTM.dynamic_rnn: inputs must have rank 3, got shape {x.shape}")
+        if not self.built:
+            # Builds the cell, unless it has its weights already.
+            self.build((x.shape[1], x.shape[0], x.shape[2]) if time_major else tuple(x.shape))
+        if training is None:
+            training = _is_active_keep_prob(cell.dropout_keep_prob)
+            save = True  # a TF1-style call may well be differentiated
+        else:
+            save = static_bool(training) is not False
+        with tf.name_scope(self.name):
+            x_tm = x if time_major else tf.transpose(x, [1, 0, 2])
+            steps, batch = _dim(x_tm, 0), _dim(x_tm, 1)
+            if initial_state is None:
+                c0 = h0 = tf.zeros([batch, cell.num_units], compute)
+            else:
+                c0, h0 = (tf.cast(tf.convert_to_tensor(s), compute) for s in initial_state)
+            mask = None  # [T, B, 1]
+            if sequence_length is not None:
+                mask = tf.transpose(tf.sequence_mask(sequence_length, maxlen=steps))[:, :, None]
+            if cell.activation in _TANH:
+                outputs, c, h = self._fast_loop(x_tm, c0, h0, mask, training, save, zero_output_for_mask=True)
+            else:
+                # The cell's Keras call step by step (inner_loop's fallback), with dynamic_rnn's settings.
+                def step(inputs_t, states):
+                    output, new_states = cell(inputs_t, states, training=training)
+                    return output, list(new_states)
+
+                _, outputs, (c, h) = keras_backend.rnn(
+                    step, x_tm, [c0, h0], mask=mask, time_major=True, zero_output_for_mask=True,
+                    input_length=x_tm.shape[0],
+                )
+            if not time_major:
+                outputs = tf.transpose(outputs, [1, 0, 2])
+        return outputs, LSTMStateTuple(c, h)
 
     # ----------------------------------------------------------------- config
     def get_config(self):
