@@ -151,3 +151,40 @@ def test_readme_main_job_command_prints_a_diff_and_writes_nothing():
                              if name not in UNCHANGED["keras"])
     assert done.stderr.splitlines()[-1] == "tf2norm: 9 files, 6 would change, 13 findings, 1 failed"
     assert {p: p.read_bytes() for p in FIXTURES.glob("*.py")} == before
+
+
+# Trains the migrated import_styles.sequence_summary: dynamic_rnn over one cell, which the keras
+# target turns into LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(...), in a tf.compat.v1 graph.
+_TRAIN_SEQUENCE_SUMMARY = """
+import importlib.util, json, sys
+import numpy as np
+import tensorflow as tf
+spec = importlib.util.spec_from_file_location("import_styles", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+with tf.Graph().as_default():
+    spec.loader.exec_module(module)
+    sequence = tf.compat.v1.placeholder(tf.float32, [None, 5, 3])
+    summary = module.sequence_summary(sequence)
+    loss = tf.reduce_mean(tf.square(summary - 0.5))
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(0.5).minimize(loss)
+    feed = {sequence: np.random.RandomState(0).randn(4, 5, 3).astype(np.float32)}
+    with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        losses = [session.run([loss, train_op], feed)[0] for _ in range(10)]
+    print(json.dumps({"losses": [float(v) for v in losses], "shape": summary.shape.as_list(),
+                      "variables": len(tf.compat.v1.trainable_variables())}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("migrated", ["keras"], indirect=True)
+def test_keras_target_dynamic_rnn_layer_trains_in_a_tf1_graph(migrated):
+    _, directory = migrated
+    path = directory / "import_styles.py"
+    assert "LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(inputs)" in path.read_text()
+    done = subprocess.run([sys.executable, "-c", _TRAIN_SEQUENCE_SUMMARY, str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["shape"] == [None, 16] and result["variables"] == 11
+    assert result["losses"][-1] < 0.8 * result["losses"][0]

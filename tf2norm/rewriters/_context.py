@@ -17,6 +17,7 @@ from libcst.metadata import ImportAssignment, MetadataWrapper, PositionProvider
 
 from tf2norm.rewriters import _findings
 from tf2norm.rewriters._names import Resolver, canonical, dotted
+from tf2norm.rewriters._signature import is_literal
 
 REPLACEMENTS = "tf2norm.replacements"
 
@@ -45,6 +46,7 @@ class FileContext:
         self._free: set[str] | None = None
         self._removed_aliases: set[cst.ImportAlias] = set()
         self._removed_assigns: set[cst.Assign] = set()
+        self._reuses_scopes: bool | None = None
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -79,6 +81,23 @@ class FileContext:
                 if owner is not None:
                     self.rewriter = owner
                     self.report(_findings.FINDINGS, "TF2N013", node, module=dotted(node.module))
+
+    def reuses_variable_scopes(self) -> bool:
+        """Does the file share variables through variable scopes (`variable_scope(reuse=...)`,
+        `reuse_variables()`)? Then two layer objects may be one set of TF1 variables."""
+        if self._reuses_scopes is None:
+            self._reuses_scopes = False
+            for node in self.names.parents:
+                if not isinstance(node, cst.Call):
+                    continue
+                if isinstance(node.func, cst.Attribute) and node.func.attr.value == "reuse_variables":
+                    self._reuses_scopes = True
+                elif self.names.canonical(node.func) == "tensorflow.variable_scope":
+                    self._reuses_scopes = any(arg.keyword is not None and arg.keyword.value == "reuse"
+                                              and not is_literal(arg.value, None, False) for arg in node.args)
+                if self._reuses_scopes:
+                    break
+        return self._reuses_scopes
 
     def position(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
         """((line, column), (end line, end column)) of `node`, lines 1-based, columns 0-based.
@@ -221,7 +240,7 @@ class FileContext:
             if all(self._imports_replacement(a, name) for a in kept):
                 free.add(name)
         self._free = free | {"BatchNormalization", "batch_norm", "scoped_layer", "LayerNormBasicLSTMCell",
-                             "MultiRNNCell", "DropoutWrapper", "LSTMStateTuple"} - set(bound)
+                             "LayerNormBasicLSTM", "MultiRNNCell", "DropoutWrapper", "LSTMStateTuple"} - set(bound)
 
     def _removed(self, assignment) -> bool:
         if isinstance(assignment, ImportAssignment):

@@ -105,7 +105,7 @@ _ARG_SCOPE = _arg_scopes.Spec(LEGACY, LAYERS, "TF2N109", FINDINGS)
 
 def plan(ctx) -> None:
     inherited = _arg_scopes.plan(ctx, _ARG_SCOPE)
-    reuses = _file_reuses_scopes(ctx)
+    reuses = ctx.reuses_variable_scopes()
     for node, _ in list(ctx.names.references(LEGACY.__contains__)):
         if node in ctx.handled:
             continue
@@ -312,21 +312,6 @@ def _surely_callable(ctx, node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Name):
         assignment = ctx.names.binding(node)
         return assignment is not None and isinstance(assignment.node, cst.FunctionDef)
-    return False
-
-
-def _file_reuses_scopes(ctx) -> bool:
-    """Does the file share variables through variable scopes (reuse=..., reuse_variables())?"""
-    for node in ctx.names.parents:
-        if not isinstance(node, cst.Call):
-            continue
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "reuse_variables":
-            return True
-        if ctx.names.canonical(node.func) == "tensorflow.variable_scope":
-            for arg in node.args:
-                if arg.keyword is not None and arg.keyword.value == "reuse" \
-                        and not is_literal(arg.value, None, False):
-                    return True
     return False
 
 

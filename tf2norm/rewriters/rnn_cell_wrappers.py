@@ -1,5 +1,5 @@
 """Legacy `MultiRNNCell`, `DropoutWrapper`, `LSTMStateTuple`, `tf.nn.(bidirectional_)dynamic_rnn` around a
-migrated LayerNormBasicLSTMCell -> tf2norm.replacements' versions and `tf.compat.v1.nn.dynamic_rnn`.
+migrated LayerNormBasicLSTMCell -> tf2norm.replacements' versions, `LayerNormBasicLSTM`, `tf.compat.v1.nn.dynamic_rnn`.
 
 The TF1 wrappers raise on Keras 3, so they must change with the cell they wrap; they are followed
 through names, lists, `cells.append(cell)`, comprehensions, helper functions returning cells and
@@ -7,6 +7,27 @@ through names, lists, `cells.append(cell)`, comprehensions, helper functions ret
 it was and reported: tf2norm does not migrate it. `LSTMStateTuple` is a plain named tuple and always
 becomes tf2norm's. `dynamic_rnn` left the TF2 namespace but `tf.compat.v1.nn.dynamic_rnn` runs any
 cell that is callable as `cell(x, state)`.
+
+Keras target: `dynamic_rnn(cell, x, ...)` over one migrated LayerNormBasicLSTMCell (built inline, or
+a name bound once to one that nothing else calls: `cell.zero_state(...)`, `state_size` and
+`output_size` may be read) becomes the fast sequence layer over that cell, with dynamic_rnn's TF1
+contract (returns `outputs, LSTMStateTuple(c, h)`, TF1's dropout rule):
+
+    tf.nn.dynamic_rnn(cell, x, lengths, dtype=tf.float32, scope="enc")
+    -> LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(x, sequence_length=lengths)
+
+`sequence_length`, `initial_state` and `time_major` are kept (as keywords). `dtype` is dropped when
+it is float32: the layer computes in the cell's dtype (float32 unless the cell is built with
+`dtype=`); any other dtype is kept, so that `dynamic_rnn` checks it and a float64 program fails
+loudly instead of losing precision. `parallel_iterations` and `swap_memory` (performance hints of
+TF1's while loop) are dropped. So is `scope`: it only named the variables, and a TF1 cell object
+kept the variables of its first call whatever scope a later call gave, as the Keras cell keeps its
+weights. Variables are shared by scope only across cell objects: in a file that reuses variable
+scopes (`variable_scope(reuse=...)`, `reuse_variables()`), or for a cell built with `reuse=`,
+`dynamic_rnn` stays `tf.compat.v1.nn.dynamic_rnn`, whose cell creates TF1's variables in graph
+mode. So do MultiRNNCell, DropoutWrapper, cells tf2norm cannot follow, bidirectional_dynamic_rnn,
+and the compat target. The same scope check cannot see callers in other files: code that builds
+the cell in one file and reuses its variable scope from another must use the compat target.
 """
 
 from __future__ import annotations
@@ -16,6 +37,7 @@ from libcst.metadata import ImportAssignment
 
 from tf2norm.rewriters import _calls, _findings
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
+from tf2norm.rewriters.layer_norm_basic_lstm_cell import SIGNATURE as CELL_SIGNATURE
 
 AFTER = ("layer_norm_basic_lstm_cell",)
 
@@ -35,6 +57,15 @@ RNN_FUNCTIONS = {
     "tensorflow.nn.bidirectional_dynamic_rnn": (("cell_fw", "cell_bw", "inputs"), ("cell_fw", "cell_bw")),
 }
 LEGACY = frozenset({f"{m}.{n}" for m in _MODULES for n in (*WRAPPERS, "LSTMStateTuple")} | set(RNN_FUNCTIONS))
+
+# TF 1.15's dynamic_rnn; what LayerNormBasicLSTM.dynamic_rnn does not take; defaults not written out.
+DYNAMIC_RNN = ("cell", "inputs", "sequence_length", "initial_state", "dtype", "parallel_iterations",
+               "swap_memory", "time_major", "scope")
+DROPPED = ("parallel_iterations", "swap_memory", "scope")
+DROPPED_DEFAULTS = {"sequence_length": None, "initial_state": None, "time_major": False}
+FLOAT32 = frozenset({"tensorflow.float32", "tensorflow.dtypes.float32", "numpy.float32"})
+# Reading these does not call the cell, so they do not stop dynamic_rnn from becoming the layer.
+CELL_READS = frozenset({"zero_state", "state_size", "output_size"})
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)  # their bodies run later, not here
 
@@ -60,6 +91,7 @@ def plan(ctx) -> None:
         if isinstance(parent, cst.Call) and parent.func is node and name.rsplit(".", 1)[-1] in WRAPPERS:
             wrapper_calls[parent] = _cell_arguments(parent, WRAPPERS[name.rsplit(".", 1)[-1]])
     taint = _Taint(ctx, ctx.shared["cells"], wrapper_calls)
+    layer_calls = _layer_calls(ctx, references) if ctx.target == "keras" else {}
     for node, name in references:
         short = name.rsplit(".", 1)[-1]
         parent = ctx.names.parents.get(node)
@@ -68,7 +100,10 @@ def plan(ctx) -> None:
             ctx.edit(node, lambda _: ctx.replacement("LSTMStateTuple"), consumes=node)
         elif name in RNN_FUNCTIONS:
             raw = ctx.names.qualified(node)
-            if called and not raw.startswith("tensorflow.compat.") and taint.any(_cell_arguments(parent, RNN_FUNCTIONS[name])):
+            if called and parent in layer_calls:
+                _layer(ctx, parent, layer_calls[parent])
+            elif called and not raw.startswith("tensorflow.compat.") \
+                    and taint.any(_cell_arguments(parent, RNN_FUNCTIONS[name])):
                 _compat_v1(ctx, node, short)
         elif called and parent in taint.nodes:
             _wrapper(ctx, parent, short)
@@ -140,6 +175,126 @@ def _compat_v1(ctx, node: cst.BaseExpression, short: str) -> None:
     if not (isinstance(nn, cst.Attribute) and nn.attr.value == "nn" and ctx.names.qualified(nn.value) == "tensorflow"):
         return ctx.report(FINDINGS, "TF2N303", node, api=code(node), name=short)
     ctx.edit(node, lambda updated: cst.parse_expression(f"{code(updated.value.value)}.compat.v1.nn.{short}"))
+
+
+def _layer_calls(ctx, references) -> dict:
+    """The dynamic_rnn calls that become LayerNormBasicLSTM, each with its arguments bound.
+
+    Reports the calls over one cell that cannot be bound (they stay tf.compat.v1.nn.dynamic_rnn).
+    """
+    if ctx.reuses_variable_scopes():
+        return {}
+    calls, by_binding = {}, {}
+    for node, name in references:
+        call = ctx.names.parents.get(node)
+        if name != "tensorflow.nn.dynamic_rnn" or not (isinstance(call, cst.Call) and call.func is node):
+            continue
+        first = call.args[0] if call.args else None
+        try:
+            bound = bind(call, DYNAMIC_RNN, required=2)
+        except Mismatch as mismatch:
+            if first is not None and not first.star and first.keyword is None \
+                    and _single_cell(ctx, first.value) is not None:
+                ctx.report(_findings.FINDINGS, mismatch.code, call, api="dynamic_rnn -> LayerNormBasicLSTM",
+                           reason=mismatch.reason)
+            continue
+        binding = _single_cell(ctx, bound.value("cell"))
+        if binding is not None:
+            calls[call] = bound
+            by_binding.setdefault(binding, []).append(call)
+    for binding, users in by_binding.items():
+        if binding is _INLINE:
+            continue
+        cell_arguments = {calls[c].value("cell") for c in users}
+        for access in binding.references:
+            parent = ctx.names.parents.get(access.node)
+            if access.node in cell_arguments or isinstance(parent, cst.Attribute) and parent.value is access.node \
+                    and parent.attr.value in CELL_READS:
+                continue
+            # Called or passed on elsewhere: in a tf.compat.v1 graph TF1-style calls create TF1's
+            # variables, which the layer's Keras weights would not share.
+            for c in users:
+                del calls[c]
+            break
+    return calls
+
+
+_INLINE = object()
+
+
+def _single_cell(ctx, cell: cst.BaseExpression):
+    """`_INLINE` for a migrated cell constructed right there, the assignment for a name bound once to
+    one, else None. A cell built with TF1's `reuse=` shares variables by scope: None."""
+    binding = _INLINE
+    if isinstance(cell, cst.Name):
+        binding = ctx.names.binding(cell)
+        statement = None if binding is None else ctx.names.assign_of(binding)
+        if statement is None:
+            return None
+        cell = statement.value
+    if not (isinstance(cell, cst.Call) and cell.func in ctx.shared["cells"]):
+        return None
+    try:
+        constructor = bind(cell, CELL_SIGNATURE, required=1)
+    except Mismatch:
+        return None
+    if "reuse" in constructor and not is_literal(constructor.value("reuse"), None, False):
+        return None
+    return binding
+
+
+def _layer(ctx, call: cst.Call, bound) -> None:
+    """`LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(inputs, ...)`, arguments after inputs as keywords."""
+    kept = []
+    for name, index in sorted(bound.index.items(), key=lambda item: item[1]):
+        value = bound.value(name)
+        if name == "cell" or name in DROPPED \
+                or name in DROPPED_DEFAULTS and is_literal(value, DROPPED_DEFAULTS[name]):
+            continue
+        if name == "dtype" and (is_literal(value, None, "float32") or ctx.names.canonical(value) in FLOAT32):
+            continue
+        kept.append((name, index))
+    # Comments of what goes away move above the statement: the dropped arguments, the comma after the
+    # cell (its value moves into from_cell() with its own comments) and, when the last argument goes,
+    # the comma of the new last one, which takes the closing layout (trailing comma, line break).
+    last, final = len(call.args) - 1, kept[-1][1]
+    for name, index in bound.index.items():
+        if name == "cell" or index == final != last:
+            ctx.rescue_comments(call, call.args[index].comma)
+        elif (name, index) not in kept:
+            ctx.rescue_comments(call, call.args[index])
+
+    def build(updated: cst.Call) -> cst.Call:
+        items = []
+        for name, index in kept:
+            arg = updated.args[index]
+            items.append((arg if name == "inputs" else _calls.keyword(name, arg.value, like=arg), index))
+        if final != last:  # the dropped last argument's comments were moved up, not left to the new last
+            tail = updated.args[last]
+            updated = updated.with_changes(args=[*updated.args[:last], tail.with_changes(
+                comma=_uncommented(tail.comma), whitespace_after_arg=_uncommented(tail.whitespace_after_arg))])
+        cell = updated.args[bound.index["cell"]].value
+        layer = cst.Call(func=cst.Attribute(value=ctx.replacement("LayerNormBasicLSTM"), attr=cst.Name("from_cell")),
+                         args=[cst.Arg(value=cell)])
+        return cst.Call(func=cst.Attribute(value=layer, attr=cst.Name("dynamic_rnn")),
+                        args=_calls.relaid(updated, items), whitespace_before_args=updated.whitespace_before_args,
+                        lpar=updated.lpar, rpar=updated.rpar)
+
+    ctx.handled.add(call.func)
+    ctx.edit(call, build, consumes=call.func)
+
+
+def _uncommented(node):
+    """`node` (a comma or whitespace) without its comments."""
+    return node.visit(_StripComments()) if isinstance(node, cst.CSTNode) else node
+
+
+class _StripComments(cst.CSTTransformer):
+    def leave_TrailingWhitespace(self, original, updated):
+        return updated.with_changes(whitespace=cst.SimpleWhitespace(""), comment=None)
+
+    def leave_EmptyLine(self, original, updated):
+        return cst.RemoveFromParent() if updated.comment is not None else updated
 
 
 class _Taint:
