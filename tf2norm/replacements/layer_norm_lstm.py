@@ -47,6 +47,7 @@ variables (initialised by `global_variables_initializer()`), not TF1's `get_vari
 
 from __future__ import annotations
 
+import inspect
 import keras
 import tensorflow as tf
 from keras.src import backend as keras_backend
@@ -62,17 +63,13 @@ from tf2norm.replacements.layer_norm_lstm_cell import (
 )
 
 _TANH = (tf.tanh, tf.math.tanh, tf.nn.tanh, keras.activations.tanh)
-_CELL_DEFAULTS = dict(
-    forget_bias=1.0,
-    input_size=None,
-    activation=None,
-    layer_norm=True,
-    norm_gain=1.0,
-    norm_shift=0.0,
-    dropout_keep_prob=1.0,
-    dropout_prob_seed=None,
-    reuse=None,
-)
+# The cell's own keyword defaults (forget_bias=1.0, ..., reuse=None), read from its signature so
+# the two classes cannot drift apart.
+_CELL_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(LayerNormBasicLSTMCell.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
 
 
 def _dim(x, axis):
