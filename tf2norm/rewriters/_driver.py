@@ -119,15 +119,10 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         return data, []
     try:
         module = cst.parse_module(data)
-    except cst.ParserSyntaxError as error:
-        line, col, reason = error.editor_line, error.editor_column, "invalid syntax"
-        try:  # Python's own message is the clearer one ("Missing parentheses in call to 'print'")
-            ast.parse(data)
-        except SyntaxError as python:
-            line, col, reason = python.lineno or line, python.offset or col, python.msg
-        raise _fail(path, "TF2N001", line, col, reason=reason) from None
-    except (SyntaxError, RecursionError, ValueError) as error:
-        raise _fail(path, "TF2N001", reason=str(error) or type(error).__name__) from None
+    except (cst.ParserSyntaxError, SyntaxError, RecursionError, ValueError) as error:
+        # Python accepted the file but LibCST did not (syntax newer than LibCST knows).
+        line, col = getattr(error, "editor_line", 1), getattr(error, "editor_column", 1)
+        raise _fail(path, "TF2N001", line, col, reason=f"LibCST: {str(error).splitlines()[0]}") from None
     modules, legacy, paths = _registry()
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
     ctx = FileContext(module, path, options.target, legacy, paths)
