@@ -143,59 +143,46 @@ def batch_norm(
     param_regularizers = param_regularizers or {}
     dtype = inputs.dtype.base_dtype
     param_dtype = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
+    initializer = {
+        name: param_initializers.get(name, default)
+        for name, default in (
+            ("beta", tf.compat.v1.zeros_initializer()),
+            ("gamma", tf.compat.v1.ones_initializer()),
+            ("moving_mean", tf.compat.v1.zeros_initializer()),
+            ("moving_variance", tf.compat.v1.ones_initializer()),
+        )
+    }
+
+    def stddev_init(shape, dtype=None, partition_info=None):
+        # renorm's standard deviations start at sqrt(moving_variance's initial value), as in TF 1.15.
+        return tf.sqrt(initializer["moving_variance"](shape, dtype=dtype))
+
+    def variable(name, trainable_variable, init=None):
+        # As TF1: regularizers apply to beta/gamma only, variables_collections to the four
+        # contrib variables (not to renorm's extras).
+        return _model_variable(
+            name,
+            [channels],
+            param_dtype,
+            init or initializer[name],
+            trainable_variable,
+            param_regularizers.get(name) if name in ("beta", "gamma") else None,
+            _collections_for(variables_collections, name) if name in initializer else None,
+        )
 
     with tf.compat.v1.variable_scope(scope, "BatchNorm", [inputs], reuse=reuse) as sc:
-        shape = [channels]
-        beta = gamma = None
-        if center:
-            beta = _model_variable(
-                "beta",
-                shape,
-                param_dtype,
-                param_initializers.get("beta", tf.compat.v1.zeros_initializer()),
-                trainable,
-                param_regularizers.get("beta"),
-                _collections_for(variables_collections, "beta"),
-            )
-        if scale:
-            gamma = _model_variable(
-                "gamma",
-                shape,
-                param_dtype,
-                param_initializers.get("gamma", tf.compat.v1.ones_initializer()),
-                trainable,
-                param_regularizers.get("gamma"),
-                _collections_for(variables_collections, "gamma"),
-            )
-        moving_mean = _model_variable(
-            "moving_mean",
-            shape,
-            param_dtype,
-            param_initializers.get("moving_mean", tf.compat.v1.zeros_initializer()),
-            False,
-            collections=_collections_for(variables_collections, "moving_mean"),
+        state = bn.BatchNormState(
+            beta=variable("beta", trainable) if center else None,
+            gamma=variable("gamma", trainable) if scale else None,
+            moving_mean=variable("moving_mean", False),
+            moving_variance=variable("moving_variance", False),
         )
-        moving_variance = _model_variable(
-            "moving_variance",
-            shape,
-            param_dtype,
-            param_initializers.get("moving_variance", tf.compat.v1.ones_initializer()),
-            False,
-            collections=_collections_for(variables_collections, "moving_variance"),
-        )
-        state = bn.BatchNormState(moving_mean=moving_mean, moving_variance=moving_variance, beta=beta, gamma=gamma)
         if renorm:
-            variance_init = param_initializers.get("moving_variance", tf.compat.v1.ones_initializer())
-
-            def stddev_init(shape, dtype=None, partition_info=None):
-                return tf.sqrt(variance_init(shape, dtype=dtype))
-
-            mean_init = param_initializers.get("moving_mean", tf.compat.v1.zeros_initializer())
-            state.moving_stddev = _model_variable("moving_stddev", shape, param_dtype, stddev_init, False)
-            state.renorm_mean = _model_variable("renorm_mean", shape, param_dtype, mean_init, False)
-            state.renorm_stddev = _model_variable("renorm_stddev", shape, param_dtype, stddev_init, False)
+            state.moving_stddev = variable("moving_stddev", False, stddev_init)
+            state.renorm_mean = variable("renorm_mean", False, initializer["moving_mean"])
+            state.renorm_stddev = variable("renorm_stddev", False, stddev_init)
         if zero_debias_moving_mean:
-            state.biased, state.local_step = _zero_debias_variables(moving_mean)
+            state.biased, state.local_step = _zero_debias_variables(state.moving_mean)
 
         cfg = bn.BatchNormConfig(
             axis=axis,
