@@ -122,7 +122,3 @@ class Tf1Checkpoint:
         """
         for name in sorted(self.variables if names is None else names):
             self.read(name)
-
-
-def open_checkpoint(path) -> Tf1Checkpoint:
-    return Tf1Checkpoint(path)

@@ -79,10 +79,6 @@ class Resolver:
     def canonical(self, node: cst.CSTNode) -> str | None:
         return canonical(self.qualified(node))
 
-    def is_builtin(self, node: cst.CSTNode) -> bool:
-        names = self._names(node)
-        return bool(names) and all(q.source is QualifiedNameSource.BUILTIN for q in names)
-
     def _names(self, node: cst.Name):
         scope = self.scopes.get(node)
         if scope is None:
