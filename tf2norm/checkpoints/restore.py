@@ -15,11 +15,7 @@ import warnings
 
 from . import manifest as mf
 from .errors import CheckpointError
-from .naming import BATCH_NORM, LN_GATES, LSTM_CELL
-
-_BN_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance", "moving_stddev", "renorm_mean",
-               "renorm_stddev", "moving_mean_biased", "moving_mean_local_step")
-_CELL_WEIGHTS = ("kernel", "bias") + tuple(f"{g}_{p}" for g in LN_GATES for p in ("gamma", "beta"))
+from .naming import BATCH_NORM, LSTM_CELL
 
 
 def replacement_class(kind: str):
@@ -40,9 +36,13 @@ def kind_of(layer) -> str:
 
 
 def layer_weights(layer) -> dict:
-    """{replacement weight name: variable} of a built replacement layer."""
-    names = _CELL_WEIGHTS if kind_of(layer) == LSTM_CELL else _BN_WEIGHTS
-    return {n: getattr(layer, n) for n in names if getattr(layer, n, None) is not None}
+    """{replacement weight name: variable} of a built replacement layer.
+
+    The replacements name each weight after the attribute that holds it (`kernel`, `input_gamma`,
+    `moving_mean_biased`, ...), so the layer's own weight list is the mapping.
+    """
+    kind_of(layer)
+    return {weight.name: weight for weight in layer.weights}
 
 
 def layer_name(scope: str) -> str:
