@@ -64,7 +64,8 @@ def test_inspect_text_lists_groups_configs_and_the_rest():
         f"    bias    [24]      float32  <- {CELL1}/bias",
     ]
     assert f"    state_beta       [8]       float32  <- {CELL0}/state/beta" in lines
-    assert "batch_norm groups (0):" in lines
+    assert "LayerNormBasicLSTMCell groups (2):" in lines
+    assert not any(line.startswith("batch_norm groups") for line in lines)  # kinds without groups
     assert "Not recognised (35; not converted):" in lines
     assert f"  {CELL0}/kernel/Adam  [13, 32] float32  (optimizer slot of {CELL0}/kernel)" in lines
     assert "  dense/kernel  [6, 2] float32" in lines
@@ -131,7 +132,7 @@ def test_convert_output_and_manifest(tmp_path):
     out = tmp_path / "conv"
     run = cli("convert", fixture("bn_convnet"), "--out", out, *CONVERT_OPTIONS["bn_convnet"])
     assert run.stdout.splitlines()[0] == (
-        f"converted 4 groups (0 LayerNormBasicLSTMCell, 4 batch_norm) from "
+        f"converted 4 groups (4 batch_norm) from "
         f"{fixture('bn_convnet', 'model.ckpt')} into {out}")
     assert run.stdout.splitlines()[3] == (
         "  block3/BatchNorm -> BatchNormalization(center=True, scale=True, axis=1, momentum=0.9, "

@@ -219,8 +219,8 @@ def test_options_set_layout_and_constructor_arguments():
     (["a/BatchNorm=CHWN"], [], "--data-format a/BatchNorm=CHWN: unknown data format 'CHWN' (one of "
                                "NC, NWC, NHWC, NDHWC, NCW, NCHW, NCDHW)"),
     (["r/layer_norm_basic_lstm_cell=NCHW"], [],
-     "--data-format r/layer_norm_basic_lstm_cell=NCHW: r/layer_norm_basic_lstm_cell is not a "
-     "batch_norm group"),
+     "--data-format r/layer_norm_basic_lstm_cell=NCHW: r/layer_norm_basic_lstm_cell is a "
+     "lstm_cell group, which has no data format"),
     ([], ["a/BatchNorm:forget_bias=2"],
      "--config a/BatchNorm:forget_bias=2: forget_bias cannot be set on a batch_norm group "
      "(settable: axis, momentum, epsilon, fused, renorm_momentum, renorm_clipping)"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
 import os
 import sys
 
@@ -124,21 +125,23 @@ def convert(ckpt, out, data_formats, settings, force):
     leaves nothing. Load the result with tf2norm.checkpoints.restore(DIR) (fresh layers) or
     restore_into(model, DIR, {scope: layer_name}) (your model).
     """
+    from . import kinds
     from .convert import convert as run
 
     manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force)
     groups = manifest["groups"]
-    cells = sum(e["kind"] == "lstm_cell" for e in groups)
-    click.echo(f"converted {len(groups)} groups ({cells} LayerNormBasicLSTMCell, "
-               f"{len(groups) - cells} batch_norm) from {manifest['source']['checkpoint']} "
-               f"into {os.path.abspath(out)}")
+    counts = Counter(e["kind"] for e in groups)
+    per_kind = ", ".join(f"{counts[k.ID]} {k.TITLE}" for k in kinds.all_kinds() if counts[k.ID])
+    click.echo(f"converted {len(groups)} groups ({per_kind or 'none recognised'}) from "
+               f"{manifest['source']['checkpoint']} into {os.path.abspath(out)}")
     for e in groups:
-        extra = f" data_format={e['data_format']}" if e["kind"] == "batch_norm" else ""
+        extra = f" data_format={e['data_format']}" if "data_format" in e else ""
         click.echo(f"  {e['scope']} -> {e['class'].rsplit('.', 1)[-1]}({_kwargs(e['config'])})"
                    f"{extra}")
-    assumed = [e["scope"] for e in groups if e["kind"] == "batch_norm" and not e["data_format_given"]]
+    assumed = [e for e in groups if "data_format" in e and not e["data_format_given"]]
     if assumed:
-        click.echo(f"note: data format NHWC assumed for {len(assumed)} batch_norm groups; pass "
+        titles = " / ".join(dict.fromkeys(kinds.get(e["kind"]).TITLE for e in assumed))
+        click.echo(f"note: data format NHWC assumed for {len(assumed)} {titles} groups; pass "
                    "--data-format SCOPE=NCHW for channels-first ones", err=True)
     if manifest["not_converted"]:
         click.echo(f"{len(manifest['not_converted'])} variables not converted "

@@ -14,7 +14,7 @@ restores a built replacement layer with TensorFlow alone).
       "groups": [                                   # one entry per recognised TF1 group
         {
           "scope": "rnn/multi_rnn_cell/cell_0/layer_norm_basic_lstm_cell",   # the TF1 scope
-          "kind": "lstm_cell",                      # or "batch_norm"
+          "kind": "lstm_cell",                      # a module of tf2norm.checkpoints.kinds
           "class": "tf2norm.replacements.LayerNormBasicLSTMCell",
           "config": {"num_units": 8, "layer_norm": true, "forget_bias": 1.0},
           "build_input_shape": [null, 5],          # what layer.build() is called with
@@ -60,7 +60,8 @@ import json
 import os
 
 from .errors import CheckpointError
-from .naming import BATCH_NORM, LSTM_CELL, SETTABLE, Inventory, parse_data_format
+from . import kinds
+from .naming import Inventory, parse_data_format
 
 FORMAT = "tf2norm-converted-checkpoint"
 VERSION = 1
@@ -98,10 +99,11 @@ def apply_options(inv: Inventory, data_formats=(), settings=()) -> None:
         except ValueError as exc:
             raise CheckpointError(f"--data-format {option}: {exc}") from None
         targets = [g for g in _targets(inv, scope or None, f"--data-format {option}")
-                   if g.kind == BATCH_NORM or scope]
+                   if kinds.get(g.kind).DATA_FORMAT or scope]
         for g in targets:
-            if g.kind != BATCH_NORM:
-                raise CheckpointError(f"--data-format {option}: {g.scope} is not a batch_norm group")
+            if not kinds.get(g.kind).DATA_FORMAT:
+                raise CheckpointError(f"--data-format {option}: {g.scope} is a {g.kind} group, "
+                                      "which has no data format")
             g.data_format = fmt.strip().upper()
             g.data_format_given = True
             g.config["axis"] = axis
@@ -114,25 +116,21 @@ def apply_options(inv: Inventory, data_formats=(), settings=()) -> None:
         targets = _targets(inv, scope or None, f"--config {option}")
         applied = 0
         for g in targets:
-            if key in SETTABLE[g.kind]:
+            settable = kinds.get(g.kind).SETTABLE
+            if key in settable:
                 g.config[key] = parse_value(value)
                 applied += 1
             elif scope:
                 raise CheckpointError(f"--config {option}: {key} cannot be set on a {g.kind} group "
-                                      f"(settable: {', '.join(SETTABLE[g.kind])})")
+                                      f"(settable: {', '.join(settable)})")
         if not applied:
-            allowed = sorted(set(SETTABLE[LSTM_CELL]) | set(SETTABLE[BATCH_NORM]))
+            allowed = sorted({k for g in targets for k in kinds.get(g.kind).SETTABLE})
             raise CheckpointError(f"--config {option}: no group takes {key} "
                                   f"(settable: {', '.join(allowed)})")
 
 
 def build_input_shape(group) -> list:
-    if group.kind == LSTM_CELL:
-        return [None, group.input_depth]
-    axis, rank = parse_data_format(group.data_format or "NHWC")
-    shape = [None] * rank
-    shape[axis] = group.channels
-    return shape
+    return kinds.get(group.kind).build_input_shape(group)
 
 
 def entry(group, index: int, variables) -> dict:
@@ -152,7 +150,7 @@ def entry(group, index: int, variables) -> dict:
             for key, name in group.weights.items()
         },
     }
-    if group.kind == BATCH_NORM:
+    if kinds.get(group.kind).DATA_FORMAT:
         out["data_format"] = group.data_format or "NHWC"
         out["data_format_given"] = group.data_format_given
     return out

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from .naming import BATCH_NORM, LSTM_CELL, Inventory
+from . import kinds
+from .naming import Inventory
 
 
 def _shape(shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-def _config_line(g) -> str:
-    if g.kind == LSTM_CELL:
-        return (f"num_units={g.config['num_units']} input_depth={g.input_depth} "
-                f"layer_norm={g.config['layer_norm']}")
-    c = g.config
-    extras = [k for k in ("renorm", "zero_debias_moving_mean") if c.get(k)]
-    layout = g.data_format + ("" if g.data_format_given else " (assumed: not in the checkpoint)")
-    return (f"channels={g.channels} center={c['center']} scale={c['scale']}"
-            + "".join(f" {k}=True" for k in extras) + f" data_format={layout}")
-
-
 def as_text(path: str, inv: Inventory) -> str:
     lines = [f"checkpoint {path}: {len(inv.variables)} variables, {len(inv.groups)} groups recognised"]
-    for kind, title in ((LSTM_CELL, "LayerNormBasicLSTMCell"), (BATCH_NORM, "batch_norm")):
-        groups = [g for g in inv.groups if g.kind == kind]
+    for kind in kinds.all_kinds():
+        groups = [g for g in inv.groups if g.kind == kind.ID]
+        if not groups:
+            continue
         lines.append("")
-        lines.append(f"{title} groups ({len(groups)}):")
+        lines.append(f"{kind.TITLE} groups ({len(groups)}):")
         for g in groups:
             where = "; ".join(x for x in (g.role, g.naming) if x)
             lines.append(f"  {g.scope}  [{where}]")
-            lines.append(f"    {_config_line(g)}")
+            lines.append(f"    {kind.describe(g)}")
             width = max(len(k) for k in g.weights)
             swidth = max(len(_shape(inv.variables[n].shape)) for n in g.weights.values())
             for key, name in g.weights.items():
@@ -58,9 +50,7 @@ def as_json(path: str, inv: Inventory) -> dict:
                 "naming": g.naming,
                 "role": g.role,
                 "config": g.config,
-                **({"input_depth": g.input_depth} if g.kind == LSTM_CELL else
-                   {"channels": g.channels, "data_format": g.data_format,
-                    "data_format_given": g.data_format_given}),
+                **kinds.get(g.kind).details(g),
                 "weights": {k: {"tf1_name": n, "shape": list(inv.variables[n].shape),
                                 "dtype": inv.variables[n].dtype} for k, n in g.weights.items()},
                 "problems": g.problems,

@@ -13,26 +13,20 @@ from __future__ import annotations
 
 import warnings
 
+from . import kinds
 from . import manifest as mf
 from .errors import CheckpointError
-from .naming import BATCH_NORM, LSTM_CELL
-
-
-def replacement_class(kind: str):
-    from tf2norm import replacements
-
-    return {LSTM_CELL: replacements.LayerNormBasicLSTMCell,
-            BATCH_NORM: replacements.BatchNormalization}[kind]
+from .kinds import replacement_class
 
 
 def kind_of(layer) -> str:
-    for kind in (LSTM_CELL, BATCH_NORM):
-        if isinstance(layer, replacement_class(kind)):
-            return kind
+    for kind in kinds.all_kinds():
+        if isinstance(layer, replacement_class(kind.ID)):
+            return kind.ID
+    known = ", ".join(kinds.short_class_name(k.ID) for k in kinds.all_kinds())
     raise CheckpointError(
         f"{getattr(layer, 'name', layer)!r} is a {type(layer).__name__}, not a tf2norm replacement "
-        "(tf2norm.replacements.LayerNormBasicLSTMCell or BatchNormalization): only those compute "
-        "what TF1 computed")
+        f"whose checkpoints tf2norm converts ({known}): only those compute what TF1 computed")
 
 
 def layer_weights(layer) -> dict:
@@ -61,14 +55,15 @@ def build_layer(kind: str, config: dict, input_shape, name=None):
     return layer
 
 
-def _ensure_built(layer, kind, group_shape_hint):
+def _ensure_built(layer, kind, build_input_shape):
+    """Cells are built from the group's input depth; other layers need the user's input rank."""
     if layer.built:
         return
-    if kind == LSTM_CELL:
-        layer.build((None, group_shape_hint))
+    if kinds.get(kind).CELL:
+        layer.build(tuple(build_input_shape))
         return
-    raise CheckpointError(f"build {layer.name} first (layer.build(input_shape)): a batch norm's "
-                          "input rank is not recorded in a TF1 checkpoint")
+    raise CheckpointError(f"build {layer.name} first (layer.build(input_shape)): a "
+                          f"{kinds.get(kind).TITLE}'s input rank is not recorded in a TF1 checkpoint")
 
 
 def _check_and_assign(layer, expected: dict, fetch, what: str):
@@ -115,7 +110,7 @@ def load_tf1_weights(layer, ckpt_path, scope: str):
     kind = kind_of(layer)
     if kind != group.kind:
         raise CheckpointError(f"{scope} is a {group.kind} group, {layer.name} a {type(layer).__name__}")
-    _ensure_built(layer, kind, group.input_depth)
+    _ensure_built(layer, kind, mf.build_input_shape(group))
     expected = {k: inv.variables[n].shape for k, n in group.weights.items()}
     _check_and_assign(layer, expected, lambda k: ckpt.read(group.weights[k]),
                       f"TF1 group {scope}")
@@ -193,7 +188,7 @@ def find_layer(model, name: str, kind: str):
     matches = [layer for layer in _walk(model, set()) if getattr(layer, "name", None) == name]
     for layer in matches:
         # keras.layers.RNN(cell, name=...) carries the name; the cell holds the weights.
-        while kind == LSTM_CELL and not isinstance(layer, replacement_class(LSTM_CELL)) \
+        while kinds.get(kind).CELL and not isinstance(layer, replacement_class(kind)) \
                 and getattr(layer, "cell", None) is not None:
             layer = layer.cell
         if isinstance(layer, replacement_class(kind)):
@@ -233,7 +228,7 @@ def restore_into(model, converted_dir, mapping: dict) -> dict:
         if kind_of(layer) != e["kind"]:
             raise CheckpointError(f"{scope} is a {e['kind']} group, {layer.name} a "
                                   f"{type(layer).__name__}")
-        _ensure_built(layer, e["kind"], e["build_input_shape"][-1])
+        _ensure_built(layer, e["kind"], e["build_input_shape"])
         targets[scope] = (layer, e)
     with _open_weights(manifest) as h5:
         for scope, (layer, e) in targets.items():

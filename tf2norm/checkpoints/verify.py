@@ -5,7 +5,8 @@ converted directory with ``converted=``) and run; its results are compared eithe
 
 * the independent NumPy reference (``tf2norm.reference``) fed the TF1 values and seeded random
   inputs: a cell runs a batch of sequences of different lengths from a random state; a batch norm
-  runs one inference pass and one training pass, whose updated statistics are compared too; or
+  runs one inference pass and one training pass, whose updated statistics are compared too (each
+  kind's ``verify`` in :mod:`tf2norm.checkpoints.kinds` says what it runs); or
 * outputs recorded from real TF 1.x (``golden=``, format in :mod:`tf2norm.checkpoints.golden`),
   for the groups the golden file holds.
 
@@ -20,13 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import golden as gd
+from . import kinds
 from . import manifest as mf
 from .errors import CheckpointError
-from .naming import LSTM_CELL, parse_data_format
-
-RANDOM_BATCH = 3
-RANDOM_STEPS = 7
-RANDOM_LENGTHS = (7, 4, 1)
+from .naming import parse_data_format
 
 
 @dataclass
@@ -72,173 +70,6 @@ class _Compare:
         self.max_rel = max(self.max_rel, rel)
         if np.any(diff > self.atol + self.rtol * np.abs(want)):
             self.passed = False
-
-
-# ----------------------------------------------------------------------------------------------
-# running the replacements
-# ----------------------------------------------------------------------------------------------
-
-
-def run_cell(cell, inputs, lengths=None, initial_state=None):
-    """``dynamic_rnn`` semantics with a replacement cell on Keras' RNN layer: (outputs, (c, h)).
-
-    Outputs at and past each example's length are zero, the state frozen at its last valid step.
-    """
-    import keras
-    import tensorflow as tf
-
-    inputs = tf.convert_to_tensor(np.asarray(inputs, np.float32))
-    b, t = inputs.shape[0], inputs.shape[1]
-    lengths = np.full([b], t) if lengths is None else np.asarray(lengths).reshape(-1)
-    mask = tf.constant(np.arange(t)[None, :] < lengths[:, None])
-    if initial_state is None:
-        initial_state = [np.zeros([b, cell.num_units], np.float32)] * 2
-    rnn = keras.layers.RNN(cell, return_sequences=True, return_state=True)
-    outputs, c, h = rnn(inputs, mask=mask,
-                        initial_state=[tf.constant(np.asarray(s, np.float32)) for s in initial_state])
-    outputs = tf.where(mask[:, :, None], outputs, tf.zeros_like(outputs))
-    return outputs.numpy(), (c.numpy(), h.numpy())
-
-
-def _bn_state(layer) -> dict:
-    from .restore import layer_weights
-
-    return {k: v.numpy() for k, v in layer_weights(layer).items() if k not in ("gamma", "beta")}
-
-
-def run_batch_norm(layer, x, training):
-    """One call of a replacement BatchNormalization: (outputs, statistics after the call)."""
-    import tensorflow as tf
-
-    y = layer(tf.constant(np.asarray(x, np.float32)), training=training)
-    return y.numpy(), _bn_state(layer)
-
-
-# ----------------------------------------------------------------------------------------------
-# the NumPy reference
-# ----------------------------------------------------------------------------------------------
-
-_REF_STATE = {"biased": "moving_mean_biased", "local_step": "moving_mean_local_step"}
-
-
-def reference_cell(values, config, inputs, lengths, initial_state):
-    from tf2norm import reference
-
-    weights = {}
-    for key, value in values.items():
-        if key in ("kernel", "bias"):
-            weights[key] = value
-        else:
-            gate, part = key.rsplit("_", 1)
-            weights[f"{gate}/{part}"] = value
-    return reference.ln_lstm_sequence(inputs, weights, forget_bias=config["forget_bias"],
-                                      layer_norm=config["layer_norm"], sequence_length=lengths,
-                                      initial_state=initial_state)
-
-
-def reference_batch_norm(values, config, x, training):
-    from tf2norm import reference
-
-    rank = np.ndim(x)
-    renorm = bool(config.get("renorm"))
-    zero_debias = bool(config.get("zero_debias_moving_mean"))
-    fused = reference.contrib_uses_fused(rank, config.get("fused"), renorm)
-    y, state = reference.batch_norm(
-        x, axis=config["axis"], training=training,
-        beta=values.get("beta"), gamma=values.get("gamma"),
-        moving_mean=values["moving_mean"], moving_variance=values["moving_variance"],
-        epsilon=config["epsilon"], decay=config["momentum"], fused=fused,
-        zero_debias_state=({"biased": values["moving_mean_biased"],
-                            "local_step": values["moving_mean_local_step"]} if zero_debias else None),
-        renorm_state=({k: values[k] for k in ("moving_stddev", "renorm_mean", "renorm_stddev")}
-                      if renorm else None),
-        renorm_clipping=config.get("renorm_clipping"),
-        renorm_decay=config.get("renorm_momentum", 0.99),
-        decay_in_float32=reference.contrib_decay_in_float32(
-            rank, config.get("fused"), renorm, zero_debias_moving_mean=zero_debias),
-    )
-    return y, {_REF_STATE.get(k, k): v for k, v in state.items()}
-
-
-# ----------------------------------------------------------------------------------------------
-# one group
-# ----------------------------------------------------------------------------------------------
-
-
-def _random_cell_case(rng, depth, units):
-    x = rng.standard_normal((RANDOM_BATCH, RANDOM_STEPS, depth)).astype(np.float32)
-    init = tuple((0.5 * rng.standard_normal((RANDOM_BATCH, units))).astype(np.float32)
-                 for _ in range(2))
-    return x, np.array(RANDOM_LENGTHS, np.int32), init
-
-
-def _random_bn_input(rng, values, axis, rank):
-    channels = values["moving_mean"].shape[0]
-    shape = [4] + [3] * (rank - 2) + [channels] if rank > 2 else [16, channels]
-    if axis == 1 and rank > 2:
-        shape = [4, channels] + [3] * (rank - 2)
-    bshape = [1] * rank
-    bshape[axis] = channels
-    mean = values["moving_mean"].reshape(bshape)
-    std = np.sqrt(np.maximum(values["moving_variance"], 0.0)).reshape(bshape) + 0.1
-    return (mean + std * rng.standard_normal(shape)).astype(np.float32)
-
-
-def _verify_cell(layer_factory, values, config, compare, fields, rng):
-    if fields is not None:
-        x = fields["inputs"]
-        lengths = fields.get("sequence_length")
-        init = None
-        if "initial_c" in fields or "initial_h" in fields:
-            units = config["num_units"]
-            zero = np.zeros((x.shape[0], units), np.float32)
-            init = (fields.get("initial_c", zero), fields.get("initial_h", zero))
-        want = (fields["outputs"], (fields["final_c"], fields["final_h"]))
-    else:
-        x, lengths, init = _random_cell_case(rng, values["kernel"].shape[0] - config["num_units"],
-                                             config["num_units"])
-        want = reference_cell(values, config, x, lengths, init)
-    depth = values["kernel"].shape[0] - config["num_units"]
-    if x.shape[-1] != depth:
-        compare.mismatch(f"inputs have depth {x.shape[-1]}, the kernel expects {depth}")
-        return
-    layer = layer_factory([None, x.shape[-1]])
-    got = run_cell(layer, x, lengths, init)
-    compare("outputs", got[0], want[0])
-    compare("final c", got[1][0], want[1][0])
-    compare("final h", got[1][1], want[1][1])
-
-
-def _verify_bn(layer_factory, values, config, compare, fields, rng, rank):
-    axis = config["axis"]
-    passes = []
-    if fields is not None:
-        for p, training in (("infer", False), ("train", True)):
-            if f"{p}_inputs" in fields:
-                x = fields[f"{p}_inputs"]
-                state = {k[len("train_"):]: v for k, v in fields.items()
-                         if training and k.startswith("train_") and k not in
-                         ("train_inputs", "train_outputs")}
-                passes.append((p, training, x, fields[f"{p}_outputs"], state))
-    else:
-        for p, training in (("infer", False), ("train", True)):
-            x = _random_bn_input(rng, values, axis, rank)
-            y, state = reference_batch_norm(values, config, x, training)
-            passes.append((p, training, x, y, state if training else {}))
-    channels = values["moving_mean"].shape[0]
-    for p, training, x, y_want, state_want in passes:
-        if np.shape(x)[axis] != channels:
-            compare.mismatch(f"{p} inputs {list(np.shape(x))} have {np.shape(x)[axis]} channels on "
-                             f"axis {axis}, the group {channels}: wrong data format?")
-            return
-        layer = layer_factory(list(np.shape(x)))
-        y, state = run_batch_norm(layer, x, training)
-        compare(f"{p} outputs", y, y_want)
-        for key, want in state_want.items():
-            if key not in state:
-                raise CheckpointError(f"expected values for {key}, which the replacement layer "
-                                      "does not have")
-            compare(f"{key} after training", state[key], want)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,11 +143,8 @@ def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rt
 
     compare = _Compare(atol, rtol)
     rng = np.random.default_rng(seed)
-    if group.kind == LSTM_CELL:
-        _verify_cell(factory, values, config, compare, fields, rng)
-    else:
-        rank = parse_data_format(data_format or "NHWC")[1]
-        _verify_bn(factory, values, config, compare, fields, rng, rank)
+    group.data_format = data_format
+    kinds.get(group.kind).verify(factory, values, config, compare, fields, rng, group)
     return Result(group.scope, group.kind, "TF1 golden" if fields is not None else "NumPy reference",
                   compare.max_abs, compare.max_rel, compare.passed, compare.worst)
 
