@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import collections
 import warnings
-import weakref
 
 import keras
 import tensorflow as tf
 
-from tf2norm.replacements._modes import in_legacy_graph, static_bool
+from tf2norm.replacements._modes import static_bool
+from tf2norm.replacements._tf1_cell import Tf1Cell
+from tf2norm.replacements._tf1_cell import is_active_keep_prob as _is_active_keep_prob
 
 _GATES = ("input", "transform", "forget", "output")
 _NORMS = _GATES + ("state",)
@@ -54,13 +55,8 @@ def layer_norm(x, gamma, beta):
     return tf.nn.batch_normalization(x, mean, variance, beta, gamma, layer_norm_epsilon(x.dtype))
 
 
-def _is_active_keep_prob(keep_prob) -> bool:
-    # TF1: `if (not isinstance(self._keep_prob, float)) or self._keep_prob < 1`.
-    return (not isinstance(keep_prob, float)) or keep_prob < 1
-
-
 @keras.saving.register_keras_serializable(package="tf2norm")
-class LayerNormBasicLSTMCell(keras.layers.Layer):
+class LayerNormBasicLSTMCell(Tf1Cell, keras.layers.Layer):
     """LSTM cell with layer normalisation and recurrent dropout, exactly as TF 1.x computed it.
 
     Args (TF1's, verbatim):
@@ -79,6 +75,8 @@ class LayerNormBasicLSTMCell(keras.layers.Layer):
     norm (glorot-uniform initialised, as TF1); with layer norm `<gate>_gamma`, `<gate>_beta` for
     gate in input, transform, forget, output, state.
     """
+
+    TF1_SCOPE = _TF1_SCOPE
 
     def __init__(
         self,
@@ -109,10 +107,7 @@ class LayerNormBasicLSTMCell(keras.layers.Layer):
         self.reuse = reuse
         self.state_size = LSTMStateTuple(self.num_units, self.num_units)
         self.output_size = self.num_units
-        # TF1 scoping state for legacy graph calls (see _tf1_scope_for_call).
-        self._rnncell_scope = None
-        self._tf1_scope = None
-        self._tf1_built_graphs = weakref.WeakSet()
+        self._init_tf1_scoping()
 
     # ------------------------------------------------------------------ weights
     def build(self, input_shape):
@@ -217,47 +212,13 @@ class LayerNormBasicLSTMCell(keras.layers.Layer):
         zeros = tf.zeros(tf.stack([batch_size, self.num_units]), dtype=dtype)
         return LSTMStateTuple(zeros, zeros)
 
-    def __call__(self, inputs, state=None, *args, **kwargs):
-        # Keras' RNN always passes `training` to cells whose call() takes it; TF1 code
-        # (dynamic_rnn, static_rnn, MultiRNNCell) calls `cell(x, state[, scope=...])`.
-        if args or "training" in kwargs or set(kwargs) - {"scope"} or state is None:
-            return super().__call__(inputs, state, *args, **kwargs)
-        return self._legacy_call(inputs, state, scope=kwargs.get("scope"))
-
     def _legacy_call(self, inputs, state, scope=None):
         inputs = tf.convert_to_tensor(inputs)
         c, h = state
         apply_dropout = self._dropout if _is_active_keep_prob(self.dropout_keep_prob) else (lambda g: g)
-        if in_legacy_graph():
-            depth = inputs.shape[-1]
-            if depth is None:
-                raise ValueError("LayerNormBasicLSTMCell: the input depth must be statically known")
-            with self._tf1_scope_for_call(scope):
-                weights = self._tf1_graph_weights(int(depth), inputs.dtype.base_dtype)
-                new_h, new_c = self._step(inputs, c, h, weights, apply_dropout)
-        else:
-            if not self.built:
-                self.build(inputs.shape)
-            weights = {k: tf.cast(v, inputs.dtype) if v.dtype != inputs.dtype else v for k, v in self._keras_weights().items()}
+        with self._legacy_weights(inputs, scope) as weights:
             new_h, new_c = self._step(inputs, c, h, weights, apply_dropout)
         return new_h, LSTMStateTuple(new_c, new_h)
-
-    def _tf1_scope_for_call(self, scope):
-        """Enter the variable scope TF1's RNNCell.__call__ + tf.layers.Layer.__call__ entered.
-
-        First call: the cell captures the current scope, then a child scope named
-        `layer_norm_basic_lstm_cell` (uniquified as TF1 did, `_1`, ...); later calls re-enter it
-        with reuse=True. An explicit `scope=` is used as is.
-        """
-        graph = tf.compat.v1.get_default_graph()
-        built = graph in self._tf1_built_graphs
-        if scope is not None:
-            outer = tf.compat.v1.variable_scope(scope)
-        else:
-            if self._rnncell_scope is None or not built:
-                self._rnncell_scope = tf.compat.v1.get_variable_scope()
-            outer = tf.compat.v1.variable_scope(self._rnncell_scope)
-        return _Tf1CellScope(self, outer, scope, built, graph)
 
     # ----------------------------------------------------------------- config
     def get_config(self):
@@ -281,38 +242,3 @@ class LayerNormBasicLSTMCell(keras.layers.Layer):
             dropout_prob_seed=self.dropout_prob_seed,
         )
         return config
-
-
-class _Tf1CellScope:
-    """Context manager: outer captured scope, then the cell's own `layer_norm_basic_lstm_cell` scope."""
-
-    def __init__(self, cell, outer, explicit_scope, built, graph):
-        self._cell, self._outer, self._explicit = cell, outer, explicit_scope
-        self._built, self._graph = built, graph
-        self._inner = None
-
-    def __enter__(self):
-        cell = self._cell
-        self._outer.__enter__()
-        if self._explicit is not None:
-            # TF1's _set_scope(scope) re-entered the explicit scope itself: variables go right under it.
-            own_scope = tf.compat.v1.get_variable_scope()
-        else:
-            if cell._tf1_scope is None or not self._built:
-                if cell.reuse:
-                    with tf.compat.v1.variable_scope(_TF1_SCOPE) as captured:
-                        cell._tf1_scope = captured
-                else:
-                    with tf.compat.v1.variable_scope(None, default_name=_TF1_SCOPE) as captured:
-                        cell._tf1_scope = captured
-            own_scope = cell._tf1_scope
-        reuse = True if self._built else cell.reuse
-        self._inner = tf.compat.v1.variable_scope(own_scope, reuse=reuse, auxiliary_name_scope=False)
-        return self._inner.__enter__()
-
-    def __exit__(self, *exc):
-        self._inner.__exit__(*exc)
-        self._outer.__exit__(*exc)
-        if exc[0] is None:
-            self._cell._tf1_built_graphs.add(self._graph)
-        return False
