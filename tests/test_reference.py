@@ -363,3 +363,76 @@ def test_bn_decay_float32_rule_bit_exact(name, float32_decay):
 
     assert mismatches(float32_decay) == 0
     assert mismatches(not float32_decay) > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# tf.contrib.layers.layer_norm (fixtures/golden/layernorm_*.npz, fixtures/tf1/make_golden_layer_norm.py)
+# ------------------------------------------------------------------------------------------------
+
+LN_FILES = sorted(GOLDEN.glob("layernorm_*.npz"))
+
+
+def _ln_calls(cfg, data):
+    for call in cfg["calls"]:
+        kwargs = dict(cfg["kwargs"], **call["kwargs"])
+        axes = dict(begin_norm_axis=kwargs.get("begin_norm_axis", 1),
+                    begin_params_axis=kwargs.get("begin_params_axis", -1))
+        beta = data.get("var:%s/beta" % call["scope"])
+        gamma = data.get("var:%s/gamma" % call["scope"])
+        assert (beta is not None) == kwargs.get("center", True)
+        assert (gamma is not None) == kwargs.get("scale", True)
+        yield call, kwargs, axes, beta, gamma
+
+
+@pytest.mark.parametrize("path", LN_FILES, ids=[p.stem for p in LN_FILES])
+def test_layer_norm_golden(path):
+    cfg, data = load(path)
+    for call, kwargs, axes, beta, gamma in _ln_calls(cfg, data):
+        x = data["in:" + call["in"]]
+        relu = kwargs.get("activation_fn") == "relu"
+        y = R.contrib_layer_norm(x, beta, gamma, activation=(lambda t: np.maximum(t, 0)) if relu else None, **axes)
+        expected = data["out:" + call["out"]]
+        assert y.dtype == expected.dtype
+        if x.dtype == np.float16:
+            # float16 arithmetic: within an ulp or two of TF's kernels.
+            np.testing.assert_allclose(y.astype(np.float32), expected.astype(np.float32), rtol=2e-3, atol=2e-3)
+        elif cfg["data"]["mean"] >= 1000 and len(x.shape) - axes["begin_norm_axis"] > 1 and axes["begin_norm_axis"] > 0:
+            # Mean 1000, std 0.05 over 60 values: float32 sums in another order move the mean by an
+            # ulp of 1000 (6e-5), 1e-3 of the std. TF's own result carries the same rounding.
+            assert_close_abs(y, expected, 3e-3, path.stem)
+        else:
+            assert_close_abs(y, expected, 1e-6, "%s %s" % (path.stem, call["out"]))
+
+
+@pytest.mark.parametrize("path", LN_FILES, ids=[p.stem for p in LN_FILES])
+def test_layer_norm_golden_gradients(path):
+    cfg, data = load(path)
+    for call, kwargs, axes, beta, gamma in _ln_calls(cfg, data):
+        x = data["in:" + call["in"]]
+        w = data["in:" + call["loss_weights"]].astype(np.float64)
+        if kwargs.get("activation_fn") == "relu":
+            w = w * (data["out:" + call["out"]] > 0)
+        grads = R.contrib_layer_norm_grads(x, w, beta, gamma, **axes)
+        shared = [c for c in cfg["calls"] if c["scope"] == call["scope"]]
+        checks = [("inputs", "grad:" + call["in"])]
+        if len(shared) == 1:  # a variable reused by another call sums both calls' gradients
+            checks += [(p, "grad:%s/%s" % (call["scope"], p)) for p in ("beta", "gamma") if p in grads]
+        for name, key in checks:
+            expected = data[key].astype(np.float64)
+            scale = max(1.0, float(np.abs(expected).max()))
+            # float64 here; TF's float32 mean of values near 1000 is off by up to an ulp of 1000,
+            # 1e-3 of the 0.05 std, so its gradients carry errors of a few 1e-3 there.
+            tol = 5e-3 if x.dtype == np.float16 else (1e-2 if cfg["data"]["mean"] >= 1000 else 2e-6)
+            err = float(np.abs(grads[name] - expected).max()) / scale
+            assert err <= tol, "%s %s: relative error %.3g" % (path.stem, key, err)
+
+
+def test_layer_norm_axes_follow_tf1():
+    assert R.layer_norm_axes(4) == ((1, 2, 3), (3,))
+    assert R.layer_norm_axes(4, -1, -2) == ((3,), (2, 3))
+    assert R.layer_norm_axes(3, 0, 1) == ((0, 1, 2), (1, 2))
+    assert R.layer_norm_axes(2, 1, -5) == ((1,), (0, 1))  # a slice: below -rank is every axis
+    with pytest.raises(ValueError):
+        R.layer_norm_axes(3, 3)
+    with pytest.raises(ValueError):
+        R.layer_norm_axes(3, 1, 3)

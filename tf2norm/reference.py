@@ -19,6 +19,10 @@ Public functions:
   (float64) and batch renormalisation's r/d corrections.
 * :func:`contrib_path`, :func:`contrib_uses_fused`, :func:`contrib_decay_in_float32` -- which code
   path, hence which arithmetic, TF 1.15's contrib ``batch_norm`` takes for a combination of arguments.
+* :func:`contrib_layer_norm`, :func:`contrib_layer_norm_grads`, :func:`layer_norm_axes` --
+  ``tf.contrib.layers.layer_norm`` with any ``begin_norm_axis`` / ``begin_params_axis``.
+* :func:`tfa_group_norm`, :func:`tfa_group_norm_grads`, :func:`tfa_group_norm_layout` --
+  tensorflow-addons 0.23's ``GroupNormalization`` / ``InstanceNormalization`` (from tfa's source).
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ __all__ = [
     "fused_epsilon",
     "FUSED_MIN_EPSILON",
     "LN_GATES",
+    "contrib_layer_norm",
+    "contrib_layer_norm_grads",
+    "layer_norm_axes",
+    "tfa_group_norm",
+    "tfa_group_norm_grads",
+    "tfa_group_norm_layout",
 ]
 
 F32 = np.float32
@@ -488,3 +498,181 @@ def batch_norm_training_grads(x, loss_weights, *, axis, gamma=None, epsilon=1e-3
     dx = dxhat_scale * (w - w.mean(axis=red, keepdims=True)
                         - xhat * (w * xhat).mean(axis=red, keepdims=True))
     return {"inputs": dx, "beta": w.sum(axis=red), "gamma": (w * (xhat * r + d)).sum(axis=red)}
+
+
+# --------------------------------------------------------------------------------------------
+# tf.contrib.layers.layer_norm (TF 1.15), any begin_norm_axis / begin_params_axis
+# --------------------------------------------------------------------------------------------
+
+#: TF 1.15 contrib layer_norm's variance epsilon (1e-3 for float16 inputs).
+LAYER_NORM_EPSILON = 1e-12
+LAYER_NORM_FLOAT16_EPSILON = 1e-3
+
+
+def layer_norm_axes(rank, begin_norm_axis=1, begin_params_axis=-1):
+    """(norm axes, params axes) of ``tf.contrib.layers.layer_norm`` for inputs of ``rank``.
+
+    Moments over ``[begin_norm_axis, rank)`` (negative counts from the end); beta and gamma of
+    shape ``shape[begin_params_axis:]`` (a slice, so below ``-rank`` means every axis).
+    """
+    norm = begin_norm_axis + rank if begin_norm_axis < 0 else begin_norm_axis
+    if begin_params_axis >= rank or not 0 <= norm < rank:
+        raise ValueError("begin_norm_axis %d / begin_params_axis %d out of range for rank %d"
+                         % (begin_norm_axis, begin_params_axis, rank))
+    params = tuple(range(rank))[begin_params_axis:]
+    return tuple(range(norm, rank)), params
+
+
+def contrib_layer_norm(x, beta=None, gamma=None, *, begin_norm_axis=1, begin_params_axis=-1,
+                       activation=None):
+    """One ``tf.contrib.layers.layer_norm`` call (TF 1.15), in the input's precision.
+
+    ``mean = reduce_mean(x, axes)``, ``var = reduce_mean((x - mean)^2, axes)``,
+    ``inv = rsqrt(var + eps) * gamma``, ``y = x * inv + (beta - mean * inv)`` (``-mean * inv``
+    without beta); eps 1e-12. float16 inputs: the moments are taken in float32 and rounded to
+    float16, eps is 1e-3 and the rest runs in float16. ``beta``/``gamma`` have shape
+    ``x.shape[begin_params_axis:]``; ``activation`` (a NumPy function) is applied last.
+    """
+    x = np.asarray(x)
+    dtype = np.float16 if x.dtype == np.float16 else F32
+    axes, params = layer_norm_axes(x.ndim, begin_norm_axis, begin_params_axis)
+    expected = tuple(x.shape[a] for a in params)
+    for name, p in (("beta", beta), ("gamma", gamma)):
+        if p is not None and np.shape(p) != expected:
+            raise ValueError("%s has shape %s, expected %s" % (name, np.shape(p), expected))
+    mean = _mean(x, axes, keepdims=True)
+    d = (x.astype(F32) - mean).astype(F32)
+    var = _mean(d * d, axes, keepdims=True)
+    eps = LAYER_NORM_FLOAT16_EPSILON if dtype == np.float16 else LAYER_NORM_EPSILON
+    mean, var = mean.astype(dtype), var.astype(dtype)
+    s = (var + dtype(eps)).astype(dtype)
+    inv = (1.0 / np.sqrt(s.astype(np.float64))).astype(dtype)
+    if gamma is not None:
+        inv = (inv * np.asarray(gamma, dtype)).astype(dtype)
+    shift = (-(mean * inv)).astype(dtype) if beta is None else \
+        (np.asarray(beta, dtype) - (mean * inv).astype(dtype)).astype(dtype)
+    y = ((x.astype(dtype) * inv).astype(dtype) + shift).astype(dtype)
+    return y if activation is None else np.asarray(activation(y), dtype)
+
+
+def contrib_layer_norm_grads(x, loss_weights, beta=None, gamma=None, *, begin_norm_axis=1,
+                             begin_params_axis=-1):
+    """Gradients of ``sum(layer_norm(x) * loss_weights)`` in float64 (no activation).
+
+    ``y = xhat * gamma + beta`` with ``xhat = (x - mean) / sqrt(var + eps)`` over the norm axes:
+    ``dx = inv * (g - mean(g) - xhat * mean(g * xhat))`` with ``g = loss_weights * gamma``;
+    ``dbeta``/``dgamma`` sum ``loss_weights`` / ``loss_weights * xhat`` over the axes before the
+    parameters; eps as in :func:`contrib_layer_norm` (from ``x``'s dtype). Returns ``{"inputs", "beta", "gamma"}`` (beta/gamma only when given).
+    """
+    eps = LAYER_NORM_FLOAT16_EPSILON if np.asarray(x).dtype == np.float16 else LAYER_NORM_EPSILON
+    x = np.asarray(x, np.float64)
+    w = np.asarray(loss_weights, np.float64)
+    axes, params = layer_norm_axes(x.ndim, begin_norm_axis, begin_params_axis)
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    inv = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv
+    g = w if gamma is None else w * np.asarray(gamma, np.float64)
+    dx = inv * (g - g.mean(axis=axes, keepdims=True) - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+    outer = tuple(a for a in range(x.ndim) if a not in params)
+    out = {"inputs": dx}
+    if beta is not None:
+        out["beta"] = w.sum(axis=outer)
+    if gamma is not None:
+        out["gamma"] = (w * xhat).sum(axis=outer)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# tensorflow-addons 0.23 GroupNormalization / InstanceNormalization
+# --------------------------------------------------------------------------------------------
+
+
+def tfa_group_norm_layout(shape, groups, axis=-1):
+    """How tfa 0.23 groups an input of ``shape``: ``(grouped shape, reduction axes, weight shape)``.
+
+    ``groups=-1`` means one group per channel. With several channels per group the input is reshaped
+    so that ``axis`` becomes ``(groups, C // groups)`` and moments are taken over every axis but the
+    batch and the group axis. With one channel per group tfa does not reshape and drops reduction
+    axis ``axis - 1`` (``-1`` for ``axis=-1``) from ``[1, rank)``: the channel axis for ``axis=-1`` or
+    ``axis > 0``, another axis for other negative ones (a tfa bug, reproduced; rank 3 fails there).
+    gamma/beta (shape ``[C]``) are reshaped to the weight shape.
+    """
+    shape = tuple(shape)
+    rank = len(shape)
+    channels = shape[axis]
+    groups = channels if groups == -1 else groups
+    if axis == 0 or channels % groups:
+        raise ValueError("tfa GroupNormalization: bad axis %d or groups %d for %d channels" % (axis, groups, channels))
+    weights = [1] * rank
+    if channels // groups == 1:
+        reduction = list(range(1, rank))
+        reduction.pop(-1 if axis == -1 else axis - 1)  # IndexError where tfa raised it
+        weights[axis] = groups
+        return shape, tuple(reduction), tuple(weights)
+    grouped = list(shape)
+    grouped[axis] = channels // groups
+    grouped.insert(axis, groups)
+    reduction = list(range(1, rank + 1))
+    reduction.pop(-2 if axis == -1 else axis - 1)
+    weights[axis] = channels // groups
+    weights.insert(axis, groups)
+    return tuple(grouped), tuple(reduction), tuple(weights)
+
+
+def _tfa_moments(x, axes):
+    # tf.nn.moments: float16 inputs are averaged in float32; var = mean((x - mean)^2); then cast back.
+    y = np.asarray(x, F32)
+    mean = _mean(y, axes, keepdims=True)
+    d = (y - mean).astype(F32)
+    var = _mean(d * d, axes, keepdims=True)
+    return mean.astype(x.dtype), var.astype(x.dtype)
+
+
+def tfa_group_norm(x, gamma=None, beta=None, *, groups=32, axis=-1, epsilon=1e-3, dtype=np.float32):
+    """``tfa.layers.GroupNormalization(groups, axis, epsilon)`` (InstanceNormalization: ``groups=-1``).
+
+    ``gamma``/``beta`` of shape ``[C]`` or None (scale/center False). Arithmetic as tfa's
+    ``tf.nn.batch_normalization`` in ``dtype`` (the layer's compute dtype: float16 under
+    mixed precision, where the inputs are cast first): ``inv = rsqrt(var + eps) * gamma``,
+    ``y = x * inv + (beta - mean * inv)``.
+    """
+    dtype = np.dtype(dtype)
+    x = np.asarray(x).astype(dtype)
+    grouped_shape, reduction, weights = tfa_group_norm_layout(x.shape, groups, axis)
+    xg = x.reshape(grouped_shape)
+    mean, var = _tfa_moments(xg, reduction)
+    eps = dtype.type(epsilon)
+    inv = (dtype.type(1.0) / np.sqrt((var + eps).astype(F32))).astype(dtype)
+    if gamma is not None:
+        inv = (inv * np.asarray(gamma).astype(dtype).reshape(weights)).astype(dtype)
+    shift = (-(mean * inv)).astype(dtype)
+    if beta is not None:
+        shift = (np.asarray(beta).astype(dtype).reshape(weights) - (mean * inv).astype(dtype)).astype(dtype)
+    return ((xg * inv).astype(dtype) + shift).astype(dtype).reshape(x.shape)
+
+
+def tfa_group_norm_grads(x, loss_weights, gamma=None, beta=None, *, groups=32, axis=-1, epsilon=1e-3):
+    """Gradients of ``sum(tfa_group_norm(x) * loss_weights)`` in float64.
+
+    Over each normalised set (the reduction axes of :func:`tfa_group_norm_layout`):
+    ``dx = inv * (g - mean(g) - xhat * mean(g * xhat))`` with ``g = loss_weights * gamma``;
+    ``dgamma``/``dbeta`` sum ``loss_weights * xhat`` / ``loss_weights`` per channel.
+    Returns ``{"inputs", "gamma", "beta"}`` (gamma/beta only when given).
+    """
+    x = np.asarray(x, np.float64)
+    grouped_shape, reduction, weights = tfa_group_norm_layout(x.shape, groups, axis)
+    xg = x.reshape(grouped_shape)
+    w = np.asarray(loss_weights, np.float64).reshape(grouped_shape)
+    mean = xg.mean(axis=reduction, keepdims=True)
+    inv = 1.0 / np.sqrt(((xg - mean) ** 2).mean(axis=reduction, keepdims=True) + epsilon)
+    xhat = (xg - mean) * inv
+    g = w if gamma is None else w * np.asarray(gamma, np.float64).reshape(weights)
+    dx = inv * (g - g.mean(axis=reduction, keepdims=True) - xhat * (g * xhat).mean(axis=reduction, keepdims=True))
+    outer = tuple(a for a, n in enumerate(weights) if n == 1)
+    out = {"inputs": dx.reshape(x.shape)}
+    if gamma is not None:
+        out["gamma"] = (w * xhat).sum(axis=outer).reshape(-1)
+    if beta is not None:
+        out["beta"] = w.sum(axis=outer).reshape(-1)
+    return out

@@ -7,6 +7,8 @@ See each class's docstring, and ../NUMERICS.md for the TF1 facts they honour.
 
 from tf2norm.replacements.batch_normalization import BatchNormalization
 from tf2norm.replacements.contrib_batch_norm import batch_norm
+from tf2norm.replacements.layer_norm import LayerNorm, layer_norm
+from tf2norm.replacements.layer_norm_gru_cell import LayerNormGRUCell
 from tf2norm.replacements.layer_norm_lstm import LayerNormBasicLSTM
 from tf2norm.replacements.layer_norm_lstm_cell import LayerNormBasicLSTMCell, LSTMStateTuple
 from tf2norm.replacements.rnn_cell_wrappers import DropoutWrapper, MultiRNNCell
@@ -15,8 +17,11 @@ from tf2norm.replacements.scoped_layer import clear_scoped_layers, scoped_layer
 __all__ = [
     "BatchNormalization",
     "batch_norm",
+    "LayerNorm",
+    "layer_norm",
     "LayerNormBasicLSTMCell",
     "LayerNormBasicLSTM",
+    "LayerNormGRUCell",
     "LSTMStateTuple",
     "MultiRNNCell",
     "DropoutWrapper",
