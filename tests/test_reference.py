@@ -436,3 +436,83 @@ def test_layer_norm_axes_follow_tf1():
         R.layer_norm_axes(3, 3)
     with pytest.raises(ValueError):
         R.layer_norm_axes(3, 1, 3)
+
+
+# -- tensorflow-addons GroupNormalization / InstanceNormalization (fixtures/tfa/make_golden_tfa_norm.py) --
+
+TFA_NORM_FILES = [p for p in sorted(GOLDEN.glob("tfa_norm_*.npz")) if not p.stem.startswith("tfa_norm_model_")]
+
+
+def _tfa_norm_case(path):
+    cfg, data = load(path)
+    kwargs = cfg["kwargs"]
+    prefix = "var:%s/" % cfg["layer_name"]
+    return cfg, data, dict(
+        gamma=data.get(prefix + "gamma"), beta=data.get(prefix + "beta"),
+        groups=-1 if cfg["layer"] == "InstanceNormalization" else kwargs.get("groups", 32),
+        axis=kwargs.get("axis", -1), epsilon=kwargs.get("epsilon", 1e-3))
+
+
+def _tfa_norm_conditioning(cfg, data, epsilon):
+    """Relative error float32 sums in another order may cause: 8 ulps of the largest input over
+    the smallest std. Only the cases far from zero (offset) make it matter: 1000 +- 0.1 and
+    0.5 +- 0.004, where TF's own result carries the same rounding."""
+    if cfg["offset"] == 0.0:
+        return 0.0
+    x = data["in:inputs"]
+    return 8 * float(np.spacing(np.abs(x).max())) / np.sqrt(cfg["spread"] ** 2 + epsilon)
+
+
+def test_tfa_norm_golden_files_exist():
+    names = {p.stem for p in TFA_NORM_FILES}
+    assert {"tfa_norm_gn_rank4_groups2", "tfa_norm_in_default", "tfa_norm_in_axis_neg2",
+            "tfa_norm_gn_mixed_float16", "tfa_norm_gn_large_offset"} <= names
+    assert len(names) == 29
+
+
+@pytest.mark.parametrize("path", TFA_NORM_FILES, ids=[p.stem for p in TFA_NORM_FILES])
+def test_tfa_group_norm_golden(path):
+    cfg, data, args = _tfa_norm_case(path)
+    expected = data["out:outputs"]
+    if cfg["kwargs"].get("dtype") == "mixed_float16":
+        y = R.tfa_group_norm(data["in:inputs"], dtype=np.float16, **args)
+        assert y.dtype == np.float16
+        # float16 emulated op by op in NumPy: an intermediate may round the other way.
+        tol = 2 * float(np.spacing(np.abs(expected).max()))
+    else:
+        y = R.tfa_group_norm(data["in:inputs"], **args)
+        gamma = 1.0 if args["gamma"] is None else float(np.abs(args["gamma"]).max())
+        tol = max(1e-6, _tfa_norm_conditioning(cfg, data, args["epsilon"]) * gamma)
+    assert_close_abs(y, expected, tol, path.stem)
+
+
+@pytest.mark.parametrize("path", TFA_NORM_FILES, ids=[p.stem for p in TFA_NORM_FILES])
+def test_tfa_group_norm_golden_gradients(path):
+    cfg, data, args = _tfa_norm_case(path)
+    grads = R.tfa_group_norm_grads(data["in:inputs"], data["in:loss_weights"], **args)
+    keys = {"inputs": "grad:inputs"}
+    keys.update({p: "grad:%s/%s" % (cfg["layer_name"], p) for p in ("gamma", "beta") if args[p] is not None})
+    assert set(keys.values()) == {k for k in data if k.startswith("grad:")}
+    for name, key in keys.items():
+        expected = data[key].astype(np.float64)
+        scale = max(1.0, float(np.abs(expected).max()))
+        # tfa's float16 gradients are rounded to float16 on the way (2^-8 relative covers it).
+        tol = 2.0 ** -8 if cfg["kwargs"].get("dtype") == "mixed_float16" else max(
+            2e-6, _tfa_norm_conditioning(cfg, data, args["epsilon"]))
+        err = float(np.abs(grads[name] - expected).max()) / scale
+        assert err <= tol, "%s %s: relative error %.3g > %.3g" % (path.stem, key, err, tol)
+
+
+def test_tfa_group_norm_layout_follows_tfa():
+    # Several channels per group: reshape, reduce all but batch and group.
+    assert R.tfa_group_norm_layout((2, 4, 5, 8), 2) == ((2, 4, 5, 2, 4), (1, 2, 4), (1, 1, 1, 2, 4))
+    assert R.tfa_group_norm_layout((2, 8, 4, 5), 2, axis=1) == ((2, 2, 4, 4, 5), (2, 3, 4), (1, 2, 4, 1, 1))
+    # One channel per group: no reshape; tfa drops reduction axis `axis - 1` (the bug for -2).
+    assert R.tfa_group_norm_layout((2, 4, 5, 8), -1) == ((2, 4, 5, 8), (1, 2), (1, 1, 1, 8))
+    assert R.tfa_group_norm_layout((2, 4, 6, 3), -1, axis=-2) == ((2, 4, 6, 3), (2, 3), (1, 1, 6, 1))
+    with pytest.raises(IndexError):
+        R.tfa_group_norm_layout((2, 6, 3), -1, axis=-2)
+    with pytest.raises(ValueError):
+        R.tfa_group_norm_layout((2, 6, 8), 3)
+    with pytest.raises(ValueError):
+        R.tfa_group_norm_layout((2, 6, 8), 2, axis=0)

@@ -7,6 +7,7 @@ See each class's docstring, and ../NUMERICS.md for the TF1 facts they honour.
 
 from tf2norm.replacements.batch_normalization import BatchNormalization
 from tf2norm.replacements.contrib_batch_norm import batch_norm
+from tf2norm.replacements.group_normalization import GroupNormalization, InstanceNormalization
 from tf2norm.replacements.layer_norm import LayerNorm, layer_norm
 from tf2norm.replacements.layer_norm_gru_cell import LayerNormGRUCell
 from tf2norm.replacements.layer_norm_lstm import LayerNormBasicLSTM
@@ -17,6 +18,8 @@ from tf2norm.replacements.scoped_layer import clear_scoped_layers, scoped_layer
 __all__ = [
     "BatchNormalization",
     "batch_norm",
+    "GroupNormalization",
+    "InstanceNormalization",
     "LayerNorm",
     "layer_norm",
     "LayerNormBasicLSTMCell",
