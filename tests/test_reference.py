@@ -516,3 +516,66 @@ def test_tfa_group_norm_layout_follows_tfa():
         R.tfa_group_norm_layout((2, 6, 8), 3)
     with pytest.raises(ValueError):
         R.tfa_group_norm_layout((2, 6, 8), 2, axis=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# LayerNormGRUCell (hand-rolled TF1 layer-norm GRU, fixtures/golden/lngru_*.npz)
+# ------------------------------------------------------------------------------------------------
+
+LNGRU_FILES = sorted(GOLDEN.glob("lngru_*.npz"))
+
+
+def _lngru_weights(data, prefix):
+    prefix = "var:" + prefix + "layer_norm_gru_cell/"
+    w = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
+    assert {"gates/kernel", "candidate/kernel"} <= set(w), prefix
+    return w
+
+
+def test_lngru_golden_files_exist():
+    names = {p.stem for p in LNGRU_FILES}
+    assert {"lngru_one_layer", "lngru_two_layers", "lngru_no_layer_norm", "lngru_sequence_length",
+            "lngru_bidirectional", "lngru_norm_gain_shift", "lngru_keep_prob_placeholder"} <= names
+
+
+@pytest.mark.parametrize("path", LNGRU_FILES, ids=lambda p: p.stem)
+def test_lngru_golden(path):
+    cfg, data = load(path)
+    assert cfg["tf_version"] == "1.15.0"
+    relu = lambda a: np.maximum(a, np.float32(0))  # noqa: E731
+    kw = dict(layer_norm=cfg["layer_norm"], sequence_length=data.get("in:sequence_length"),
+              activation={"tanh": np.tanh, "relu": relu}[cfg["activation"]])
+    x = data["in:inputs"]
+    assert x.shape == (cfg["batch"], cfg["steps"], cfg["input_depth"])
+    has_gamma = any(k.endswith("/gamma") for k in data if k.startswith("var:"))
+    has_bias = any(k.endswith("/bias") for k in data if k.startswith("var:"))
+    assert (has_gamma, has_bias) == (cfg["layer_norm"], not cfg["layer_norm"])
+    if cfg["bidirectional"]:
+        w_fw = _lngru_weights(data, "bidirectional_rnn/fw/")
+        w_bw = _lngru_weights(data, "bidirectional_rnn/bw/")
+        (o_fw, o_bw), (h_fw, h_bw) = R.ln_gru_bidirectional(x, w_fw, w_bw, **kw)
+        expected = {"outputs_fw": o_fw, "outputs_bw": o_bw, "state_fw": h_fw, "state_bw": h_bw}
+    elif cfg["layers"] == 1:
+        outputs, h = R.ln_gru_sequence(x, _lngru_weights(data, "rnn/"), **kw)
+        expected = {"outputs": outputs, "state": h}
+    else:
+        ws = [_lngru_weights(data, "rnn/multi_rnn_cell/cell_%d/" % k) for k in range(cfg["layers"])]
+        outputs, hs = R.ln_gru_multi_sequence(x, ws, **kw)
+        expected = {"outputs": outputs}
+        expected.update({"state_%d" % k: h for k, h in enumerate(hs)})
+    assert set(expected) == {k[4:] for k in data if k.startswith("out:")}
+    for key, value in expected.items():
+        assert_close_abs(value, data["out:" + key], LSTM_ATOL, "%s %s" % (path.stem, key))
+
+
+def test_lngru_step_without_layer_norm_is_tf1_gru_cell():
+    # GRUCell written out from rnn_cell_impl.py in float64, on random weights: the reference agrees.
+    rng = np.random.RandomState(5)
+    x, h = rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=(2, 4)).astype(np.float32)
+    w = {"gates/kernel": rng.normal(size=(7, 8)), "gates/bias": rng.normal(size=8),
+         "candidate/kernel": rng.normal(size=(7, 4)), "candidate/bias": rng.normal(size=4)}
+    w = {k: v.astype(np.float32) for k, v in w.items()}
+    value = 1 / (1 + np.exp(-(np.concatenate([x, h], 1) @ w["gates/kernel"] + w["gates/bias"])))
+    r, u = value[:, :4], value[:, 4:]
+    c = np.tanh(np.concatenate([x, r * h], 1) @ w["candidate/kernel"] + w["candidate/bias"])
+    assert_close_abs(R.ln_gru_step(x, h, w, layer_norm=False), u * h + (1 - u) * c, 1e-6, "GRUCell")

@@ -23,6 +23,9 @@ Public functions:
   ``tf.contrib.layers.layer_norm`` with any ``begin_norm_axis`` / ``begin_params_axis``.
 * :func:`tfa_group_norm`, :func:`tfa_group_norm_grads`, :func:`tfa_group_norm_layout` --
   tensorflow-addons 0.23's ``GroupNormalization`` / ``InstanceNormalization`` (from tfa's source).
+* :func:`keras2_layer_norm`, :func:`tfa_ln_lstm_step`, :func:`tfa_ln_simple_rnn_step`,
+  :func:`keras_rnn`, :func:`keras_bidirectional` -- tensorflow-addons 0.23's LayerNormLSTMCell and
+  LayerNormSimpleRNNCell on Keras 2.15 (its two LayerNormalization paths), run as Keras' RNN did.
 """
 
 from __future__ import annotations
@@ -676,3 +679,225 @@ def tfa_group_norm_grads(x, loss_weights, gamma=None, beta=None, *, groups=32, a
     if beta is not None:
         out["beta"] = w.sum(axis=outer).reshape(-1)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# LayerNormGRUCell: the hand-rolled TF1 layer-norm GRU (spec: tf2norm/replacements/layer_norm_gru_cell.py,
+# TF1 code: fixtures/tf1/make_golden_layer_norm_gru.py)
+# --------------------------------------------------------------------------------------------
+
+#: The layer norms of the LN-GRU cell, one per [B, H] pre-activation: reset and update gates, candidate.
+LN_GRU_GATES = ("reset", "update", "candidate")
+
+__all__ += ["LN_GRU_GATES", "ln_gru_step", "ln_gru_sequence", "ln_gru_multi_sequence", "ln_gru_bidirectional"]
+
+
+def ln_gru_step(x, h, weights, *, layer_norm=True, activation=np.tanh):
+    """One step of the layer-norm GRU cell (no dropout); ``layer_norm=False`` is TF1's ``GRUCell``.
+
+    ``weights`` is keyed by the TF1 names relative to the cell scope: ``"gates/kernel"`` ``[D+H, 2H]``
+    (gate order r, u), ``"candidate/kernel"`` ``[D+H, H]``, and either ``"<gate>/gamma"``,
+    ``"<gate>/beta"`` for gate in reset, update, candidate, or ``"gates/bias"`` ``[2H]`` and
+    ``"candidate/bias"`` ``[H]``. ``z = [x, h] @ Wg``; r, u = sigmoid of LN_reset/LN_update of its two
+    halves (or sigmoid(z + bg) split); ``s = [x, r*h] @ Wc``, LN_candidate(s) (or s + bc);
+    ``new_h = u*h + (1-u)*activation(s)``. Returns ``new_h`` (the output and the state).
+    """
+    act = _activation(activation)
+    x = _f32(x)
+    h = _f32(h)
+    z = np.matmul(np.concatenate([x, h], axis=1), _f32(weights["gates/kernel"])).astype(F32)
+    if layer_norm:
+        r, u = np.split(z, 2, axis=1)
+        r = _sigmoid(globals()["layer_norm"](r, weights["reset/gamma"], weights["reset/beta"]))
+        u = _sigmoid(globals()["layer_norm"](u, weights["update/gamma"], weights["update/beta"]))
+    else:
+        r, u = np.split(_sigmoid((z + _f32(weights["gates/bias"])).astype(F32)), 2, axis=1)
+    s = np.matmul(np.concatenate([x, (r * h).astype(F32)], axis=1), _f32(weights["candidate/kernel"])).astype(F32)
+    if layer_norm:
+        s = globals()["layer_norm"](s, weights["candidate/gamma"], weights["candidate/beta"])
+    else:
+        s = (s + _f32(weights["candidate/bias"])).astype(F32)
+    c = _f32(act(s))
+    return ((u * h).astype(F32) + ((F32(1) - u) * c).astype(F32)).astype(F32)
+
+
+def ln_gru_sequence(inputs, weights, *, layer_norm=True, sequence_length=None, initial_state=None,
+                    activation=np.tanh):
+    """``tf.nn.dynamic_rnn(<LN-GRU cell>, inputs [B,T,D])`` (batch-major), dynamic_rnn's
+    ``sequence_length`` semantics (zero outputs past a length, state frozen). Returns ``(outputs, h)``.
+    """
+    inputs = _f32(inputs)
+    b, t = inputs.shape[:2]
+    hidden = _f32(weights["candidate/kernel"]).shape[1]
+    h = np.zeros((b, hidden), F32) if initial_state is None else _f32(initial_state)
+    lengths = None if sequence_length is None else np.asarray(sequence_length).reshape(-1)
+    outputs = np.zeros((b, t, hidden), F32)
+    for step in range(t):
+        new_h = ln_gru_step(inputs[:, step], h, weights, layer_norm=layer_norm, activation=activation)
+        if lengths is None:
+            outputs[:, step] = new_h
+            h = new_h
+        else:
+            live = (step < lengths)[:, None]
+            outputs[:, step] = np.where(live, new_h, F32(0))
+            h = np.where(live, new_h, h).astype(F32)
+    return outputs, h
+
+
+def ln_gru_multi_sequence(inputs, weights_per_layer, *, layer_norm=True, sequence_length=None,
+                          initial_states=None, activation=np.tanh):
+    """``dynamic_rnn(MultiRNNCell([<LN-GRU cell>, ...]))``: returns ``(outputs, [h per layer])``."""
+    x = _f32(inputs)
+    states = []
+    for k, w in enumerate(weights_per_layer):
+        init = None if initial_states is None else initial_states[k]
+        x, h = ln_gru_sequence(x, w, layer_norm=layer_norm, sequence_length=sequence_length,
+                               initial_state=init, activation=activation)
+        states.append(h)
+    return x, states
+
+
+def ln_gru_bidirectional(inputs, weights_fw, weights_bw, *, layer_norm=True, sequence_length=None,
+                         activation=np.tanh):
+    """``bidirectional_dynamic_rnn`` over two LN-GRU cells: ``((out_fw, out_bw), (h_fw, h_bw))``."""
+    kw = dict(layer_norm=layer_norm, sequence_length=sequence_length, activation=activation)
+    out_fw, h_fw = ln_gru_sequence(inputs, weights_fw, **kw)
+    rev = _reverse_sequence(_f32(inputs), sequence_length)
+    out_bw_rev, h_bw = ln_gru_sequence(rev, weights_bw, **kw)
+    return (out_fw, _reverse_sequence(out_bw_rev, sequence_length)), (h_fw, h_bw)
+
+
+# --------------------------------------------------------------------------------------------
+# tensorflow-addons 0.23 cells on Keras 2.15: tfa.rnn.LayerNormLSTMCell, LayerNormSimpleRNNCell
+# --------------------------------------------------------------------------------------------
+
+__all__ += ["KERAS2_FUSED_MIN_EPSILON", "keras2_layer_norm", "keras2_activation", "tfa_ln_lstm_step",
+            "tfa_ln_simple_rnn_step", "keras_rnn", "keras_bidirectional"]
+
+#: Keras 2.15's LayerNormalization used fused_batch_norm only at or above this epsilon (float32).
+KERAS2_FUSED_MIN_EPSILON = 1.001e-5
+
+
+def keras2_layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
+    """Keras 2.15 ``LayerNormalization(axis=-1)`` on ``[B, N]`` float32 inputs, as tfa's cells ran it.
+
+    Both of Keras 2's paths normalise with the biased variance; they differ in operation order:
+
+    * ``epsilon >= 1.001e-5``: ``fused_batch_norm`` of a ``[1, B, N, 1]`` NCHW reshape with unit
+      scale and zero offset (``mean = sum(x) * (1/N)``, ``var = sum((x - mean)^2) * (1/N)``,
+      ``y = (x - mean) * rsqrt(var + eps)``), then ``y * gamma + beta``;
+    * smaller epsilon: ``nn.moments`` + ``nn.batch_normalization``:
+      ``inv = rsqrt(var + eps) * gamma``, ``y = x * inv + (beta - mean * inv)``.
+    """
+    x = _f32(x)
+    n = x.shape[-1]
+    if epsilon >= KERAS2_FUSED_MIN_EPSILON:
+        inv_n = F32(1.0) / F32(n)
+        mean = (np.sum(x, axis=-1, keepdims=True, dtype=F32) * inv_n).astype(F32)
+        centered = (x - mean).astype(F32)
+        var = (np.sum(centered * centered, axis=-1, keepdims=True, dtype=F32) * inv_n).astype(F32)
+        y = (centered * _rsqrt(var + F32(epsilon))).astype(F32)
+        if gamma is not None:
+            y = (y * _f32(gamma)).astype(F32)
+        if beta is not None:
+            y = (y + _f32(beta)).astype(F32)
+        return y
+    mean = _mean(x, -1, keepdims=True)
+    d = (x - mean).astype(F32)
+    var = _mean(d * d, -1, keepdims=True)
+    inv = _rsqrt(var + F32(epsilon))
+    if gamma is not None:
+        inv = (inv * _f32(gamma)).astype(F32)
+    shift = (-(mean * inv)).astype(F32) if beta is None else (_f32(beta) - mean * inv).astype(F32)
+    return (x * inv + shift).astype(F32)
+
+
+def keras2_activation(name):
+    """A Keras 2.15 activation by name (``None`` is linear); ``hard_sigmoid`` is ``clip(0.2x + 0.5, 0, 1)``."""
+    if name in (None, "linear"):
+        return lambda x: _f32(x)
+    functions = {
+        "tanh": _tanh,
+        "sigmoid": _sigmoid,
+        "relu": lambda x: np.maximum(_f32(x), F32(0)),
+        "hard_sigmoid": lambda x: np.clip(_f32(x) * F32(0.2) + F32(0.5), F32(0), F32(1)).astype(F32),
+    }
+    return functions[name]
+
+
+def tfa_ln_lstm_step(x, state, weights, *, norm_epsilon=1e-3, activation="tanh",
+                     recurrent_activation="sigmoid"):
+    """One step of ``tfa.rnn.LayerNormLSTMCell`` (no dropout).
+
+    ``weights`` by the names under the cell: ``kernel [D,4H]``, ``recurrent_kernel [H,4H]``, ``bias
+    [4H]`` (optional) and ``{kernel,recurrent,state}_norm/{gamma,beta}``. ``state = (h, c)``.
+    Returns ``(h, (h, c))``; the carried ``c`` is the normalised one.
+    """
+    act, rec = keras2_activation(activation), keras2_activation(recurrent_activation)
+    h, c = (_f32(s) for s in state)
+
+    def norm(v, name):
+        return keras2_layer_norm(v, weights[name + "/gamma"], weights[name + "/beta"], norm_epsilon)
+
+    z = norm(np.matmul(_f32(x), _f32(weights["kernel"])).astype(F32), "kernel_norm")
+    z = (z + norm(np.matmul(h, _f32(weights["recurrent_kernel"])).astype(F32), "recurrent_norm")).astype(F32)
+    if "bias" in weights:
+        z = (z + _f32(weights["bias"])).astype(F32)
+    z_i, z_f, z_c, z_o = np.split(z, 4, axis=1)
+    i, f, o = rec(z_i), rec(z_f), rec(z_o)
+    new_c = (f * c + i * act(z_c)).astype(F32)
+    new_c = norm(new_c, "state_norm")
+    new_h = (o * act(new_c)).astype(F32)
+    return new_h, (new_h, new_c)
+
+
+def tfa_ln_simple_rnn_step(x, state, weights, *, layernorm_epsilon=1e-5, activation="tanh"):
+    """One step of ``tfa.rnn.LayerNormSimpleRNNCell`` (no dropout): ``act(LN(x K + h R) * gamma + bias)``.
+
+    ``weights``: ``kernel [D,H]``, ``recurrent_kernel [H,H]``, ``gamma [H]``, ``bias [H]`` (optional).
+    Returns ``(h, (h,))``.
+    """
+    (h,) = (_f32(s) for s in state)
+    net = (np.matmul(_f32(x), _f32(weights["kernel"])).astype(F32)
+           + np.matmul(h, _f32(weights["recurrent_kernel"])).astype(F32)).astype(F32)
+    out = keras2_layer_norm(net, weights["gamma"], None, layernorm_epsilon)
+    if "bias" in weights:
+        out = (out + _f32(weights["bias"])).astype(F32)
+    out = keras2_activation(activation)(out)
+    return out, (out,)
+
+
+def keras_rnn(step, inputs, initial_state, *, mask=None, go_backwards=False, zero_output_for_mask=False):
+    """``keras.layers.RNN(cell, return_sequences=True, return_state=True)`` over ``step(x_t, state)``.
+
+    A masked step keeps the previous state and outputs the previous output (zeros with
+    ``zero_output_for_mask``, which Bidirectional forces). ``go_backwards`` runs the reversed
+    sequence and returns its outputs in that reversed order, as Keras' RNN does.
+    Returns ``(outputs [B,T,H], final state tuple)``.
+    """
+    inputs = _f32(inputs)
+    b, t = inputs.shape[:2]
+    steps = range(t - 1, -1, -1) if go_backwards else range(t)
+    state = tuple(_f32(s) for s in initial_state)
+    previous = np.zeros_like(state[0])
+    outputs = []
+    for k in steps:
+        out, new_state = step(inputs[:, k], state)
+        if mask is not None:
+            live = np.asarray(mask)[:, k][:, None]
+            out = np.where(live, out, F32(0) if zero_output_for_mask else previous).astype(F32)
+            new_state = tuple(np.where(live, n, s).astype(F32) for n, s in zip(new_state, state))
+        outputs.append(out)
+        previous, state = out, new_state
+    return np.stack(outputs, axis=1), state
+
+
+def keras_bidirectional(step_fw, step_bw, inputs, initial_state, *, mask=None):
+    """``Bidirectional(RNN(..., return_sequences=True, return_state=True))`` with merge_mode ``concat``.
+
+    Returns ``(outputs [B,T,2H], forward final state, backward final state)``; the backward
+    outputs are put back in input order before the concatenation, as Keras does.
+    """
+    fw, state_fw = keras_rnn(step_fw, inputs, initial_state, mask=mask, zero_output_for_mask=True)
+    bw, state_bw = keras_rnn(step_bw, inputs, initial_state, mask=mask, go_backwards=True, zero_output_for_mask=True)
+    return np.concatenate([fw, bw[:, ::-1]], axis=-1), state_fw, state_bw
