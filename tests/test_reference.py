@@ -579,3 +579,85 @@ def test_lngru_step_without_layer_norm_is_tf1_gru_cell():
     r, u = value[:, :4], value[:, 4:]
     c = np.tanh(np.concatenate([x, r * h], 1) @ w["candidate/kernel"] + w["candidate/bias"])
     assert_close_abs(R.ln_gru_step(x, h, w, layer_norm=False), u * h + (1 - u) * c, 1e-6, "GRUCell")
+
+
+# ------------------------------------------------------------------------------------------------
+# tensorflow-addons 0.23 cells: tfa.rnn.LayerNormLSTMCell / LayerNormSimpleRNNCell (golden: real tfa)
+# ------------------------------------------------------------------------------------------------
+
+TFA_CELL_FILES = sorted(GOLDEN.glob("tfa_cell_*.npz"))
+# tfa_cell_srnn_epsilon_fused: one example's pre-activation variance is 0.003 at step 4; the layer
+# norm amplifies the float32 tanh kernel's last-bit differences about 15x there (see
+# tests/replacements/test_tfa_rnn_cells_golden.py).
+TFA_CELL_ATOL = {"tfa_cell_srnn_epsilon_fused": 6e-6}
+
+
+def _tfa_stepper(cfg, weights):
+    kw = cfg["kwargs"]
+    if cfg["cell"] == "LayerNormLSTMCell":
+        return lambda x, s: R.tfa_ln_lstm_step(
+            x, s, weights, norm_epsilon=kw.get("norm_epsilon", 1e-3), activation=kw.get("activation", "tanh"),
+            recurrent_activation=kw.get("recurrent_activation", "sigmoid"))
+    return lambda x, s: R.tfa_ln_simple_rnn_step(
+        x, s, weights, layernorm_epsilon=kw.get("layernorm_epsilon", 1e-5), activation=kw.get("activation", "tanh"))
+
+
+def _tfa_cell_weights(cfg, data, cell_scope):
+    """The ``var:`` arrays of one cell, by tfa's names under the cell (``kernel``, ``kernel_norm/gamma``)."""
+    return {n[len(cell_scope):]: data["var:" + n] for n in cfg["weights"] if n.startswith(cell_scope)}
+
+
+@pytest.mark.parametrize("path", TFA_CELL_FILES, ids=lambda p: p.stem)
+def test_tfa_cell_golden(path):
+    cfg, data = load(path)
+    assert cfg["tfa_version"] == "0.23.0" and cfg["keras_version"].startswith("2.15")
+    # Each cell's weights start with its kernel: `<cell scope>/kernel`.
+    scopes = sorted(n[:-len("kernel")] for n in cfg["weights"] if n.rsplit("/", 1)[-1] == "kernel")
+    lstm = cfg["cell"] == "LayerNormLSTMCell"
+    x = data["in:inputs"]
+    zeros = np.zeros((cfg["batch"], cfg["units"]), np.float32)
+    n_states = 2 if lstm else 1
+    initial = [data["in:initial_state_%d" % k] for k in range(n_states)] if cfg["initial_state"] \
+        else [zeros] * n_states
+    mask = data["in:mask"] if cfg["masked"] else None
+    if cfg["structure"] == "bidirectional":
+        assert [s.split("/")[1] for s in scopes] == ["backward_rnn", "forward_rnn"]
+        steps = [_tfa_stepper(cfg, _tfa_cell_weights(cfg, data, s)) for s in (scopes[1], scopes[0])]
+        outputs, fw, bw = R.keras_bidirectional(steps[0], steps[1], x, initial, mask=mask)
+        results = [outputs, *fw, *bw]
+    else:
+        (scope,) = scopes
+        weights = _tfa_cell_weights(cfg, data, scope)
+        assert ("bias" in weights) is cfg["kwargs"].get("use_bias", True)
+        outputs, state = R.keras_rnn(_tfa_stepper(cfg, weights), x, initial, mask=mask)
+        results = [outputs, *state]
+    atol = TFA_CELL_ATOL.get(path.stem, LSTM_ATOL)
+    assert len(results) == len(cfg["outputs"])
+    for name, value in zip(cfg["outputs"], results):
+        assert_close_abs(value, data["out:" + name], atol, "%s %s" % (path.stem, name))
+    if mask is not None:
+        # Keras' Bidirectional forces zero outputs at masked steps; a plain RNN repeats the last one.
+        dead = ~mask
+        if cfg["structure"] == "bidirectional":
+            assert np.all(data["out:outputs"][dead] == 0.0)
+        else:
+            last = np.asarray(cfg["lengths"]) - 1
+            assert np.all(data["out:outputs"][2, 3:] == data["out:outputs"][2, last[2]])
+
+
+def test_keras2_layer_norm_paths_differ_only_in_rounding():
+    rng = np.random.RandomState(11)
+    x = rng.normal(0, 3, (4, 16)).astype(np.float32)
+    gamma, beta = rng.uniform(0.5, 1.5, 16), rng.uniform(-0.5, 0.5, 16)
+    fused = R.keras2_layer_norm(x, gamma, beta, R.KERAS2_FUSED_MIN_EPSILON)
+    plain = R.keras2_layer_norm(x, gamma, beta, R.KERAS2_FUSED_MIN_EPSILON * 0.999)
+    exact = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.astype(np.float64).var(-1, keepdims=True) + 1.001e-5)
+    exact = exact * gamma + beta
+    assert_close_abs(fused, exact, 2e-6, "fused")
+    assert_close_abs(plain, exact, 2e-6, "moments")
+    assert np.any(fused != plain)
+
+
+def test_keras2_hard_sigmoid():
+    x = np.array([-3.0, -2.5, -1.0, 0.0, 0.5, 2.5, 4.0], np.float32)
+    assert_close_abs(R.keras2_activation("hard_sigmoid")(x), [0.0, 0.0, 0.3, 0.5, 0.6, 1.0, 1.0], 1e-7, "hard_sigmoid")

@@ -14,6 +14,7 @@ from tf2norm.replacements.layer_norm_lstm import LayerNormBasicLSTM
 from tf2norm.replacements.layer_norm_lstm_cell import LayerNormBasicLSTMCell, LSTMStateTuple
 from tf2norm.replacements.rnn_cell_wrappers import DropoutWrapper, MultiRNNCell
 from tf2norm.replacements.scoped_layer import clear_scoped_layers, scoped_layer
+from tf2norm.replacements.tfa_rnn_cells import LayerNormLSTMCell, LayerNormSimpleRNNCell
 
 __all__ = [
     "BatchNormalization",
@@ -30,4 +31,6 @@ __all__ = [
     "DropoutWrapper",
     "scoped_layer",
     "clear_scoped_layers",
+    "LayerNormLSTMCell",
+    "LayerNormSimpleRNNCell",
 ]

@@ -41,6 +41,11 @@ class Spec:
     finding: str  # the code reported when the arg_scope must stay
     table: dict
 
+    @property
+    def name(self) -> str:
+        """The function's own name, for messages (`batch_norm`)."""
+        return min(self.legacy).rsplit(".", 1)[-1]
+
 
 @dataclasses.dataclass
 class _Block:
@@ -75,7 +80,7 @@ def plan(ctx, spec: Spec) -> dict[cst.Call, dict[str, cst.BaseExpression]]:
                     params[call] = {**params.get(call, {}), **block.defaults}
                     bases[call] = base
             else:
-                reason = _opaque(ctx, call)
+                reason = _opaque(ctx, call, spec.name)
                 if reason:
                     block.reasons.append(reason)
     for call, defaults in params.items():
@@ -93,7 +98,11 @@ def _settle(ctx, spec: Spec, block: _Block) -> None:
     for entry in block.entries:
         ctx.handled.add(entry)
         ctx.consumed.add(entry)
-    dropped = set(block.entries)
+    # One arg_scope may list several legacy functions (batch_norm and layer_norm), each settled by
+    # its own rewriter: the list is empty when every rewriter has taken its entries out.
+    taken = ctx.shared["arg_scope_entries"]
+    taken.update(block.entries)
+    dropped = {e.value for e in block.ops.elements if e.value in taken}
     if len(dropped) < len(block.ops.elements):
         ctx.edit(block.ops, lambda updated, ops=block.ops: _without(ops, updated, dropped))
         return
@@ -168,7 +177,7 @@ def _enclosing_normalizer(ctx, spec: Spec, call: cst.Call):
     return True, ctx.names.canonical(normalizer) in spec.legacy, base
 
 
-def _opaque(ctx, call: cst.Call) -> str | None:
+def _opaque(ctx, call: cst.Call, function: str) -> str | None:
     """Why `call` may reach the legacy function out of tf2norm's sight, or None."""
     func = call.func
     name = ctx.names.canonical(func)
@@ -177,14 +186,14 @@ def _opaque(ctx, call: cst.Call) -> str | None:
             return f"{code(func)}() calls layers tf2norm cannot see"
         if name.split(".")[0] in _SAFE_MODULES:
             return None
-        return f"it calls {code(func)}(), which may call batch_norm"
+        return f"it calls {code(func)}(), which may call {function}"
     root = func
     while isinstance(root, cst.Attribute):
         root = root.value
     if isinstance(func, cst.Attribute) and not (isinstance(root, cst.Name) and root.value in ("self", "cls")):
         return None  # a method of a local value (a tensor, a list): not a layer function
     # A function of this file, a function value (a lambda, a functools.partial) or a method of self.
-    return f"it calls {code(func)}(), which may call batch_norm"
+    return f"it calls {code(func)}(), which may call {function}"
 
 
 def _string(key: str) -> cst.SimpleString:
@@ -236,7 +245,12 @@ def _spaced(elements: list) -> list:
 
 
 def _without(original: cst.List | cst.Tuple, updated, dropped: set) -> cst.BaseExpression:
-    kept = [new for old, new in zip(original.elements, updated.elements) if old.value not in dropped]
+    if len(updated.elements) != len(original.elements):
+        # Another rewriter took its entries out first; the dropped references are left unedited.
+        codes = {code(e) for e in dropped}
+        kept = [new for new in updated.elements if code(new.value) not in codes]
+    else:
+        kept = [new for old, new in zip(original.elements, updated.elements) if old.value not in dropped]
     if kept and not isinstance(original.elements[-1].comma, cst.Comma):
         kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     if isinstance(updated, cst.Tuple) and len(kept) == 1:

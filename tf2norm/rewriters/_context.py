@@ -20,6 +20,8 @@ from tf2norm.rewriters._names import Resolver, canonical, dotted
 from tf2norm.rewriters._signature import is_literal
 
 REPLACEMENTS = "tf2norm.replacements"
+# Modules that no longer import on TF 2.16+: an import of them nothing uses any more is removed.
+_GONE_MODULES = ("tensorflow.contrib", "tensorflow_addons")
 
 
 class FileContext:
@@ -44,6 +46,8 @@ class FileContext:
         self.shared: dict[str, set] = defaultdict(set)
         self._imports: set[str] = set()
         self._free: set[str] | None = None
+        self._bound: set[str] = set()
+        self._modules: dict[str, bool] = {}
         self._removed_aliases: set[cst.ImportAlias] = set()
         self._removed_assigns: set[cst.Assign] = set()
         self._reuses_scopes: bool | None = None
@@ -155,11 +159,26 @@ class FileContext:
 
         Called while edits are applied, when the imports that will be removed are known.
         """
-        if name in self._free:
+        if name in self._free or name not in self._bound:
             AddImportsVisitor.add_needed_import(self._codemod, REPLACEMENTS, name)
             return cst.Name(name)
         AddImportsVisitor.add_needed_import(self._codemod, REPLACEMENTS)
         return cst.parse_expression(f"{REPLACEMENTS}.{name}")
+
+    def module_name(self, module: str) -> cst.Name | None:
+        """`module` (a top-level module such as `keras`) for an edit, its `import module` added;
+        None when the file binds that name to anything else. Called while planning."""
+        if module not in self._modules:
+            usable = True
+            for scope in {s for s in self.names.scopes.values() if s is not None}:
+                for assignment in scope.assignments:
+                    node = assignment.node
+                    if assignment.name == module and not (
+                            isinstance(assignment, ImportAssignment) and isinstance(node, cst.Import)
+                            and all(dotted(a.name).split(".")[0] != module or a.asname is None for a in node.names)):
+                        usable = False
+            self._modules[module] = usable
+        return cst.Name(module) if self._modules[module] else None
 
     def tf_compat_v1(self, path: str) -> cst.BaseExpression:
         """`tf.compat.v1.<path>` spelled with the file's own TensorFlow import (added if it has none)."""
@@ -188,6 +207,8 @@ class FileContext:
             return self.module
         self._plan_removals()
         self._codemod = CodemodContext()
+        for module in sorted(m for m, usable in self._modules.items() if usable):
+            AddImportsVisitor.add_needed_import(self._codemod, module)
         module = self.module.visit(_Apply(self))
         # Imports go among the top-level simple statements: AddImportsVisitor (slow per node) only
         # needs to see those, not the whole file.
@@ -201,13 +222,31 @@ class FileContext:
     def _is_consumed(self, node: cst.CSTNode) -> bool:
         if node in self.consumed:
             return True
-        return any(a in self.consumed for a in self.names.ancestors(node))
+        # An alias assignment that goes (`sl = slim` once `sl.x` was rewritten) consumes its value.
+        return any(a in self.consumed or a in self._removed_assigns for a in self.names.ancestors(node))
 
     def _plan_removals(self) -> None:
         bound: dict[str, list] = defaultdict(list)
         for scope in {s for s in self.names.scopes.values() if s is not None}:
             for assignment in scope.assignments:
                 bound[assignment.name].append(assignment)
+        while True:  # again while removing aliases frees what they were assigned from
+            removed = (set(self._removed_aliases), set(self._removed_assigns))
+            self._removal_verdicts(bound)
+            if removed == (self._removed_aliases, self._removed_assigns):
+                break
+        free = set()
+        for name in {n.split(".")[0] for n in bound}:
+            kept = [a for a in bound.get(name, ()) if not self._removed(a)]
+            if all(self._imports_replacement(a, name) for a in kept):
+                free.add(name)
+        # A replacement name is free to import if the file binds it only by importing it from
+        # tf2norm.replacements, or not at all.
+        self._free = free
+        self._bound = set(bound)
+
+    def _removal_verdicts(self, bound: dict) -> None:
+        """Marks the legacy imports and aliases whose every use was rewritten (or removed)."""
         verdicts: dict[cst.CSTNode, bool] = {}
         for name, assignments in bound.items():
             for assignment in assignments:
@@ -234,13 +273,6 @@ class FileContext:
                 self._removed_aliases.add(target)
             else:
                 self._removed_assigns.add(target)
-        free = set()
-        for name in {n.split(".")[0] for n in bound}:
-            kept = [a for a in bound.get(name, ()) if not self._removed(a)]
-            if all(self._imports_replacement(a, name) for a in kept):
-                free.add(name)
-        self._free = free | {"BatchNormalization", "batch_norm", "scoped_layer", "LayerNormBasicLSTMCell",
-                             "LayerNormBasicLSTM", "MultiRNNCell", "DropoutWrapper", "LSTMStateTuple"} - set(bound)
 
     def _removed(self, assignment) -> bool:
         if isinstance(assignment, ImportAssignment):
@@ -282,7 +314,7 @@ class FileContext:
 
     def _is_legacy(self, qualified: str | None) -> bool:
         name = canonical(qualified)
-        return name is not None and (name == "tensorflow.contrib" or name.startswith("tensorflow.contrib.")
+        return name is not None and (any(name == m or name.startswith(m + ".") for m in _GONE_MODULES)
                                      or name in self.legacy)
 
 
