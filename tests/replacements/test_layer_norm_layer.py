@@ -239,3 +239,9 @@ def test_tf_function_and_gradients_reach_the_weights():
         loss = tf.reduce_sum(y * y[::-1])
     grads = tape.gradient(loss, layer.trainable_weights)
     assert [g.shape for g in grads] == [(5,), (5,)] and all(np.isfinite(g.numpy()).all() for g in grads)
+
+
+def test_numpy_integer_axes_are_accepted_as_tf1_did():
+    layer = LayerNorm(begin_norm_axis=np.int64(-1), begin_params_axis=np.int32(-1))
+    assert type(layer.begin_norm_axis) is int and layer.get_config()["begin_norm_axis"] == -1
+    np.testing.assert_allclose(layer(X).numpy(), reference.contrib_layer_norm(X, begin_norm_axis=-1), atol=1e-6)

@@ -589,6 +589,36 @@ def test_no_scope_in_a_file_that_reuses_scopes_is_reported():
                                 "weights by object, not by variable scope; left unchanged")
 
 
+def test_sharing_tf1s_default_scope_of_an_unscoped_call_is_reported():
+    found = check(
+        """\
+        import tensorflow as tf
+
+        def f(x, y):
+            with tf.variable_scope('model'):
+                a = tf.contrib.layers.layer_norm(x)
+                b = tf.contrib.layers.layer_norm(y, reuse=True, scope='LayerNorm')
+            return a, b
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import LayerNorm
+
+        def f(x, y):
+            with tf.variable_scope('model'):
+                a = LayerNorm()(x)
+                b = tf.contrib.layers.layer_norm(y, reuse=True, scope='LayerNorm')
+            return a, b
+        """,
+        findings=[("TF2N402", 6, 13)],
+    )
+    assert found[0].message == (
+        "layer_norm: scope='LayerNorm' is TF1's default scope, which calls without scope= may have made; "
+        "Keras layers share weights by object, not by variable scope; left unchanged")
+    check("import tensorflow as tf\ny = tf.contrib.layers.layer_norm(x, reuse=reuse, scope='block/LayerNorm_1')\n",
+          None, findings=[("TF2N402", 2, 5)])
+
+
 def test_a_name_bound_more_than_once_is_reported_not_guessed():
     found = check(
         """\

@@ -21,6 +21,8 @@ Keras' own default epsilon (1e-3) is a different layer: it changes every output.
 
 from __future__ import annotations
 
+import operator
+
 import keras
 import tensorflow as tf
 
@@ -37,16 +39,21 @@ def tf1_epsilon(dtype) -> float:
     return FLOAT16_EPSILON if tf.as_dtype(dtype) == tf.float16 else EPSILON
 
 
+def _axis(name, value) -> int:
+    """A Python or NumPy integer, as TF1 needed it to build the graph (not a tensor, not a bool)."""
+    if isinstance(value, (bool, tf.Tensor, tf.Variable)) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be a Python int, got {value!r}")
+    return operator.index(value)
+
+
 def resolve_axes(rank: int, begin_norm_axis: int, begin_params_axis: int) -> tuple[list[int], int]:
     """(norm axes, begin_params_axis) with TF 1.15's checks and messages.
 
     Like TF 1.15, a negative begin_norm_axis counts from the end, and begin_params_axis is used as a
     slice start (`shape[begin_params_axis:]`), so one below -rank means every axis.
     """
-    if not isinstance(begin_norm_axis, int) or isinstance(begin_norm_axis, bool):
-        raise TypeError(f"begin_norm_axis must be a Python int, got {begin_norm_axis!r}")
-    if not isinstance(begin_params_axis, int) or isinstance(begin_params_axis, bool):
-        raise TypeError(f"begin_params_axis must be a Python int, got {begin_params_axis!r}")
+    begin_norm_axis = _axis("begin_norm_axis", begin_norm_axis)
+    begin_params_axis = _axis("begin_params_axis", begin_params_axis)
     norm = begin_norm_axis + rank if begin_norm_axis < 0 else begin_norm_axis
     if begin_params_axis >= rank or norm >= rank:
         raise ValueError(
@@ -116,9 +123,8 @@ class LayerNorm(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("begin_norm_axis", begin_norm_axis), ("begin_params_axis", begin_params_axis)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"LayerNorm: {name} must be a Python int, got {value!r}")
+        begin_norm_axis = _axis("LayerNorm: begin_norm_axis", begin_norm_axis)
+        begin_params_axis = _axis("LayerNorm: begin_params_axis", begin_params_axis)
         if epsilon is not None and not epsilon >= 0:
             raise ValueError(f"LayerNorm: epsilon must be None or >= 0, got {epsilon!r}")
         self.begin_norm_axis = begin_norm_axis

@@ -19,6 +19,8 @@ variable names, for tf.compat.v1 graph code whose TF1 checkpoints must restore u
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from tf2norm.rewriters import _arg_scopes, _calls, _findings
@@ -36,6 +38,8 @@ LEGACY = frozenset({
 # only `inputs` is required.
 SIGNATURE = ("inputs", "center", "scale", "activation_fn", "reuse", "variables_collections", "outputs_collections",
              "trainable", "begin_norm_axis", "begin_params_axis", "scope")
+
+_DEFAULT_SCOPE = re.compile(r"LayerNorm(_[0-9]+)?")  # variable_scope(None, default_name="LayerNorm")
 
 DEFAULT_AXES = {"begin_norm_axis": 1, "begin_params_axis": -1}
 
@@ -163,6 +167,12 @@ def _unmappable(args: _Arguments, reuses: bool):
         return "TF2N402", {"reason": "reuse= without scope= (TF1 raised for it too)"}
     if reuses and not args.given("scope"):
         return "TF2N402", {"reason": "no scope= in a file that reuses variable scopes"}
+    scope = literal(args.value("scope"))
+    if (reusing or reuses) and isinstance(scope, str) and _DEFAULT_SCOPE.fullmatch(scope.split("/")[-1]):
+        # The variables of a call without scope= (TF1 named them LayerNorm, LayerNorm_1, ...),
+        # whose Keras layer has no scope to be found by.
+        return "TF2N402", {"reason": f"scope={scope!r} is TF1's default scope, which calls without scope= "
+                                     "may have made"}
     return None
 
 
