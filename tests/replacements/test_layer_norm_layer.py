@@ -189,14 +189,25 @@ def test_begin_params_axis_below_minus_rank_covers_every_axis_as_tf1():
     np.testing.assert_allclose(layer(X).numpy(), expected, atol=1e-6)
 
 
-def test_a_built_layer_rejects_other_ranks_and_parameter_dims():
+def test_a_built_layer_takes_other_ranks_as_tf1_reusing_its_variables_did():
     layer = LayerNorm(begin_params_axis=-2)
     layer(X)
-    with pytest.raises(ValueError, match="expected ndim=3, found ndim=2"):
-        layer(X[:, 0])
-    with pytest.raises(ValueError, match="expected axis 2 of input shape to have value 5"):
+    x4 = np.random.RandomState(4).normal(size=(2, 6, 3, 5)).astype(np.float32)
+    gamma = layer.gamma.numpy()
+    np.testing.assert_allclose(layer(x4).numpy(), reference.contrib_layer_norm(x4, layer.beta.numpy(), gamma,
+                                                                               begin_params_axis=-2), atol=1e-6)
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 5"):
         layer(X[:, :, :4])
+    with pytest.raises(ValueError, match="expected min_ndim=2, found ndim=1"):
+        layer(X[0, 0])
     layer(X[:2])  # the batch axis is free
+
+
+def test_parameters_counted_from_the_front_fix_the_rank():
+    layer = LayerNorm(begin_params_axis=1)
+    layer(X)
+    with pytest.raises(ValueError, match="expected ndim=3, found ndim=4"):
+        layer(X[:, None])
 
 
 def test_explicit_epsilon_and_activation():

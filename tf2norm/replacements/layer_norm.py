@@ -100,7 +100,10 @@ class LayerNorm(keras.layers.Layer):
         zeros and ones).
 
     Weights, as attributes and Keras names: `beta` then `gamma` (TF1's creation order), each of
-    TF1's shape, so a TF1 `LayerNorm/beta` and `LayerNorm/gamma` load as they are. Works in eager
+    TF1's shape, so a TF1 `LayerNorm/beta` and `LayerNorm/gamma` load as they are. With a negative
+    begin_params_axis the built layer takes inputs of any rank ending in the parameters' dims, each
+    normalised over its own `[begin_norm_axis, rank)`, as TF1 computed for variables reused on
+    another rank; a non-negative one fixes the rank. Works in eager
     code, `tf.function`, Keras models and tf.compat.v1 graphs (initialise with
     `tf.compat.v1.global_variables_initializer()`). For TF1 variable names in graph code use
     `tf2norm.replacements.layer_norm`.
@@ -144,17 +147,24 @@ class LayerNorm(keras.layers.Layer):
 
     def build(self, input_shape):
         rank = len(input_shape)
-        self._norm_axes, params_axis = resolve_axes(rank, self.begin_norm_axis, self.begin_params_axis)
+        _, params_axis = resolve_axes(rank, self.begin_norm_axis, self.begin_params_axis)
         params_shape = tuple(input_shape[params_axis:])
         if any(d is None for d in params_shape):
             raise ValueError(
                 f"{self.name}: input_shape[{params_axis}:] must be fully defined (TF1 requires it), "
                 f"got input shape {tuple(input_shape)}"
             )
-        first_param = params_axis % rank if params_axis >= -rank else 0
-        self.input_spec = keras.InputSpec(
-            ndim=rank, axes={first_param + i: int(d) for i, d in enumerate(params_shape)}
-        )
+        trailing = {i - len(params_shape): int(d) for i, d in enumerate(params_shape)}
+        if self.begin_params_axis >= 0 or self.begin_params_axis < -rank:
+            # Parameter axes counted from the front (or all of them): only this rank has this shape.
+            self.input_spec = keras.InputSpec(ndim=rank, axes=trailing)
+        else:
+            # The parameters are the last dims: like TF1 reusing the variables, any rank that has
+            # them (and begin_norm_axis) is normalised over its own [begin_norm_axis, rank).
+            norm = self.begin_norm_axis
+            self.input_spec = keras.InputSpec(
+                min_ndim=max(len(params_shape), norm + 1 if norm >= 0 else -norm), axes=trailing
+            )
         if self.center:
             self.beta = self.add_weight(
                 name="beta",
@@ -175,9 +185,10 @@ class LayerNorm(keras.layers.Layer):
 
     def call(self, inputs):
         inputs = tf.convert_to_tensor(inputs)
+        norm_axes, _ = resolve_axes(inputs.shape.rank, self.begin_norm_axis, self.begin_params_axis)
         beta = None if self.beta is None else tf.cast(self.beta, inputs.dtype)
         gamma = None if self.gamma is None else tf.cast(self.gamma, inputs.dtype)
-        outputs = normalize(inputs, self._norm_axes, beta, gamma, self.epsilon)
+        outputs = normalize(inputs, norm_axes, beta, gamma, self.epsilon)
         return self.activation(outputs)
 
     def compute_output_shape(self, input_shape):
