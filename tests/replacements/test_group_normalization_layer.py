@@ -149,3 +149,12 @@ def test_global_mixed_precision_policy_is_followed_like_tfa():
     emulated = reference.tfa_group_norm(x, np.ones(8), np.zeros(8), groups=2, dtype=np.float16)
     assert emulated.dtype == np.float16
     np.testing.assert_allclose(outputs, emulated, rtol=0, atol=2 * float(np.spacing(np.abs(emulated).max())))
+
+
+def test_autocast_false_keeps_the_inputs_dtype():
+    x = _inputs((2, 4, 5, 8))
+    layer = GroupNormalization(groups=2, dtype="mixed_float16", autocast=False)
+    assert not layer.autocast and GroupNormalization(groups=2).autocast
+    outputs = layer(x)
+    assert outputs.dtype == tf.float32
+    np.testing.assert_allclose(outputs, reference.tfa_group_norm(x, np.ones(8), np.zeros(8), groups=2), atol=1e-6)

@@ -51,13 +51,14 @@ class GroupNormalization(keras.layers.GroupNormalization):
             raise TypeError(f"{type(self).__name__}: axis must be an int, got {axis!r}")
         if axis == 0:
             raise ValueError(f"{type(self).__name__}: axis=0 is the batch axis; you may want BatchNormalization")
+        # Keras 2 cast floating inputs to the compute dtype (float16 under mixed precision) unless
+        # told not to, and tfa normalised in that dtype; Keras 3's layer always works in float32.
+        autocast = kwargs.pop("autocast", True)
         super().__init__(groups=groups, axis=axis, epsilon=epsilon, center=center, scale=scale,
                          beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
                          beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
                          beta_constraint=beta_constraint, gamma_constraint=gamma_constraint, **kwargs)
-        # Keras 2 cast floating inputs to the compute dtype (float16 under mixed precision), and
-        # tfa normalised in that dtype; Keras 3's layer switches this off to work in float32.
-        self.autocast = True
+        self.autocast = autocast
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -74,7 +75,7 @@ class GroupNormalization(keras.layers.GroupNormalization):
         return input_shape[self.axis] // self.groups == 1
 
     def call(self, inputs):
-        dtype = self.compute_dtype
+        dtype = self.compute_dtype if self.autocast else inputs.dtype
         inputs = tf.cast(inputs, dtype)
         shape, rank, axis = inputs.shape, inputs.shape.rank, self.axis
         channels = shape[axis]
