@@ -661,3 +661,115 @@ def test_keras2_layer_norm_paths_differ_only_in_rounding():
 def test_keras2_hard_sigmoid():
     x = np.array([-3.0, -2.5, -1.0, 0.0, 0.5, 2.5, 4.0], np.float32)
     assert_close_abs(R.keras2_activation("hard_sigmoid")(x), [0.0, 0.0, 0.3, 0.5, 0.6, 1.0, 1.0], 1e-7, "hard_sigmoid")
+
+
+# ------------------------------------------------------------------------------------------------
+# tf.layers.batch_normalization / tf.layers.BatchNormalization (fixtures/tf1/make_golden_layers_bn.py)
+# ------------------------------------------------------------------------------------------------
+
+TLBN_FILES = sorted(p for p in GOLDEN.glob("tlbn_*.npz") if p.stem != "tlbn_naming")
+TLBN_EXTRAS = ("moving_stddev", "renorm_mean", "renorm_stddev")
+
+
+def tlbn_variables(cfg):
+    """Role (gamma, moving_mean, ...) -> full TF1 variable name."""
+    return {name.rsplit("/", 1)[-1]: name for name, _ in cfg["variables"]}
+
+
+def run_tlbn_case(cfg, data, chain=True):
+    """Replays every step with the reference; yields (k, y, state, names) per step."""
+    kw = cfg["kwargs"]
+    names = tlbn_variables(cfg)
+    renorm = bool(kw.get("renorm"))
+    adjustment = kw.get("adjustment")
+    fused = R.layers_uses_fused(cfg["rank"], kw.get("axis", -1), kw.get("fused"), renorm,
+                                kw.get("virtual_batch_size"), adjustment)
+    state = {k: data["var:" + names[k]] for k in ("moving_mean", "moving_variance") + TLBN_EXTRAS if k in names}
+    for k, step in enumerate(cfg["steps"]):
+        if not chain and k > 0:
+            state = {n: data["after:%d:%s" % (k - 1, names[n])] for n in state}
+        y, state = R.layers_batch_normalization(
+            data["in:step%d" % k], axis=kw.get("axis", -1), training=step["training"],
+            beta=data.get("var:" + names.get("beta", "")), gamma=data.get("var:" + names.get("gamma", "")),
+            moving_mean=state["moving_mean"], moving_variance=state["moving_variance"],
+            epsilon=kw.get("epsilon", 1e-3), momentum=kw.get("momentum", 0.99), fused=fused,
+            renorm_state={n: state[n] for n in TLBN_EXTRAS} if renorm else None,
+            renorm_clipping=kw.get("renorm_clipping"), renorm_momentum=kw.get("renorm_momentum", 0.99),
+            virtual_batch_size=kw.get("virtual_batch_size"),
+            adjustment=None if adjustment is None else (adjustment["scale"], adjustment["bias"]),
+            update=bool(step["updates_of"]) and kw.get("trainable", True))
+        yield k, y, state, names
+
+
+@pytest.mark.parametrize("chain", [True, False], ids=["chained", "per_step"])
+@pytest.mark.parametrize("path", TLBN_FILES, ids=lambda p: p.stem)
+def test_tlbn_golden(path, chain):
+    cfg, data = load(path)
+    assert cfg["tf_version"] == "1.15.0"
+    kw = cfg["kwargs"]
+    fused = R.layers_uses_fused(cfg["rank"], kw.get("axis", -1), kw.get("fused"), bool(kw.get("renorm")),
+                                kw.get("virtual_batch_size"), kw.get("adjustment"))
+    assert fused == cfg["graph_has_fused_op"], "layers_uses_fused disagrees with TF's graph"
+    for k, y, state, names in run_tlbn_case(cfg, data, chain=chain):
+        np.testing.assert_allclose(y, data["out:step%d" % k], err_msg="out:step%d" % k, **BN_TOL)
+        for role, value in state.items():
+            key = "after:%d:%s" % (k, names[role])
+            np.testing.assert_allclose(value, data[key], err_msg=key, **BN_TOL)
+        for p in ("beta", "gamma"):
+            if p in names:
+                np.testing.assert_array_equal(data["after:%d:%s" % (k, names[p])], data["var:" + names[p]])
+
+
+def test_tlbn_reference_would_catch_contrib_rules():
+    # tf.layers' rank-2 call ran the moments path; contrib's fused rules (Bessel, clamp) differ.
+    cfg, data = load(GOLDEN / "tlbn_epsilon_small_rank2.npz")
+    assert not R.layers_uses_fused(2) and R.contrib_uses_fused(2, None, False)
+    names = tlbn_variables(cfg)
+    args = dict(axis=-1, training=True, beta=data["var:" + names["beta"]], gamma=data["var:" + names["gamma"]],
+                moving_mean=data["var:" + names["moving_mean"]], moving_variance=data["var:" + names["moving_variance"]],
+                epsilon=1e-6, momentum=0.9)
+    y_fused, _ = R.layers_batch_normalization(data["in:step0"], fused=True, **args)
+    y_plain, _ = R.layers_batch_normalization(data["in:step0"], fused=False, **args)
+    np.testing.assert_allclose(y_plain, data["out:step0"], **BN_TOL)
+    assert np.max(np.abs(y_fused - data["out:step0"])) > 1e-3
+
+
+def test_tlbn_virtual_batches_are_strided():
+    # TF 1.15 reshaped [B, ...] to [v, B/v, ...]: virtual batch g is examples g, g + B/v, ...
+    x = np.arange(8, dtype=np.float32).reshape(8, 1) * np.ones((1, 2), np.float32)
+    ones, zeros = np.ones(2, np.float32), np.zeros(2, np.float32)
+    y, state = R.layers_batch_normalization(x, training=True, moving_mean=zeros, moving_variance=ones,
+                                            epsilon=0.0, momentum=0.0, fused=False, virtual_batch_size=2)
+    # v=2: the virtual batches are {0, 4}, {1, 5}, {2, 6}, {3, 7}: each normalises to -1, +1.
+    np.testing.assert_allclose(y[:, 0], [-1, -1, -1, -1, 1, 1, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(state["moving_mean"], [3.5, 3.5], atol=1e-6)
+    np.testing.assert_allclose(state["moving_variance"], [4.0, 4.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("path", [p for p in TLBN_FILES if not ({"virtual_batch_size", "adjustment"}
+                                                               & set(load(p)[0]["kwargs"]))],
+                         ids=lambda p: p.stem)
+def test_tlbn_training_grads(path):
+    """TF 1.15's gradients of sum(out:step0 * loss_weights) against the analytic BN backward."""
+    cfg, data = load(path)
+    kw = cfg["kwargs"]
+    names = tlbn_variables(cfg)
+    assert cfg["steps"][0]["training"] and cfg["steps"][0]["call"] == 0
+    x, axis, eps = data["in:step0"], kw.get("axis", -1), kw.get("epsilon", 1e-3)
+    r = d = None
+    if kw.get("renorm"):
+        red = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
+        mean = R._mean(x, red)
+        dev = (x - np.expand_dims(mean, red)).astype(np.float32)
+        var = R._mean(dev * dev, red)
+        r, d = R.renorm_correction(mean, var, data["var:" + names["renorm_mean"]],
+                                   data["var:" + names["renorm_stddev"]], eps, kw.get("renorm_clipping"))
+    fused = R.layers_uses_fused(cfg["rank"], axis, kw.get("fused"), bool(kw.get("renorm")))
+    grads = R.batch_norm_training_grads(x, data["in:loss_weights"], axis=axis,
+                                        gamma=data.get("var:" + names.get("gamma", "")), epsilon=eps,
+                                        fused=fused, renorm_r=r, renorm_d=d)
+    scale = float(np.max(np.abs(data["grad:inputs"])))
+    np.testing.assert_allclose(grads["inputs"], data["grad:inputs"], rtol=1e-5, atol=2e-6 * scale)
+    for p in ("beta", "gamma"):
+        if p in names:
+            np.testing.assert_allclose(grads[p], data["grad:" + names[p]], rtol=1e-5, atol=1e-5)

@@ -23,6 +23,8 @@ Public functions:
   ``tf.contrib.layers.layer_norm`` with any ``begin_norm_axis`` / ``begin_params_axis``.
 * :func:`tfa_group_norm`, :func:`tfa_group_norm_grads`, :func:`tfa_group_norm_layout` --
   tensorflow-addons 0.23's ``GroupNormalization`` / ``InstanceNormalization`` (from tfa's source).
+* :func:`layers_batch_normalization`, :func:`layers_uses_fused` -- ``tf.layers.batch_normalization``
+  (TF 1.15): its fused rule (rank 4 only), virtual batches, adjustment.
 * :func:`keras2_layer_norm`, :func:`tfa_ln_lstm_step`, :func:`tfa_ln_simple_rnn_step`,
   :func:`keras_rnn`, :func:`keras_bidirectional` -- tensorflow-addons 0.23's LayerNormLSTMCell and
   LayerNormSimpleRNNCell on Keras 2.15 (its two LayerNormalization paths), run as Keras' RNN did.
@@ -53,6 +55,8 @@ __all__ = [
     "tfa_group_norm",
     "tfa_group_norm_grads",
     "tfa_group_norm_layout",
+    "layers_batch_normalization",
+    "layers_uses_fused",
 ]
 
 F32 = np.float32
@@ -901,3 +905,248 @@ def keras_bidirectional(step_fw, step_bw, inputs, initial_state, *, mask=None):
     fw, state_fw = keras_rnn(step_fw, inputs, initial_state, mask=mask, zero_output_for_mask=True)
     bw, state_bw = keras_rnn(step_bw, inputs, initial_state, mask=mask, go_backwards=True, zero_output_for_mask=True)
     return np.concatenate([fw, bw[:, ::-1]], axis=-1), state_fw, state_bw
+
+
+# --------------------------------------------------------------------------------------------
+# The widely copied TF1 BNLSTMCell (recurrent batch normalisation, NUMERICS.md section 3)
+# --------------------------------------------------------------------------------------------
+
+#: The normalised terms of BNLSTMCell; only ``xh`` has no offset.
+BN_LSTM_GROUPS = ("xh", "hh", "c")
+
+__all__ += ["bn_lstm_batch_norm", "bn_lstm_step", "bn_lstm_sequence", "BN_LSTM_GROUPS"]
+
+
+def bn_lstm_batch_norm(z, scale, offset, pop_mean, pop_var, *, training, decay=0.95, epsilon=1e-5):
+    """One ``BNLSTMCell._batch_norm`` at one statistics row: ``(y, new_pop_mean, new_pop_var)``.
+
+    Training: ``mean, var = nn.moments(z, [0])`` (biased), the row moves to
+    ``pop * decay + batch * (1 - decay)`` and ``y`` uses the batch statistics; inference: ``y`` uses
+    the row, which stays. ``y = z * inv + (offset - mean * inv)``, ``inv = rsqrt(var + eps) * scale``
+    (``nn.batch_normalization``; ``offset`` None for ``xh``). All float32.
+    """
+    z = _f32(z)
+    pop_mean, pop_var = _f32(pop_mean), _f32(pop_var)
+    if training:
+        mean = _mean(z, 0)
+        d = (z - mean).astype(F32)
+        var = _mean(d * d, 0)
+        new_mean = (pop_mean * F32(decay) + mean * F32(1 - decay)).astype(F32)
+        new_var = (pop_var * F32(decay) + var * F32(1 - decay)).astype(F32)
+    else:
+        mean, var = pop_mean, pop_var
+        new_mean, new_var = pop_mean, pop_var
+    inv = (_rsqrt(var + F32(epsilon)) * _f32(scale)).astype(F32)
+    shift = (-(mean * inv)).astype(F32) if offset is None else (_f32(offset) - mean * inv).astype(F32)
+    return (z * inv + shift).astype(F32), new_mean, new_var
+
+
+def bn_lstm_step(x, state, weights, *, max_bn_steps, training, decay=0.95, epsilon=1e-5, forget_bias=0.0,
+                 activation=np.tanh):
+    """One step of the copied ``BNLSTMCell``: ``(new_h, (new_c, new_h, new_step), new_statistics)``.
+
+    ``weights`` is keyed by the TF1 names relative to the cell scope (``"W_xh"`` ``[D, 4H]``,
+    ``"W_hh"`` ``[H, 4H]``, ``"<g>/scale"``, ``"hh/offset"``, ``"c/offset"``, ``"<g>/pop_mean"``,
+    ``"<g>/pop_var"`` ``[max_bn_steps, size]``); ``state`` is ``(c, h, step)`` with ``step``
+    ``[B, 1]``. The statistics row is ``min(int(step[0, 0]), max_bn_steps - 1)``, the FIRST
+    example's step. ``new_statistics`` holds the six ``pop_*`` arrays after the step's updates.
+    """
+    act = _activation(activation)
+    x = _f32(x)
+    c, h, step = (_f32(s) for s in state)
+    row = min(int(step[0, 0]), max_bn_steps - 1)
+    stats = {k: _f32(v).copy() for k, v in weights.items() if k.rsplit("/", 1)[-1] in ("pop_mean", "pop_var")}
+
+    def bn(z, group):
+        y, stats[f"{group}/pop_mean"][row], stats[f"{group}/pop_var"][row] = bn_lstm_batch_norm(
+            z, weights[f"{group}/scale"], weights.get(f"{group}/offset"), stats[f"{group}/pop_mean"][row],
+            stats[f"{group}/pop_var"][row], training=training, decay=decay, epsilon=epsilon)
+        return y
+
+    xh = np.matmul(x, _f32(weights["W_xh"])).astype(F32)
+    hh = np.matmul(h, _f32(weights["W_hh"])).astype(F32)
+    hidden = (bn(xh, "xh") + bn(hh, "hh")).astype(F32)
+    f, i, o, j = np.split(hidden, 4, axis=1)
+    new_c = (c * _sigmoid(f + F32(forget_bias)) + _sigmoid(i) * act(j)).astype(F32)
+    new_h = (act(bn(new_c, "c")) * _sigmoid(o)).astype(F32)
+    return new_h, (new_c, new_h, (step + F32(1)).astype(F32)), stats
+
+
+def bn_lstm_sequence(inputs, layers, *, max_bn_steps, training, decay=0.95, epsilon=1e-5, forget_bias=0.0,
+                     activation=np.tanh, sequence_length=None, initial_states=None):
+    """``tf.nn.dynamic_rnn(cell, inputs [B,T,D])`` over one BNLSTMCell or a MultiRNNCell of several.
+
+    ``layers`` is a list of weight dicts (see :func:`bn_lstm_step`), one per stacked cell. Each time
+    step runs every layer on the whole batch and updates the statistics in order (what TF1 computed
+    with ``parallel_iterations=1``; its default let updates of a row shared by several steps race).
+    With ``sequence_length`` the outputs are zero past each example's length and its states (the step
+    counters included) stay frozen; past the longest length TF1 ran no cell at all.
+    Returns ``(outputs [B,T,H], [(c, h, step) per layer], [statistics per layer])``.
+    """
+    inputs = _f32(inputs)
+    b, t = inputs.shape[:2]
+    states, stats = [], []
+    for k, weights in enumerate(layers):
+        units = _f32(weights["W_hh"]).shape[0]
+        if initial_states is None:
+            states.append((np.zeros((b, units), F32), np.zeros((b, units), F32), np.zeros((b, 1), F32)))
+        else:
+            states.append(tuple(_f32(s) for s in initial_states[k]))
+        stats.append({n: _f32(v).copy() for n, v in weights.items() if "/pop_" in n})
+    lengths = None if sequence_length is None else np.asarray(sequence_length).reshape(-1)
+    outputs = np.zeros((b, t, _f32(layers[-1]["W_hh"]).shape[0]), F32)
+    for step in range(t):
+        if lengths is not None and step >= lengths.max():
+            break
+        out = inputs[:, step]
+        new_states = []
+        for k, weights in enumerate(layers):
+            out, new_state, stats[k] = bn_lstm_step(
+                out, states[k], {**weights, **stats[k]}, max_bn_steps=max_bn_steps, training=training,
+                decay=decay, epsilon=epsilon, forget_bias=forget_bias, activation=activation)
+            new_states.append(new_state)
+        if lengths is None:
+            outputs[:, step] = out
+            states = new_states
+        else:
+            live = (step < lengths)[:, None]
+            outputs[:, step] = np.where(live, out, F32(0))
+            states = [tuple(np.where(live, n, s).astype(F32) for n, s in zip(new, old))
+                      for new, old in zip(new_states, states)]
+    return outputs, states, stats
+
+
+# --------------------------------------------------------------------------------------------
+# tf.layers.batch_normalization / tf.layers.BatchNormalization (TF 1.15)
+# --------------------------------------------------------------------------------------------
+
+
+def layers_uses_fused(rank, axis=-1, fused=None, renorm=False, virtual_batch_size=None, adjustment=None):
+    """True when TF 1.15's ``tf.layers`` batch normalization runs the fused arithmetic.
+
+    The V1 Keras layer under ``tf.layers`` turns fused None/True into ``rank == 4`` with the channel
+    axis 1 or 3 and no renorm, ``virtual_batch_size`` or ``adjustment``; anything else (rank 2
+    included, which contrib fused) silently runs the moments path. ``fused=False`` never fuses.
+    """
+    if fused is False or renorm or virtual_batch_size is not None or adjustment is not None:
+        return False
+    return rank == 4 and axis % rank in (1, 3)
+
+
+def layers_batch_normalization(
+    x,
+    *,
+    axis=-1,
+    training,
+    beta=None,
+    gamma=None,
+    moving_mean,
+    moving_variance,
+    epsilon=1e-3,
+    momentum=0.99,
+    fused,
+    renorm_state=None,
+    renorm_clipping=None,
+    renorm_momentum=0.99,
+    virtual_batch_size=None,
+    adjustment=None,
+    update=True,
+):
+    """One call of TF 1.15 ``tf.layers.batch_normalization``; returns ``(y, new_state)``.
+
+    ``fused`` (:func:`layers_uses_fused`) is :func:`batch_norm`'s fused arithmetic with ``1 - momentum``
+    computed in float32. Otherwise the moments path, with two tf.layers extras:
+
+    * ``virtual_batch_size`` v: ``x`` viewed as ``[v, B/v, ...]`` (so virtual batch g holds examples
+      g, g + B/v, ...); each virtual batch is normalised with its own biased moments, and the moving
+      statistics (and renorm's r, d) take the mean of those moments over the virtual batches;
+    * ``adjustment``: the ``(scale, bias)`` arrays ``adjustment(shape)`` returned, composed while
+      training as ``scale * gamma`` and ``bias * gamma + beta`` before renorm's r and d.
+
+    Variables may have tf.layers' virtual-batch shape ``[1, ..., C]``; the new state keeps each
+    shape. ``update=False`` (a frozen layer, whose updates never reached UPDATE_OPS) normalises with
+    the batch statistics but changes nothing. ``renorm_state`` as in :func:`batch_norm`.
+    """
+    x = _f32(x)
+    shapes = {"moving_mean": np.shape(moving_mean), "moving_variance": np.shape(moving_variance)}
+    flat = lambda v: None if v is None else _f32(v).reshape(-1)  # noqa: E731
+    beta, gamma = flat(beta), flat(gamma)
+    state = {"moving_mean": flat(moving_mean), "moving_variance": flat(moving_variance)}
+    if renorm_state is not None:
+        for k in ("moving_stddev", "renorm_mean", "renorm_stddev"):
+            shapes[k] = np.shape(renorm_state[k])
+            state[k] = flat(renorm_state[k])
+    old = {k: v.copy() for k, v in state.items()}
+
+    if fused:
+        if renorm_state is not None or virtual_batch_size is not None or adjustment is not None:
+            raise ValueError("renorm, virtual_batch_size and adjustment never run fused in tf.layers")
+        y, new = batch_norm(x, axis=axis, training=training, beta=beta, gamma=gamma, epsilon=epsilon,
+                            decay=momentum, fused=True, decay_in_float32=True, **state)
+        state.update(new)
+    else:
+        y = _layers_moments_path(x, axis, training, beta, gamma, state, epsilon, momentum, renorm_clipping,
+                                 renorm_momentum, virtual_batch_size, adjustment, renorm_state is not None)
+    if not (training and update):
+        state = old
+    return y, {k: v.reshape(shapes[k]) for k, v in state.items()}
+
+
+def _layers_moments_path(x, axis, training, beta, gamma, state, epsilon, momentum, clipping, renorm_momentum,
+                         virtual_batch_size, adjustment, renorm):
+    eps = F32(epsilon)
+    ax = axis % x.ndim
+    ex = x if virtual_batch_size is None else x.reshape((virtual_batch_size, -1) + x.shape[1:])
+    if virtual_batch_size is not None:
+        ax += 1
+    skip = (ax,) if virtual_batch_size is None else (ax, 1)
+    red = tuple(i for i in range(ex.ndim) if i not in skip)
+    bshape = [1] * ex.ndim
+    bshape[ax] = ex.shape[ax]
+
+    def bc(v):
+        return None if v is None else _f32(v).reshape(bshape)
+
+    scale, offset = bc(gamma), bc(beta)
+    if not training:
+        mean, var = bc(state["moving_mean"]), bc(state["moving_variance"])
+    else:
+        mean = _mean(ex, red, keepdims=True)
+        d = (ex - mean).astype(F32)
+        var = _mean(d * d, red, keepdims=True)
+        if virtual_batch_size is None:
+            new_mean, new_var = mean.reshape(-1), var.reshape(-1)
+        else:
+            new_mean, new_var = _mean(mean, 1).reshape(-1), _mean(var, 1).reshape(-1)
+        if adjustment is not None:
+            a_scale, a_bias = _f32(adjustment[0]), _f32(adjustment[1])
+            scale, offset = _compose(a_scale, a_bias, scale, offset)
+        one_minus = _one_minus(momentum, False)
+        if renorm:
+            r, dd = _renorm(state, new_mean, new_var, epsilon, clipping, _one_minus(renorm_momentum, False))
+            scale, offset = _compose(r.reshape(bshape), dd.reshape(bshape), scale, offset)
+            state["moving_mean"] = _moving_average(state["moving_mean"], new_mean, one_minus)
+            stddev = np.sqrt((new_var + eps).astype(F32)).astype(F32)
+            ms = _moving_average(state["moving_stddev"], stddev, one_minus)
+            state["moving_stddev"] = ms
+            state["moving_variance"] = np.maximum((ms * ms - eps).astype(F32), F32(0))
+        else:
+            state["moving_mean"] = _moving_average(state["moving_mean"], new_mean, one_minus)
+            state["moving_variance"] = _moving_average(state["moving_variance"], new_var, one_minus)
+    # nn.batch_normalization
+    inv = _rsqrt((var + eps).astype(F32))
+    if scale is not None:
+        inv = (inv * scale).astype(F32)
+    shift = (-mean * inv) if offset is None else (offset - mean * inv)
+    y = (ex * inv + shift.astype(F32)).astype(F32)
+    return y.reshape(x.shape)
+
+
+def _compose(scale, offset, then_scale, then_offset):
+    # TF 1.15's _compose_transforms: (x * scale + offset) * then_scale + then_offset.
+    if then_scale is not None:
+        scale = (scale * then_scale).astype(F32)
+        offset = (offset * then_scale).astype(F32)
+    if then_offset is not None:
+        offset = (offset + then_offset).astype(F32)
+    return scale, offset

@@ -5,6 +5,7 @@
 See each class's docstring, and ../NUMERICS.md for the TF1 facts they honour.
 """
 
+from tf2norm.replacements.batch_norm_lstm_cell import BatchNormLSTMCell
 from tf2norm.replacements.batch_normalization import BatchNormalization
 from tf2norm.replacements.contrib_batch_norm import batch_norm
 from tf2norm.replacements.group_normalization import GroupNormalization, InstanceNormalization
@@ -12,13 +13,17 @@ from tf2norm.replacements.layer_norm import LayerNorm, layer_norm
 from tf2norm.replacements.layer_norm_gru_cell import LayerNormGRUCell
 from tf2norm.replacements.layer_norm_lstm import LayerNormBasicLSTM
 from tf2norm.replacements.layer_norm_lstm_cell import LayerNormBasicLSTMCell, LSTMStateTuple
+from tf2norm.replacements.layers_batch_normalization import LayersBatchNormalization, batch_normalization
 from tf2norm.replacements.rnn_cell_wrappers import DropoutWrapper, MultiRNNCell
 from tf2norm.replacements.scoped_layer import clear_scoped_layers, scoped_layer
 from tf2norm.replacements.tfa_rnn_cells import LayerNormLSTMCell, LayerNormSimpleRNNCell
 
 __all__ = [
+    "BatchNormLSTMCell",
     "BatchNormalization",
     "batch_norm",
+    "batch_normalization",
+    "LayersBatchNormalization",
     "GroupNormalization",
     "InstanceNormalization",
     "LayerNorm",

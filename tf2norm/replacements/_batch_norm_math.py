@@ -7,14 +7,20 @@ TF 1.15 ran one of two arithmetics (NUMERICS.md section 2):
   least 1.001e-5 (TF 2.x's kernel wrapper no longer clamps, so we clamp here);
 * non-fused: `nn.moments` + `nn.batch_normalization`, biased variance everywhere, no clamp.
 
+tf.layers (`tf.layers.batch_normalization`, the V1 Keras layer underneath contrib's default path)
+adds two non-fused variants: `virtual_batch_size` (ghost batch norm: statistics per virtual
+sub-batch, their average fed to the moving statistics) and `adjustment` (a scale and bias composed
+with gamma and beta while training).
+
 Everything here takes plain tf.Variables (or None) and builds ops; callers decide when the
 update ops run (eagerly, inside tf.function, or through UPDATE_OPS in tf.compat.v1 graphs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -23,13 +29,18 @@ from tf2norm.replacements._modes import smart_cond
 FUSED_MIN_EPSILON = 1.001e-5
 
 
-def fused_arithmetic_applies(rank: int, axis: int, renorm: bool) -> bool:
-    """Would TF 1.15 have run the fused kernel for this input (`axis` already non-negative)?"""
-    if renorm:
+def fused_arithmetic_applies(rank: int, axis: int, renorm: bool, tf_layers: bool = False,
+                             virtual_batch_size=None, adjustment=None) -> bool:
+    """Would TF 1.15 have run the fused kernel for this input (`axis` already non-negative)?
+
+    contrib's batch_norm fused rank 2 (reshaped to [-1, 1, 1, C]) and rank 4; tf.layers' V1 layer
+    only rank 4, and never with renorm, a virtual batch size or an adjustment.
+    """
+    if renorm or virtual_batch_size is not None or adjustment is not None:
         return False
     if rank == 4:
         return axis in (1, 3)
-    if rank == 2:
+    if rank == 2 and not tf_layers:
         return axis == 1
     return False
 
@@ -64,6 +75,9 @@ class BatchNormConfig:
     renorm_clipping: Optional[dict] = None
     renorm_decay: float = 0.99
     synchronized: bool = False
+    # tf.layers only: ghost batch norm, and a (scale, bias) function of the input shape.
+    virtual_batch_size: Optional[int] = None
+    adjustment: Optional[Callable] = None
 
     @property
     def reduction_axes(self):
@@ -84,6 +98,8 @@ def _broadcast_shape(cfg: BatchNormConfig, channels):
 
 def _as_broadcast(value, cfg, channels):
     if value is None or cfg.axis == cfg.rank - 1:
+        return value
+    if value.shape.rank == cfg.rank:  # already broadcastable (TF1's _broadcast left those alone)
         return value
     return tf.reshape(value, _broadcast_shape(cfg, channels))
 
@@ -163,12 +179,54 @@ def training_forward(x, state: BatchNormState, cfg: BatchNormConfig, channels):
         return _synchronized_training_forward(x, state, cfg, channels)
     if cfg.fused:
         return _fused(x, state, cfg, channels, training=True)
+    if cfg.virtual_batch_size is not None:
+        return _ghost_training_forward(x, state, cfg, channels)
     mean, variance = _moments(x, cfg)
-    gamma, beta = state.gamma, state.beta
+    gamma, beta = _adjusted(x, state, cfg, channels)
     if cfg.renorm:
         r, d = _renorm_correction(mean, variance, state, cfg)
-        gamma, beta = _compose_renorm(r, d, gamma, beta)
+        gamma, beta = _compose_broadcast(r, d, gamma, beta, cfg, channels)
     return _normalize(x, mean, variance, beta, gamma, cfg, channels), mean, variance
+
+
+def _compose_broadcast(scale, offset, gamma, beta, cfg, channels):
+    """`_compose_renorm` on values in their broadcast shape (per-channel vectors reshaped)."""
+    return _compose_renorm(*(_as_broadcast(v, cfg, channels) for v in (scale, offset, gamma, beta)))
+
+
+def _adjusted(x, state, cfg, channels):
+    """gamma and beta, composed with tf.layers' `adjustment(shape)` (scale, bias) when given.
+
+    As TF 1.15: scale = adj_scale * gamma, offset = adj_bias * gamma + beta, gamma and beta in
+    their broadcast shape (the adjustment's own shape is the caller's business, as in TF1).
+    """
+    if cfg.adjustment is None:
+        return state.gamma, state.beta
+    adj_scale, adj_bias = cfg.adjustment(tf.shape(x))
+    return _compose_renorm(tf.convert_to_tensor(adj_scale), tf.convert_to_tensor(adj_bias),
+                           _as_broadcast(state.gamma, cfg, channels), _as_broadcast(state.beta, cfg, channels))
+
+
+def _ghost_training_forward(x, state, cfg, channels):
+    """tf.layers' virtual_batch_size: x viewed as [virtual_batch_size, -1, ...] (so virtual batch g
+    holds examples g, g + B/v, g + 2B/v, ...), normalised with each virtual batch's own moments;
+    the moving statistics (and renorm's r and d) take the average of those moments."""
+    static = x.shape.as_list()
+    if any(d is None for d in static[1:]):
+        raise ValueError(f"virtual_batch_size needs the non-batch dimensions known, got shape {x.shape}")
+    expanded = tf.reshape(x, [cfg.virtual_batch_size, -1] + static[1:])
+    ghost = dataclasses.replace(cfg, axis=cfg.axis + 1, rank=cfg.rank + 1, virtual_batch_size=None)
+    axes = [a for a in range(ghost.rank) if a not in (ghost.axis, 1)]
+    x32 = tf.cast(expanded, tf.float32) if x.dtype in (tf.float16, tf.bfloat16) else expanded
+    mean, variance = tf.nn.moments(x32, axes, keepdims=True)
+    new_mean = tf.reshape(tf.reduce_mean(mean, axis=1, keepdims=True), [channels])
+    new_variance = tf.reshape(tf.reduce_mean(variance, axis=1, keepdims=True), [channels])
+    gamma, beta = state.gamma, state.beta
+    if cfg.renorm:
+        r, d = _renorm_correction(new_mean, new_variance, state, cfg)
+        gamma, beta = _compose_broadcast(r, d, gamma, beta, ghost, channels)
+    y = _normalize(expanded, mean, variance, beta, gamma, ghost, channels)
+    return tf.reshape(y, tf.shape(x)), new_mean, new_variance
 
 
 def _synchronized_training_forward(x, state, cfg, channels):

@@ -15,6 +15,13 @@ Differences from `keras.layers.BatchNormalization`, all on purpose (NUMERICS.md 
 
 `training=None` means inference, as for every Keras layer; TF1's `is_training` defaulted to
 True, which is why `tf2norm migrate` always writes `training=` explicitly.
+
+`tf1_api="layers"` gives the rules of `tf.layers.batch_normalization` / `tf.layers.BatchNormalization`
+(what `tf2norm migrate` writes for them, with their defaults momentum=0.99, scale=True spelled out):
+only rank-4 inputs run the fused arithmetic (rank 2 is non-fused there, unlike contrib), fused=True
+where the kernel cannot run silently falls back, `virtual_batch_size` and `adjustment` are accepted,
+and `trainable=False` also stops the moving statistics (TF 1.15's Layer.updates skipped frozen
+layers, so their updates never reached UPDATE_OPS).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from tf2norm.replacements import _batch_norm_math as bn
 from tf2norm.replacements._modes import in_legacy_graph, static_bool
 
 _RENORM_CLIPPING_KEYS = {"rmin", "rmax", "dmax"}
+_TF1_APIS = ("contrib", "layers")
 
 
 def _tf_variable(variable):
@@ -48,6 +56,13 @@ class BatchNormalization(keras.layers.Layer):
         last or 1, no renorm), non-fused elsewhere, as TF 1.15 fell back; False: non-fused.
       zero_debias_moving_mean: TF1's zero-debiased moving mean.
       synchronized: under tf.distribute, batch statistics over all replicas.
+      virtual_batch_size: tf.layers' ghost batch norm: the batch (a multiple of it) is split into
+        virtual batches normalised with their own moments, TF 1.15's way (virtual batch g holds
+        examples g, g + B/v, ...); the moving statistics take the average of those moments.
+      adjustment: tf.layers' `adjustment(shape) -> (scale, bias)`, applied to the normalised
+        values before gamma and beta, only when training. Not serialised by `get_config`.
+      tf1_api: "contrib" (tf.contrib.layers.batch_norm's rules) or "layers" (tf.layers'), see the
+        module docstring.
     """
 
     def __init__(
@@ -71,19 +86,46 @@ class BatchNormalization(keras.layers.Layer):
         fused=None,
         zero_debias_moving_mean=False,
         synchronized=False,
+        virtual_batch_size=None,
+        adjustment=None,
+        tf1_api="contrib",
         **kwargs,
     ):
         super().__init__(**kwargs)
         if not isinstance(axis, int):
-            raise TypeError(f"BatchNormalization: axis must be an int, got {axis!r}")
+            raise TypeError(
+                f"BatchNormalization: axis must be an int, got {axis!r} (a list of axes, multi-axis batch "
+                "normalization, is not supported by tf2norm)"
+            )
+        if tf1_api not in _TF1_APIS:
+            raise ValueError(f"tf1_api must be one of {_TF1_APIS}, got {tf1_api!r}")
         if renorm_clipping is not None:
             unknown = set(renorm_clipping) - _RENORM_CLIPPING_KEYS
             if unknown:
                 raise ValueError(f"renorm_clipping: unknown keys {sorted(unknown)}; allowed: rmin, rmax, dmax")
         if renorm and zero_debias_moving_mean:
             raise ValueError("renorm is not supported with zero_debias_moving_mean (as in TF 1.15)")
-        if renorm and fused:
+        if renorm and fused and tf1_api == "contrib":
             raise ValueError("fused=True cannot be used with renorm (TF 1.15 ran renorm non-fused)")
+        if virtual_batch_size is not None:
+            if isinstance(virtual_batch_size, bool) or not isinstance(virtual_batch_size, int) \
+                    or virtual_batch_size <= 0:
+                raise ValueError(
+                    "virtual_batch_size must be a positive integer that divides the true batch size, "
+                    f"got {virtual_batch_size!r}"
+                )
+            if axis == 0:
+                raise ValueError("virtual_batch_size: the batch dimension must be 0, so axis cannot be 0")
+        if adjustment is not None and not callable(adjustment):
+            raise TypeError(f"adjustment must be a function of the input shape returning (scale, bias), got {adjustment!r}")
+        if virtual_batch_size is not None and adjustment is not None:
+            raise ValueError("virtual_batch_size and adjustment cannot be used together (as in TF 1.15)")
+        if synchronized and (virtual_batch_size is not None or adjustment is not None):
+            raise ValueError("synchronized=True is not supported with virtual_batch_size or adjustment")
+        if zero_debias_moving_mean and (virtual_batch_size is not None or adjustment is not None):
+            raise ValueError("zero_debias_moving_mean is not supported with virtual_batch_size or adjustment")
+        if fused and tf1_api == "contrib" and (virtual_batch_size is not None or adjustment is not None):
+            raise ValueError("fused=True cannot be used with virtual_batch_size or adjustment")
         self.axis = axis
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -103,6 +145,9 @@ class BatchNormalization(keras.layers.Layer):
         self.fused = fused
         self.zero_debias_moving_mean = zero_debias_moving_mean
         self.synchronized = synchronized
+        self.virtual_batch_size = virtual_batch_size
+        self.adjustment = adjustment
+        self.tf1_api = tf1_api
         self.supports_masking = True
         self.gamma = self.beta = None
 
@@ -113,9 +158,14 @@ class BatchNormalization(keras.layers.Layer):
         channels = input_shape[axis]
         if channels is None:
             raise ValueError(f"{self.name}: axis {self.axis} of input shape {tuple(input_shape)} must be known")
-        # As TF 1.15's contrib batch_norm: fused=True where the kernel cannot run (rank 3 or 5,
-        # renorm) silently falls back to the non-fused arithmetic.
-        fused = bn.fused_arithmetic_applies(rank, axis, self.renorm) and self.fused is not False
+        if self.virtual_batch_size is not None and axis == 0:
+            raise ValueError(f"{self.name}: virtual_batch_size needs a channel axis other than the batch axis")
+        # As TF 1.15's contrib batch_norm and tf.layers: fused=True where the kernel cannot run
+        # (other ranks, renorm, ...) silently falls back to the non-fused arithmetic.
+        fused = self.fused is not False and bn.fused_arithmetic_applies(
+            rank, axis, self.renorm, tf_layers=self.tf1_api == "layers",
+            virtual_batch_size=self.virtual_batch_size, adjustment=self.adjustment,
+        )
         self._config = bn.BatchNormConfig(
             axis=axis,
             rank=rank,
@@ -129,6 +179,8 @@ class BatchNormalization(keras.layers.Layer):
             renorm_clipping=self.renorm_clipping,
             renorm_decay=self.renorm_momentum,
             synchronized=self.synchronized,
+            virtual_batch_size=self.virtual_batch_size,
+            adjustment=self.adjustment,
         )
         self._channels = int(channels)
         # The arithmetic was chosen for this rank (fused or not): other ranks are an error, not a
@@ -201,6 +253,9 @@ class BatchNormalization(keras.layers.Layer):
         outputs, mean, variance = bn.forward(inputs, state, cfg, self._channels, training)
         if static_bool(training) is False:
             return outputs
+        if self.tf1_api == "layers" and not self.trainable:
+            # TF 1.15's tf.layers never put a frozen layer's updates in UPDATE_OPS: they never ran.
+            return outputs
         if in_legacy_graph():
             # TF1 semantics: the update ops only run when the train op depends on UPDATE_OPS.
             for update in bn.gated_moving_updates(state, cfg, mean, variance, training, after=outputs):
@@ -235,5 +290,7 @@ class BatchNormalization(keras.layers.Layer):
             fused=self.fused,
             zero_debias_moving_mean=self.zero_debias_moving_mean,
             synchronized=self.synchronized,
+            virtual_batch_size=self.virtual_batch_size,
+            tf1_api=self.tf1_api,
         )
         return config
