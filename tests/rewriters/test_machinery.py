@@ -23,7 +23,9 @@ def test_finding_codes_are_unique_and_stable_in_form():
 
 def test_every_rewriter_states_its_legacy_names_as_canonical_tensorflow_names():
     for module in rewriters.available().values():
-        assert module.LEGACY and all(n.startswith("tensorflow.") and ".compat." not in n for n in module.LEGACY)
+        # TensorFlow's names, and those of tensorflow-addons (whose Keras 2 layers are migrated too).
+        assert module.LEGACY and all(n.startswith(("tensorflow.", "tensorflow_addons.")) and ".compat." not in n
+                                     for n in module.LEGACY)
 
 
 # -- imports --------------------------------------------------------------------------------------
