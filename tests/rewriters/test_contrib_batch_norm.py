@@ -614,7 +614,6 @@ NOOPS = {
     "another library's batch_norm": "from mylib.layers import batch_norm\ny = batch_norm(x, decay=0.9)\n",
     "own batch_norm function": "def batch_norm(x, decay=0.9):\n    return x\n\ny = batch_norm(x)\n",
     "Keras layers already": "import tensorflow as tf\ny = tf.keras.layers.BatchNormalization()(x)\n",
-    "tf.layers.batch_normalization is not contrib": "import tensorflow as tf\ny = tf.layers.batch_normalization(x)\n",
     "already migrated": "from tf2norm.replacements import BatchNormalization, batch_norm\n"
                         "y = BatchNormalization(momentum=0.9, scale=False)(x, training=True)\nz = batch_norm(x)\n",
     "tf_slim is another package": "import tf_slim as slim\ny = slim.batch_norm(x)\n",

@@ -27,10 +27,11 @@ from tf2norm.rewriters._context import FileContext
 from tf2norm.rewriters._names import module_paths
 
 # Every legacy spelling contains one of these; files without them skip the (slower) name analysis.
-_MAY_NEED_WORK = re.compile(r"contrib|rnn_cell|dynamic_rnn|tensorflow_addons")
+_MAY_NEED_WORK = re.compile(r"contrib|rnn_cell|dynamic_rnn|tensorflow_addons|[Nn]ormalization")
 # Every legacy API the rewriters act on is reached through one of these names in code.
 _LEGACY_IDENTIFIERS = frozenset({"contrib", "rnn_cell", "dynamic_rnn", "bidirectional_dynamic_rnn", "LSTMStateTuple",
-                                 "tensorflow_addons", "rnn_cell_impl"})
+                                 "tensorflow_addons", "batch_normalization", "BatchNormalization", "normalization",
+                                 "rnn_cell_impl"})
 
 
 def _mentions_legacy_names(tree: ast.AST) -> bool:

@@ -1,0 +1,313 @@
+"""Legacy `tf.layers.batch_normalization` / `tf.layers.BatchNormalization` (and `tf.compat.v1.layers.*`,
+tf_upgrade_v2's output, which raises on Keras 3) -> `BatchNormalization(..., tf1_api="layers")` (keras
+target) or `batch_normalization` / `LayersBatchNormalization` (compat), all from tf2norm.replacements.
+
+Keras target: the arguments keep their names (tf.layers and the Keras layer share them), `training`
+moves to the call and is always written (tf.layers' default was False), `momentum=0.99` and
+`scale=True` are always written (tf2norm's BatchNormalization has contrib's 0.999 and False), and
+`tf1_api="layers"` selects tf.layers' rules (rank 2 not fused, fused=True falling back, frozen layers
+not updating their statistics). A call that shares variables (`name=` with `reuse=`, or any named call
+in a file that reuses variable scopes) becomes `scoped_layer(name, lambda: BatchNormalization(...),
+reuse=...)`; `layer.apply(x, ...)` on a converted layer object becomes `layer(x, ...)`.
+
+Compat target: the replacements have tf.layers' signatures, defaults and variable names, so the
+arguments stay as they are and TF1 checkpoints restore unchanged. Both targets use them where the
+function or class is passed as a value (`normalizer_fn=tf.layers.batch_normalization`, a subclass).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tf2norm.rewriters import _calls, _findings
+from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
+from tf2norm.rewriters.contrib_batch_norm import _reuse
+
+_FUNCTION_NAMES = ("batch_normalization",)
+_CLASS_NAMES = ("BatchNormalization",)
+FUNCTIONS = frozenset(
+    {f"tensorflow.layers.{n}" for n in _FUNCTION_NAMES}
+    | {f"tensorflow.python.layers.layers.{n}" for n in _FUNCTION_NAMES}
+    | {f"tensorflow.python.layers.normalization.{n}" for n in (*_FUNCTION_NAMES, "batch_norm")}
+)
+CLASSES = frozenset(
+    {f"tensorflow.layers.{n}" for n in _CLASS_NAMES}
+    | {f"tensorflow.python.layers.layers.{n}" for n in _CLASS_NAMES}
+    | {f"tensorflow.python.layers.normalization.{n}" for n in (*_CLASS_NAMES, "BatchNorm")}
+)
+LEGACY = FUNCTIONS | CLASSES
+
+# TF 1.15's signatures; only `inputs` is required. The class took `**kwargs` for Layer's `dtype`
+# and the private `_scope` / `_reuse` that the function passed.
+FUNCTION_SIGNATURE = (
+    "inputs", "axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+    "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+    "beta_constraint", "gamma_constraint", "training", "trainable", "name", "reuse", "renorm", "renorm_clipping",
+    "renorm_momentum", "fused", "virtual_batch_size", "adjustment",
+)
+CLASS_SIGNATURE = (
+    "axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+    "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+    "beta_constraint", "gamma_constraint", "renorm", "renorm_clipping", "renorm_momentum", "fused", "trainable",
+    "virtual_batch_size", "adjustment", "name",
+)
+CLASS_KEYWORDS = ("dtype", "_scope", "_reuse")
+
+# Written even when the call leaves them out: tf2norm's BatchNormalization has contrib's defaults.
+TF1_DEFAULTS = (("momentum", "0.99"), ("scale", "True"))
+
+# BatchNormalization's own argument order, which the emitted calls follow.
+KERAS_ORDER = (
+    "axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+    "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+    "beta_constraint", "gamma_constraint", "renorm", "renorm_clipping", "renorm_momentum", "fused",
+    "virtual_batch_size", "adjustment", "tf1_api", "trainable", "name", "dtype",
+)
+
+# The Keras layer needs Python values here (TF1 also took some tensors).
+PYTHON_VALUES = ("axis", "momentum", "epsilon", "center", "scale", "renorm", "renorm_momentum", "fused",
+                 "trainable", "virtual_batch_size")
+
+FINDINGS = {
+    "TF2N501": ("{api}(axis={value}): several axes (multi-axis batch normalization) are not supported by "
+                "tf2norm's replacements; left unchanged",
+                "normalise over one axis, or keep this call on TF 2.15 / tf-keras"),
+    "TF2N502": ("{api}: {reason}; Keras layers share weights by object, not by variable scope; left unchanged",
+                "pass name='...' so tf2norm can emit scoped_layer(), or use --target compat"),
+    "TF2N503": ("{api}({argument}=...): a tensor where the Keras layer needs a Python value; left unchanged",
+                "pass a Python value, or use --target compat"),
+    "TF2N504": ("{api}({argument}=...): a private tf.layers argument with no Keras equivalent; left unchanged",
+                "use tf2norm.replacements.batch_normalization(..., name=..., reuse=...), or --target compat"),
+    "TF2N505": ("{api}: a layer object in a file that reuses variable scopes may take over another layer's "
+                "variables at its first call, which Keras layers cannot; left unchanged",
+                "share the layer object itself, or use --target compat"),
+    "TF2N506": ("{api} passed as a value ({usage}): its caller passes TF1 arguments, so it became "
+                "tf2norm.replacements.{replacement} (TF1 semantics, tf.compat.v1 graph mode), not the Keras layer",
+                "move to BatchNormalization(..., tf1_api='layers')(x, training=...) by hand when the caller "
+                "is migrated"),
+    "TF2N507": ("class {name} subclasses {api}: it now subclasses tf2norm.replacements.LayersBatchNormalization, "
+                "whose internals (build, call, _fused_batch_norm, ...) are not TF1's Keras layer's",
+                "check the methods {name} overrides against tf2norm.replacements.LayersBatchNormalization"),
+}
+
+_API = {"function": "tf.layers.batch_normalization", "class": "tf.layers.BatchNormalization"}
+
+
+def plan(ctx) -> None:
+    reuses = ctx.reuses_variable_scopes()
+    layers: set[str] = set()  # names bound once to a converted layer object (their .apply calls)
+    for node, name in list(ctx.names.references(LEGACY.__contains__)):
+        if node in ctx.handled:
+            continue
+        kind = "class" if name in CLASSES else "function"
+        replacement = "LayersBatchNormalization" if kind == "class" else "batch_normalization"
+        parent = ctx.names.parents.get(node)
+        if isinstance(parent, cst.Call) and parent.func is node:
+            if ctx.target == "compat":
+                _compat_call(ctx, parent, kind, replacement)
+            elif kind == "function":
+                _keras_function_call(ctx, parent, reuses)
+            elif _keras_class_call(ctx, parent, reuses):
+                bound = _bound_name(ctx, parent)
+                if bound is not None:
+                    layers.add(bound)
+            continue
+        ctx.edit(node, lambda _, r=replacement: ctx.replacement(r), consumes=node)
+        subclass = ctx.names.parents.get(parent)
+        if isinstance(parent, cst.Arg) and isinstance(subclass, cst.ClassDef) and parent in subclass.bases:
+            ctx.report(FINDINGS, "TF2N507", node, name=subclass.name.value, api=_API[kind])
+        elif ctx.target == "keras":
+            ctx.report(FINDINGS, "TF2N506", node, api=_API[kind], usage=_usage(ctx, node), replacement=replacement)
+    if layers:
+        _plan_apply_calls(ctx, layers)
+
+
+# ------------------------------------------------------------------------------ compat target
+def _compat_call(ctx, call: cst.Call, kind: str, replacement: str) -> None:
+    # The replacements take TF1's signatures: any call (**kwargs included) keeps its arguments;
+    # only several axes, which they reject, are worth stopping for.
+    try:
+        bound = bind(call, FUNCTION_SIGNATURE if kind == "function" else CLASS_SIGNATURE + CLASS_KEYWORDS)
+    except Mismatch:
+        bound = None
+    if bound is not None and _multi_axis(ctx, bound, kind):
+        return
+    ctx.edit(call.func, lambda _: ctx.replacement(replacement), consumes=call.func)
+
+
+# ------------------------------------------------------------------------------ keras target
+def _keras_function_call(ctx, call: cst.Call, reuses: bool) -> None:
+    bound = _bind(ctx, call, "function")
+    if bound is None or _multi_axis(ctx, bound, "function") or _tensor_argument(ctx, bound, "function"):
+        return
+    reusing = _given(bound, "reuse") and not is_literal(bound.value("reuse"), False)
+    if reusing and not _given(bound, "name"):
+        ctx.report(FINDINGS, "TF2N502", call, api=_API["function"], reason="reuse= without name=")
+        return
+    if reuses and not _given(bound, "name"):
+        ctx.report(FINDINGS, "TF2N502", call, api=_API["function"],
+                   reason="no name= in a file that reuses variable scopes")
+        return
+    shared = _given(bound, "name") and (reusing or reuses)
+    explicit = reusing and (is_literal(bound.value("reuse"), True)
+                            or (ctx.names.canonical(bound.value("reuse")) or "").endswith(".AUTO_REUSE"))
+    items = _constructor_arguments(bound)
+    _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None}, moved=("inputs", "training", "reuse"))
+
+    def build(updated: cst.Call) -> cst.BaseExpression:
+        layer = _layer(ctx, updated, items)
+        if shared:
+            reuse = _reuse(ctx, _getter(bound, "reuse")(updated) if reusing else None, explicit, reuses)
+            layer = _calls.call(ctx.replacement("scoped_layer"),
+                                _calls.positional(_getter(bound, "name")(updated).deep_clone()),
+                                _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer)),
+                                _calls.keyword("reuse", reuse))
+        training = _getter(bound, "training")(updated) if "training" in bound else cst.Name("False")
+        result = _calls.call(layer, _calls.positional(_getter(bound, "inputs")(updated)),
+                             _calls.keyword("training", training))
+        return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
+
+    ctx.edit(call, build, consumes=call.func)
+
+
+def _keras_class_call(ctx, call: cst.Call, reuses: bool) -> bool:
+    bound = _bind(ctx, call, "class")
+    if bound is None or _multi_axis(ctx, bound, "class") or _tensor_argument(ctx, bound, "class"):
+        return False
+    for private in ("_scope", "_reuse"):
+        if private in bound:
+            ctx.report(FINDINGS, "TF2N504", call, api=_API["class"], argument=private)
+            return False
+    if reuses:
+        ctx.report(FINDINGS, "TF2N505", call, api=_API["class"])
+        return False
+    items = _constructor_arguments(bound)
+    _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None}, moved=())
+    ctx.edit(call, lambda updated: _layer(ctx, updated, items).with_changes(lpar=updated.lpar, rpar=updated.rpar),
+             consumes=call.func)
+    return True
+
+
+def _layer(ctx, updated: cst.Call, items) -> cst.Call:
+    constructor = [(_calls.keyword(kw, get(updated), updated.args[i] if i is not None else None), i)
+                   for kw, get, i in items]
+    return cst.Call(func=ctx.replacement("BatchNormalization"), args=_calls.relaid(updated, constructor),
+                    whitespace_before_args=updated.whitespace_before_args)
+
+
+def _constructor_arguments(bound):
+    """[(Keras keyword, getter of its value from the updated call, index of the argument or None)]."""
+    items = [(kw, lambda u, v=v: cst.parse_expression(v), None) for kw, v in TF1_DEFAULTS if kw not in bound]
+    items.append(("tf1_api", lambda u: cst.SimpleString('"layers"'), None))
+    for name, index in bound.index.items():
+        if name in ("inputs", "training", "reuse"):
+            continue
+        if name == "fused" and is_literal(bound.value(name), None):
+            continue
+        getter = _getter(bound, name)
+        if name == "axis" and _single_axis(bound.value(name)):
+            getter = lambda u, i=index: u.args[i].value.elements[0].value  # noqa: E731
+        items.append((name, getter, index))
+    return sorted(items, key=lambda item: KERAS_ORDER.index(item[0]))
+
+
+# ------------------------------------------------------------------------------ layer.apply(...)
+def _bound_name(ctx, call: cst.Call) -> str | None:
+    """`bn` for `bn = tf.layers.BatchNormalization(...)`, when that is the only binding of `bn`."""
+    target = ctx.names.parents.get(call)
+    if not isinstance(target, cst.Assign) or len(target.targets) != 1:
+        return None
+    name = target.targets[0].target
+    if not isinstance(name, cst.Name):
+        return None
+    assignment = ctx.names.binding(name)
+    return name.value if assignment is not None and ctx.names.assign_of(assignment) is target else None
+
+
+def _plan_apply_calls(ctx, layers: set[str]) -> None:
+    # Keras 3 layers have no `apply`: the converted object's `bn.apply(x, ...)` becomes `bn(x, ...)`.
+    for node in list(ctx.names.parents):
+        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "apply" and isinstance(node.func.value, cst.Name)
+                and node.func.value.value in layers):
+            continue
+        assignment = ctx.names.binding(node.func.value)
+        statement = None if assignment is None else ctx.names.assign_of(assignment)
+        if statement is None or not isinstance(statement.value, cst.Call) or statement.value not in ctx.handled:
+            continue
+        ctx.edit(node.func, lambda updated: updated.value)
+
+
+# ------------------------------------------------------------------------------ checks
+def _bind(ctx, call: cst.Call, kind: str):
+    params = FUNCTION_SIGNATURE if kind == "function" else CLASS_SIGNATURE + CLASS_KEYWORDS
+    try:
+        bound = bind(call, params, required=1 if kind == "function" else 0)
+        if kind == "class" and any(call.args[i].keyword is None for n, i in bound.index.items() if n in CLASS_KEYWORDS):
+            raise Mismatch("TF2N011", f"{len(call.args)} positional arguments, at most {len(CLASS_SIGNATURE)}")
+    except Mismatch as mismatch:
+        ctx.report(_findings.FINDINGS, mismatch.code, call, api=_API[kind], reason=mismatch.reason)
+        return None
+    return bound
+
+
+def _multi_axis(ctx, bound, kind: str) -> bool:
+    axis = bound.value("axis")
+    if isinstance(axis, (cst.List, cst.Tuple)) and not _single_axis(axis):
+        ctx.report(FINDINGS, "TF2N501", bound.call, api=_API[kind], value=code(axis))
+        return True
+    return False
+
+
+def _single_axis(node) -> bool:
+    return isinstance(node, (cst.List, cst.Tuple)) and len(node.elements) == 1 \
+        and not isinstance(node.elements[0], cst.StarredElement)
+
+
+def _tensor_argument(ctx, bound, kind: str) -> bool:
+    for name in PYTHON_VALUES:
+        if _given(bound, name) and _makes_tensor(ctx, bound.value(name)):
+            ctx.report(FINDINGS, "TF2N503", bound.call, api=_API[kind], argument=name)
+            return True
+    return False
+
+
+def _makes_tensor(ctx, node) -> bool:
+    """A TensorFlow call's result, also indexed or in arithmetic (`tf.shape(x)[0] // 2`)."""
+    if isinstance(node, cst.Subscript):
+        return _makes_tensor(ctx, node.value)
+    if isinstance(node, cst.BinaryOperation):
+        return _makes_tensor(ctx, node.left) or _makes_tensor(ctx, node.right)
+    if isinstance(node, cst.UnaryOperation):
+        return _makes_tensor(ctx, node.expression)
+    return ctx.names.makes_tensor(node)
+
+
+def _given(bound, name: str) -> bool:
+    """Present and not a literal None."""
+    return name in bound and not is_literal(bound.value(name), None)
+
+
+def _getter(bound, name: str):
+    return lambda updated, i=bound.index[name]: updated.args[i].value
+
+
+def _rescue_comments(ctx, call: cst.Call, bound, used: set[int], moved) -> None:
+    """Comments of the arguments whose place in the call goes away move above the statement."""
+    kept = _calls.kept_in_place(call, used)
+    for name, index in bound.index.items():
+        if index not in kept:
+            # A value that moves (x, training, reuse) keeps its own comments; only its comma's go.
+            ctx.rescue_comments(call, call.args[index].comma if name in moved else call.args[index])
+
+
+def _usage(ctx, node: cst.CSTNode) -> str:
+    parent = ctx.names.parents.get(node)
+    if isinstance(parent, cst.Arg) and parent.keyword is not None:
+        return f"{parent.keyword.value}="
+    if isinstance(parent, cst.Arg):
+        return f"an argument of {code(ctx.names.parents.get(parent).func)}()"
+    if isinstance(parent, cst.Assign):
+        return "assigned to a name"
+    return "a reference"
+
