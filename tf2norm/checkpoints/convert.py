@@ -21,8 +21,11 @@ from .tf2_export import Tf2LayerCheckpointWriter
 TF2_DIR = "tf2"
 
 
-def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=()):
-    """The checkpoint's groups with the user's options applied; CheckpointError if unusable."""
+def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=True):
+    """The checkpoint's groups with the user's options applied; CheckpointError if unusable.
+
+    ``settle``: leave out the candidate groups the options did not confirm (see :func:`settle_candidates`).
+    """
     inv = ckpt.inventory()
     if inv.problems:
         more = f" (and {len(inv.problems) - 1} more problems)" if len(inv.problems) > 1 else ""
@@ -31,7 +34,22 @@ def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=()):
         raise CheckpointError(f"no LayerNormBasicLSTMCell or batch_norm group recognised in "
                               f"{ckpt.path} ({len(inv.variables)} variables)")
     mf.apply_options(inv, data_formats, settings)
+    if settle:
+        settle_candidates(inv, ckpt)
     return inv
+
+
+def settle_candidates(inv, ckpt: Tf1Checkpoint) -> None:
+    """Leave out candidate groups (``Group.required`` not given); CheckpointError if none is left."""
+    from . import kinds
+
+    dropped = inv.settle()
+    if dropped and not inv.groups:
+        g = dropped[0]
+        key = g.unresolved[0]
+        raise CheckpointError(f"no group to convert in {ckpt.path}: {g.scope} may be a {kinds.get(g.kind).TITLE}, "
+                              f"but {g.required[key]}; pass --config {g.scope}:{key}=VALUE"
+                              + (f" (and {len(dropped) - 1} more such groups)" if len(dropped) > 1 else ""))
 
 
 def _fsync(path):

@@ -52,6 +52,14 @@ class Group:
     data_format_given: bool = False
     #: one-line descriptions of what is inconsistent (shapes, missing members, dtype)
     problems: list = field(default_factory=list)
+    #: constructor arguments the checkpoint cannot record without which its variables are not
+    #: surely this kind ({key: why}); until ``--config SCOPE:KEY=...`` (or a golden file, or the
+    #: converted manifest) gives them, the group is a candidate: listed by inspect, not converted.
+    required: dict = field(default_factory=dict)
+
+    @property
+    def unresolved(self) -> list:
+        return [key for key in self.required if self.config.get(key) is None]
 
     @property
     def replacement_class(self) -> str:
@@ -73,6 +81,16 @@ class Inventory:
                 return g
         known = ", ".join(g.scope for g in self.groups) or "none"
         raise KeyError(f"no recognised group at scope {scope!r} (groups: {known})")
+
+    def settle(self) -> list:
+        """Move the candidate groups still missing a required setting to ``unrecognised``; returns them."""
+        dropped = [g for g in self.groups if g.unresolved]
+        if dropped:
+            self.groups = [g for g in self.groups if not g.unresolved]
+            names = [n for g in dropped for n in g.weights.values()]
+            self.unrecognised = sorted(self.unrecognised + [self.variables[n] for n in names],
+                                       key=lambda v: _natural(v.name))
+        return dropped
 
     def slot_owner(self, name: str) -> str | None:
         """The recognised variable an unrecognised one is an optimizer slot of (``.../kernel/Adam``)."""

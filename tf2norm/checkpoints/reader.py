@@ -88,6 +88,8 @@ class Tf1Checkpoint:
             raise CheckpointError(f"cannot read {name} from checkpoint {self.path}: "
                                   f"{_reason(exc)}") from None
         want = self.variables[name]
+        if want.dtype == "string":  # a TF2 checkpoint's _CHECKPOINTABLE_OBJECT_GRAPH (bytes)
+            return value
         if tuple(value.shape) != want.shape or value.dtype.name != want.dtype:
             raise CheckpointError(f"{name} in checkpoint {self.path} reads as {value.dtype.name} "
                                   f"{list(value.shape)}, its index says {want.dtype} {list(want.shape)}")

@@ -49,9 +49,9 @@ def build_layer(kind: str, config: dict, input_shape, name=None):
     cls = replacement_class(kind)
     try:
         layer = cls(**config, **({"name": name} if name else {}))
+        layer.build(tuple(input_shape))  # a setting may only fail here (groups that do not divide C)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"cannot build {cls.__name__}({config}): {exc}") from None
-    layer.build(tuple(input_shape))
     return layer
 
 
@@ -200,11 +200,13 @@ def find_layer(model, name: str, kind: str):
 
 def _warn_config(layer, entry):
     differs = []
+    same = getattr(kinds.get(entry["kind"]), "same_setting",
+                   lambda layer, key, value: getattr(layer, key, value) == value)
     for key, value in entry["config"].items():
         mine = getattr(layer, key, value)
         if key == "axis" and not entry.get("data_format_given", True):
             continue
-        if isinstance(value, (int, float, bool, type(None))) and mine != value:
+        if isinstance(value, (int, float, bool, type(None))) and not same(layer, key, value):
             differs.append(f"{key}={mine!r} (TF1 group: {value!r})")
     if differs:
         warnings.warn(f"{layer.name} loaded from {entry['scope']} but configured differently: "

@@ -86,14 +86,14 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
     the TF1 call (forget_bias, epsilon, decay, fused, data format), then ``data_formats`` and
     ``settings`` (the CLI's --data-format / --config). Raises CheckpointError for bad input.
     """
-    from .convert import checked_inventory
+    from .convert import checked_inventory, settle_candidates
     from .reader import Tf1Checkpoint
 
     if converted is not None and (data_formats or settings):
         raise CheckpointError("--data-format and --config configure the groups of a TF1 "
                               "checkpoint; a converted directory records its own configuration")
     ckpt = Tf1Checkpoint(checkpoint)
-    inv = checked_inventory(ckpt)
+    inv = checked_inventory(ckpt, settle=False)
     goldens = gd.load(golden) if golden is not None else {}
     scopes = {g.scope: g for g in inv.groups}
     for scope, fields in goldens.items():
@@ -109,6 +109,11 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
     mf.apply_options(inv, data_formats, settings)
 
     manifest = mf.read(converted) if converted is not None else None
+    for g in inv.groups if manifest is not None else ():
+        entry = next((e for e in manifest["groups"] if e["scope"] == g.scope), None)
+        if g.required and entry is not None:  # confirmed at conversion
+            g.config.update({k: entry["config"].get(k) for k in g.required})
+    settle_candidates(inv, ckpt)
     if manifest is None:
         return [_verify_group(g, ckpt, g.config, g.data_format, None, None, goldens, atol, rtol,
                               seed) for g in inv.groups]

@@ -37,6 +37,9 @@ and the functions
     what the replacement's ``build()`` is called with.
 ``check_golden(scope, fields, path)`` / ``config_from_golden(fields) -> (config, data_format)``
     validate a golden group; the constructor settings (and layout) it records.
+``same_setting(layer, key, value) -> bool`` (optional)
+    whether a built layer matches the group's setting ``key=value`` (default: its attribute ``key``
+    equals ``value``), for ``restore_into``'s warning about layers configured differently.
 ``verify(factory, values, config, compare, fields, rng, group)``
     run the replacement (``factory(input_shape)`` returns it built and loaded) on the golden
     ``fields`` or, when ``fields`` is None, on seeded random inputs from ``rng`` compared with the
