@@ -44,6 +44,9 @@ class Group:
     input_depth: int | None = None
     #: normalisation layers: the number of channels normalised
     channels: int | None = None
+    #: normalisation layers whose parameters are not one vector [channels] (layer_norm's
+    #: ``inputs.shape[begin_params_axis:]``): the parameters' shape
+    params_shape: tuple | None = None
     #: where a cell sits (MultiRNNCell layer, bidirectional direction); informative
     role: str = ""
     #: kinds with DATA_FORMAT only: the layout, which the checkpoint cannot tell ("NHWC" unless the
