@@ -1,0 +1,349 @@
+"""`BatchNormLSTMCell`: recurrent batch normalisation (Cooijmans et al. 2016), as TF 1.x users ran it.
+
+TF 1.x never shipped a batch-normalised LSTM cell; one hand-written `BNLSTMCell` was copied from
+repository to repository (NUMERICS.md section 3). This cell computes what that one computed, op
+for op, on Keras 3; `fixtures/tf1/make_golden_bn_lstm.py` holds the TF1 cell itself, whose outputs
+on real TF 1.15 are the goldens the tests hold this replacement to.
+
+Spec. The TF1 cell was `BNLSTMCell(num_units, is_training_tensor, max_bn_steps, initial_scale=0.1,
+activation=tf.tanh, decay=0.95)`; here `BatchNormLSTMCell(num_units, max_bn_steps,
+initial_scale=0.1, decay=0.95, epsilon=1e-5, activation=tanh, forget_bias=0.0, training=None)`
+(`training` is the TF1 `is_training_tensor`; `forget_bias` and `epsilon` serve the copies that
+added or changed them). The state is `(c, h, step)` with `step` a float `[B, 1]` counter, and one
+step with `x [B, D]` is
+
+    row = min(int(step[0, 0]), max_bn_steps - 1)      # the FIRST example's step picks the row
+    hidden = BN_xh(x @ W_xh) + BN_hh(h @ W_hh)         # W_xh [D, 4H], W_hh [H, 4H]
+    f, i, o, j = split(hidden, 4, axis=1)              # gate order f, i, o, j
+    new_c = c * sigmoid(f + forget_bias) + sigmoid(i) * activation(j)
+    new_h = activation(BN_c(new_c)) * sigmoid(o)
+    return new_h, (new_c, new_h, step + 1)             # the UN-normalised c is carried
+
+    BN_g(z) = (z - mean) * rsqrt(var + epsilon) * scale_g + offset_g      # nn.batch_normalization
+      training:  mean, var = moments(z, axis 0) (biased), and
+                 pop_mean_g[row] <- pop_mean_g[row] * decay + mean * (1 - decay)   (same for var)
+      inference: mean, var = pop_mean_g[row], pop_var_g[row]
+
+- Statistics are kept separately for each time step up to `max_bn_steps - 1`; later steps all
+  share the last row. `scale_g` starts at `initial_scale` (0.1), `offset_hh` at 1 on the forget
+  quarter and 0 elsewhere, `offset_c` at 0; `BN_xh` has **no offset**; `pop_mean` starts at 0 and
+  `pop_var` at 1; `W_xh`, `W_hh` orthogonal.
+- `training` is a Python bool or a bool tensor (then a `tf.cond`, as TF1's); a Python bool picks
+  one branch while building (TF1's cell needed a tensor: its `tf.cond` rejects Python bools).
+  In Keras calls the layer's `training` argument wins when given; otherwise the constructor's
+  `training`; otherwise inference, as for every Keras layer.
+- The statistics update when training, wherever the cell runs: eagerly, inside `tf.function` and
+  `Model.fit`, and in tf.compat.v1 graphs, where, as in TF1, the updates are forced by a control
+  dependency of the normalised output (nothing goes to UPDATE_OPS).
+- A row used by several time steps of one sequence (steps past `max_bn_steps - 1`, or all steps
+  after the first example's sequence ends) takes every update in turn. TF1's `dynamic_rnn` with
+  its default `parallel_iterations=32` lost all but one of those updates (the reads of the row did
+  not wait for the previous step's assignment, and which update survives varies from run to run);
+  with `parallel_iterations=1`, and for every other row, TF1 computed what this cell computes.
+  Here each step's reads of the statistics wait for the previous step's updates (through the step
+  counter), in every mode.
+- With `sequence_length` (TF1) or a mask (Keras) the state of a finished example, its step
+  included, is frozen, so the row stops advancing when the first example ends. The batch moments
+  still include every example, finished or not, as in TF1. TF1's `dynamic_rnn` ran no cell at all
+  past the longest sequence; `keras.layers.RNN` does, and those steps then update the statistics:
+  trim the time axis to the longest sequence (per-batch padding) for TF1's numbers.
+
+TF1 variables under `variable_scope(scope or "BNLSTMCell")` (the TF1 cell overrode `__call__`, so
+no layer scope was added; `rnn/`, `rnn/multi_rnn_cell/cell_N/` and user scopes come before it):
+`W_xh`, `W_hh`, `xh/{scale,pop_mean,pop_var}`, `hh/{scale,offset,pop_mean,pop_var}`,
+`c/{scale,offset,pop_mean,pop_var}` (`pop_* [max_bn_steps, size]`, size 4H for xh and hh, H for c).
+
+The same object works two ways, as LayerNormBasicLSTMCell does: as a Keras 3 RNN cell
+(`keras.layers.RNN(cell)`, stacking), and as a TF1 cell called `cell(x, state)` by
+`tf.compat.v1.nn.dynamic_rnn` (with `tf2norm.replacements.MultiRNNCell`), which in a tf.compat.v1
+graph creates its variables with `get_variable` under the TF1 names above, so a TF1 `Saver`
+checkpoint of the copied cell restores unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
+from tf2norm.replacements._tf1_cell import Tf1Cell
+from tf2norm.replacements.batch_normalization import _tf_variable
+
+TF1_SCOPE = "BNLSTMCell"
+#: The normalised terms, in the order TF1 created their variables.
+GROUPS = ("hh", "xh", "c")
+STATISTICS = ("pop_mean", "pop_var")
+
+
+try:  # Keras' TensorFlow RNN loop (see _keras_shape_probe)
+    from keras.src.backend.tensorflow.rnn import rnn as _keras_tf_rnn
+
+    _KERAS_TF_RNN_CODE = _keras_tf_rnn.__code__
+except (ImportError, AttributeError):  # pragma: no cover - another Keras layout: the tests would fail
+    _KERAS_TF_RNN_CODE = None
+
+
+def _keras_shape_probe() -> bool:
+    """True inside the extra cell call Keras' TensorFlow RNN loop makes before the loop.
+
+    `keras.layers.RNN` (keras/src/backend/tensorflow/rnn.py) calls the cell once on the first
+    time step only to learn the output's shape and dtype ("the value is discarded"), then again
+    for real inside the loop. The outputs of that call are discarded, its side effects are not: a
+    statistics update there would move the first row twice per sequence. That call is made from
+    `rnn()` itself before it creates its output TensorArrays (`output_ta`), and not unrolled.
+    """
+    frame = sys._getframe(1)
+    for _ in range(40):
+        if frame is None:
+            return False
+        if frame.f_code is _KERAS_TF_RNN_CODE:
+            local = frame.f_locals
+            return local.get("unroll") is False and "output_ta" not in local
+        frame = frame.f_back
+    return False
+
+
+def _forget_quarter(shape, dtype=None):
+    """hh/offset's initial value: 1 on the forget quarter (the first), 0 on i, o, j."""
+    quarter = shape[0] // 4
+    value = np.concatenate([np.ones(quarter), np.zeros(shape[0] - quarter)])
+    return tf.constant(value, dtype=dtype or "float32")
+
+
+def _for_get_variable(initializer):
+    """A Keras initializer as `get_variable` wants it: `(shape, dtype, partition_info) -> tensor`."""
+    initializer = keras.initializers.get(initializer)
+
+    def init(shape, dtype=None, partition_info=None):
+        return initializer(shape, dtype=tf.as_dtype(dtype or tf.float32).name)
+
+    return init
+
+
+@keras.saving.register_keras_serializable(package="tf2norm")
+class BatchNormLSTMCell(Tf1Cell, keras.layers.Layer):
+    """LSTM cell with recurrent batch normalisation and per-step population statistics.
+
+    The module docstring is the spec. Args:
+      num_units: H, the number of units.
+      max_bn_steps: rows of population statistics; time steps from `max_bn_steps - 1` on share
+        the last row.
+      initial_scale: initial value of the three BN scales (gamma), 0.1 as in the paper.
+      decay: of the population statistics: `pop = pop * decay + batch * (1 - decay)`.
+      epsilon: added to the variance.
+      activation: of the candidate and the output (default tanh).
+      forget_bias: added to the normalised forget gate at run time (0.0: the common copy had none).
+      training: the TF1 `is_training_tensor`: a Python bool or a scalar bool tensor, used by
+        TF1-style calls and by Keras calls that pass no `training`. None means inference.
+      **kwargs: Keras layer keywords (name, dtype, trainable, ...).
+
+    Weights (Keras), the TF1 names with `/` replaced by `_`: `W_xh [D, 4H]`, `W_hh [H, 4H]`,
+    `xh_scale`, `hh_scale`, `hh_offset [4H]`, `c_scale`, `c_offset [H]`, and the non-trainable
+    `<g>_pop_mean`, `<g>_pop_var [max_bn_steps, size]` for g in xh, hh, c.
+    """
+
+    TF1_SCOPE = TF1_SCOPE
+
+    def __init__(
+        self,
+        num_units,
+        max_bn_steps,
+        initial_scale=0.1,
+        decay=0.95,
+        epsilon=1e-5,
+        activation=None,
+        forget_bias=0.0,
+        training=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(num_units, bool) or not isinstance(num_units, (int, np.integer)) or num_units <= 0:
+            raise ValueError(f"BatchNormLSTMCell: num_units must be a positive integer, got {num_units!r}")
+        if isinstance(max_bn_steps, bool) or not isinstance(max_bn_steps, (int, np.integer)) or max_bn_steps <= 0:
+            raise ValueError(f"BatchNormLSTMCell: max_bn_steps must be a positive integer, got {max_bn_steps!r}")
+        if not 0.0 <= float(decay) <= 1.0:
+            raise ValueError(f"BatchNormLSTMCell: decay must be in [0, 1], got {decay!r}")
+        if float(epsilon) < 0.0:
+            raise ValueError(f"BatchNormLSTMCell: epsilon must be >= 0, got {epsilon!r}")
+        self.num_units = int(num_units)
+        self.max_bn_steps = int(max_bn_steps)
+        self.initial_scale = float(initial_scale)
+        self.decay = float(decay)
+        self.epsilon = float(epsilon)
+        self._activation_config = activation
+        self.activation = tf.tanh if activation is None else keras.activations.get(activation)
+        self.forget_bias = forget_bias
+        self.default_training = training
+        self.state_size = (self.num_units, self.num_units, 1)
+        self.output_size = self.num_units
+
+    # ------------------------------------------------------------------ weights
+    def _shapes(self, depth: int) -> dict:
+        """TF1 name (relative to the cell scope) -> (shape, Keras initializer, trainable)."""
+        units, rows = self.num_units, self.max_bn_steps
+        scale = keras.initializers.Constant(self.initial_scale)
+        shapes = {"W_xh": ((depth, 4 * units), "orthogonal", True), "W_hh": ((units, 4 * units), "orthogonal", True)}
+        for group in GROUPS:
+            size = units if group == "c" else 4 * units
+            shapes[f"{group}/scale"] = ((size,), scale, True)
+            if group == "hh":
+                shapes["hh/offset"] = ((size,), _forget_quarter, True)
+            elif group == "c":
+                shapes["c/offset"] = ((size,), "zeros", True)
+            shapes[f"{group}/pop_mean"] = ((rows, size), "zeros", False)
+            shapes[f"{group}/pop_var"] = ((rows, size), "ones", False)
+        return shapes
+
+    def build(self, input_shape):
+        depth = input_shape[-1]
+        if depth is None:
+            raise ValueError(f"{self.name}: the last input dimension must be known, got shape {input_shape}")
+        for name, (shape, initializer, trainable) in self._shapes(int(depth)).items():
+            attribute = name.replace("/", "_")
+            weight = self.add_weight(
+                name=attribute, shape=shape, initializer=initializer, trainable=trainable, autocast=trainable
+            )
+            setattr(self, attribute, weight)
+        self.built = True
+
+    def _keras_weights(self) -> dict:
+        """The Keras weights keyed by TF1 name relative to the cell scope."""
+        return {name: getattr(self, name.replace("/", "_")) for name in self._shapes(1)}
+
+    def _tf1_graph_weights(self, depth: int, dtype) -> dict:
+        """TF1's own variables, from `get_variable` in the current (TF1) variable scope."""
+        weights = {}
+        for name, (shape, initializer, trainable) in self._shapes(depth).items():
+            group, _, leaf = name.rpartition("/")
+            with tf.compat.v1.variable_scope(group) if group else contextlib.nullcontext():
+                weights[name] = tf.compat.v1.get_variable(
+                    leaf, shape, dtype=dtype, initializer=_for_get_variable(initializer), trainable=trainable
+                )
+        return weights
+
+    # -------------------------------------------------------------------- math
+    def _batch_norm(self, z, group, row, weights, training, update=True):
+        """BN of one term at one statistics row; updates the row when training (and `update`)."""
+        pop_mean, pop_var = (_tf_variable(weights[f"{group}/{s}"]) for s in STATISTICS)
+        scale = tf.cast(weights[f"{group}/scale"], z.dtype)
+        offset = weights.get(f"{group}/offset")
+        offset = None if offset is None else tf.cast(offset, z.dtype)
+        # A gather by the row index: the read happens when the row (from the step state, which
+        # waits for the previous step's updates) is known, never earlier.
+        row_mean = tf.cast(tf.gather(pop_mean, row), z.dtype)
+        row_var = tf.cast(tf.gather(pop_var, row), z.dtype)
+        batch_mean, batch_var = tf.nn.moments(z, [0])
+
+        def with_batch_statistics():
+            new_mean = row_mean * self.decay + batch_mean * (1 - self.decay)
+            new_var = row_var * self.decay + batch_var * (1 - self.decay)
+            updates = [] if not update else [
+                variable.scatter_update(tf.IndexedSlices(tf.cast(value, variable.dtype)[None], row[None]))
+                for variable, value in ((pop_mean, new_mean), (pop_var, new_var))
+            ]
+            with tf.control_dependencies(updates):
+                return tf.nn.batch_normalization(z, batch_mean, batch_var, offset, scale, self.epsilon)
+
+        def with_population_statistics():
+            return tf.nn.batch_normalization(z, row_mean, row_var, offset, scale, self.epsilon)
+
+        return smart_cond(training, with_batch_statistics, with_population_statistics)
+
+    def _step(self, inputs, c, h, step, weights, training, update=True):
+        row = tf.minimum(tf.cast(step[0, 0], tf.int32), self.max_bn_steps - 1)
+        xh = tf.matmul(inputs, tf.cast(weights["W_xh"], inputs.dtype))
+        hh = tf.matmul(h, tf.cast(weights["W_hh"], inputs.dtype))
+        bn_hh = self._batch_norm(hh, "hh", row, weights, training, update)
+        bn_xh = self._batch_norm(xh, "xh", row, weights, training, update)
+        f, i, o, j = tf.split(bn_xh + bn_hh, 4, axis=1)
+        if not (isinstance(self.forget_bias, (int, float)) and self.forget_bias == 0):
+            f = f + tf.cast(self.forget_bias, f.dtype)
+        new_c = c * tf.sigmoid(f) + tf.sigmoid(i) * self.activation(j)
+        bn_new_c = self._batch_norm(new_c, "c", row, weights, training, update)
+        new_h = self.activation(bn_new_c) * tf.sigmoid(o)
+        # The next step reads the statistics through its step: make that wait for this step's
+        # updates (the normalised terms depend on them when training).
+        with tf.control_dependencies([bn_hh, bn_xh, bn_new_c]):
+            new_step = step + tf.constant(1, step.dtype)
+        return new_h, new_c, new_step
+
+    def _resolve_training(self, training):
+        if training is None:
+            training = self.default_training
+        if training is None:
+            return False
+        if static_bool(training) is None and not isinstance(training, tf.Variable):
+            training = tf.convert_to_tensor(training)
+            if training.shape.rank not in (None, 0):
+                raise ValueError(f"BatchNormLSTMCell: training must be a scalar, got shape {training.shape}")
+        return training
+
+    # -------------------------------------------------------------- Keras path
+    def call(self, inputs, states, training=None):
+        c, h, step = states[0], states[1], states[2]
+        new_h, new_c, new_step = self._step(
+            inputs, c, h, step, self._keras_weights(), self._resolve_training(training), update=not _keras_shape_probe()
+        )
+        return new_h, [new_c, new_h, new_step]
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """Zero state and step 0. Keras passes only batch_size (list state); TF1 passes dtype (tuple)."""
+        if dtype is None:
+            dtype = self.compute_dtype
+            return [tf.zeros([batch_size, size], dtype=dtype) for size in self.state_size]
+        return self.zero_state(batch_size, dtype)
+
+    # ------------------------------------------------------------- legacy path
+    def zero_state(self, batch_size, dtype):
+        return tuple(tf.zeros(tf.stack([batch_size, size]), dtype=dtype) for size in self.state_size)
+
+    def _tf1_scope_for_call(self, scope):
+        # The TF1 cell overrode RNNCell.__call__: `variable_scope(scope or "BNLSTMCell")` on every
+        # call, no uniquified layer scope, reuse inherited from the enclosing scope.
+        return tf.compat.v1.variable_scope(scope or TF1_SCOPE)
+
+    def _legacy_call(self, inputs, state, scope=None):
+        inputs = tf.convert_to_tensor(inputs)
+        if not isinstance(state, (list, tuple)) or len(state) != 3:
+            raise ValueError(f"BatchNormLSTMCell: the state is (c, h, step), got {state!r}")
+        c, h, step = state
+        training = self._resolve_training(None)
+        if in_legacy_graph():
+            depth = inputs.shape[-1]
+            if depth is None:
+                raise ValueError("BatchNormLSTMCell: the input depth must be statically known")
+            with self._tf1_scope_for_call(scope):
+                weights = self._tf1_graph_weights(int(depth), inputs.dtype.base_dtype)
+                new_h, new_c, new_step = self._step(inputs, c, h, step, weights, training)
+        else:
+            if not self.built:
+                self.build(inputs.shape)
+            new_h, new_c, new_step = self._step(inputs, c, h, step, self._keras_weights(), training)
+        return new_h, (new_c, new_h, new_step)
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        if self.default_training is not None and not isinstance(self.default_training, bool):
+            raise ValueError(
+                "BatchNormLSTMCell.get_config: training is a tensor and cannot be serialised; "
+                "pass training=... when calling the layer instead"
+            )
+        config = super().get_config()
+        activation = self._activation_config
+        if activation is not None and not isinstance(activation, str):
+            activation = keras.activations.serialize(keras.activations.get(activation))
+        config.update(
+            num_units=self.num_units,
+            max_bn_steps=self.max_bn_steps,
+            initial_scale=self.initial_scale,
+            decay=self.decay,
+            epsilon=self.epsilon,
+            activation=activation,
+            forget_bias=self.forget_bias,
+            training=self.default_training,
+        )
+        return config
