@@ -10,10 +10,15 @@ when the axis is -1 or positive and no float16 policy is visible, else tf2norm's
   about an ulp of float16 -- the two cases the replacements exist for;
 * the replacements give tfa's numbers in every case, eagerly, in `tf.function` and inside a Keras
   functional model, gradients included;
-* the conv net tfa ran as a Keras 2 model, rebuilt in Keras 3 with the migrated layers.
+* the conv net tfa ran as a Keras 2 model, rebuilt in Keras 3 with the migrated layers, and
+  fixtures/legacy/tfa_convnet.py (the same net as tfa users wrote it) migrated by `tf2norm migrate`
+  with both targets, loaded with the weights tfa saved, giving tfa's outputs and gradients.
 """
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -21,7 +26,9 @@ import pytest
 import tensorflow as tf
 
 from golden import cases, max_abs_error
+from tf2norm import reference
 from tf2norm.replacements import GroupNormalization, InstanceNormalization
+from tf2norm.rewriters import _driver
 
 ATOL = 1e-6
 GOLDEN = {g.name: g for g in cases("tfa_norm_") if "layer" in g.config}
@@ -190,3 +197,53 @@ def test_tfa_keras2_convnet_rebuilt_in_keras3():
     for name, grad in grads.items():
         expected = MODEL[f"grad:{name}"]
         assert max_abs_error(grad, expected) <= _grad_tolerance(expected), name
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# The variables of tfa's conv net in the order its layers create them (Keras 3 creates them alike).
+CONVNET_WEIGHTS = ("conv2d/kernel", "conv2d/bias", "group_normalization/gamma", "group_normalization/beta",
+                   "conv2d_1/kernel", "conv2d_1/bias", "instance_normalization/gamma", "dense/kernel", "dense/bias")
+
+
+def _migrated_legacy_module(tmp_path, target):
+    source = (ROOT / "fixtures" / "legacy" / "tfa_convnet.py").read_bytes()
+    output, findings = _driver.migrate_source(source, "tfa_convnet.py", _driver.Options(target=target))
+    assert findings == []
+    assert b"tensorflow_addons" not in output and b"tfa." not in output
+    path = tmp_path / f"tfa_convnet_{target}.py"
+    path.write_bytes(output)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("target", ["keras", "compat"])
+def test_migrated_legacy_tfa_convnet_computes_tfas_numbers(tmp_path, target):
+    module = _migrated_legacy_module(tmp_path, target)
+    model = module.build_model()
+    # Keras 3 reads the Keras 2 .h5 file real tfa wrote, layer by layer.
+    model.load_weights(ROOT / "fixtures" / "checkpoints" / "tfa_norm_convnet" / "weights.h5")
+    assert len(model.trainable_weights) == len(CONVNET_WEIGHTS)
+    for weight, name in zip(model.trainable_weights, CONVNET_WEIGHTS):
+        np.testing.assert_array_equal(weight.numpy(), MODEL[f"var:{name}"], err_msg=name)
+    x = tf.constant(MODEL["in:inputs"])
+    with tf.GradientTape() as tape:
+        outputs = model(x)
+        loss = tf.reduce_sum(outputs * MODEL["in:loss_weights"])
+    assert max_abs_error(outputs, MODEL["out:outputs"]) <= ATOL
+    for name, grad in zip(CONVNET_WEIGHTS, tape.gradient(loss, model.trainable_weights)):
+        expected = MODEL[f"grad:{name}"]
+        assert max_abs_error(grad, expected) <= _grad_tolerance(expected), name
+
+
+@pytest.mark.parametrize("target", ["keras", "compat"])
+def test_migrated_legacy_channels_first_normaliser(tmp_path, target):
+    module = _migrated_legacy_module(tmp_path, target)
+    normaliser = module.build_feature_normaliser(features=8)
+    x = np.random.RandomState(3).normal(2.0, 3.0, (2, 7, 8)).astype(np.float32)
+    outputs = normaliser(x).numpy()
+    per_feature = reference.tfa_group_norm(x.transpose(0, 2, 1), np.ones(8), np.zeros(8), groups=-1, axis=1,
+                                           epsilon=1e-5).transpose(0, 2, 1)
+    expected = reference.tfa_group_norm(per_feature, np.ones(8), np.zeros(8), groups=2)
+    assert max_abs_error(outputs, expected) <= ATOL
