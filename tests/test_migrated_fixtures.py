@@ -39,7 +39,9 @@ EXPECTED_FINDINGS = {
     "import_styles": {"keras": [("TF2N108", 18)], "compat": []},
     "model_utils": {"keras": [("TF2N103", 11)], "compat": []},
     "lookalikes": {"keras": [], "compat": []},
+    "contrib_layer_norm_model": {"keras": [], "compat": []},
     "tfa_convnet": {"keras": [], "compat": []},
+    "layers_bn_model": {"keras": [], "compat": []},
     "py2_legacy": {"keras": [("TF2N001", 7)], "compat": [("TF2N001", 7)]},
     "unconvertible": {
         "keras": [("TF2N102", 13), ("TF2N010", 17), ("TF2N105", 21), ("TF2N107", 25), ("TF2N101", 29),
@@ -154,7 +156,7 @@ def test_readme_main_job_command_prints_a_diff_and_writes_nothing():
     headers = sorted(line[len("--- a/"):] for line in done.stdout.splitlines() if line.startswith("--- a/"))
     assert headers == sorted(f"fixtures/legacy/{name}.py" for name in EXPECTED_FINDINGS
                              if name not in UNCHANGED["keras"])
-    assert done.stderr.splitlines()[-1] == "tf2norm: 10 files, 7 would change, 13 findings, 1 failed"
+    assert done.stderr.splitlines()[-1] == "tf2norm: 12 files, 9 would change, 13 findings, 1 failed"
     assert {p: p.read_bytes() for p in FIXTURES.glob("*.py")} == before
 
 
