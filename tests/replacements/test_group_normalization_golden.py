@@ -126,7 +126,8 @@ def test_keras_group_normalization_does_not_reproduce_tfas_axis_bug(name):
     outputs, _ = _run(layer, golden, "eager")
     assert max_abs_error(outputs, golden["out:outputs"]) > 0.5
     # Keras normalises per channel (axis -2); tfa normalised over axes 2 and 3 per row of axis 1.
-    centred = np.asarray(outputs, np.float64) - golden["var:" + golden.config["layer_name"] + "/beta"][None, None, :, None]
+    beta = golden["var:" + golden.config["layer_name"] + "/beta"]
+    centred = np.asarray(outputs, np.float64) - beta[None, None, :, None]
     np.testing.assert_allclose(centred.mean(axis=(1, 3)), 0.0, atol=1e-6)
 
 

@@ -359,6 +359,24 @@ def test_isinstance_instance_normalization_is_reported_in_the_keras_target():
     )
 
 
+def test_isinstance_in_a_file_whose_keras_is_another_module_is_reported():
+    found = check(
+        """\
+        from tensorflow import keras
+        import tensorflow_addons as tfa
+
+        def is_norm(layer):
+            return isinstance(layer, tfa.layers.GroupNormalization)
+        """,
+        None,
+        findings=[("TF2N655", 5, 30)],
+    )
+    assert found[0].message == (
+        "isinstance(..., GroupNormalization): the class of every migrated layer is keras.layers.GroupNormalization, "
+        "and this file's name keras is not the keras module; left unchanged")
+    assert found[0].hint == "import keras under another name and test against keras.layers.GroupNormalization"
+
+
 def test_a_subclass_is_reported():
     found = check(
         """\

@@ -24,7 +24,8 @@ otherwise (TF2N652). The class used as a value (`norm=tfa.layers.GroupNormalizat
 `functools.partial`) becomes the replacement class, whose calls take tfa's arguments; as a base
 class too (TF2N654: its internals are Keras'); in `isinstance` GroupNormalization becomes
 `keras.layers.GroupNormalization`, the class of every migrated layer, and InstanceNormalization, which
-has no class of its own after migration, is reported (TF2N655).
+has no class of its own after migration, is reported (TF2N655; compat target: the replacement class,
+which every call there becomes).
 
 Compat target: the replacements with the arguments untouched (drop-in, tfa's numbers in every case).
 """
@@ -66,9 +67,16 @@ FINDINGS = {
     "TF2N654": ("class {name} subclasses tfa's {cls}: it now subclasses tf2norm.replacements.{cls}, a "
                 "keras.layers.GroupNormalization whose internals are not tfa's",
                 "check the methods {name} overrides against keras.layers.GroupNormalization"),
-    "TF2N655": ("{function}(..., InstanceNormalization): migrated instance normalisations are "
-                "keras.layers.GroupNormalization(groups=-1), not a class of their own; left unchanged",
-                "test isinstance(layer, keras.layers.GroupNormalization) and layer.groups instead"),
+    "TF2N655": ("{function}(..., {cls}): {why}; left unchanged", "{fix}"),
+}
+
+_TYPE_TEST = {
+    "InstanceNormalization": ("migrated instance normalisations are keras.layers.GroupNormalization(groups=-1), "
+                              "not a class of their own",
+                              "test isinstance(layer, keras.layers.GroupNormalization) and layer.groups instead"),
+    "GroupNormalization": ("the class of every migrated layer is keras.layers.GroupNormalization, and this file's "
+                           "name keras is not the keras module",
+                           "import keras under another name and test against keras.layers.GroupNormalization"),
 }
 
 _DROPPED_FIX = {
@@ -117,7 +125,8 @@ def _call(ctx, call: cst.Call, cls: str) -> None:
         dropped.add(bound.index["groups"])
         ctx.report(FINDINGS, "TF2N653", call.args[bound.index["groups"]])
     axis = literal(bound.value("axis"))
-    if isinstance(axis, int) and axis < -1 and (cls == "InstanceNormalization" or is_literal(bound.value("groups"), -1)):
+    per_channel = cls == "InstanceNormalization" or is_literal(bound.value("groups"), -1)
+    if isinstance(axis, int) and axis < -1 and per_channel:
         ctx.report(FINDINGS, "TF2N651", call, cls=cls, axis=axis)
     kept = [i for i in range(len(call.args)) if i not in dropped]
     for index in sorted(dropped - _calls.kept_in_place(call, set(kept))):
@@ -163,7 +172,8 @@ def _reference(ctx, node: cst.CSTNode, cls: str) -> None:
         elif keras is not None:
             ctx.edit(node, lambda _: cst.parse_expression(f"{keras.value}.layers.GroupNormalization"), consumes=node)
         else:
-            ctx.report(FINDINGS, "TF2N655", node, function=function)
+            why, fix = _TYPE_TEST[cls]
+            ctx.report(FINDINGS, "TF2N655", node, function=function, cls=cls, why=why, fix=fix)
         return
     ctx.edit(node, lambda _: ctx.replacement(cls), consumes=node)
     if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
@@ -175,9 +185,9 @@ def _reference(ctx, node: cst.CSTNode, cls: str) -> None:
 
 def _type_test(ctx, node: cst.CSTNode) -> str | None:
     """'isinstance' / 'issubclass' when `node` is (in a tuple of) the classes such a call tests."""
-    current, parent = node, ctx.names.parents.get(node)
+    parent = ctx.names.parents.get(node)
     while isinstance(parent, (cst.Element, cst.Tuple)):
-        current, parent = parent, ctx.names.parents.get(parent)
+        parent = ctx.names.parents.get(parent)
     if not isinstance(parent, cst.Arg):
         return None
     call = ctx.names.parents.get(parent)

@@ -28,7 +28,10 @@ and the functions
 
 ``recognise(table, claimed) -> list[Group]``
     the groups among ``table`` (``{name: Variable}``), never taking a name in ``claimed``; a group
-    with inconsistent members is still returned, its ``problems`` saying why.
+    with inconsistent members is still returned, its ``problems`` saying why. A group whose
+    variables are this kind only given a setting the checkpoint cannot record (a group norm's
+    ``groups``) names it in ``Group.required``: a candidate, which ``inspect`` lists and
+    ``convert``/``verify`` take only once ``--config SCOPE:KEY=...`` (or a golden file) gives it.
 ``describe(group) -> str``
     the one-line configuration ``inspect`` prints under the group's scope.
 ``details(group) -> dict``
