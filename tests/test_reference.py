@@ -773,3 +773,67 @@ def test_tlbn_training_grads(path):
     for p in ("beta", "gamma"):
         if p in names:
             np.testing.assert_allclose(grads[p], data["grad:" + names[p]], rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------
+# The copied TF1 BNLSTMCell (fixtures/golden/bnlstm_*.npz, fixtures/tf1/make_golden_bn_lstm.py)
+# ------------------------------------------------------------------------------------------------
+
+BNLSTM_FILES = sorted(GOLDEN.glob("bnlstm_*.npz"))
+BNLSTM_ACTIVATIONS = {"tanh": np.tanh, "softsign": lambda a: (a / (1 + np.abs(a))).astype(np.float32)}
+
+
+def bnlstm_layers(data, cfg, prefix):
+    """Per stacked cell, its ``prefix`` arrays keyed relative to the cell scope."""
+    return [{k[len(prefix) + len(scope) + 1:]: v for k, v in data.items() if k.startswith(f"{prefix}{scope}/")}
+            for scope in cfg["cell_scopes"]]
+
+
+def test_bnlstm_golden_files_exist():
+    assert len(BNLSTM_FILES) >= 6
+
+
+@pytest.mark.parametrize("path", BNLSTM_FILES, ids=[p.stem for p in BNLSTM_FILES])
+def test_bnlstm_golden(path):
+    # Every run replayed in order from the case's initial values: outputs, final states of the last
+    # cell, and the population statistics after each run.
+    cfg, data = load(path)
+    layers = bnlstm_layers(data, cfg, "var:")
+    lengths = data.get("in:sequence_length")
+    for k, run in enumerate(cfg["runs"]):
+        outputs, states, stats = R.bn_lstm_sequence(
+            data[f"in:{k}:inputs"], layers, max_bn_steps=cfg["max_bn_steps"], training=run["training"],
+            decay=cfg["decay"], epsilon=cfg["epsilon"], forget_bias=cfg["forget_bias"],
+            activation=BNLSTM_ACTIVATIONS[cfg["activation"]], sequence_length=lengths)
+        assert_close_abs(outputs, data[f"out:{k}:outputs"], LSTM_ATOL, f"{path.stem} run {k} outputs")
+        for n, (c, h, step) in enumerate(states):
+            suffix = "" if len(states) == 1 else f"_{n}"
+            for part, value in (("c", c), ("h", h), ("step", step)):
+                assert_close_abs(value, data[f"out:{k}:state_{part}{suffix}"], LSTM_ATOL, f"run {k} {part}{suffix}")
+        for layer_stats, want in zip(stats, bnlstm_layers(data, cfg, f"after:{k}:")):
+            assert sorted(layer_stats) == sorted(want)
+            for name, value in want.items():
+                assert_close_abs(layer_stats[name], value, 1e-6, f"{path.stem} after run {k}: {name}")
+        layers = [{**layer, **layer_stats} for layer, layer_stats in zip(layers, stats)]
+
+
+def test_bnlstm_first_example_picks_the_row():
+    # In the sequence_length case the first example stops at 3: every later step uses row 3.
+    cfg, data = load(GOLDEN / "bnlstm_sequence_length.npz")
+    assert data["in:sequence_length"][0] == 3 < cfg["max_bn_steps"] - 1
+    layers = bnlstm_layers(data, cfg, "var:")
+    _, _, (stats,) = R.bn_lstm_sequence(data["in:0:inputs"], layers, max_bn_steps=cfg["max_bn_steps"],
+                                        training=True, sequence_length=data["in:sequence_length"])
+    before, after = layers[0]["c/pop_mean"], data["after:0:" + cfg["cell_scopes"][0] + "/c/pop_mean"]
+    assert np.array_equal(after[4:], before[4:])  # rows past 3 never touched
+    assert not np.allclose(after[3], before[3])
+    assert_close_abs(stats["c/pop_mean"], after, 1e-6, "c/pop_mean")
+
+
+def test_bnlstm_batch_norm_formula():
+    z = np.array([[1.0, 2.0], [3.0, 6.0]], np.float32)
+    y, mean, var = R.bn_lstm_batch_norm(z, [1.0, 0.5], None, [0.0, 0.0], [1.0, 1.0], training=True, decay=0.9,
+                                        epsilon=0.0)
+    np.testing.assert_allclose(y, [[-1.0, -0.5], [1.0, 0.5]], atol=1e-6)
+    np.testing.assert_allclose(mean, [0.2, 0.4], atol=1e-6)   # 0.9 * 0 + 0.1 * (2, 4)
+    np.testing.assert_allclose(var, [1.0, 1.3], atol=1e-6)    # 0.9 * 1 + 0.1 * (1, 4)

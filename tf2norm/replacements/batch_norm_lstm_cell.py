@@ -276,11 +276,14 @@ class BatchNormLSTMCell(Tf1Cell, keras.layers.Layer):
             training = self.default_training
         if training is None:
             return False
-        if static_bool(training) is None and not isinstance(training, tf.Variable):
+        if isinstance(training, (bool, int, np.bool_)):
+            return bool(training)
+        if not isinstance(training, tf.Variable):
             training = tf.convert_to_tensor(training)
-            if training.shape.rank not in (None, 0):
-                raise ValueError(f"BatchNormLSTMCell: training must be a scalar, got shape {training.shape}")
-        return training
+        if training.shape.rank not in (None, 0):
+            raise ValueError(f"BatchNormLSTMCell: training must be a scalar, got shape {training.shape}")
+        static = static_bool(training)
+        return training if static is None else static
 
     # -------------------------------------------------------------- Keras path
     def call(self, inputs, states, training=None):
