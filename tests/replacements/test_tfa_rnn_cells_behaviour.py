@@ -15,9 +15,15 @@ from tf2norm import reference
 from tf2norm.replacements import LayerNormLSTMCell, LayerNormSimpleRNNCell
 from tf2norm.replacements.tfa_rnn_cells import Keras2LayerNormalization, _keras2_activation
 
-RNG = np.random.RandomState(7)
-X = RNG.normal(0, 1, (2, 6, 3)).astype(np.float32)
+X = np.random.RandomState(7).normal(0, 1, (2, 6, 3)).astype(np.float32)
 CELLS = [LayerNormLSTMCell, LayerNormSimpleRNNCell]
+
+
+def seeded(seed):
+    """Fixed kernels: with a layer norm over a few units, some random draws are ill-conditioned enough
+    to amplify float32 rounding past the tolerances, so no test depends on an unseeded draw."""
+    return {"kernel_initializer": keras.initializers.GlorotUniform(seed=seed),
+            "recurrent_initializer": keras.initializers.Orthogonal(seed=seed + 1)}
 
 
 def _built(cls, depth=3, **kwargs):
@@ -32,10 +38,11 @@ def _built(cls, depth=3, **kwargs):
 @pytest.mark.parametrize("epsilon, fused", [(1e-3, True), (1.001e-5, True), (1e-5, False), (1e-12, False)])
 def test_layer_norm_path_follows_keras2_threshold(epsilon, fused):
     norm = Keras2LayerNormalization(epsilon=epsilon)
-    x = RNG.normal(0, 2, (5, 16)).astype(np.float32)
+    rng = np.random.RandomState(1)
+    x = rng.normal(0, 2, (5, 16)).astype(np.float32)
     norm.build(x.shape)
-    norm.gamma.assign(RNG.uniform(0.5, 1.5, 16))
-    norm.beta.assign(RNG.uniform(-0.5, 0.5, 16))
+    norm.gamma.assign(rng.uniform(0.5, 1.5, 16))
+    norm.beta.assign(rng.uniform(-0.5, 0.5, 16))
     assert norm.fused is fused
     expected = reference.keras2_layer_norm(x, norm.gamma.numpy(), norm.beta.numpy(), epsilon)
     # float32 rsqrt: the reference rounds 1/sqrt twice, Eigen once.
@@ -45,7 +52,7 @@ def test_layer_norm_path_follows_keras2_threshold(epsilon, fused):
 def test_layer_norm_float64_variables_never_fused():
     # Keras 2: fused_batch_norm only takes float32 variables.
     norm = Keras2LayerNormalization(epsilon=1e-3, dtype="float64")
-    x = RNG.normal(0, 2, (5, 8))
+    x = np.random.RandomState(2).normal(0, 2, (5, 8))
     norm.build(x.shape)
     assert norm.fused is False
     y = norm(x).numpy()
@@ -88,7 +95,7 @@ def _reference_weights(cell):
 
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_lstm_matches_numpy_reference(use_bias):
-    cell = LayerNormLSTMCell(4, use_bias=use_bias, norm_epsilon=1e-3)
+    cell = LayerNormLSTMCell(4, use_bias=use_bias, norm_epsilon=1e-3, **seeded(3))
     outputs, h, c = keras.layers.RNN(cell, return_sequences=True, return_state=True)(X)
     weights = _reference_weights(cell)
     assert ("bias" in weights) is use_bias
@@ -101,7 +108,7 @@ def test_lstm_matches_numpy_reference(use_bias):
 
 @pytest.mark.parametrize("epsilon", [1e-5, 1e-3])
 def test_simple_rnn_matches_numpy_reference(epsilon):
-    cell = LayerNormSimpleRNNCell(4, layernorm_epsilon=epsilon, activation="relu")
+    cell = LayerNormSimpleRNNCell(4, layernorm_epsilon=epsilon, activation="relu", **seeded(5))
     outputs = keras.layers.RNN(cell, return_sequences=True)(X)
     weights = _reference_weights(cell)
     assert sorted(weights) == ["bias", "gamma", "kernel", "recurrent_kernel"]
@@ -139,8 +146,8 @@ def _first(mask):
 @pytest.mark.parametrize("cls", CELLS)
 def test_dropout_is_one_mask_per_sequence_on_inputs_and_state(cls):
     # Batch 1, so each mask folds into a kernel: (x * m) @ K == x @ (diag(m) K).
-    x = RNG.normal(0, 1, (1, 7, 3)).astype(np.float32)
-    layer = keras.layers.RNN(cls(4, dropout=0.5, recurrent_dropout=0.4, seed=3), return_sequences=True)
+    x = np.random.RandomState(3).normal(0, 1, (1, 7, 3)).astype(np.float32)
+    layer = keras.layers.RNN(cls(4, dropout=0.5, recurrent_dropout=0.4, seed=3, **seeded(7)), return_sequences=True)
     layer.build(x.shape)
     outputs, (mask, recurrent_mask) = _masks_of_one_call(layer, x, training=True)
     mask, recurrent_mask = _first(mask), _first(recurrent_mask)
@@ -159,7 +166,7 @@ def test_dropout_is_one_mask_per_sequence_on_inputs_and_state(cls):
 
 @pytest.mark.parametrize("cls", CELLS)
 def test_dropout_only_when_training_and_new_masks_per_call(cls):
-    layer = keras.layers.RNN(cls(4, dropout=0.5, recurrent_dropout=0.5, seed=1), return_sequences=True)
+    layer = keras.layers.RNN(cls(4, dropout=0.5, recurrent_dropout=0.5, seed=1, **seeded(9)), return_sequences=True)
     twin = keras.layers.RNN(cls(4), return_sequences=True)
     layer.build(X.shape)
     twin.build(X.shape)
@@ -225,7 +232,7 @@ def test_trains_in_a_compiled_model():
 def test_mixed_precision_normalises_in_float32():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        cell = LayerNormSimpleRNNCell(4)
+        cell = LayerNormSimpleRNNCell(4, **seeded(11))
         outputs = keras.layers.RNN(cell, return_sequences=True)(X)
     finally:
         keras.mixed_precision.set_global_policy("float32")

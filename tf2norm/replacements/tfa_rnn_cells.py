@@ -279,6 +279,9 @@ class LayerNormSimpleRNNCell(keras.layers.SimpleRNNCell):
         recurrent_dropout=0.0,
         **kwargs,
     ):
+        # Keras 2's base layer took `implementation` (as Keras 3's LSTMCell still does); it never
+        # changed this cell's computation.
+        kwargs.pop("implementation", None)
         super().__init__(
             units,
             activation=activation,
@@ -302,6 +305,10 @@ class LayerNormSimpleRNNCell(keras.layers.SimpleRNNCell):
         self.layernorm = Keras2LayerNormalization(
             epsilon=layernorm_epsilon, center=False, scale=True, gamma_initializer=gamma_initializer,
             gamma_regularizer=gamma_regularizer, gamma_constraint=gamma_constraint, name="layernorm", **shared)
+
+    @property
+    def layernorm_epsilon(self):
+        return self.layernorm.epsilon
 
     def build(self, input_shape):
         super().build(input_shape)
