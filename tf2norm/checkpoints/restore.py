@@ -33,9 +33,12 @@ def layer_weights(layer) -> dict:
     """{replacement weight name: variable} of a built replacement layer.
 
     The replacements name each weight after the attribute that holds it (`kernel`, `input_gamma`,
-    `moving_mean_biased`, ...), so the layer's own weight list is the mapping.
+    `moving_mean_biased`, ...), so the layer's own weight list is the mapping; a kind whose layer
+    keeps weights in sublayers (tfa's cells: `kernel_norm/gamma`) gives it with `layer_weights(layer)`.
     """
-    kind_of(layer)
+    kind = kinds.get(kind_of(layer))
+    if hasattr(kind, "layer_weights"):
+        return kind.layer_weights(layer)
     return {weight.name: weight for weight in layer.weights}
 
 

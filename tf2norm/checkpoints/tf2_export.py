@@ -8,7 +8,8 @@ renaming their data files. The result reads back with::
 
     tf.train.Checkpoint(layer=built_replacement_layer).read(prefix)
 
-because Keras tracks a layer's weights under their attribute names (`kernel`, `input_gamma`, ...).
+because Keras tracks a layer's weights under their attribute names (`kernel`, `input_gamma`, ...),
+and a sublayer's under the sublayer's attribute (`kernel_norm/gamma`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ class Tf2LayerCheckpointWriter:
         os.makedirs(self._scratch, exist_ok=True)
         holder = tf.Module()
         for attribute in self._attributes:
-            setattr(holder, attribute, tf.Variable(0.0))
+            # `kernel_norm/gamma`: a weight of a sublayer, tracked under that sublayer's attribute.
+            *path, leaf = attribute.split("/")
+            owner = holder
+            for part in path:
+                if not hasattr(owner, part):
+                    setattr(owner, part, tf.Module())
+                owner = getattr(owner, part)
+            setattr(owner, leaf, tf.Variable(0.0))
         dummy = tf.train.Checkpoint(layer=holder).write(os.path.join(self._scratch, "graph", "ckpt"))
         (graph,) = tf.raw_ops.RestoreV2(prefix=dummy, tensor_names=[_GRAPH_KEY], shape_and_slices=[""], dtypes=[tf.string])
         self._save(_GRAPH_KEY, graph)

@@ -43,6 +43,9 @@ and the functions
 ``same_setting(layer, key, value) -> bool`` (optional)
     whether a built layer matches the group's setting ``key=value`` (default: its attribute ``key``
     equals ``value``), for ``restore_into``'s warning about layers configured differently.
+``layer_weights(layer) -> dict`` (optional)
+    ``{weight key: variable}`` of a built replacement, for layers whose weights are not uniquely
+    named (a sublayer's ``gamma``); without it the keys are the weights' names.
 ``verify(factory, values, config, compare, fields, rng, group)``
     run the replacement (``factory(input_shape)`` returns it built and loaded) on the golden
     ``fields`` or, when ``fields`` is None, on seeded random inputs from ``rng`` compared with the

@@ -1,0 +1,121 @@
+"""``tfa.rnn.LayerNormSimpleRNNCell`` groups (tensorflow-addons, Keras 2) -> ``tf2norm.replacements.LayerNormSimpleRNNCell``.
+
+Same checkpoint formats as :mod:`tfa_lstm_cell` (Keras 2 object-based ``model.save_weights``, or
+Keras 2 variable names from a name-based Saver). Members relative to the cell path ``S``:
+
+==================================  ==============  ===============================================
+member (replacement weight)         shape           as named in the checkpoint
+==================================  ==============  ===============================================
+``kernel``                          ``[D, H]``      ``S/kernel``
+``recurrent_kernel``                ``[H, H]``      ``S/recurrent_kernel``
+``bias``                            ``[H]``         ``S/bias`` (only with use_bias)
+``layernorm/gamma``                 ``[H]``         object-based ``S/layernorm/gamma``; Keras 2
+                                                    variable names ``S/gamma`` (tfa built the norm
+                                                    inside the cell's name scope)
+==================================  ==============  ===============================================
+
+The gamma marks the cell as tfa's (a plain SimpleRNNCell has none). Not recorded:
+``layernorm_epsilon`` (default tfa's 1e-5), the activation: ``--config S:layernorm_epsilon=1e-3``.
+Keras 2 ``.h5`` weights files load with Keras 3's own ``model.load_weights``.
+
+Golden fields (``keras.layers.RNN(cell, return_sequences=True, return_state=True)``; keys ``S:<field>``):
+``inputs`` ``[B, T, D]`` and ``outputs`` ``[B, T, H]`` (required), ``final_state`` ``[B, H]``,
+``mask`` ``[B, T]`` bool, ``initial_state`` ``[B, H]``, ``layernorm_epsilon`` (scalar).
+"""
+
+from __future__ import annotations
+
+from ..errors import CheckpointError
+from ..naming import Group
+from . import tfa_lstm_cell as _shared
+
+ID = "tfa_simple_rnn_cell"
+TITLE = "tfa LayerNormSimpleRNNCell"
+REPLACEMENT = "tf2norm.replacements.LayerNormSimpleRNNCell"
+PRIORITY = 21
+SETTABLE = ("layernorm_epsilon", "activation", "dropout", "recurrent_dropout")
+CELL = True
+DATA_FORMAT = False
+
+DEFAULTS = {"layernorm_epsilon": 1e-05}
+MEMBERS = ("kernel", "recurrent_kernel", "bias", "layernorm/gamma")
+GOLDEN_FIELDS = ("inputs", "outputs", "final_state", "mask", "initial_state", "layernorm_epsilon")
+
+
+def recognise(table, claimed) -> list:
+    groups = []
+    found = dict(_shared.scopes_with(table, claimed, MEMBERS))
+    # Keras 2 variable names put the norm's gamma right under the cell: `S/gamma`.
+    for key, members in _shared.scopes_with(table, claimed, MEMBERS, {"layernorm/gamma": "gamma"}).items():
+        if key[1] == _shared.NAME_NAMING:
+            found[key] = members
+    for (scope, naming), members in found.items():
+        if "layernorm/gamma" not in members or "recurrent_kernel" not in members:
+            continue
+        weights = {m: members[m] for m in MEMBERS if m in members}
+        group = Group(scope=scope, kind=ID, weights=weights, naming=naming,
+                      config={"units": None, "use_bias": "bias" in weights, **DEFAULTS})
+        claimed.update(weights.values())
+        groups.append(group)
+        recurrent = table[weights["recurrent_kernel"]].shape
+        kernel = table[weights["kernel"]].shape
+        if len(recurrent) != 2 or recurrent[0] != recurrent[1] or recurrent[0] == 0 or len(kernel) != 2:
+            group.problems.append(f"inconsistent {TITLE} group {scope}: recurrent_kernel has shape "
+                                  f"{list(recurrent)}, kernel {list(kernel)}; expected [units, units] and "
+                                  "[input_depth, units]")
+            continue
+        units = recurrent[0]
+        group.config["units"] = units
+        group.input_depth = kernel[0]
+        _shared.check_shapes(group, table, {"kernel": (kernel[0], units), "bias": (units,),
+                                            "layernorm/gamma": (units,)}, TITLE)
+    return groups
+
+
+def describe(group) -> str:
+    c = group.config
+    return (f"units={c['units']} input_depth={group.input_depth} use_bias={c['use_bias']} "
+            f"layernorm_epsilon={c['layernorm_epsilon']}")
+
+
+def details(group) -> dict:
+    return {"input_depth": group.input_depth}
+
+
+def build_input_shape(group) -> list:
+    return [None, group.input_depth]
+
+
+def layer_weights(layer) -> dict:
+    weights = {"kernel": layer.kernel, "recurrent_kernel": layer.recurrent_kernel}
+    if layer.use_bias:
+        weights["bias"] = layer.bias
+    weights["layernorm/gamma"] = layer.layernorm.gamma
+    return weights
+
+
+def check_golden(scope, fields, path) -> None:
+    missing = [f for f in ("inputs", "outputs") if f not in fields]
+    if missing:
+        raise CheckpointError(f"golden file {path}: {scope} lacks {', '.join(missing)}")
+
+
+def config_from_golden(fields):
+    if "layernorm_epsilon" in fields:
+        return {"layernorm_epsilon": float(fields["layernorm_epsilon"])}, None
+    return {}, None
+
+
+def verify(factory, values, config, compare, fields, rng, group) -> None:
+    """A batch of masked sequences from a random state (or the golden's), through keras.layers.RNN."""
+    from tf2norm import reference
+
+    weights = {("gamma" if k == "layernorm/gamma" else k): v for k, v in values.items()}
+    kw = {"layernorm_epsilon": config["layernorm_epsilon"], "activation": config.get("activation", "tanh")}
+
+    def numpy_cell(x, mask, init):
+        return reference.keras_rnn(lambda xt, s: reference.tfa_ln_simple_rnn_step(xt, s, weights, **kw), x, init,
+                                   mask=mask)
+
+    _shared.verify_cell(factory, fields, rng, compare, depth=values["kernel"].shape[0], units=config["units"],
+                        states=("final_state",), reference=numpy_cell)
