@@ -16,7 +16,10 @@ there by 5e-6 too, so its sequence tolerance is 5e-6.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -25,6 +28,7 @@ import tensorflow as tf
 
 from golden import case_ids, cases, max_abs_error
 from tf2norm.replacements import LayerNormLSTMCell, LayerNormSimpleRNNCell
+from tf2norm.rewriters import _driver
 
 PREFIX = "tfa_cell_"
 GOLDEN = {g.name: g for g in cases(PREFIX)}
@@ -232,3 +236,37 @@ def test_every_golden_case_is_covered():
     assert {"tfa_cell_lstm_no_bias", "tfa_cell_lstm_no_unit_forget_bias", "tfa_cell_lstm_epsilon_small",
             "tfa_cell_srnn_epsilon_fused", "tfa_cell_lstm_activations", "tfa_cell_srnn_no_bias"} <= set(IDS)
     assert all(g.config["tfa_version"] == "0.23.0" and g.config["steps"] >= 10 for g in GOLDEN.values())
+
+
+# -- a tfa user's file, migrated --------------------------------------------------------------------
+
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TAGGER = ROOT / "fixtures" / "checkpoints" / "tfa_cells"
+
+
+@pytest.mark.parametrize("target", ["keras", "compat"])
+def test_migrated_legacy_tfa_sequence_model_computes_tfas_numbers(tmp_path, target):
+    """fixtures/legacy/tfa_sequence_model.py is the file real tfa built the tagger of
+    fixtures/checkpoints/tfa_cells/ from: migrated, it builds on Keras 3, loads the weights tfa saved
+    (Keras 2 .h5, read by Keras 3 itself) and gives tfa's outputs."""
+    source = (ROOT / "fixtures" / "legacy" / "tfa_sequence_model.py").read_bytes()
+    output, findings = _driver.migrate_source(source, "tfa_sequence_model.py", _driver.Options(target=target))
+    assert findings == []
+    assert b"tensorflow_addons" not in output and b"tfa." not in output
+    path = tmp_path / f"tfa_sequence_model_{target}.py"
+    path.write_bytes(output)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.build_tagger()
+    assert [type(c) for c in module.layer_norm_cells(model)] == [LayerNormLSTMCell] + [LayerNormSimpleRNNCell] * 3
+    model.load_weights(TAGGER / "weights.h5")
+    with np.load(TAGGER / "model.npz") as data:
+        expected = {k: data[k] for k in data.files}
+    names = json.loads(str(expected["config"]))["weights"]
+    assert len(model.weights) == len(names)
+    for weight, name in zip(model.weights, names):
+        np.testing.assert_array_equal(weight.numpy(), expected["var:" + name], err_msg=name)
+    err = max_abs_error(model(expected["inputs"]), expected["outputs"])
+    assert err <= ATOL, f"{target}: {err:.3g}"
