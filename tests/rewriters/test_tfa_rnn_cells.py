@@ -295,6 +295,39 @@ def test_calls_tfa_rejected_are_reported_and_left_unchanged():
     ]
 
 
+def test_other_names_of_the_same_import_stay():
+    check(
+        """\
+        from tensorflow_addons.rnn import LayerNormLSTMCell, NASCell
+
+        cells = [LayerNormLSTMCell(8), NASCell(8)]
+        """,
+        """\
+        from tensorflow_addons.rnn import NASCell
+        from tf2norm.replacements import LayerNormLSTMCell
+
+        cells = [LayerNormLSTMCell(8), NASCell(8)]
+        """,
+        only=ONLY,
+    )
+
+
+def test_names_tf2norm_cannot_resolve_are_reported():
+    source = """\
+        try:
+            from tensorflow_addons.rnn import LayerNormLSTMCell
+        except ImportError:
+            from my_project.cells import LayerNormLSTMCell
+
+        cell = LayerNormLSTMCell(8)
+        """
+    found = check(source, findings=[("TF2N012", 6, 8)], only=ONLY)
+    assert found[0].message == ("LayerNormLSTMCell may be tensorflow_addons.rnn.LayerNormLSTMCell or something "
+                                "else (the name is bound more than once); left unchanged")
+    check("from tensorflow_addons.rnn import *\n\ncell = LayerNormSimpleRNNCell(8)\n",
+          findings=[("TF2N013", 1, 1)], only=ONLY)
+
+
 def test_suppression_comment():
     check(
         """\
