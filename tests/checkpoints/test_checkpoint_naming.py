@@ -223,10 +223,10 @@ def test_options_set_layout_and_constructor_arguments():
      "lstm_cell group, which has no data format"),
     ([], ["a/BatchNorm:forget_bias=2"],
      "--config a/BatchNorm:forget_bias=2: forget_bias cannot be set on a batch_norm group "
-     "(settable: axis, momentum, epsilon, fused, renorm_momentum, renorm_clipping)"),
+     "(settable: axis, momentum, epsilon, fused, renorm_momentum, renorm_clipping, virtual_batch_size, tf1_api)"),
     ([], ["colour=red"], "--config colour=red: no group takes colour (settable: axis, "
                          "dropout_keep_prob, dropout_prob_seed, epsilon, forget_bias, fused, "
-                         "momentum, renorm_clipping, renorm_momentum)"),
+                         "momentum, renorm_clipping, renorm_momentum, tf1_api, virtual_batch_size)"),
     ([], ["momentum"], "--config momentum: expected [SCOPE:]KEY=VALUE"),
 ])
 def test_bad_options(data_formats, settings, message):

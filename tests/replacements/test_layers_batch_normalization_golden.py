@@ -52,7 +52,8 @@ def keras_layer(kwargs):
     args.setdefault("momentum", 0.99)
     args.setdefault("scale", True)
     for key, values in kwargs.get("initializers", {}).items():
-        args[f"{key}_initializer"] = keras.initializers.Constant(np.asarray(values, np.float32))
+        # What a migrated call passes on: TF1's initializer object (it also fills [1, ..., C] shapes).
+        args[f"{key}_initializer"] = tf.compat.v1.constant_initializer(np.asarray(values, np.float32))
     if "adjustment" in kwargs:
         args["adjustment"] = _adjustment(kwargs["adjustment"])
     return BatchNormalization(tf1_api="layers", **args)

@@ -62,6 +62,46 @@ class BatchNormState:
     local_step: Optional[tf.Variable] = None
 
 
+class FlatVariable:
+    """A variable of tf.layers' virtual-batch shape `[1, ..., C, ...]` seen as `[C]` by the
+    arithmetic here: reads reshape it, assignments reshape the value back (all elementwise)."""
+
+    def __init__(self, variable, channels):
+        self.variable, self._channels = variable, channels
+        self.dtype = variable.dtype
+
+    @property
+    def shape(self):
+        return tf.TensorShape([self._channels])
+
+    def _full(self, value):
+        return tf.reshape(value, self.variable.shape)
+
+    def _flat(self, value):
+        return tf.reshape(value, [self._channels])
+
+    def assign(self, value):
+        return self._flat(self.variable.assign(self._full(value)))
+
+    def assign_sub(self, value):
+        return self._flat(self.variable.assign_sub(self._full(value)))
+
+    def assign_add(self, value):
+        return self._flat(self.variable.assign_add(self._full(value)))
+
+
+tf.register_tensor_conversion_function(
+    FlatVariable, lambda value, dtype=None, name=None, as_ref=False: value._flat(value.variable)
+)
+
+
+def virtual_batch_shape(rank: int, axis: int, channels: int) -> list:
+    """The shape tf.layers gave its variables with virtual_batch_size: `[1] * (rank + 1)`, C at axis + 1."""
+    shape = [1] * (rank + 1)
+    shape[axis + 1] = channels
+    return shape
+
+
 @dataclass
 class BatchNormConfig:
     axis: int  # non-negative channel axis

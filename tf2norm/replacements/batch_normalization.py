@@ -58,7 +58,8 @@ class BatchNormalization(keras.layers.Layer):
       synchronized: under tf.distribute, batch statistics over all replicas.
       virtual_batch_size: tf.layers' ghost batch norm: the batch (a multiple of it) is split into
         virtual batches normalised with their own moments, TF 1.15's way (virtual batch g holds
-        examples g, g + B/v, ...); the moving statistics take the average of those moments.
+        examples g, g + B/v, ...); the moving statistics take the average of those moments. The
+        weights then have TF 1.15's shape `[1] * (rank + 1)` with C at `axis + 1`.
       adjustment: tf.layers' `adjustment(shape) -> (scale, bias)`, applied to the normalised
         values before gamma and beta, only when training. Not serialised by `get_config`.
       tf1_api: "contrib" (tf.contrib.layers.batch_norm's rules) or "layers" (tf.layers'), see the
@@ -186,7 +187,9 @@ class BatchNormalization(keras.layers.Layer):
         # The arithmetic was chosen for this rank (fused or not): other ranks are an error, not a
         # silent change of numbers; Keras reports it naming the layer and both ranks.
         self.input_spec = keras.InputSpec(ndim=rank, axes={axis: self._channels})
-        shape = (self._channels,)
+        # As TF 1.15's layer (and Keras 2's): with virtual batches the weights are [1, ..., C, ...].
+        shape = (self._channels,) if self.virtual_batch_size is None else tuple(
+            bn.virtual_batch_shape(rank, axis, self._channels))
         if self.scale:
             self.gamma = self.add_weight(
                 name="gamma",
@@ -229,7 +232,11 @@ class BatchNormalization(keras.layers.Layer):
     def _state(self) -> bn.BatchNormState:
         def var(name):
             value = getattr(self, name, None)
-            return None if value is None else _tf_variable(value)
+            if value is None:
+                return None
+            if self.virtual_batch_size is not None:
+                return bn.FlatVariable(_tf_variable(value), self._channels)
+            return _tf_variable(value)
 
         return bn.BatchNormState(
             moving_mean=var("moving_mean"),

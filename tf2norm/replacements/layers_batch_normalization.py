@@ -255,11 +255,7 @@ class LayersBatchNormalization:
         )
         dtype = self.dtype or input_dtype
         param_dtype = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
-        if self.virtual_batch_size is None:
-            shape = [channels]
-        else:
-            shape = [1] * (rank + 1)
-            shape[axis + 1] = channels
+        shape = [channels] if self.virtual_batch_size is None else bn.virtual_batch_shape(rank, axis, channels)
 
         self._config = bn.BatchNormConfig(
             axis=axis,
@@ -335,7 +331,7 @@ class LayersBatchNormalization:
         def flat(variable):
             if variable is None or self.virtual_batch_size is None:
                 return variable
-            return _Flat(variable, self._channels)
+            return bn.FlatVariable(variable, self._channels)
 
         return bn.BatchNormState(
             moving_mean=flat(self.moving_mean),
@@ -361,38 +357,6 @@ class LayersBatchNormalization:
             self._updates.extend(bn.gated_moving_updates(state, cfg, mean, variance, training, after=outputs))
         outputs.set_shape(inputs.shape)
         return outputs
-
-
-class _Flat:
-    """A `[1, ..., C]` variable seen as `[C]` by the shared arithmetic (reads and assignments)."""
-
-    def __init__(self, variable, channels):
-        self.variable, self._channels = variable, channels
-        self.dtype = variable.dtype
-
-    @property
-    def shape(self):
-        return tf.TensorShape([self._channels])
-
-    def _flat(self, value):
-        return tf.reshape(value, [self._channels])
-
-    def _full(self, value):
-        return tf.reshape(value, self.variable.shape)
-
-    def assign(self, value):
-        return self._flat(self.variable.assign(self._full(value)))
-
-    def assign_sub(self, value):
-        return self._flat(self.variable.assign_sub(self._full(value)))
-
-    def assign_add(self, value):
-        return self._flat(self.variable.assign_add(self._full(value)))
-
-
-tf.register_tensor_conversion_function(
-    _Flat, lambda value, dtype=None, name=None, as_ref=False: tf.reshape(value.variable, [value._channels])
-)
 
 
 def batch_normalization(

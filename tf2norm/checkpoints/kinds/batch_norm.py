@@ -8,6 +8,15 @@ if center, ``S/gamma`` if scale, with renorm ``S/moving_stddev``, ``S/renorm_mea
 ``moving_mean_biased`` and ``moving_mean_local_step``. The layout (NHWC or NCHW: the axis and the
 rank) is not in a checkpoint: NHWC unless ``--data-format`` says otherwise.
 
+tf.layers groups (``tf.layers.batch_normalization`` / ``BatchNormalization``): recognised by the
+default scope name ``batch_normalization[_N]`` or by variables of the shape tf.layers gave them with
+``virtual_batch_size``, ``[1] * (rank + 1)`` with the channels at ``axis + 1`` (which records the
+layout). They convert to ``BatchNormalization(tf1_api="layers")`` with tf.layers' momentum 0.99;
+a named tf.layers layer (``name="bn"``) cannot be told from a contrib ``scope="bn"`` and keeps
+contrib's defaults unless ``--config S:tf1_api=layers --config S:momentum=0.99`` says so. The virtual
+batch size itself is not recorded: such a group is a candidate until ``--config
+S:virtual_batch_size=N`` (or a golden file) gives it.
+
 Golden fields (one call with ``is_training=True``, one with ``is_training=False``, both starting from
 the checkpoint's values; at least one pair):
 
@@ -22,6 +31,8 @@ data_format               no         ``"NHWC"`` (default) or ``"NCHW"`` ...
 epsilon, decay            no         scalars (defaults 1e-3, 0.999)
 fused                     no         ``"None"`` (default), ``"True"`` or ``"False"``
 renorm_decay              no         scalar (default 0.99)
+virtual_batch_size        no         int: tf.layers' virtual_batch_size
+tf1_api                   no         ``"contrib"`` or ``"layers"``: whose rules the call followed
 ========================  =========  ==========================================================
 """
 
@@ -32,18 +43,23 @@ import re
 import numpy as np
 
 from ..errors import CheckpointError
-from ..naming import Group, parse_data_format, shape_text
+from ..naming import DATA_FORMATS, Group, parse_data_format, shape_text
 
 ID = "batch_norm"
 TITLE = "batch_norm"
 REPLACEMENT = "tf2norm.replacements.BatchNormalization"
 PRIORITY = 50
-SETTABLE = ("axis", "momentum", "epsilon", "fused", "renorm_momentum", "renorm_clipping")
+SETTABLE = ("axis", "momentum", "epsilon", "fused", "renorm_momentum", "renorm_clipping", "virtual_batch_size",
+            "tf1_api")
 CELL = False
 DATA_FORMAT = True
 
 #: TF1 defaults of what a checkpoint cannot tell (the user overrides them with --config).
 DEFAULTS = {"axis": -1, "momentum": 0.999, "epsilon": 0.001, "fused": None, "renorm_momentum": 0.99}
+#: tf.layers' own defaults, for the groups its naming identifies.
+LAYERS_DEFAULTS = {"momentum": 0.99, "tf1_api": "layers"}
+_VIRTUAL_BATCH = ("a TF1 checkpoint does not record tf.layers' virtual_batch_size (its variables only show "
+                  "that one was used)")
 
 # relative name -> replacement weight name (the zero-debias pair is handled apart).
 _WEIGHTS = {
@@ -61,7 +77,8 @@ _ZERO_DEBIAS = {"biased": "moving_mean_biased", "local_step": "moving_mean_local
 _STATE = ("moving_mean", "moving_variance", "moving_mean_biased", "moving_mean_local_step",
           "moving_stddev", "renorm_mean", "renorm_stddev")
 GOLDEN_FIELDS = ("train_inputs", "train_outputs", "infer_inputs", "infer_outputs", "data_format",
-                 "epsilon", "decay", "fused", "renorm_decay") + tuple(f"train_{s}" for s in _STATE)
+                 "epsilon", "decay", "fused", "renorm_decay", "virtual_batch_size",
+                 "tf1_api") + tuple(f"train_{s}" for s in _STATE)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -93,9 +110,11 @@ def _group(scope, table) -> Group:
         if name in table:
             weights[target] = name
     leaf = scope.rsplit("/", 1)[-1]
+    channels = table[f"{scope}/moving_mean"].shape
+    virtual = _virtual_batch_layout(channels)
     if re.match(r"^BatchNorm(_\d+)?$", leaf):
         naming = "tf.contrib.layers.batch_norm"
-    elif re.match(r"^batch_normalization(_\d+)?$", leaf):
+    elif re.match(r"^batch_normalization(_\d+)?$", leaf) or virtual is not None:
         naming = "tf.layers.batch_normalization"
     else:
         naming = "batch norm variables"
@@ -108,7 +127,8 @@ def _group(scope, table) -> Group:
         "renorm": len(renorm) == len(_RENORM),
         "zero_debias_moving_mean": len(zero_debias) == len(_ZERO_DEBIAS),
     }
-    channels = table[f"{scope}/moving_mean"].shape
+    if naming == "tf.layers.batch_normalization":
+        config.update(LAYERS_DEFAULTS)
     group = Group(scope=scope, kind=ID, weights=weights, naming=naming, config=config,
                   channels=channels[0] if len(channels) == 1 else None, data_format="NHWC")
 
@@ -119,7 +139,21 @@ def _group(scope, table) -> Group:
         bad(f"has {', '.join(renorm)} but not all of {', '.join(_RENORM)}")
     if zero_debias and len(zero_debias) != len(_ZERO_DEBIAS):
         bad("has only one of the zero-debias variables moving_mean/biased, moving_mean/local_step")
-    if len(channels) != 1:
+    if virtual is not None:
+        # tf.layers' virtual_batch_size: [1] * (rank + 1), the channels at axis + 1.
+        axis, rank = virtual
+        group.channels = channels[axis + 1]
+        fmt = next((f for f, (a, r) in DATA_FORMATS.items() if r == rank and a % rank == axis), None)
+        if fmt is None or zero_debias:
+            bad(f"{scope}/moving_mean has the virtual-batch shape {shape_text(channels)}"
+                + (" with zero-debias variables" if zero_debias else
+                   f": a layout tf2norm cannot name (channel axis {axis} of rank {rank})"))
+            return group
+        group.data_format, group.data_format_given = fmt, True
+        config["axis"] = DATA_FORMATS[fmt][0]
+        config["virtual_batch_size"] = None
+        group.required["virtual_batch_size"] = _VIRTUAL_BATCH
+    elif len(channels) != 1:
         bad(f"{scope}/moving_mean has shape {shape_text(channels)}, expected [channels]")
         return group
     for key, name in weights.items():
@@ -129,12 +163,33 @@ def _group(scope, table) -> Group:
     return group
 
 
+def _virtual_batch_layout(shape):
+    """(axis, rank) for tf.layers' virtual-batch variable shape, else None.
+
+    ``[1] * (rank + 1)`` with the channels at ``axis + 1``; axis 0 (the batch) is impossible, so the
+    second entry is always 1. All ones (a single channel): the last axis.
+    """
+    if len(shape) < 3 or shape[1] != 1 or sum(d != 1 for d in shape) > 1:
+        return None
+    at = next((i for i, d in enumerate(shape) if d != 1), len(shape) - 1)
+    if at < 2:
+        return None
+    return at - 1, len(shape) - 1
+
+
 def describe(group) -> str:
     c = group.config
     extras = [k for k in ("renorm", "zero_debias_moving_mean") if c.get(k)]
     layout = group.data_format + ("" if group.data_format_given else " (assumed: not in the checkpoint)")
+    layers = ""
+    if c.get("tf1_api") == "layers":
+        layers = " tf1_api=layers"
+        if "virtual_batch_size" in c:
+            layers += " virtual_batch_size=" + (str(c["virtual_batch_size"]) if c["virtual_batch_size"] else
+                                                "? (not in the checkpoint: converted and verified once "
+                                                f"--config {group.scope}:virtual_batch_size=N gives it)")
     return (f"channels={group.channels} center={c['center']} scale={c['scale']}"
-            + "".join(f" {k}=True" for k in extras) + f" data_format={layout}")
+            + "".join(f" {k}=True" for k in extras) + layers + f" data_format={layout}")
 
 
 def details(group) -> dict:
@@ -143,6 +198,11 @@ def details(group) -> dict:
 
 
 def build_input_shape(group) -> list:
+    vbs, api = group.config.get("virtual_batch_size"), group.config.get("tf1_api", "contrib")
+    if vbs is not None and (not isinstance(vbs, int) or isinstance(vbs, bool) or vbs <= 0):
+        raise CheckpointError(f"{group.scope}: virtual_batch_size must be a positive integer, got {vbs!r}")
+    if api not in ("contrib", "layers"):
+        raise CheckpointError(f"{group.scope}: tf1_api must be 'contrib' or 'layers', got {api!r}")
     axis, rank = parse_data_format(group.data_format or "NHWC")
     shape = [None] * rank
     shape[axis] = group.channels
@@ -173,6 +233,13 @@ def config_from_golden(fields):
         config["momentum"] = float(fields["decay"])
     if "renorm_decay" in fields:
         config["renorm_momentum"] = float(fields["renorm_decay"])
+    if "virtual_batch_size" in fields:
+        config["virtual_batch_size"] = int(fields["virtual_batch_size"])
+    if "tf1_api" in fields:
+        text = str(fields["tf1_api"])
+        if text not in ("contrib", "layers"):
+            raise CheckpointError(f"golden tf1_api must be 'contrib' or 'layers', got {text!r}")
+        config["tf1_api"] = text
     if "fused" in fields:
         text = str(fields["fused"])
         if text not in ("None", "True", "False"):
@@ -207,6 +274,8 @@ def reference_batch_norm(values, config, x, training):
     from tf2norm import reference
 
     rank = np.ndim(x)
+    if config.get("tf1_api") == "layers":
+        return _reference_layers(reference, values, config, x, training)
     renorm = bool(config.get("renorm"))
     zero_debias = bool(config.get("zero_debias_moving_mean"))
     fused = reference.contrib_uses_fused(rank, config.get("fused"), renorm)
@@ -227,11 +296,25 @@ def reference_batch_norm(values, config, x, training):
     return y, {_REF_STATE.get(k, k): v for k, v in state.items()}
 
 
-def _random_input(rng, values, axis, rank):
-    channels = values["moving_mean"].shape[0]
-    shape = [4] + [3] * (rank - 2) + [channels] if rank > 2 else [16, channels]
+def _reference_layers(reference, values, config, x, training):
+    """tf.layers' rules: fused for rank 4 only, virtual batches; the statistics keep their shapes."""
+    renorm = bool(config.get("renorm"))
+    vbs = config.get("virtual_batch_size")
+    fused = reference.layers_uses_fused(np.ndim(x), config["axis"], config.get("fused"), renorm, vbs)
+    return reference.layers_batch_normalization(
+        x, axis=config["axis"], training=training, beta=values.get("beta"), gamma=values.get("gamma"),
+        moving_mean=values["moving_mean"], moving_variance=values["moving_variance"],
+        epsilon=config["epsilon"], momentum=config["momentum"], fused=fused,
+        renorm_state={k: values[k] for k in _RENORM} if renorm else None,
+        renorm_clipping=config.get("renorm_clipping"), renorm_momentum=config.get("renorm_momentum", 0.99),
+        virtual_batch_size=vbs)
+
+
+def _random_input(rng, values, axis, rank, batch=4):
+    channels = int(np.size(values["moving_mean"]))
+    shape = [batch] + [3] * (rank - 2) + [channels] if rank > 2 else [4 * batch, channels]
     if axis == 1 and rank > 2:
-        shape = [4, channels] + [3] * (rank - 2)
+        shape = [batch, channels] + [3] * (rank - 2)
     bshape = [1] * rank
     bshape[axis] = channels
     mean = values["moving_mean"].reshape(bshape)
@@ -253,11 +336,13 @@ def verify(factory, values, config, compare, fields, rng, group) -> None:
                          ("train_inputs", "train_outputs")}
                 passes.append((p, training, x, fields[f"{p}_outputs"], state))
     else:
+        # A virtual batch size must divide the batch: two virtual batches (of 4 rows for rank 2).
+        batch = 2 * int(config.get("virtual_batch_size") or 2)
         for p, training in (("infer", False), ("train", True)):
-            x = _random_input(rng, values, axis, rank)
+            x = _random_input(rng, values, axis, rank, batch)
             y, state = reference_batch_norm(values, config, x, training)
             passes.append((p, training, x, y, state if training else {}))
-    channels = values["moving_mean"].shape[0]
+    channels = int(np.size(values["moving_mean"]))
     for p, training, x, y_want, state_want in passes:
         if np.shape(x)[axis] != channels:
             compare.mismatch(f"{p} inputs {list(np.shape(x))} have {np.shape(x)[axis]} channels on "
