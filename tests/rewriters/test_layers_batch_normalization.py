@@ -236,6 +236,36 @@ def test_class_apply_becomes_a_call_and_other_apply_calls_stay():
     )
 
 
+def test_tf1_only_attributes_of_a_converted_layer_are_reported():
+    found = check(
+        """\
+        import tensorflow as tf
+
+        bn = tf.compat.v1.layers.BatchNormalization()
+        y = bn(x, training=True)
+        ops = bn.updates + bn.get_updates_for(x)
+        name = bn.scope_name
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import BatchNormalization
+
+        bn = BatchNormalization(momentum=0.99, scale=True, tf1_api="layers")
+        y = bn(x, training=True)
+        ops = bn.updates + bn.get_updates_for(x)
+        name = bn.scope_name
+        """,
+        findings=[("TF2N508", 5, 7), ("TF2N508", 5, 20), ("TF2N508", 6, 8)],
+        only=ONLY,
+    )
+    assert found[0].message == ("bn.updates: the converted layer is a Keras 3 layer, which has no updates; left "
+                                "unchanged")
+    # The compat target's LayersBatchNormalization has them, as TF1's layer did.
+    check("import tensorflow as tf\nbn = tf.layers.BatchNormalization()\nops = bn.updates\n",
+          "import tensorflow as tf\nfrom tf2norm.replacements import LayersBatchNormalization\n\n"
+          "bn = LayersBatchNormalization()\nops = bn.updates\n", target="compat", only=ONLY)
+
+
 def test_apply_of_a_name_bound_twice_is_left_alone():
     check(
         """\
@@ -616,7 +646,7 @@ def test_the_contrib_rewriter_leaves_tf_layers_alone():
 
 
 def test_findings_table_uses_its_own_range():
-    assert set(layers_batch_normalization.FINDINGS) == {f"TF2N50{i}" for i in range(1, 8)}
+    assert set(layers_batch_normalization.FINDINGS) == {f"TF2N50{i}" for i in range(1, 9)}
     for message, hint in layers_batch_normalization.FINDINGS.values():
         assert message and hint
 

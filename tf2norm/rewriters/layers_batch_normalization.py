@@ -85,6 +85,9 @@ FINDINGS = {
                 "tf2norm.replacements.{replacement} (TF1 semantics, tf.compat.v1 graph mode), not the Keras layer",
                 "move to BatchNormalization(..., tf1_api='layers')(x, training=...) by hand when the caller "
                 "is migrated"),
+    "TF2N508": ("{name}.{attribute}: the converted layer is a Keras 3 layer, which has no {attribute}; left "
+                "unchanged", "in graph code read tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS) "
+                "(the layer puts its updates there); eager and tf.function code updates in place"),
     "TF2N507": ("class {name} subclasses {api}: it now subclasses tf2norm.replacements.LayersBatchNormalization, "
                 "whose internals (build, call, _fused_batch_norm, ...) are not TF1's Keras layer's",
                 "check the methods {name} overrides against tf2norm.replacements.LayersBatchNormalization"),
@@ -224,18 +227,26 @@ def _bound_name(ctx, call: cst.Call) -> str | None:
     return name.value if assignment is not None and ctx.names.assign_of(assignment) is target else None
 
 
+# tf.layers Layer attributes a Keras 3 layer lacks (besides `apply`, which is rewritten).
+_TF1_ONLY_ATTRIBUTES = ("updates", "get_updates_for", "scope_name")
+
+
 def _plan_apply_calls(ctx, layers: set[str]) -> None:
-    # Keras 3 layers have no `apply`: the converted object's `bn.apply(x, ...)` becomes `bn(x, ...)`.
+    """The converted object's `bn.apply(x, ...)` becomes `bn(x, ...)` (Keras 3 layers have no
+    `apply`); its TF1-only attributes (`bn.updates`, ...) are reported."""
     for node in list(ctx.names.parents):
-        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-                and node.func.attr.value == "apply" and isinstance(node.func.value, cst.Name)
-                and node.func.value.value in layers):
+        if not (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in layers
+                and node.attr.value in ("apply",) + _TF1_ONLY_ATTRIBUTES):
             continue
-        assignment = ctx.names.binding(node.func.value)
+        assignment = ctx.names.binding(node.value)
         statement = None if assignment is None else ctx.names.assign_of(assignment)
         if statement is None or not isinstance(statement.value, cst.Call) or statement.value not in ctx.handled:
             continue
-        ctx.edit(node.func, lambda updated: updated.value)
+        call = ctx.names.parents.get(node)
+        if node.attr.value == "apply" and isinstance(call, cst.Call) and call.func is node:
+            ctx.edit(node, lambda updated: updated.value)
+        elif node.attr.value != "apply":
+            ctx.report(FINDINGS, "TF2N508", node, name=node.value.value, attribute=node.attr.value)
 
 
 # ------------------------------------------------------------------------------ checks
