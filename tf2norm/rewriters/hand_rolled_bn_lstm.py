@@ -52,8 +52,9 @@ FINDINGS = {
     "TF2N851": (
         "class BNLSTMCell (the widely copied TF1 recurrent batch-norm LSTM cell) is no longer used: its {count} "
         "instantiation(s) in this file became tf2norm.replacements.BatchNormLSTMCell; the class was left in place",
-        "delete the class once nothing imports it; convert its TF1 checkpoints with `tf2norm checkpoint convert` "
-        "(group kind bn_lstm_cell)",
+        "delete the class once nothing imports it (its TF1 RNNCell base raises on Keras 3, so the file only imports "
+        "without it); wrap the new cells in tf2norm.replacements.MultiRNNCell / DropoutWrapper, not TF1's; convert "
+        "the TF1 checkpoints with `tf2norm checkpoint convert` (group kind bn_lstm_cell)",
     ),
     "TF2N852": (
         "class BNLSTMCell differs from the widely copied TF1 cell ({reason}); it and its uses were left unchanged",
