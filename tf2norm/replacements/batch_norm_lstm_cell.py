@@ -30,8 +30,9 @@ step with `x [B, D]` is
   `pop_var` at 1; `W_xh`, `W_hh` orthogonal.
 - `training` is a Python bool or a bool tensor (then a `tf.cond`, as TF1's); a Python bool picks
   one branch while building (TF1's cell needed a tensor: its `tf.cond` rejects Python bools).
-  In Keras calls the layer's `training` argument wins when given; otherwise the constructor's
-  `training`; otherwise inference, as for every Keras layer.
+  TF1-style calls (`dynamic_rnn`) use the constructor's `training` (None: inference). Keras calls
+  use the `training` Keras passes, the constructor's only when that is None: `keras.layers.RNN`
+  passes False unless called with `training=` or inside `fit`, as for every Keras layer.
 - The statistics update when training, wherever the cell runs: eagerly, inside `tf.function` and
   `Model.fit`, and in tf.compat.v1 graphs, where, as in TF1, the updates are forced by a control
   dependency of the normalised output (nothing goes to UPDATE_OPS).
