@@ -163,6 +163,9 @@ def test_silenced_by_an_ignore_comment():
         "import torch\n\nclass LNGRUCell(torch.nn.Module):\n    pass\n",
         "from .cells import BaseCell\n\nclass LNGRUCell(BaseCell):\n    pass\n",
         "class LNGRUCell(object):\n    pass\n",
+        # A builtin base in a file that uses TensorFlow (`object` has no class statement to follow).
+        "import tensorflow as tf\n\nclass LNGRUCell(object):\n    pass\n",
+        "import tensorflow as tf\n\nclass LNGRUCell(dict):\n    pass\n",
         "class LNGRUCell:\n    pass\n",
         # A shadowed `tf`: the parameter is not TensorFlow.
         "import tensorflow as tf\n\ndef make(tf):\n    class LNGRUCell(tf.nn.rnn_cell.RNNCell):\n        pass\n"

@@ -90,7 +90,10 @@ def _tf1_cell_base(ctx, base: cst.BaseExpression, depth: int) -> str | None:
     if depth >= _MAX_DEPTH or not isinstance(base, cst.Name):
         return None
     assignment = ctx.names.binding(base)
-    if assignment is None or isinstance(assignment, ImportAssignment) or not isinstance(assignment.node, cst.ClassDef):
+    # Only a class statement of this file can be followed: imports, builtins (`object`) and other
+    # assignments have no ClassDef node.
+    if assignment is None or isinstance(assignment, ImportAssignment) \
+            or not isinstance(getattr(assignment, "node", None), cst.ClassDef):
         return None
     for arg in assignment.node.bases:
         found = _tf1_cell_base(ctx, arg.value, depth + 1)
