@@ -303,15 +303,15 @@ def _tf2_program(source, inputs, lengths):
 
 
 def test_the_tf1_program_migrated_restores_the_tf1_checkpoint_unchanged():
-    """`tf2norm migrate --target compat` on the TF1 program, then the two fixes its findings ask
-    for; TF1's Saver restores the TF1 checkpoint into it and its logits are TF 1.15's."""
+    """`tf2norm migrate --target compat` on the TF1 program (the cells and the MultiRNNCell around
+    them migrate), then the one fix its finding asks for; TF1's Saver restores the TF1 checkpoint
+    into it and its logits are TF 1.15's."""
     from tf2norm.rewriters import _driver
 
     program = Path(ROOT, "fixtures", "tf1", "bn_lstm_program.py").read_bytes()
     output, findings = _driver.migrate_source(program, "bn_lstm_program.py", _driver.Options(target="compat"))
     migrated = output.decode("utf-8")
-    assert [(f.code, f.rewriter) for f in findings] == [("TF2N851", "hand_rolled_bn_lstm"),
-                                                        ("TF2N301", "rnn_cell_wrappers")]
+    assert [(f.code, f.rewriter) for f in findings] == [("TF2N851", "hand_rolled_bn_lstm")]
     assert "cells = [BatchNormLSTMCell(UNITS[0], training=is_training, max_bn_steps=MAX_BN_STEPS),\n" \
            "             BatchNormLSTMCell(UNITS[1], training=is_training, max_bn_steps=MAX_BN_STEPS, decay=0.9)]" \
            in migrated
@@ -320,10 +320,7 @@ def test_the_tf1_program_migrated_restores_the_tf1_checkpoint_unchanged():
     lines = migrated.splitlines(keepends=True)
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("def "))
     fixed = "".join(lines[:start] + lines[end:])
-    # TF2N301: TF1's MultiRNNCell raises on Keras 3; tf2norm's takes the new cells.
-    fixed = fixed.replace("tf.nn.rnn_cell.MultiRNNCell(", "MultiRNNCell(").replace(
-        "from tf2norm.replacements import BatchNormLSTMCell", "from tf2norm.replacements import BatchNormLSTMCell, "
-        "MultiRNNCell")
+    assert "MultiRNNCell(cells" in fixed and "tf.nn.rnn_cell.MultiRNNCell" not in fixed
     assert not re.search(r"class BNLSTMCell|\bBNLSTMCell\(", fixed)
     with np.load(fixture(NAME, "model.npz")) as model:
         logits = _tf2_program(fixed, model["inputs"], model["sequence_length"])

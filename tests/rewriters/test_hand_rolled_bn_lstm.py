@@ -118,7 +118,7 @@ MIGRATED = """\
 def encoder(x, is_training):
     cell = BatchNormLSTMCell(128, training=is_training, max_bn_steps=20)
     other = BatchNormLSTMCell(num_units=64, max_bn_steps=10, training=is_training, decay=0.9)
-    return tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    return tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
 """
 
 
@@ -347,3 +347,21 @@ def test_only_and_skip_select_the_rewriter():
     output, findings = migrate(source)
     assert "BatchNormLSTMCell(32, training=t, max_bn_steps=8)" in output
     assert [f.code for f in findings] == ["TF2N851"]
+
+
+# -- with every rewriter: the TF1 wrappers around the migrated cells migrate with them --------------
+
+def test_wrappers_and_dynamic_rnn_around_the_migrated_cells_migrate_too():
+    call = ("stack = tf.nn.rnn_cell.MultiRNNCell(\n"
+            "    [tf.nn.rnn_cell.DropoutWrapper(BNLSTMCell(8, t, 4), output_keep_prob=0.9), BNLSTMCell(8, t, 4)])\n"
+            "outputs, state = tf.nn.dynamic_rnn(stack, x, dtype=tf.float32)\n")
+    source = module(call)
+    migrated = ("stack = MultiRNNCell(\n"
+                "    [DropoutWrapper(BatchNormLSTMCell(8, training=t, max_bn_steps=4), output_keep_prob=0.9), "
+                "BatchNormLSTMCell(8, training=t, max_bn_steps=4)])\n"
+                "outputs, state = tf.compat.v1.nn.dynamic_rnn(stack, x, dtype=tf.float32)\n")
+    head, _, _ = source.partition("\n\n")
+    expected = source.replace(call, migrated).replace(
+        head + "\n", head + "\nfrom tf2norm.replacements import BatchNormLSTMCell, DropoutWrapper, MultiRNNCell\n", 1)
+    for target in ("keras", "compat"):
+        check(source, expected, target=target, findings=[("TF2N851", class_line(), 7)])

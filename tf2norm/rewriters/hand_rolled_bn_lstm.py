@@ -53,7 +53,7 @@ FINDINGS = {
         "class BNLSTMCell (the widely copied TF1 recurrent batch-norm LSTM cell) is no longer used: its {count} "
         "instantiation(s) in this file became tf2norm.replacements.BatchNormLSTMCell; the class was left in place",
         "delete the class once nothing imports it (its TF1 RNNCell base raises on Keras 3, so the file only imports "
-        "without it); wrap the new cells in tf2norm.replacements.MultiRNNCell / DropoutWrapper, not TF1's; convert "
+        "without it); TF1 wrappers around the new cells tf2norm could follow became tf2norm's; convert "
         "the TF1 checkpoints with `tf2norm checkpoint convert` (group kind bn_lstm_cell)",
     ),
     "TF2N852": (
@@ -270,6 +270,8 @@ def _rewrite_call(ctx, call: cst.Call, params: tuple[str, ...], defaults: dict) 
         return updated.with_changes(func=ctx.replacement(REPLACEMENT), args=_calls.relaid(updated, items))
 
     ctx.edit(call, build, consumes=call.func)
+    # rnn_cell_wrappers migrates the MultiRNNCell / DropoutWrapper / dynamic_rnn around this cell.
+    ctx.shared["tf1_cells"].add(call.func)
     return 1
 
 

@@ -1,6 +1,10 @@
 """Legacy `MultiRNNCell`, `DropoutWrapper`, `LSTMStateTuple`, `tf.nn.(bidirectional_)dynamic_rnn` around a
 migrated LayerNormBasicLSTMCell -> tf2norm.replacements' versions, `LayerNormBasicLSTM`, `tf.compat.v1.nn.dynamic_rnn`.
 
+The cells followed are those other rewriters migrated: `ctx.shared["cells"]` (LayerNormBasicLSTMCell
+calls, which may also become the fast layer) and `ctx.shared["tf1_cells"]` (other migrated TF1-callable
+cells, such as a hand-written BNLSTMCell turned into BatchNormLSTMCell: wrappers and dynamic_rnn only).
+
 The TF1 wrappers raise on Keras 3, so they must change with the cell they wrap; they are followed
 through names, lists, `cells.append(cell)`, comprehensions, helper functions returning cells and
 `self.cell` attributes. A wrapper around anything else (a GRUCell, a cell built elsewhere) is left as
@@ -39,7 +43,7 @@ from tf2norm.rewriters import _calls, _findings
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
 from tf2norm.rewriters.layer_norm_basic_lstm_cell import SIGNATURE as CELL_SIGNATURE
 
-AFTER = ("layer_norm_basic_lstm_cell",)
+AFTER = ("layer_norm_basic_lstm_cell", "hand_rolled_bn_lstm")
 
 _MODULES = ("tensorflow.contrib.rnn", "tensorflow.nn.rnn_cell", "tensorflow.python.ops.rnn_cell_impl",
             "tensorflow.python.ops.rnn_cell")
@@ -90,7 +94,8 @@ def plan(ctx) -> None:
         parent = ctx.names.parents.get(node)
         if isinstance(parent, cst.Call) and parent.func is node and name.rsplit(".", 1)[-1] in WRAPPERS:
             wrapper_calls[parent] = _cell_arguments(parent, WRAPPERS[name.rsplit(".", 1)[-1]])
-    taint = _Taint(ctx, ctx.shared["cells"], wrapper_calls)
+    migrated = ctx.shared["cells"] | ctx.shared["tf1_cells"]
+    taint = _Taint(ctx, migrated, wrapper_calls)
     layer_calls = _layer_calls(ctx, references) if ctx.target == "keras" else {}
     for node, name in references:
         short = name.rsplit(".", 1)[-1]
@@ -111,7 +116,7 @@ def plan(ctx) -> None:
             cells = _cell_arguments(parent, WRAPPERS[short])
             ctx.report(FINDINGS, "TF2N301", parent, api=code(node), name=short,
                        what=code(cells[0]) if len(cells) == 1 else "its cells")
-        elif ctx.shared["cells"]:
+        elif migrated:
             ctx.edit(node, lambda _, short=short: ctx.replacement(short), consumes=node)
         else:
             ctx.report(FINDINGS, "TF2N301", node, api=code(node), name=short, what="cells")
