@@ -197,6 +197,10 @@ def run_bn_case(cfg, data, chain=True, setup=None):
     chain=False restarts each step from TF's ``after:<k-1>`` values.
     """
     opts, zero_debias, renorm = setup or bn_setup(cfg, data)
+    kw = cfg["kwargs"]
+    path = R.contrib_path(cfg["rank"], kw.get("fused"), renorm, zero_debias_moving_mean=zero_debias,
+                          updates_collections_default=kw.get("updates_collections", "UPDATE_OPS") == "UPDATE_OPS")
+    frozen = not kw.get("trainable", True) and path.startswith("core")
     beta = data.get("var:BatchNorm/beta")
     gamma = data.get("var:BatchNorm/gamma")
     state = {k: data["var:" + v] for k, v in VAR_KEYS.items() if "var:" + v in data}
@@ -207,10 +211,12 @@ def run_bn_case(cfg, data, chain=True, setup=None):
         zd = {n: state[n] for n in ("biased", "local_step")} if zero_debias else None
         rn = ({n: state[n] for n in ("moving_stddev", "renorm_mean", "renorm_stddev")}
               if renorm else None)
-        y, state = R.batch_norm(
+        y, updated = R.batch_norm(
             data["in:step%d" % k], training=step["training"], beta=beta, gamma=gamma,
             moving_mean=state["moving_mean"], moving_variance=state["moving_variance"],
             zero_debias_state=zd, renorm_state=rn, **opts)
+        if not frozen:  # a frozen tf.layers layer's updates never ran
+            state = updated
         yield k, y, state
 
 

@@ -257,6 +257,8 @@ def contrib_path(rank, fused=None, renorm=False, batch_weights=None, adjustment=
       taken when batch_weights is None, updates_collections is UPDATE_OPS and not zero_debias.
       The v1 layer turns fused None/True into ``rank == 4 and not renorm and adjustment is None`` (it
       silently falls back instead of raising). Core fused uses float32 ``1 - float32(decay)``.
+      With ``trainable=False`` the v1 layer's updates never reached UPDATE_OPS: the moving statistics
+      do not move on the core paths (they do on the two contrib paths).
     * ``"contrib_nonfused"`` -- contrib's legacy moments path (batch_weights, updates_collections not
       UPDATE_OPS, or zero_debias, on a non-fusable call). renorm raises there.
     """

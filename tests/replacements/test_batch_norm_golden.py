@@ -118,6 +118,7 @@ def _layer_for(cfg):
         zero_debias_moving_mean=kwargs.get("zero_debias_moving_mean", False),
         renorm=kwargs.get("renorm", False),
         renorm_clipping=kwargs.get("renorm_clipping"),
+        trainable=kwargs.get("trainable", True),
         renorm_momentum=kwargs.get("renorm_decay", 0.99),
     )
 

@@ -73,11 +73,18 @@ def test_keras_fit_updates_statistics():
 
 
 def test_trainable_false_freezes_params_but_training_still_uses_batch_statistics():
+    # Rank 4 went through tf.layers' layer in TF 1.15: frozen, its statistics never moved
+    # (golden: bn_trainable_false). Rank 2 went through contrib's own fused path, which kept
+    # updating them (golden: bn_trainable_false_rank2_fused).
     layer = BatchNormalization(scale=True, trainable=False, momentum=0.5)
     y = layer(X, training=True)
     assert layer.trainable_weights == []
     np.testing.assert_allclose(y.numpy().mean((0, 1, 2)), 0.0, atol=1e-5)  # TF1 semantics
-    np.testing.assert_allclose(layer.moving_mean.numpy(), X.mean((0, 1, 2)) * 0.5, rtol=1e-6)
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), np.zeros(3, np.float32))
+    x2 = X.reshape(-1, 3)
+    rank2 = BatchNormalization(scale=True, trainable=False, momentum=0.5)
+    rank2(x2, training=True)
+    np.testing.assert_allclose(rank2.moving_mean.numpy(), x2.mean(0) * 0.5, rtol=1e-6)
 
 
 def test_nonfused_rank3_and_nchw_axis():

@@ -10,8 +10,11 @@ Differences from `keras.layers.BatchNormalization`, all on purpose (NUMERICS.md 
 * the moving statistics update in eager code, inside `tf.function`, and in tf.compat.v1 graph
   code, where the update ops go to `tf.compat.v1.GraphKeys.UPDATE_OPS` exactly like TF1's
   (Keras 3's own layer silently never updates there);
-* `trainable=False` freezes gamma and beta only; `training` alone decides batch vs moving
-  statistics, as in TF1 (Keras' layer forces inference mode when frozen).
+* `trainable=False` freezes gamma and beta; `training` alone decides batch vs moving statistics,
+  as in TF1 (Keras' layer forces inference mode when frozen). The moving statistics stop too
+  exactly where TF 1.15's stopped: contrib handed default calls (rank 4, any non-fused rank) to
+  tf.layers' layer, whose updates a frozen layer dropped; its own rank-2 fused path and
+  zero-debias path kept updating.
 
 `training=None` means inference, as for every Keras layer; TF1's `is_training` defaulted to
 True, which is why `tf2norm migrate` always writes `training=` explicitly.
@@ -184,6 +187,10 @@ class BatchNormalization(keras.layers.Layer):
             adjustment=self.adjustment,
         )
         self._channels = int(channels)
+        # Whether TF 1.15 computed this call with tf.layers' layer, whose Layer.updates were empty
+        # when trainable=False (so the moving statistics never moved), or with contrib's own code.
+        self._tf_layers_updates = self.tf1_api == "layers" or not (
+            self.zero_debias_moving_mean or (rank == 2 and self.fused is not False and not self.renorm))
         # The arithmetic was chosen for this rank (fused or not): other ranks are an error, not a
         # silent change of numbers; Keras reports it naming the layer and both ranks.
         self.input_spec = keras.InputSpec(ndim=rank, axes={axis: self._channels})
@@ -260,7 +267,7 @@ class BatchNormalization(keras.layers.Layer):
         outputs, mean, variance = bn.forward(inputs, state, cfg, self._channels, training)
         if static_bool(training) is False:
             return outputs
-        if self.tf1_api == "layers" and not self.trainable:
+        if not self.trainable and self._tf_layers_updates:
             # TF 1.15's tf.layers never put a frozen layer's updates in UPDATE_OPS: they never ran.
             return outputs
         if in_legacy_graph():

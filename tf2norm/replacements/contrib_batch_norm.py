@@ -201,7 +201,10 @@ def batch_norm(
         training = is_training if training_value is None else training_value
 
         outputs, mean, variance = bn.forward(inputs, state, cfg, channels, training)
-        if training_value is not False:
+        # tf.layers' layer (core_layer) dropped a frozen layer's updates: with trainable=False its
+        # moving statistics never moved (verified on TF 1.15); contrib's own paths kept updating.
+        frozen = core_layer and not trainable
+        if training_value is not False and not frozen:
             if updates_collections is None:
                 # Forced updates: the output depends on them, only when training (TF1).
                 def forced():
