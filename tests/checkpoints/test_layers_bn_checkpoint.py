@@ -276,3 +276,20 @@ def test_the_tf1_checkpoint_restores_unchanged_into_compat_batch_normalization()
         for key, value in fields[scope].items():
             if key.startswith("train_") and key not in ("train_inputs", "train_outputs"):
                 _close(after[f"{scope}/{key[len('train_'):]}"], value, f"{scope} {key}")
+
+
+def test_a_candidate_group_left_out_is_said_on_stderr_and_in_the_manifest(tmp_path):
+    ckpt = fixture("layers_bn", "model.ckpt")
+    out = tmp_path / "conv"
+    run = cli("convert", ckpt, "--out", out)
+    assert run.exit_code == 0, run.stderr
+    note = ("note: net/ghost_bn (a batch_norm candidate) was not converted: a TF1 checkpoint does not "
+            "record tf.layers' virtual_batch_size (its variables only show that one was used); pass "
+            "--config net/ghost_bn:virtual_batch_size=VALUE")
+    assert note in run.stderr.splitlines()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["left_out"] == [note[len("note: "):]]
+    assert "net/ghost_bn/gamma" in manifest["not_converted"]
+    run = cli("verify", ckpt)
+    assert run.exit_code == 0
+    assert note.replace("not converted", "not verified") in run.stderr.splitlines()

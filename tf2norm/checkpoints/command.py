@@ -143,6 +143,8 @@ def convert(ckpt, out, data_formats, settings, force):
         titles = " / ".join(dict.fromkeys(kinds.get(e["kind"]).TITLE for e in assumed))
         click.echo(f"note: data format NHWC assumed for {len(assumed)} {titles} groups; pass "
                    "--data-format SCOPE=NCHW for channels-first ones", err=True)
+    for line in manifest["left_out"]:
+        click.echo(f"note: {line}", err=True)
     if manifest["not_converted"]:
         click.echo(f"{len(manifest['not_converted'])} variables not converted "
                    "(listed in manifest.json)")
@@ -179,8 +181,11 @@ def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
     """
     from .verify import format_table, verify as run
 
+    left_out = []
     results = run(ckpt, converted=converted, golden=golden, atol=atol, rtol=rtol, seed=seed,
-                  data_formats=data_formats, settings=settings)
+                  data_formats=data_formats, settings=settings, left_out=left_out)
     click.echo(format_table(results, atol, rtol))
+    for line in left_out:
+        click.echo(f"note: {line.replace('was not converted', 'was not verified')}", err=True)
     if not all(r.passed for r in results):
         sys.exit(EXIT_FAIL)

@@ -31,7 +31,7 @@ def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=
         more = f" (and {len(inv.problems) - 1} more problems)" if len(inv.problems) > 1 else ""
         raise CheckpointError(inv.problems[0] + more)
     if not inv.groups:
-        raise CheckpointError(f"no LayerNormBasicLSTMCell or batch_norm group recognised in "
+        raise CheckpointError(f"no group tf2norm converts was recognised in "
                               f"{ckpt.path} ({len(inv.variables)} variables)")
     mf.apply_options(inv, data_formats, settings)
     if settle:

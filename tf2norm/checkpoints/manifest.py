@@ -37,7 +37,8 @@ restores a built replacement layer with TensorFlow alone).
           "build_input_shape": [null, 4, null, null], ...
         }
       ],
-      "not_converted": ["block1/conv/kernel", "global_step", ...]
+      "not_converted": ["block1/conv/kernel", "global_step", ...],
+      "left_out": ["<scope> (a <kind> candidate) was not converted: <why>; pass --config ..."]
     }
 
 ``config`` is the keyword arguments of the replacement class (``class(**config)``). What a
@@ -164,6 +165,7 @@ def build(inv: Inventory, source: str) -> dict:
         "weights_file": WEIGHTS_NAME,
         "groups": [entry(g, i, inv.variables) for i, g in enumerate(inv.groups)],
         "not_converted": [v.name for v in inv.unrecognised],
+        "left_out": list(inv.left_out),
     }
 
 

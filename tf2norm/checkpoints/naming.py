@@ -77,6 +77,8 @@ class Inventory:
     unrecognised: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     variables: dict = field(default_factory=dict)
+    #: one line per candidate group :meth:`settle` left out, saying which --config would take it
+    left_out: list = field(default_factory=list)
 
     def group(self, scope: str) -> Group:
         for g in self.groups:
@@ -87,7 +89,12 @@ class Inventory:
 
     def settle(self) -> list:
         """Move the candidate groups still missing a required setting to ``unrecognised``; returns them."""
+        from . import kinds
+
         dropped = [g for g in self.groups if g.unresolved]
+        self.left_out = [f"{g.scope} (a {kinds.get(g.kind).TITLE} candidate) was not converted: "
+                         f"{g.required[g.unresolved[0]]}; pass --config {g.scope}:{g.unresolved[0]}=VALUE"
+                         for g in dropped]
         if dropped:
             self.groups = [g for g in self.groups if not g.unresolved]
             names = [n for g in dropped for n in g.weights.values()]

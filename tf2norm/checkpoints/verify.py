@@ -78,7 +78,7 @@ class _Compare:
 
 
 def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed=0,
-           data_formats=(), settings=()) -> list:
+           data_formats=(), settings=(), left_out=None) -> list:
     """Verify every group of ``checkpoint``; returns one :class:`Result` per group.
 
     The replacement's configuration comes from the converted directory's manifest when
@@ -114,6 +114,8 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
         if g.required and entry is not None:  # confirmed at conversion
             g.config.update({k: entry["config"].get(k) for k in g.required})
     settle_candidates(inv, ckpt)
+    if left_out is not None:  # candidate groups that are not verified, one line each
+        left_out.extend(inv.left_out)
     if manifest is None:
         return [_verify_group(g, ckpt, g.config, g.data_format, None, None, goldens, atol, rtol,
                               seed) for g in inv.groups]
