@@ -51,8 +51,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import CheckpointError
 from ..naming import Group, role_of, shape_text
+from . import _cell
 
 ID = "bn_lstm_cell"
 TITLE = "BNLSTMCell"
@@ -171,12 +171,8 @@ def describe(group) -> str:
             f"max_bn_steps={config['max_bn_steps']}")
 
 
-def details(group) -> dict:
-    return {"input_depth": group.input_depth}
-
-
-def build_input_shape(group) -> list:
-    return [None, group.input_depth]
+details = _cell.details
+build_input_shape = _cell.build_input_shape
 
 
 # ----------------------------------------------------------------------------------------------
@@ -185,9 +181,7 @@ def build_input_shape(group) -> list:
 
 
 def check_golden(scope, fields, path) -> None:
-    missing = [f for f in _REQUIRED if f not in fields]
-    if missing:
-        raise CheckpointError(f"golden file {path}: {scope} lacks {', '.join(missing)}")
+    _cell.require(scope, fields, path, _REQUIRED)
 
 
 def config_from_golden(fields):

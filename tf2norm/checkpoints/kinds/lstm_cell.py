@@ -38,8 +38,8 @@ import re
 
 import numpy as np
 
-from ..errors import CheckpointError
 from ..naming import Group, role_of, shape_text
+from . import _cell
 
 ID = "lstm_cell"
 TITLE = "LayerNormBasicLSTMCell"
@@ -148,12 +148,8 @@ def describe(group) -> str:
             f"layer_norm={group.config['layer_norm']}")
 
 
-def details(group) -> dict:
-    return {"input_depth": group.input_depth}
-
-
-def build_input_shape(group) -> list:
-    return [None, group.input_depth]
+details = _cell.details
+build_input_shape = _cell.build_input_shape
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,9 +158,7 @@ def build_input_shape(group) -> list:
 
 
 def check_golden(scope, fields, path) -> None:
-    missing = [f for f in _REQUIRED if f not in fields]
-    if missing:
-        raise CheckpointError(f"golden file {path}: {scope} lacks {', '.join(missing)}")
+    _cell.require(scope, fields, path, _REQUIRED)
 
 
 def config_from_golden(fields):

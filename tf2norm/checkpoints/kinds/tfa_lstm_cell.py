@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import CheckpointError
 from ..naming import Group, shape_text
+from . import _cell
 
 ID = "tfa_lstm_cell"
 TITLE = "tfa LayerNormLSTMCell"
@@ -143,12 +143,8 @@ def describe(group) -> str:
             f"norm_epsilon={c['norm_epsilon']}")
 
 
-def details(group) -> dict:
-    return {"input_depth": group.input_depth}
-
-
-def build_input_shape(group) -> list:
-    return [None, group.input_depth]
+details = _cell.details
+build_input_shape = _cell.build_input_shape
 
 
 def layer_weights(layer) -> dict:
@@ -168,9 +164,7 @@ def layer_weights(layer) -> dict:
 
 
 def check_golden(scope, fields, path) -> None:
-    missing = [f for f in ("inputs", "outputs") if f not in fields]
-    if missing:
-        raise CheckpointError(f"golden file {path}: {scope} lacks {', '.join(missing)}")
+    _cell.require(scope, fields, path, ("inputs", "outputs"))
 
 
 def config_from_golden(fields):

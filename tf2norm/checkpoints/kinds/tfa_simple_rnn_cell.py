@@ -25,8 +25,8 @@ Golden fields (``keras.layers.RNN(cell, return_sequences=True, return_state=True
 
 from __future__ import annotations
 
-from ..errors import CheckpointError
 from ..naming import Group
+from . import _cell
 from . import tfa_lstm_cell as _shared
 
 ID = "tfa_simple_rnn_cell"
@@ -78,12 +78,8 @@ def describe(group) -> str:
             f"layernorm_epsilon={c['layernorm_epsilon']}")
 
 
-def details(group) -> dict:
-    return {"input_depth": group.input_depth}
-
-
-def build_input_shape(group) -> list:
-    return [None, group.input_depth]
+details = _cell.details
+build_input_shape = _cell.build_input_shape
 
 
 def layer_weights(layer) -> dict:
@@ -95,9 +91,7 @@ def layer_weights(layer) -> dict:
 
 
 def check_golden(scope, fields, path) -> None:
-    missing = [f for f in ("inputs", "outputs") if f not in fields]
-    if missing:
-        raise CheckpointError(f"golden file {path}: {scope} lacks {', '.join(missing)}")
+    _cell.require(scope, fields, path, ("inputs", "outputs"))
 
 
 def config_from_golden(fields):
