@@ -32,6 +32,14 @@ ARG_SCOPES = frozenset({
 _SAFE_MODULES = ("tensorflow", "numpy", "builtins", *sys.stdlib_module_names)
 
 
+# The layers that call normalizer_fn(outputs, **normalizer_params), for arg_scope defaults.
+_SLIM_LAYERS = ("conv2d", "convolution", "convolution1d", "convolution2d", "convolution3d", "conv1d", "conv3d",
+           "conv2d_transpose", "conv3d_transpose", "convolution2d_transpose", "convolution3d_transpose",
+           "separable_conv2d", "separable_convolution2d", "conv2d_in_plane", "convolution2d_in_plane",
+           "fully_connected")
+SLIM_LAYERS = frozenset(f"tensorflow.contrib.{m}.{n}" for m in ("layers", "slim") for n in _SLIM_LAYERS)
+
+
 @dataclasses.dataclass(frozen=True)
 class Spec:
     """What the arg_scope machinery needs to know about one legacy function."""

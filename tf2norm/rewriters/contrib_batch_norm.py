@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tf2norm.rewriters import _arg_scopes, _calls, _findings
+from tf2norm.rewriters import _arg_scopes, _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal, literal
 
 LEGACY = frozenset({
@@ -70,13 +70,6 @@ NO_KERAS_EQUIVALENT = {"variables_collections": "TF2N101", "outputs_collections"
 PYTHON_VALUES = ("decay", "center", "scale", "epsilon", "fused", "zero_debias_moving_mean", "renorm", "trainable",
                  "data_format", "renorm_decay")
 
-# The layers that call normalizer_fn(outputs, **normalizer_params), for arg_scope defaults.
-_LAYERS = ("conv2d", "convolution", "convolution1d", "convolution2d", "convolution3d", "conv1d", "conv3d",
-           "conv2d_transpose", "conv3d_transpose", "convolution2d_transpose", "convolution3d_transpose",
-           "separable_conv2d", "separable_convolution2d", "conv2d_in_plane", "convolution2d_in_plane",
-           "fully_connected")
-LAYERS = frozenset(f"tensorflow.contrib.{m}.{n}" for m in ("layers", "slim") for n in _LAYERS)
-
 FINDINGS = {
     "TF2N101": ("batch_norm({argument}=...): the Keras layer has no {argument}; left unchanged",
                 "drop the argument, or use --target compat"),
@@ -100,7 +93,7 @@ FINDINGS = {
                 "see, the arg_scope was left unchanged", "pass these defaults to the calls it reaches"),
 }
 
-_ARG_SCOPE = _arg_scopes.Spec(LEGACY, LAYERS, "TF2N109", FINDINGS)
+_ARG_SCOPE = _arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, "TF2N109", FINDINGS)
 
 
 def plan(ctx) -> None:
@@ -118,7 +111,7 @@ def plan(ctx) -> None:
         else:
             ctx.edit(node, lambda _: ctx.replacement("batch_norm"), consumes=node)
             if ctx.target == "keras":
-                ctx.report(FINDINGS, "TF2N108", node, usage=_usage(ctx, node))
+                ctx.report(FINDINGS, "TF2N108", node, usage=_layer_calls.usage(ctx, node))
 
 
 def _compat_call(ctx, call: cst.Call, inherited: dict) -> None:
@@ -145,16 +138,14 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
     except Mismatch as mismatch:
         ctx.report(_findings.FINDINGS, mismatch.code, call, api="batch_norm", reason=mismatch.reason)
         return
-    args = _Arguments(ctx, bound, inherited)
+    args = _layer_calls.Arguments(ctx, bound, inherited, SIGNATURE)
     problem = _unmappable(ctx, args, reuses)
     if problem is not None:
         finding, fields = problem
         ctx.report(FINDINGS, finding, call, **fields)
         return
-    reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
-    shared = args.given("scope") and (reusing or reuses)
-    explicit = reusing and (is_literal(args.value("reuse"), True)
-                            or (ctx.names.canonical(args.value("reuse")) or "").endswith(".AUTO_REUSE"))
+    how = _layer_calls.sharing(ctx, args.value("reuse") if args.given("reuse") else None, args.given("scope"),
+                               reuses)
     items = _constructor_arguments(ctx, args)
     _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None})
 
@@ -163,12 +154,9 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
                        for kw, get, i in items]
         layer = cst.Call(func=ctx.replacement("BatchNormalization"), args=_calls.relaid(updated, constructor),
                          whitespace_before_args=updated.whitespace_before_args)
-        if shared:
-            reuse = _reuse(ctx, args.getter("reuse")(updated) if reusing else None, explicit, reuses)
-            layer = _calls.call(ctx.replacement("scoped_layer"),
-                                _calls.positional(args.getter("scope")(updated).deep_clone()),
-                                _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer)),
-                                _calls.keyword("reuse", reuse))
+        if how.shared:
+            reuse = args.getter("reuse")(updated) if how.reusing else None
+            layer = _layer_calls.scoped(ctx, layer, args.getter("scope")(updated), reuse, how)
         training = args.getter("is_training")(updated) if args.value("is_training") is not None else cst.Name("True")
         result = _calls.call(layer, _calls.positional(args.getter("inputs")(updated)),
                              _calls.keyword("training", training))
@@ -179,33 +167,7 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
     ctx.edit(call, build, consumes=call.func)
 
 
-class _Arguments:
-    """A call's TF1 arguments, its own or inherited from an arg_scope, by name."""
-
-    def __init__(self, ctx, bound, inherited: dict):
-        self.ctx, self.bound, self.inherited = ctx, bound, inherited
-
-    def value(self, name):
-        """The original expression, for the checks."""
-        return self.bound.value(name) if name in self.bound else self.inherited.get(name)
-
-    def given(self, name) -> bool:
-        """Present and not a literal None."""
-        return self.value(name) is not None and not is_literal(self.value(name), None)
-
-    def getter(self, name):
-        """From the updated call (its children already rewritten) to the expression to emit."""
-        if name in self.bound:
-            return lambda updated, i=self.bound.index[name]: updated.args[i].value
-        return lambda updated, expression=self.inherited[name]: expression
-
-    def names(self):
-        """The given arguments: the call's own in their order, then inherited ones."""
-        return sorted({*self.bound.index, *self.inherited},
-                      key=lambda n: (n not in self.bound, self.bound.index.get(n, 0), SIGNATURE.index(n)))
-
-
-def _unmappable(ctx, args: _Arguments, reuses: bool):
+def _unmappable(ctx, args: _layer_calls.Arguments, reuses: bool):
     """(finding code, message fields) for what the Keras layer cannot express, else None."""
     for name, finding in NO_KERAS_EQUIVALENT.items():
         if args.given(name):
@@ -221,7 +183,7 @@ def _unmappable(ctx, args: _Arguments, reuses: bool):
     for name, keys in PARAM_DICTS.items():
         if args.given(name) and _literal_dict(ctx, args.value(name), keys) is None:
             return "TF2N105", {"argument": name, "kind": f"dict with keys {', '.join(keys)}"}
-    if args.given("activation_fn") and not _surely_callable(ctx, args.value("activation_fn")):
+    if args.given("activation_fn") and not _layer_calls.surely_callable(ctx, args.value("activation_fn")):
         return "TF2N107", {"value": code(args.value("activation_fn"))}
     reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
     if reusing and not args.given("scope"):
@@ -231,7 +193,7 @@ def _unmappable(ctx, args: _Arguments, reuses: bool):
     return None
 
 
-def _constructor_arguments(ctx, args: _Arguments):
+def _constructor_arguments(ctx, args: _layer_calls.Arguments):
     """[(Keras keyword, getter of its value, index of the call argument it stands for or None)]."""
     items = [(keras, lambda u, v=v: cst.parse_expression(v), None)
              for tf1, keras, v in TF1_DEFAULTS if args.value(tf1) is None]
@@ -260,23 +222,6 @@ def _rescue_comments(ctx, call: cst.Call, bound, used: set[int]) -> None:
             ctx.rescue_comments(call, call.args[index].comma if moved else call.args[index])
 
 
-def _reuse(ctx, reuse: cst.BaseExpression | None, explicit: bool, reuses: bool) -> cst.BaseExpression:
-    """TF1's rule for the reuse of a scope: the call's `reuse`, or else the enclosing scope's.
-
-    `explicit`: the call's reuse is True or AUTO_REUSE, which the enclosing scope cannot change.
-    """
-    if explicit:
-        return reuse
-    enclosing = cst.Attribute(value=cst.Call(func=ctx.tf_compat_v1("get_variable_scope")), attr=cst.Name("reuse"))
-    if reuse is None:
-        return enclosing
-    if not reuses:
-        return reuse
-    if isinstance(reuse, (cst.IfExp, cst.Lambda, cst.NamedExpr)) and not reuse.lpar:
-        reuse = reuse.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-    return cst.BooleanOperation(left=reuse, operator=cst.Or(), right=enclosing)
-
-
 def _is_update_ops(ctx, node: cst.BaseExpression) -> bool:
     name = ctx.names.canonical(node)
     if name is not None and name.startswith("tensorflow.") and name.endswith("GraphKeys.UPDATE_OPS"):
@@ -301,28 +246,3 @@ def _literal_dict(ctx, node: cst.BaseExpression, keys: dict):
             entries.append((keys[key], lambda value, key=key: cst.Subscript(
                 value=value, slice=[cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])))
     return entries
-
-
-def _surely_callable(ctx, node: cst.BaseExpression) -> bool:
-    """A function for sure (never None): a lambda, a call's result, an imported or module-level def."""
-    if isinstance(node, (cst.Lambda, cst.Call)):
-        return True
-    if ctx.names.qualified(node) is not None:
-        return True
-    if isinstance(node, cst.Name):
-        assignment = ctx.names.binding(node)
-        return assignment is not None and isinstance(assignment.node, cst.FunctionDef)
-    return False
-
-
-def _usage(ctx, node: cst.CSTNode) -> str:
-    parent = ctx.names.parents.get(node)
-    if isinstance(parent, cst.Arg) and parent.keyword is not None:
-        return f"{parent.keyword.value}="
-    if isinstance(parent, cst.Arg):
-        call = ctx.names.parents.get(parent)
-        return f"an argument of {code(call.func)}()"
-    if isinstance(parent, cst.Assign):
-        return "assigned to a name"
-    return "a reference"
-

@@ -23,9 +23,8 @@ import re
 
 import libcst as cst
 
-from tf2norm.rewriters import _arg_scopes, _calls, _findings
-from tf2norm.rewriters.contrib_batch_norm import LAYERS, _Arguments, _reuse, _surely_callable, _usage
-from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal, literal
+from tf2norm.rewriters import _arg_scopes, _calls, _findings, _layer_calls
+from tf2norm.rewriters._signature import Mismatch, bind, is_literal, literal
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.layer_norm",
@@ -65,7 +64,7 @@ FINDINGS = {
                 "see, the arg_scope was left unchanged", "pass these defaults to the calls it reaches"),
 }
 
-_ARG_SCOPE = _arg_scopes.Spec(LEGACY, LAYERS, "TF2N404", FINDINGS)
+_ARG_SCOPE = _arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, "TF2N404", FINDINGS)
 
 
 def plan(ctx) -> None:
@@ -83,7 +82,7 @@ def plan(ctx) -> None:
         else:
             ctx.edit(node, lambda _: ctx.replacement("layer_norm"), consumes=node)
             if ctx.target == "keras":
-                ctx.report(FINDINGS, "TF2N403", node, usage=_usage(ctx, node))
+                ctx.report(FINDINGS, "TF2N403", node, usage=_layer_calls.usage(ctx, node))
 
 
 def _bind(ctx, call: cst.Call):
@@ -110,27 +109,19 @@ def _compat_call(ctx, call: cst.Call, inherited: dict) -> None:
         ctx.edit(call, add_defaults)
 
 
-class _LayerNormArguments(_Arguments):
-    def names(self):
-        return sorted({*self.bound.index, *self.inherited},
-                      key=lambda n: (n not in self.bound, self.bound.index.get(n, 0), SIGNATURE.index(n)))
-
-
 def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
     bound = _bind(ctx, call)
     if bound is None:
         return
-    args = _LayerNormArguments(ctx, bound, inherited)
+    args = _layer_calls.Arguments(ctx, bound, inherited, SIGNATURE)
     problem = _unmappable(args, reuses)
     if problem is not None:
         finding, fields = problem
         ctx.report(FINDINGS, finding, call, **fields)
         return
-    reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
-    shared = args.given("scope") and (reusing or reuses)
-    explicit = reusing and (is_literal(args.value("reuse"), True)
-                            or (ctx.names.canonical(args.value("reuse")) or "").endswith(".AUTO_REUSE"))
-    activation_around = args.given("activation_fn") and _surely_callable(ctx, args.value("activation_fn"))
+    how = _layer_calls.sharing(ctx, args.value("reuse") if args.given("reuse") else None, args.given("scope"),
+                               reuses)
+    activation_around = args.given("activation_fn") and _layer_calls.surely_callable(ctx, args.value("activation_fn"))
     axis = _keras_axis(ctx, args) if not args.given("activation_fn") or activation_around else None
     keras = ctx.module_name("keras") if axis is not None else None
     items = _constructor_arguments(args, axis if keras is not None else None, activation_around)
@@ -143,12 +134,9 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
                 else ctx.replacement("LayerNorm"))
         layer = cst.Call(func=func, args=_calls.relaid(updated, constructor),
                          whitespace_before_args=updated.whitespace_before_args)
-        if shared:
-            reuse = _reuse(ctx, args.getter("reuse")(updated) if reusing else None, explicit, reuses)
-            layer = _calls.call(ctx.replacement("scoped_layer"),
-                                _calls.positional(args.getter("scope")(updated).deep_clone()),
-                                _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer)),
-                                _calls.keyword("reuse", reuse))
+        if how.shared:
+            reuse = args.getter("reuse")(updated) if how.reusing else None
+            layer = _layer_calls.scoped(ctx, layer, args.getter("scope")(updated), reuse, how)
         result = _calls.call(layer, _calls.positional(args.getter("inputs")(updated)))
         if activation_around:
             result = _calls.call(args.getter("activation_fn")(updated), _calls.positional(result))
@@ -157,7 +145,7 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
     ctx.edit(call, build, consumes=call.func)
 
 
-def _unmappable(args: _Arguments, reuses: bool):
+def _unmappable(args: _layer_calls.Arguments, reuses: bool):
     """(finding code, message fields) for what the Keras layers cannot express, else None."""
     for name in NO_KERAS_EQUIVALENT:
         if args.given(name):
@@ -182,7 +170,7 @@ def _int_value(ctx, node):
     return value if type(value) is int else None
 
 
-def _keras_axis(ctx, args: _Arguments) -> str | None:
+def _keras_axis(ctx, args: _layer_calls.Arguments) -> str | None:
     """`axis=` for keras.layers.LayerNormalization when it provably normalises and scales over
     TF1's axes (the same negative begin_norm_axis and begin_params_axis), else None."""
     values = []
@@ -195,7 +183,7 @@ def _keras_axis(ctx, args: _Arguments) -> str | None:
     return "-1" if norm == -1 else "[" + ", ".join(str(a) for a in range(norm, 0)) + "]"
 
 
-def _constructor_arguments(args: _Arguments, axis: str | None, activation_around: bool):
+def _constructor_arguments(args: _layer_calls.Arguments, axis: str | None, activation_around: bool):
     """[(keyword, getter of its value, index of the call argument it stands for or None)]."""
     if axis is not None:
         items = [("axis", lambda u, axis=axis: cst.parse_expression(axis), None),

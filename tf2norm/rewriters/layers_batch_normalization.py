@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tf2norm.rewriters import _calls, _findings
+from tf2norm.rewriters import _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
-from tf2norm.rewriters.contrib_batch_norm import _reuse
 
 _FUNCTION_NAMES = ("batch_normalization",)
 _CLASS_NAMES = ("BatchNormalization",)
@@ -120,7 +119,7 @@ def plan(ctx) -> None:
         if isinstance(parent, cst.Arg) and isinstance(subclass, cst.ClassDef) and parent in subclass.bases:
             ctx.report(FINDINGS, "TF2N507", node, name=subclass.name.value, api=_API[kind])
         elif ctx.target == "keras":
-            ctx.report(FINDINGS, "TF2N506", node, api=_API[kind], usage=_usage(ctx, node), replacement=replacement)
+            ctx.report(FINDINGS, "TF2N506", node, api=_API[kind], usage=_layer_calls.usage(ctx, node), replacement=replacement)
     if layers:
         _plan_apply_calls(ctx, layers)
 
@@ -151,20 +150,16 @@ def _keras_function_call(ctx, call: cst.Call, reuses: bool) -> None:
         ctx.report(FINDINGS, "TF2N502", call, api=_API["function"],
                    reason="no name= in a file that reuses variable scopes")
         return
-    shared = _given(bound, "name") and (reusing or reuses)
-    explicit = reusing and (is_literal(bound.value("reuse"), True)
-                            or (ctx.names.canonical(bound.value("reuse")) or "").endswith(".AUTO_REUSE"))
+    how = _layer_calls.sharing(ctx, bound.value("reuse") if _given(bound, "reuse") else None, _given(bound, "name"),
+                               reuses)
     items = _constructor_arguments(bound)
     _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None}, moved=("inputs", "training", "reuse"))
 
     def build(updated: cst.Call) -> cst.BaseExpression:
         layer = _layer(ctx, updated, items)
-        if shared:
-            reuse = _reuse(ctx, _getter(bound, "reuse")(updated) if reusing else None, explicit, reuses)
-            layer = _calls.call(ctx.replacement("scoped_layer"),
-                                _calls.positional(_getter(bound, "name")(updated).deep_clone()),
-                                _calls.positional(cst.Lambda(params=cst.Parameters(), body=layer)),
-                                _calls.keyword("reuse", reuse))
+        if how.shared:
+            reuse = _getter(bound, "reuse")(updated) if how.reusing else None
+            layer = _layer_calls.scoped(ctx, layer, _getter(bound, "name")(updated), reuse, how)
         training = _getter(bound, "training")(updated) if "training" in bound else cst.Name("False")
         result = _calls.call(layer, _calls.positional(_getter(bound, "inputs")(updated)),
                              _calls.keyword("training", training))
@@ -310,15 +305,3 @@ def _rescue_comments(ctx, call: cst.Call, bound, used: set[int], moved) -> None:
         if index not in kept:
             # A value that moves (x, training, reuse) keeps its own comments; only its comma's go.
             ctx.rescue_comments(call, call.args[index].comma if name in moved else call.args[index])
-
-
-def _usage(ctx, node: cst.CSTNode) -> str:
-    parent = ctx.names.parents.get(node)
-    if isinstance(parent, cst.Arg) and parent.keyword is not None:
-        return f"{parent.keyword.value}="
-    if isinstance(parent, cst.Arg):
-        return f"an argument of {code(ctx.names.parents.get(parent).func)}()"
-    if isinstance(parent, cst.Assign):
-        return "assigned to a name"
-    return "a reference"
-
