@@ -128,7 +128,7 @@ S = "s/BNLSTMCell"
     (_names(S, extra=[("xh/offset", (16,))]), "the widely copied cell has no offset on xh"),
     ([(n, s[1:] if "/pop_" in n else s, d) for n, s, d in _names(S)],
      "one population statistic for all steps (xh/pop_mean is 1-D): OlavHN's original bnlstm"),
-    (_names(S, drop=["c/offset"]), f"variables missing: c/offset"),
+    (_names(S, drop=["c/offset"]), "variables missing: c/offset"),
     ([(n, (4, 12) if n.endswith("W_hh") else s, d) for n, s, d in _names(S)],
      f"{S}/W_hh has shape [4, 12], expected [num_units, 4 * num_units]"),
     ([(n, (3, 12) if n.endswith("W_xh") else s, d) for n, s, d in _names(S)],
