@@ -27,12 +27,12 @@ import the class are not visible here: the class is then reported as not instant
 from __future__ import annotations
 
 import libcst as cst
-from tf2norm.rewriters import _calls, _findings
+
+from tf2norm.rewriters import _calls, _findings, _tf1_cells
 from tf2norm.rewriters._signature import Mismatch, bind, code, literal
-from tf2norm.rewriters.hand_rolled_layer_norm_gru import BASES, _possible_bases, _tf1_cell_base
 
 # The cell is a user class: what ties it to TF1 is its base, TF1's RNNCell.
-LEGACY = BASES
+LEGACY = _tf1_cells.BASES
 
 CLASS_NAME = "BNLSTMCell"
 REPLACEMENT = "BatchNormLSTMCell"
@@ -82,7 +82,7 @@ def plan(ctx) -> None:
     # for the shared "left unchanged, bind it once" finding (TF2N012).
     for node in list(ctx.names.contexts):
         if isinstance(node, (cst.Name, cst.Attribute)) and node not in ctx.handled \
-                and ctx.names.qualified(node) is None and _possible_bases(ctx, node):
+                and ctx.names.qualified(node) is None and _tf1_cells.possible_bases(ctx, node):
             ctx.handled.add(node)
 
 
@@ -111,7 +111,7 @@ def _is_tf1_cell(ctx, base: cst.BaseExpression) -> bool:
     # `object` and other builtins are no TF1 cell (and have no defining node to look into).
     if (ctx.names.qualified(base) or "").startswith("builtins."):
         return False
-    return _tf1_cell_base(ctx, base, 0) is not None
+    return _tf1_cells.base_of(ctx, base) is not None
 
 
 def _uses(ctx, classdef: cst.ClassDef) -> list[cst.Name]:

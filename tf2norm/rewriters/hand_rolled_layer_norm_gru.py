@@ -20,21 +20,10 @@ from __future__ import annotations
 import re
 
 import libcst as cst
-from libcst.metadata import ImportAssignment
 
-from tf2norm.rewriters._names import canonical
+from tf2norm.rewriters import _tf1_cells
 
-_MODULES = (
-    "tensorflow.nn.rnn_cell",
-    "tensorflow.contrib.rnn",
-    "tensorflow.python.ops.rnn_cell_impl",
-    "tensorflow.python.ops.rnn_cell",
-    "tensorflow.contrib.rnn.python.ops.core_rnn_cell",
-    "tensorflow.contrib.rnn.python.ops.core_rnn_cell_impl",
-)
-#: The TF1 classes a hand-rolled RNN cell derives from.
-BASES = frozenset(f"{m}.{c}" for m in _MODULES for c in ("RNNCell", "LayerRNNCell", "GRUCell"))
-LEGACY = BASES
+LEGACY = _tf1_cells.BASES
 
 _NORM = r"(?:layernorm(?:ali[sz]ed|ali[sz]ation)?|ln)"
 #: Class names, lower-cased and without `_`, that say "layer-norm GRU cell".
@@ -50,7 +39,6 @@ FINDINGS = {
     ),
 }
 
-_MAX_DEPTH = 5
 
 
 def is_ln_gru_name(name: str) -> bool:
@@ -62,7 +50,7 @@ def plan(ctx) -> None:
         if not isinstance(node, cst.ClassDef) or not is_ln_gru_name(node.name.value):
             continue
         for arg in node.bases:
-            base = _tf1_cell_base(ctx, arg.value, 0)
+            base = _tf1_cells.base_of(ctx, arg.value)
             if base is not None:
                 ctx.report(FINDINGS, "TF2N801", node.name, name=node.name.value, base=base)
                 break
@@ -70,33 +58,5 @@ def plan(ctx) -> None:
     # reason for the shared "left unchanged, bind it once" finding (TF2N012).
     for node in list(ctx.names.contexts):
         if isinstance(node, (cst.Name, cst.Attribute)) and node not in ctx.handled \
-                and ctx.names.qualified(node) is None and _possible_bases(ctx, node):
+                and ctx.names.qualified(node) is None and _tf1_cells.possible_bases(ctx, node):
             ctx.handled.add(node)
-
-
-def _possible_bases(ctx, node) -> set[str]:
-    return {c for c in map(canonical, ctx.names.candidates(node)) if c in BASES}
-
-
-def _tf1_cell_base(ctx, base: cst.BaseExpression, depth: int) -> str | None:
-    """The TF1 cell class `base` names (directly or through a class of this file), else None."""
-    name = ctx.names.canonical(base)
-    if name in BASES:
-        return name
-    if name is None:
-        candidates = _possible_bases(ctx, base)
-        if candidates:
-            return " or ".join(sorted(candidates))
-    if depth >= _MAX_DEPTH or not isinstance(base, cst.Name):
-        return None
-    assignment = ctx.names.binding(base)
-    # Only a class statement of this file can be followed: imports, builtins (`object`) and other
-    # assignments have no ClassDef node.
-    if assignment is None or isinstance(assignment, ImportAssignment) \
-            or not isinstance(getattr(assignment, "node", None), cst.ClassDef):
-        return None
-    for arg in assignment.node.bases:
-        found = _tf1_cell_base(ctx, arg.value, depth + 1)
-        if found is not None:
-            return found
-    return None
