@@ -1,6 +1,7 @@
 """``tf2norm checkpoint inspect|convert|verify``: click glue over tf2norm.checkpoints.
 
-TensorFlow is imported inside the commands only, so ``tf2norm --help`` stays fast. Exit codes:
+TensorFlow is imported inside the commands only, so ``tf2norm --help`` stays fast, and with its
+start-up log lines silenced. Exit codes (tf2norm.exit_codes, shared with ``tf2norm migrate``):
 0 success, 1 verify found a group above tolerance, 2 bad input (one line on stderr, nothing
 written), 3 an internal error.
 """
@@ -15,7 +16,9 @@ import sys
 
 import click
 
-EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = 1, 2, 3
+from tf2norm import exit_codes
+
+EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = exit_codes.CHANGED, exit_codes.BAD_INPUT, exit_codes.INTERNAL
 
 _DATA_FORMAT_HELP = (
     "Layout of a batch_norm group's input, [SCOPE=]FORMAT with FORMAT one of NHWC, NCHW, NC, NWC, "
@@ -30,7 +33,40 @@ _CONFIG_HELP = (
 
 
 def _quiet_tensorflow():
+    """Import TensorFlow with its start-up lines (oneDNN, absl, CUDA probes) kept off stderr.
+
+    TF_CPP_MIN_LOG_LEVEL does not reach the lines absl prints before its logging starts, so file
+    descriptor 2 itself points at /dev/null while TensorFlow loads (TF2NORM_DEBUG=1 shows them).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ.get("TF2NORM_DEBUG"):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+
+        # Its Python warnings too ("Checkpoint ignored" for an unreadable state file): errors are ours to say.
+        tensorflow.get_logger().setLevel("ERROR")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _stop_on_sigterm():
+    """SIGTERM unwinds like Ctrl-C, so convert removes its temporary directory."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        pass
 
 
 def _handled(command):
@@ -39,6 +75,7 @@ def _handled(command):
     @functools.wraps(command)
     def run(*args, **kwargs):
         _quiet_tensorflow()
+        _stop_on_sigterm()
         from .errors import CheckpointError
 
         name = command.__name__.rstrip("_")
@@ -60,7 +97,7 @@ def _handled(command):
     return run
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes.HELP)
 def checkpoint():
     """Inspect, convert and verify TF1 checkpoints of LayerNormBasicLSTMCell and batch_norm.
 
@@ -70,7 +107,6 @@ def checkpoint():
       tf2norm checkpoint verify CKPT [--converted DIR] [--golden FILE]
 
     CKPT is a checkpoint prefix (model.ckpt), its .index file, or a directory holding one.
-    Exit codes: 0 ok, 1 verify found a group above tolerance, 2 bad input (nothing written).
     """
 
 
@@ -128,7 +164,8 @@ def convert(ckpt, out, data_formats, settings, force):
     from . import kinds
     from .convert import convert as run
 
-    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force)
+    warnings = []
+    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force, warnings=warnings)
     groups = manifest["groups"]
     counts = Counter(e["kind"] for e in groups)
     per_kind = ", ".join(f"{counts[k.ID]} {k.TITLE}" for k in kinds.all_kinds() if counts[k.ID])
@@ -145,6 +182,8 @@ def convert(ckpt, out, data_formats, settings, force):
                    "--data-format SCOPE=NCHW for channels-first ones", err=True)
     for line in manifest["left_out"]:
         click.echo(f"note: {line}", err=True)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     if manifest["not_converted"]:
         click.echo(f"{len(manifest['not_converted'])} variables not converted "
                    "(listed in manifest.json)")
@@ -181,11 +220,13 @@ def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
     """
     from .verify import format_table, verify as run
 
-    left_out = []
+    left_out, warnings = [], []
     results = run(ckpt, converted=converted, golden=golden, atol=atol, rtol=rtol, seed=seed,
-                  data_formats=data_formats, settings=settings, left_out=left_out)
+                  data_formats=data_formats, settings=settings, left_out=left_out, warnings=warnings)
     click.echo(format_table(results, atol, rtol))
     for line in left_out:
         click.echo(f"note: {line.replace('was not converted', 'was not verified')}", err=True)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     if not all(r.passed for r in results):
         sys.exit(EXIT_FAIL)
