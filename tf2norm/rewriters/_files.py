@@ -225,6 +225,18 @@ def read(path: str, limit: int = MAX_BYTES) -> Snapshot:
 # -- replacing -------------------------------------------------------------------------------------
 
 
+#: The temporaries being written now: what a worker process removes when it is told to stop.
+IN_PROGRESS: set[str] = set()
+
+
+def remove_in_progress() -> None:
+    for temporary in list(IN_PROGRESS):
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+
+
 class Unwritable(Exception):
     """Why a file was not replaced: a finding (TF2N003 or TF2N008); the file is as it was."""
 
@@ -258,6 +270,7 @@ def replace(path: str, snapshot: Snapshot, data: bytes) -> None:
                                              suffix=TEMPORARY_SUFFIX)
     except OSError as error:
         raise Unwritable(_finding(path, "TF2N003", action="write", reason=error.strerror or str(error))) from None
+    IN_PROGRESS.add(temporary)
     try:
         # Locked while it exists: a later run removes only temporaries whose writer is gone.
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -284,6 +297,7 @@ def replace(path: str, snapshot: Snapshot, data: bytes) -> None:
             raise Unwritable(_finding(path, "TF2N003", action="write", reason=error.strerror or str(error))) from None
         raise
     finally:
+        IN_PROGRESS.discard(temporary)
         os.close(handle)
 
 

@@ -135,9 +135,15 @@ def _run(driver, files, options, jobs):
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_dies_with, initargs=(os.getpid(),)) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_dies_with, initargs=(os.getpid(),))
+        try:
             results = pool.map(driver.process_file, files, [options] * len(files), chunksize=4)
-            return _progress(results, len(files), show_progress)
+            results = _progress(results, len(files), show_progress)
+        except BaseException:  # Ctrl-C, SIGTERM: the files not started are not started
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
     return _progress((driver.process_file(f, options) for f in files), len(files), show_progress)
 
 
@@ -159,9 +165,19 @@ def _terminate_cleanly():
         pass
 
 
+def _worker_stop(signum, frame):
+    # A worker's task cannot be unwound (the pool would catch the exception and wait for the next
+    # file): remove the temporary being written, if any, and exit at once.
+    from tf2norm.rewriters import _files
+
+    _files.remove_in_progress()
+    os._exit(128 + signum)
+
+
 def _worker_dies_with(parent: int) -> None:
     """In each worker process: exit when the parent dies, however it dies (SIGKILL included)."""
-    _terminate_cleanly()
+    signal.signal(signal.SIGTERM, _worker_stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the pool
     try:
         import ctypes
 
