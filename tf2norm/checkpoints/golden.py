@@ -50,7 +50,7 @@ def load(path) -> dict:
     return out
 
 
-def _check_sizes(path: str, limit: int = MAX_BYTES) -> None:
+def _check_sizes(path: str, limit: int | None = None) -> None:
     """Refuse a file that would decompress to more than ``limit`` bytes, before decompressing anything.
 
     The zip directory declares each member's size (and zipfile never returns more), and each
@@ -58,6 +58,7 @@ def _check_sizes(path: str, limit: int = MAX_BYTES) -> None:
     """
     from numpy.lib import format as npy
 
+    limit = MAX_BYTES if limit is None else limit
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
