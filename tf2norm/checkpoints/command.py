@@ -99,7 +99,13 @@ def _handled(command):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes.HELP)
 def checkpoint():
-    """Inspect, convert and verify TF1 checkpoints of LayerNormBasicLSTMCell and batch_norm.
+    """Inspect, convert and verify the TF1 checkpoints of the layers tf2norm replaces.
+
+    Groups: LayerNormBasicLSTMCell (also in MultiRNNCell and bidirectional stacks), contrib and
+    tf.layers batch norm, contrib layer_norm, hand-written layer-norm GRU and recurrent batch-norm
+    LSTM cells (TF1 Saver checkpoints), and tensorflow-addons' LayerNormLSTMCell,
+    LayerNormSimpleRNNCell and GroupNormalization / InstanceNormalization (Keras 2 TF-format
+    save_weights checkpoints).
 
     \b
       tf2norm checkpoint inspect CKPT
@@ -117,13 +123,13 @@ def checkpoint():
               help="Read only the index; by default every tensor is read once to check it.")
 @_handled
 def inspect_(ckpt, as_json, index_only):
-    """List the LayerNormBasicLSTMCell and batch_norm groups recognised in CKPT.
+    """List the groups recognised in CKPT (every kind tf2norm converts, see --help of checkpoint).
 
-    For each group: its TF1 scope, the TF1 naming it uses (TF 1.2-1.15 kernel/bias, TF 1.0
-    weights/biases, TF 0.12 linear/weights), its place (MultiRNNCell layer, bidirectional
-    direction), the inferred configuration (num_units, input depth, layer_norm; channels, center,
-    scale, renorm, zero_debias_moving_mean) and every variable with shape and dtype. Then the
-    variables not recognised (optimizer slots, other layers), which convert leaves out.
+    For each group: its TF1 scope and kind, the TF1 naming it uses (for cells: TF 1.2-1.15
+    kernel/bias, TF 1.0 weights/biases, TF 0.12 linear/weights), its place (MultiRNNCell layer,
+    bidirectional direction), the inferred configuration (sizes, layer_norm, center, scale, renorm,
+    zero_debias_moving_mean, ...) and every variable with shape and dtype. Then the variables not
+    recognised (optimizer slots, other layers), which convert leaves out.
     """
     from .errors import CheckpointError
     from .reader import Tf1Checkpoint

@@ -1,4 +1,4 @@
-"""`tf2norm migrate PATH...`: rewrite TF1 batch_norm and LayerNormBasicLSTMCell code for TF2 / Keras 3.
+"""`tf2norm migrate PATH...`: rewrite TF1 normalisation code for TF2 / Keras 3 (every API in README's table).
 
 Exit status (tf2norm.exit_codes, shared with `tf2norm checkpoint`): 0 when nothing changed (or would
 change) and nothing was reported; 1 when a file changed (or would change with --check/--diff), a
@@ -52,10 +52,18 @@ def _ids(values) -> list[str]:
 @click.option("--list-rewriters", is_flag=True, help="List the rewriters and their finding codes, then exit.")
 def migrate(paths, target, diff, check, output_format, jobs, exclude, extend_exclude, force_exclude,
             respect_gitignore, file_timeout, only, skip, list_rewriters):
-    """Rewrite TF1 contrib batch_norm and LayerNormBasicLSTMCell code for TF2 / Keras 3.
+    """Rewrite TF1 normalisation code for TF2 / Keras 3, with TF1's numbers.
 
-    PATH may be files, directories (every *.py below them) or `-` (stdin to stdout). Files are
-    rewritten in place, atomically, unless --diff or --check is given.
+    APIs: tf.contrib.layers.batch_norm / layer_norm (and slim's), tf.layers.batch_normalization /
+    BatchNormalization, tf.contrib.rnn.LayerNormBasicLSTMCell with MultiRNNCell, DropoutWrapper and
+    dynamic_rnn, tensorflow-addons' LayerNormLSTMCell, LayerNormSimpleRNNCell, GroupNormalization and
+    InstanceNormalization; hand-written layer-norm GRU and recurrent batch-norm LSTM cells.
+    `--list-rewriters` lists them with every finding code.
+
+    PATH may be files, directories (every *.py below them; notebooks are checked and reported) or
+    `-` (stdin to stdout). Files are rewritten in place, atomically, keeping mode and owner, unless
+    --diff or --check is given. Hidden directories, virtual environments, build outputs and what
+    .gitignore ignores are left out (see --exclude); symlinks out of the tree are not followed.
     """
     from tf2norm import rewriters
 
