@@ -351,3 +351,15 @@ def test_sigterm_during_convert_leaves_nothing(tmp_path):
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
     assert done.returncode == 143, done.stderr
     assert listing(tmp_path) == []
+
+
+# -- 17 (and issue 16, item 5): no TensorFlow log lines -----------------------------------------------
+
+
+def test_checkpoint_commands_print_no_tensorflow_log_lines(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = ROOT
+    done = subprocess.run([sys.executable, "-m", "tf2norm", "checkpoint", "verify", fixture("ln_lstm")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert (done.returncode, done.stderr) == (exit_codes.OK, "")
+    assert done.stdout.splitlines()[-1] == "2 groups: 2 pass, 0 fail (atol 1e-05, rtol 0)"

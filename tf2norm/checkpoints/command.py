@@ -38,7 +38,9 @@ def _quiet_tensorflow():
     TF_CPP_MIN_LOG_LEVEL does not reach the lines absl prints before its logging starts, so file
     descriptor 2 itself points at /dev/null while TensorFlow loads (TF2NORM_DEBUG=1 shows them).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3: not even C++ ERROR lines ("oneDNN supports DT_BOOL only on ... AVX-512" while verify runs);
+    # what goes wrong reaches tf2norm as an exception and is said in one line. A user's value wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules or os.environ.get("TF2NORM_DEBUG"):
         return
     sys.stderr.flush()
