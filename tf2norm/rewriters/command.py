@@ -139,7 +139,22 @@ def _stdin(options):
 def _run(driver, files, options, jobs):
     show_progress = sys.stderr.isatty() and len(files) >= 20
     jobs = min(jobs, len(files), _cpus())
+    previous = signal.getsignal(signal.SIGTERM)
     _terminate_cleanly()
+    try:
+        return _run_files(driver, files, options, jobs, show_progress)
+    finally:
+        if previous is not None and _main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _run_files(driver, files, options, jobs, show_progress):
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
