@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tf2norm.cli import main
-from tf2norm.rewriters import _driver, command
+from tf2norm.rewriters import _driver, _files, command
 
 LEGACY = "import tensorflow as tf\n\ny = tf.contrib.layers.batch_norm(x, decay=0.9)\n"
 MIGRATED = ("import tensorflow as tf\nfrom tf2norm.replacements import BatchNormalization\n\n"
@@ -131,10 +131,10 @@ def test_bad_files_are_reported_and_the_others_still_processed(tmp_path):
 def test_unwritable_file_is_reported_and_left_untouched(tmp_path, monkeypatch):
     (tmp_path / "legacy.py").write_text(LEGACY)
 
-    def refuse(path, data):
+    def refuse(**kwargs):  # a directory the user cannot write to (root writes anywhere, so simulated)
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(_driver, "atomic_write", refuse)
+    monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)
     result = run(str(tmp_path / "legacy.py"))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
@@ -218,7 +218,7 @@ def test_usage_errors_exit_2(args, message, tmp_path, monkeypatch):
     assert message in result.stderr
 
 
-def test_internal_error_exits_2_and_other_files_are_still_written(tmp_path, monkeypatch):
+def test_internal_error_exits_3_and_other_files_are_still_written(tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text(LEGACY)
     (tmp_path / "b.py").write_text("import tensorflow as tf\ncell = tf.contrib.rnn.LayerNormBasicLSTMCell(8)\n")
     real_plan = _driver.rewriters.available()["contrib_batch_norm"].plan
@@ -230,7 +230,7 @@ def test_internal_error_exits_2_and_other_files_are_still_written(tmp_path, monk
 
     monkeypatch.setattr(_driver.rewriters.available()["contrib_batch_norm"], "plan", crash_on_a)
     result = run(str(tmp_path))
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # tf2norm.exit_codes.INTERNAL
     assert "TF2N009 internal error in rewriter contrib_batch_norm: RuntimeError: boom" in result.stderr
     assert (tmp_path / "a.py").read_text() == LEGACY
     assert "LayerNormBasicLSTMCell(8)\n" in (tmp_path / "b.py").read_text()

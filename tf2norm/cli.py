@@ -37,5 +37,7 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tf2norm")
 def main():
-    """Migrate TF1 LayerNormBasicLSTMCell and contrib batch_norm code to TF2 / Keras 3,
-    with the same numbers TF 1.x computed."""
+    """Migrate TF1 normalisation code to TF2 / Keras 3 with the same numbers TF 1.x computed:
+    contrib batch_norm and layer_norm, tf.layers batch normalization, LayerNormBasicLSTMCell,
+    tensorflow-addons' layer-norm cells and group/instance norms, hand-written LN-GRU and
+    BN-LSTM cells; and their checkpoints."""

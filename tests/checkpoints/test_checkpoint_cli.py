@@ -189,8 +189,19 @@ def test_convert_refuses_to_overwrite_unless_forced(tmp_path):
     assert (run.exit_code, run.stderr) == (
         2, f"tf2norm checkpoint convert: error: {out} already exists (use --force to replace it)\n")
     assert listing(out) == ["keep"]
+    # --force replaces only a previous tf2norm output, never a directory of the user's
+    forced = cli("convert", fixture("ln_lstm"), "--out", out, "--force")
+    assert (forced.exit_code, forced.stderr) == (
+        2, f"tf2norm checkpoint convert: error: {out} is not a tf2norm converted directory (no tf2norm "
+           "manifest.json); --force replaces only those: remove it yourself or choose another --out\n")
+    assert listing(out) == ["keep"]
+    (out / "keep").unlink()
+    out.rmdir()
+    assert cli("convert", fixture("ln_lstm"), "--out", out).exit_code == 0
+    (out / "weights.h5").write_bytes(b"stale")
     assert cli("convert", fixture("ln_lstm"), "--out", out, "--force").exit_code == 0
     assert listing(out) == ["manifest.json", "tf2", "weights.h5"]
+    assert (out / "weights.h5").read_bytes() != b"stale"
     assert listing(tmp_path) == ["conv"]
 
 
@@ -297,8 +308,8 @@ BAD = {
                 "nor a directory)"),
     "truncated": (_truncated, "cannot read {var} from checkpoint {tmp}/ckpt/model.ckpt: "
                               "Read less bytes than requested (truncated data file)"),
-    "corrupt index": (_corrupt_index, "cannot read checkpoint {tmp}/ckpt/model.ckpt: Unable to read "
-                                      "file ({tmp}/ckpt/model.ckpt.index). Perhaps the file is corrupt"),
+    # tf2norm reads the index before TensorFlow does (TensorFlow aborts on some damaged ones)
+    "corrupt index": (_corrupt_index, "checkpoint index {tmp}/ckpt/model.ckpt.index is damaged: bad block entry"),
     "checksum": (_flipped_data, "cannot read {var} from checkpoint {tmp}/ckpt/model.ckpt: TensorBundle "
                                 "at {tmp}/ckpt/model.ckpt shard 0"),
     "inconsistent shapes": (_bad_shapes, f"inconsistent LayerNormBasicLSTMCell group {CELL0}: "

@@ -1,6 +1,7 @@
 """``tf2norm checkpoint inspect|convert|verify``: click glue over tf2norm.checkpoints.
 
-TensorFlow is imported inside the commands only, so ``tf2norm --help`` stays fast. Exit codes:
+TensorFlow is imported inside the commands only, so ``tf2norm --help`` stays fast, and with its
+start-up log lines silenced. Exit codes (tf2norm.exit_codes, shared with ``tf2norm migrate``):
 0 success, 1 verify found a group above tolerance, 2 bad input (one line on stderr, nothing
 written), 3 an internal error.
 """
@@ -15,7 +16,9 @@ import sys
 
 import click
 
-EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = 1, 2, 3
+from tf2norm import exit_codes
+
+EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = exit_codes.CHANGED, exit_codes.BAD_INPUT, exit_codes.INTERNAL
 
 _DATA_FORMAT_HELP = (
     "Layout of a batch_norm group's input, [SCOPE=]FORMAT with FORMAT one of NHWC, NCHW, NC, NWC, "
@@ -30,7 +33,42 @@ _CONFIG_HELP = (
 
 
 def _quiet_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Import TensorFlow with its start-up lines (oneDNN, absl, CUDA probes) kept off stderr.
+
+    TF_CPP_MIN_LOG_LEVEL does not reach the lines absl prints before its logging starts, so file
+    descriptor 2 itself points at /dev/null while TensorFlow loads (TF2NORM_DEBUG=1 shows them).
+    """
+    # 3: not even C++ ERROR lines ("oneDNN supports DT_BOOL only on ... AVX-512" while verify runs);
+    # what goes wrong reaches tf2norm as an exception and is said in one line. A user's value wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules or os.environ.get("TF2NORM_DEBUG"):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+
+        # Its Python warnings too ("Checkpoint ignored" for an unreadable state file): errors are ours to say.
+        tensorflow.get_logger().setLevel("ERROR")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _stop_on_sigterm():
+    """SIGTERM unwinds like Ctrl-C, so convert removes its temporary directory."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        pass
 
 
 def _handled(command):
@@ -39,6 +77,7 @@ def _handled(command):
     @functools.wraps(command)
     def run(*args, **kwargs):
         _quiet_tensorflow()
+        _stop_on_sigterm()
         from .errors import CheckpointError
 
         name = command.__name__.rstrip("_")
@@ -60,9 +99,15 @@ def _handled(command):
     return run
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes.HELP)
 def checkpoint():
-    """Inspect, convert and verify TF1 checkpoints of LayerNormBasicLSTMCell and batch_norm.
+    """Inspect, convert and verify the TF1 checkpoints of the layers tf2norm replaces.
+
+    Groups: LayerNormBasicLSTMCell (also in MultiRNNCell and bidirectional stacks), contrib and
+    tf.layers batch norm, contrib layer_norm, hand-written layer-norm GRU and recurrent batch-norm
+    LSTM cells (TF1 Saver checkpoints), and tensorflow-addons' LayerNormLSTMCell,
+    LayerNormSimpleRNNCell and GroupNormalization / InstanceNormalization (Keras 2 TF-format
+    save_weights checkpoints).
 
     \b
       tf2norm checkpoint inspect CKPT
@@ -70,7 +115,6 @@ def checkpoint():
       tf2norm checkpoint verify CKPT [--converted DIR] [--golden FILE]
 
     CKPT is a checkpoint prefix (model.ckpt), its .index file, or a directory holding one.
-    Exit codes: 0 ok, 1 verify found a group above tolerance, 2 bad input (nothing written).
     """
 
 
@@ -81,13 +125,13 @@ def checkpoint():
               help="Read only the index; by default every tensor is read once to check it.")
 @_handled
 def inspect_(ckpt, as_json, index_only):
-    """List the LayerNormBasicLSTMCell and batch_norm groups recognised in CKPT.
+    """List the groups recognised in CKPT (every kind tf2norm converts, see --help of checkpoint).
 
-    For each group: its TF1 scope, the TF1 naming it uses (TF 1.2-1.15 kernel/bias, TF 1.0
-    weights/biases, TF 0.12 linear/weights), its place (MultiRNNCell layer, bidirectional
-    direction), the inferred configuration (num_units, input depth, layer_norm; channels, center,
-    scale, renorm, zero_debias_moving_mean) and every variable with shape and dtype. Then the
-    variables not recognised (optimizer slots, other layers), which convert leaves out.
+    For each group: its TF1 scope and kind, the TF1 naming it uses (for cells: TF 1.2-1.15
+    kernel/bias, TF 1.0 weights/biases, TF 0.12 linear/weights), its place (MultiRNNCell layer,
+    bidirectional direction), the inferred configuration (sizes, layer_norm, center, scale, renorm,
+    zero_debias_moving_mean, ...) and every variable with shape and dtype. Then the variables not
+    recognised (optimizer slots, other layers), which convert leaves out.
     """
     from .errors import CheckpointError
     from .reader import Tf1Checkpoint
@@ -128,7 +172,8 @@ def convert(ckpt, out, data_formats, settings, force):
     from . import kinds
     from .convert import convert as run
 
-    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force)
+    warnings = []
+    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force, warnings=warnings)
     groups = manifest["groups"]
     counts = Counter(e["kind"] for e in groups)
     per_kind = ", ".join(f"{counts[k.ID]} {k.TITLE}" for k in kinds.all_kinds() if counts[k.ID])
@@ -145,6 +190,8 @@ def convert(ckpt, out, data_formats, settings, force):
                    "--data-format SCOPE=NCHW for channels-first ones", err=True)
     for line in manifest["left_out"]:
         click.echo(f"note: {line}", err=True)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     if manifest["not_converted"]:
         click.echo(f"{len(manifest['not_converted'])} variables not converted "
                    "(listed in manifest.json)")
@@ -181,11 +228,13 @@ def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
     """
     from .verify import format_table, verify as run
 
-    left_out = []
+    left_out, warnings = [], []
     results = run(ckpt, converted=converted, golden=golden, atol=atol, rtol=rtol, seed=seed,
-                  data_formats=data_formats, settings=settings, left_out=left_out)
+                  data_formats=data_formats, settings=settings, left_out=left_out, warnings=warnings)
     click.echo(format_table(results, atol, rtol))
     for line in left_out:
         click.echo(f"note: {line.replace('was not converted', 'was not verified')}", err=True)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     if not all(r.passed for r in results):
         sys.exit(EXIT_FAIL)

@@ -9,9 +9,13 @@ failure at any point (a truncated data file found halfway, a full disk) leaves n
 
 from __future__ import annotations
 
+import fcntl
+import glob
+import json
 import os
 import shutil
 import tempfile
+import time
 
 from . import manifest as mf
 from .errors import CheckpointError
@@ -52,6 +56,16 @@ def settle_candidates(inv, ckpt: Tf1Checkpoint) -> None:
                               + (f" (and {len(dropped) - 1} more such groups)" if len(dropped) > 1 else ""))
 
 
+def non_finite(name: str, array) -> list[str]:
+    """A warning line when a float tensor holds NaN or infinite values (TF1 saved them as they were)."""
+    import numpy as np
+
+    if array.dtype.kind not in "fc":
+        return []
+    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+    return [f"{name} holds {bad} NaN or infinite values of {array.size}; the layer will compute NaN"] if bad else []
+
+
 def _fsync(path):
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -60,7 +74,7 @@ def _fsync(path):
         os.close(fd)
 
 
-def write_weights(ckpt: Tf1Checkpoint, manifest: dict, root: str, progress=None) -> None:
+def write_weights(ckpt: Tf1Checkpoint, manifest: dict, root: str, progress=None, warnings=None) -> None:
     """Copy every group's tensors, one read each, into ``weights.h5`` and ``tf2/<group>/ckpt``.
 
     Each tensor is read once (TF's RestoreV2), written to HDF5 from the same buffer and saved into
@@ -79,21 +93,101 @@ def write_weights(ckpt: Tf1Checkpoint, manifest: dict, root: str, progress=None)
                 for key, w in e["weights"].items():
                     tensor = ckpt.read_tensor(w["tf1_name"])
                     # memoryview: TF's documented read-only view of a tensor, without the copy .numpy() makes.
-                    dataset = group.create_dataset(key, data=np.asarray(memoryview(tensor)))
+                    array = np.asarray(memoryview(tensor))
+                    if warnings is not None:
+                        warnings.extend(non_finite(w["tf1_name"], array))
+                    dataset = group.create_dataset(key, data=array)
                     dataset.attrs["tf1_name"] = w["tf1_name"]
                     tf2.add(key, tensor)
-                    del tensor, dataset
+                    del tensor, dataset, array
                     if progress is not None:
                         progress(w["tf1_name"])
             e["tf2_checkpoint"] = relative
 
 
-def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None) -> dict:
+def _inputs(ckpt: Tf1Checkpoint) -> list[str]:
+    """The files a checkpoint is read from (its index and data files, or its one V1 file)."""
+    found = glob.glob(glob.escape(ckpt.path) + ".data-*-of-*") + [ckpt.path + ".index", ckpt.path]
+    return [os.path.realpath(p) for p in found if os.path.exists(p)]
+
+
+def _check_out(out: str, ckpt: Tf1Checkpoint, force: bool) -> None:
+    """Refuse an ``out`` that holds the checkpoint, and replace only a previous tf2norm output."""
+    real = os.path.realpath(out)
+    for path in _inputs(ckpt):
+        if path == real or os.path.commonpath([real, path]) == real:
+            raise CheckpointError(f"--out {out} holds the checkpoint being converted ({path}); "
+                                  "choose a new directory")
+    if not os.path.lexists(out):
+        return
+    if not force:
+        raise CheckpointError(f"{out} already exists (use --force to replace it)")
+    manifest = os.path.join(out, mf.MANIFEST_NAME)
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            ours = json.load(f).get("format") == mf.FORMAT
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if os.path.islink(out) or not os.path.isdir(out) or not ours:
+        raise CheckpointError(f"{out} is not a tf2norm converted directory (no tf2norm {mf.MANIFEST_NAME}); "
+                              "--force replaces only those: remove it yourself or choose another --out")
+
+
+_LOCK_NAME = ".tf2norm.lock"
+_STALE_AFTER_S = 60
+
+
+def remove_stale(parent: str, name: str, out: str) -> None:
+    """Remove what a killed convert left beside ``out``: ``.NAME.tmp-*`` directories whose lock is free,
+    ``.NAME.old-*`` ones older than a minute (putting the previous output back if ``out`` is missing)."""
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return
+    for entry in entries:
+        path = os.path.join(parent, entry)
+        if entry.startswith(f".{name}.tmp-") and os.path.isdir(path) and not os.path.islink(path):
+            if _lock_is_free(os.path.join(path, _LOCK_NAME)):
+                shutil.rmtree(path, ignore_errors=True)
+        elif entry.startswith(f".{name}.old-") and os.path.isdir(path) and not os.path.islink(path):
+            try:
+                if time.time() - os.stat(path).st_mtime < _STALE_AFTER_S:
+                    continue
+                previous = os.path.join(path, "x")
+                if not os.path.lexists(out) and os.path.isdir(previous):
+                    os.rename(previous, out)  # killed between the two renames: the old output comes back
+            except OSError:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _lock_is_free(path: str) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:  # made before its lock (a split second), or by an older tf2norm
+        try:
+            return time.time() - os.stat(os.path.dirname(path)).st_mtime > _STALE_AFTER_S
+        except OSError:
+            return False
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None, warnings=None) -> dict:
     """Convert ``checkpoint`` into the directory ``out``; returns the manifest written.
 
     ``data_formats`` and ``settings`` are the CLI's ``--data-format`` and ``--config`` strings.
-    Raises CheckpointError (and writes nothing) for a bad checkpoint or option, an existing ``out``
-    without ``force``, or a missing parent directory.
+    Raises CheckpointError (and writes nothing) for a bad checkpoint or option, an ``out`` that holds
+    the checkpoint, an existing ``out`` without ``force`` (or, with it, one that is not a previous
+    tf2norm output), a missing parent directory or a failed write (a full disk).
+    ``warnings`` (a list) receives one line per tensor with NaN or infinite values.
     """
     out = os.path.abspath(os.fspath(out))
     parent = os.path.dirname(out)
@@ -102,16 +196,24 @@ def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progr
     if os.path.lexists(out) and not force:
         raise CheckpointError(f"{out} already exists (use --force to replace it)")
     ckpt = Tf1Checkpoint(checkpoint)
+    _check_out(out, ckpt, force)
     inv = checked_inventory(ckpt, data_formats, settings)
     manifest = mf.build(inv, ckpt.path)
+    remove_stale(parent, os.path.basename(out), out)
 
     try:
         tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
     except OSError as exc:
         raise CheckpointError(f"cannot write {out}: {exc.strerror or exc}") from None
+    import tensorflow as tf
+
+    lock = None
     try:
+        lock = os.open(os.path.join(tmp, _LOCK_NAME), os.O_WRONLY | os.O_CREAT, 0o600)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held until the end: a later run leaves this directory alone
         weights = os.path.join(tmp, mf.WEIGHTS_NAME)
-        write_weights(ckpt, manifest, tmp, progress)
+        write_weights(ckpt, manifest, tmp, progress, warnings)
+        os.unlink(os.path.join(tmp, _LOCK_NAME))  # not part of the output (the lock stays held)
         with open(os.path.join(tmp, mf.MANIFEST_NAME), "w", encoding="utf-8") as f:
             f.write(mf.dumps(manifest))
             f.flush()
@@ -128,10 +230,20 @@ def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progr
         else:
             os.rename(tmp, out)
         _fsync(parent)
-    except OSError as exc:
+    except (OSError, tf.errors.OpError) as exc:  # a full disk: OSError from HDF5, an OpError from SaveV2
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointError(f"cannot write {out}: {exc.strerror or exc}") from None
+        reason = getattr(exc, "strerror", None) or _last_part(getattr(exc, "message", None) or str(exc))
+        raise CheckpointError(f"cannot write {out}: {reason}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
     return manifest
+
+
+def _last_part(message: str) -> str:
+    """`No space left on device` out of TensorFlow's `{{function_node ...}} path; No space left ... [Op:SaveV2]`."""
+    first = (message.strip().splitlines() or [""])[0]
+    return first.split("; ")[-1].split(" [Op:")[0].strip() or first

@@ -21,6 +21,8 @@ from . import kinds
 from .errors import CheckpointError
 
 FORMAT = "tf2norm-golden-1"
+#: Golden files hold a few small batches; anything near this is not one.
+MAX_BYTES = 256 * 1024 * 1024
 
 
 def load(path) -> dict:
@@ -30,6 +32,7 @@ def load(path) -> dict:
         raise CheckpointError(f"no golden file at {path}")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"cannot read golden file {path}: not an .npz file")
+    _check_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -45,6 +48,37 @@ def load(path) -> dict:
             raise CheckpointError(f"golden file {path}: key {key!r} is not '<scope>:<field>'")
         out.setdefault(scope, {})[name] = value
     return out
+
+
+def _check_sizes(path: str, limit: int | None = None) -> None:
+    """Refuse a file that would decompress to more than ``limit`` bytes, before decompressing anything.
+
+    The zip directory declares each member's size (and zipfile never returns more), and each
+    array's header declares its shape: both are checked, so a zip bomb costs nothing.
+    """
+    from numpy.lib import format as npy
+
+    limit = MAX_BYTES if limit is None else limit
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            total = sum(m.file_size for m in members)
+            if total > limit:
+                raise CheckpointError(f"golden file {path} would decompress to {total} bytes, more than "
+                                      f"the {limit}-byte limit")
+            for member in members:
+                with archive.open(member) as f:
+                    version = npy.read_magic(f)
+                    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                    shape, _, dtype = read_header(f)
+                count = 1
+                for size in shape:
+                    count *= size
+                if dtype.hasobject or count * dtype.itemsize > member.file_size:
+                    raise CheckpointError(f"golden file {path}: {member.filename} declares {list(shape)} "
+                                          f"{dtype}, more than the {member.file_size} bytes it holds")
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"cannot read golden file {path}: {exc}") from None
 
 
 def check(scope: str, kind: str, fields: dict, path) -> None:

@@ -187,11 +187,69 @@ def read(directory) -> dict:
     if manifest.get("version") != VERSION:
         raise CheckpointError(f"{path} has manifest version {manifest.get('version')}, "
                               f"this tf2norm reads version {VERSION}")
-    weights = os.path.join(directory, manifest.get("weights_file", WEIGHTS_NAME))
+    check_structure(manifest, path)
+    weights = inside(directory, manifest.get("weights_file", WEIGHTS_NAME), f"{path}: weights_file")
     if not os.path.isfile(weights):
         raise CheckpointError(f"converted checkpoint {directory} has no {os.path.basename(weights)}")
     manifest["_weights_path"] = weights
     return manifest
+
+
+def inside(directory: str, relative, what: str) -> str:
+    """``directory/relative``, refused when it is absolute or leads outside ``directory`` (``..``, a symlink):
+    a converted directory must not make tf2norm read other files."""
+    if not isinstance(relative, str) or not relative or os.path.isabs(relative) or "\\" in relative:
+        raise CheckpointError(f"{what} must be a relative path inside the directory, not {relative!r}")
+    root = os.path.realpath(directory)
+    target = os.path.realpath(os.path.join(directory, relative))
+    if os.path.commonpath([root, target]) != root:
+        raise CheckpointError(f"{what} {relative!r} leads outside {directory}")
+    return os.path.join(directory, relative)
+
+
+def _fail(path, where, expected):
+    raise CheckpointError(f"{path} is damaged: {where} should be {expected}")
+
+
+def _is_shape(value, allow_none) -> bool:
+    return isinstance(value, list) and all(
+        (v is None and allow_none) or (isinstance(v, int) and not isinstance(v, bool) and v >= 0) for v in value)
+
+
+def check_structure(manifest: dict, path) -> None:
+    """Raise CheckpointError (one line) unless ``manifest`` has the structure documented above."""
+    if not isinstance(manifest.get("groups"), list):
+        _fail(path, "groups", "a list")
+    for name in ("not_converted", "left_out"):
+        if not isinstance(manifest.get(name, []), list):
+            _fail(path, name, "a list")
+    known = {k.ID for k in kinds.all_kinds()}
+    for i, e in enumerate(manifest["groups"]):
+        where = f"groups[{i}]"
+        if not isinstance(e, dict):
+            _fail(path, where, "an object")
+        for key in ("scope", "kind", "class", "h5_group"):
+            if not isinstance(e.get(key), str) or not e[key]:
+                _fail(path, f"{where}.{key}", "a non-empty string")
+        if e["kind"] not in known:
+            _fail(path, f"{where}.kind", f"one of {', '.join(sorted(known))}")
+        if "/" in e["h5_group"] or e["h5_group"].startswith("."):
+            _fail(path, f"{where}.h5_group", "a plain HDF5 group name")
+        if not isinstance(e.get("config"), dict):
+            _fail(path, f"{where}.config", "an object")
+        if not _is_shape(e.get("build_input_shape"), allow_none=True):
+            _fail(path, f"{where}.build_input_shape", "a list of sizes or nulls")
+        if "data_format" in e and not isinstance(e["data_format"], str):
+            _fail(path, f"{where}.data_format", "a string")
+        if not isinstance(e.get("data_format_given", False), bool):
+            _fail(path, f"{where}.data_format_given", "true or false")
+        weights = e.get("weights")
+        if not isinstance(weights, dict) or not weights:
+            _fail(path, f"{where}.weights", "a non-empty object")
+        for key, w in weights.items():
+            if not isinstance(w, dict) or not isinstance(w.get("tf1_name"), str) \
+                    or not isinstance(w.get("dtype"), str) or not _is_shape(w.get("shape"), allow_none=False):
+                _fail(path, f"{where}.weights.{key}", '{"tf1_name": str, "shape": [int], "dtype": str}')
 
 
 def find(manifest: dict, scope: str) -> dict:

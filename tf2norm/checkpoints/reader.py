@@ -10,6 +10,7 @@ import os
 import re
 
 from .errors import CheckpointError
+from .index import check as check_index
 from .naming import Inventory, Variable, recognise
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
@@ -25,10 +26,18 @@ def resolve_prefix(path) -> str:
     if os.path.isdir(path):
         import tensorflow as tf
 
-        latest = tf.train.latest_checkpoint(path)
+        try:
+            latest = tf.train.latest_checkpoint(path)
+        except Exception as exc:  # a `checkpoint` state file that is not a text proto
+            latest, state_problem = None, _reason(exc)
+        else:
+            state_problem = None
         if latest and os.path.exists(latest + ".index"):
             return latest
         indexes = sorted(glob.glob(os.path.join(glob.escape(path), "*.index")))
+        if state_problem is not None and len(indexes) != 1:
+            raise CheckpointError(f"cannot read the checkpoint state file {os.path.join(path, 'checkpoint')}: "
+                                  f"{state_problem}; name the checkpoint prefix instead")
         if len(indexes) == 1:
             return indexes[0][: -len(".index")]
         if not indexes:
@@ -60,6 +69,8 @@ class Tf1Checkpoint:
 
     def __init__(self, path):
         self.path = resolve_prefix(path)
+        if os.path.isfile(self.path + ".index"):
+            check_index(self.path + ".index")  # TensorFlow aborts the process on some damaged indexes
         import tensorflow as tf
 
         try:

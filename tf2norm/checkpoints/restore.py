@@ -120,25 +120,61 @@ def load_tf1_weights(layer, ckpt_path, scope: str):
     return layer
 
 
+def _local(h5file, path: str, what: str):
+    """The object at ``path``, reached through hard links only and stored in this file.
+
+    Soft links (which can loop), external links, external storage and virtual datasets would make
+    a converted directory read other files: refused, like a missing object, with CheckpointError.
+    """
+    import h5py
+
+    node = h5file
+    try:
+        for part in path.split("/"):
+            link = node.get(part, getlink=True)
+            if link is None:
+                raise CheckpointError(f"weights file lacks {path} ({what})")
+            if not isinstance(link, h5py.HardLink):
+                raise CheckpointError(f"weights file: {path} is a {type(link).__name__}; tf2norm reads only "
+                                      "objects stored in the file itself")
+            node = node[part]
+        if isinstance(node, h5py.Dataset) and (node.is_virtual or node.external):
+            raise CheckpointError(f"weights file: {path} keeps its data outside the file "
+                                  f"({'virtual dataset' if node.is_virtual else 'external storage'}); refused")
+    except CheckpointError:
+        raise
+    except (KeyError, RuntimeError, OSError, ValueError) as exc:
+        raise CheckpointError(f"weights file: cannot read {path}: {str(exc).splitlines()[0]}") from None
+    return node
+
+
 def load_converted_group(layer, entry: dict, h5file) -> None:
     """Assign one manifest entry's datasets from an open ``weights.h5`` to ``layer``."""
-    try:
-        group = h5file[entry["h5_group"]]
-    except KeyError:
-        raise CheckpointError(f"weights file has no group {entry['h5_group']} "
-                              f"for {entry['scope']}") from None
-    expected = {}
+    import h5py
+
+    group = _local(h5file, entry["h5_group"], f"the group of {entry['scope']}")
+    if not isinstance(group, h5py.Group):
+        raise CheckpointError(f"weights file: {entry['h5_group']} is not a group")
+    expected, datasets = {}, {}
     for key, w in entry["weights"].items():
-        if key not in group:
-            raise CheckpointError(f"weights file lacks {entry['h5_group']}/{key} "
-                                  f"({w['tf1_name']})")
-        expected[key] = group[key].shape
-        if list(group[key].shape) != list(w["shape"]) or group[key].dtype.name != w["dtype"]:
+        dataset = _local(group, key, w["tf1_name"])
+        if not isinstance(dataset, h5py.Dataset):
+            raise CheckpointError(f"weights file: {entry['h5_group']}/{key} is not a dataset")
+        datasets[key] = dataset
+        expected[key] = dataset.shape
+        if list(dataset.shape) != list(w["shape"]) or dataset.dtype.name != w["dtype"]:
             raise CheckpointError(
-                f"weights file {entry['h5_group']}/{key} is {group[key].dtype.name} "
-                f"{list(group[key].shape)}, the manifest says {w['dtype']} {w['shape']}")
-    _check_and_assign(layer, expected, lambda k: group[k][()],
-                      f"converted group {entry['scope']}")
+                f"weights file {entry['h5_group']}/{key} is {dataset.dtype.name} "
+                f"{list(dataset.shape)}, the manifest says {w['dtype']} {w['shape']}")
+
+    def fetch(key):
+        try:
+            return datasets[key][()]
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"weights file: cannot read {entry['h5_group']}/{key}: "
+                                  f"{str(exc).splitlines()[0]}") from None
+
+    _check_and_assign(layer, expected, fetch, f"converted group {entry['scope']}")
 
 
 def _open_weights(manifest):

@@ -45,6 +45,7 @@ class _Compare:
         self.max_rel = 0.0
         self.passed = True
         self.worst = ""
+        self.compared = 0  # values compared: a group with none has proved nothing
 
     def mismatch(self, what):
         """The replacement cannot even take the inputs (a wrong layout, say): the group fails."""
@@ -60,6 +61,7 @@ class _Compare:
                                   f"the expected values have {list(want.shape)}")
         if not got.size:
             return
+        self.compared += got.size
         diff = np.abs(got - want)
         diff = np.where(np.isnan(got) != np.isnan(want), np.inf, np.nan_to_num(diff, nan=0.0))
         err = float(diff.max())
@@ -78,13 +80,15 @@ class _Compare:
 
 
 def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed=0,
-           data_formats=(), settings=(), left_out=None) -> list:
+           data_formats=(), settings=(), left_out=None, warnings=None) -> list:
     """Verify every group of ``checkpoint``; returns one :class:`Result` per group.
 
     The replacement's configuration comes from the converted directory's manifest when
     ``converted`` is given; otherwise from the checkpoint, then what the golden file records about
     the TF1 call (forget_bias, epsilon, decay, fused, data format), then ``data_formats`` and
     ``settings`` (the CLI's --data-format / --config). Raises CheckpointError for bad input.
+    A group in which nothing could be compared (a 0-channel layer) fails. ``warnings`` (a list)
+    receives one line per TF1 tensor with NaN or infinite values.
     """
     from .convert import checked_inventory, settle_candidates
     from .reader import Tf1Checkpoint
@@ -118,7 +122,7 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
         left_out.extend(inv.left_out)
     if manifest is None:
         return [_verify_group(g, ckpt, g.config, g.data_format, None, None, goldens, atol, rtol,
-                              seed) for g in inv.groups]
+                              seed, warnings) for g in inv.groups]
     from .restore import _open_weights
 
     with _open_weights(manifest) as h5:
@@ -129,15 +133,19 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
                 raise CheckpointError(f"{converted}: {g.scope} is a {entry['kind']} group there, "
                                       f"a {g.kind} group in {ckpt.path}")
             results.append(_verify_group(g, ckpt, dict(entry["config"]), entry.get("data_format"),
-                                         entry, h5, goldens, atol, rtol, seed))
+                                         entry, h5, goldens, atol, rtol, seed, warnings))
         return results
 
 
-def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rtol, seed):
+def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rtol, seed, warnings=None):
+    from .convert import non_finite
     from .restore import _check_and_assign, build_layer, layer_name, load_converted_group
 
     fields = goldens.get(group.scope)
     values = {k: ckpt.read(n) for k, n in group.weights.items()}
+    if warnings is not None:
+        for key, name in group.weights.items():
+            warnings.extend(non_finite(name, np.asarray(values[key])))
 
     def factory(input_shape):
         layer = build_layer(group.kind, config, input_shape, name=layer_name(group.scope))
@@ -152,6 +160,8 @@ def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rt
     rng = np.random.default_rng(seed)
     group.data_format = data_format
     kinds.get(group.kind).verify(factory, values, config, compare, fields, rng, group)
+    if compare.passed and not compare.compared:
+        compare.passed, compare.worst = False, "nothing to compare: the group has no values"
     return Result(group.scope, group.kind, "TF1 golden" if fields is not None else "NumPy reference",
                   compare.max_abs, compare.max_rel, compare.passed, compare.worst)
 

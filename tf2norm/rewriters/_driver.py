@@ -9,20 +9,22 @@ LibCST round-trips the bytes it parsed.
 from __future__ import annotations
 
 import ast
+import ctypes
 import dataclasses
 import difflib
 import io
+import json
 import os
 import re
-import stat
-import tempfile
+import sys
+import threading
 import tokenize
 import traceback
 
 import libcst as cst
 
 from tf2norm import rewriters
-from tf2norm.rewriters import _findings
+from tf2norm.rewriters import _files, _findings
 from tf2norm.rewriters._context import FileContext
 from tf2norm.rewriters._names import module_paths
 
@@ -50,7 +52,6 @@ def _mentions_legacy_names(tree: ast.AST) -> bool:
             if any(part in _LEGACY_IDENTIFIERS for name in dotted for part in name.split(".")):
                 return True
     return False
-_SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages", "venv"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Options:
     rewriters: tuple[str, ...] | None = None  # None: all
     write: bool = False
     diff: bool = False
+    file_timeout: float | None = 60.0  # seconds per file; None: no budget
+    max_bytes: int = _files.MAX_BYTES
 
 
 @dataclasses.dataclass
@@ -125,23 +128,28 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         # Python accepted the file but LibCST did not (syntax newer than LibCST knows).
         line, col = getattr(error, "editor_line", 1), getattr(error, "editor_column", 1)
         raise _fail(path, "TF2N001", line, col, reason=f"LibCST: {str(error).splitlines()[0]}") from None
+    # LibCST drops the last line ending of a file whose lines end in a lone CR (old Mac style).
+    lost_cr = data.endswith(b"\r") and module.default_newline == "\r"
     modules, legacy, paths = _registry()
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
-    ctx = FileContext(module, path, options.target, legacy, paths)
+    ctx = None
     try:
+        ctx = FileContext(module, path, options.target, legacy, paths)
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.plan(ctx)
         ctx.report_ambiguous({legacy_name: name for name, m in selected for legacy_name in m.LEGACY})
         ctx.rewriter = "apply"
         output = ctx.apply().bytes
+        if lost_cr and not output.endswith(b"\r"):
+            output += b"\r"
         cst.parse_module(output)  # never hand back a file that does not parse
     except Exception as error:  # a bug in a rewriter must not take the other files down
         where = traceback.extract_tb(error.__traceback__)[-1]
         reason = f"{type(error).__name__}: {error} ({os.path.basename(where.filename)}:{where.lineno})"
-        raise _fail(path, "TF2N009", rewriter=ctx.rewriter, reason=reason) from None
-    lines = text.splitlines()
-    findings = sorted(f for f in ctx.findings if not _findings.suppressed(f, lines))
+        raise _fail(path, "TF2N009", rewriter=ctx.rewriter if ctx else "(names)", reason=reason) from None
+    comments = _findings.comments(text) if ctx.findings else {}
+    findings = sorted(f for f in ctx.findings if not _findings.suppressed(f, comments))
     return output, findings
 
 
@@ -155,24 +163,6 @@ def unified_diff(path: str, before: bytes, after: bytes) -> str:
         if not line.endswith("\n"):
             chunks.append("\n\\ No newline at end of file\n")
     return "".join(chunks)
-
-
-def atomic_write(path: str, data: bytes) -> None:
-    """Write through a temporary file in the same directory, then `os.replace`; keeps the mode."""
-    real = os.path.realpath(path)
-    mode = stat.S_IMODE(os.stat(real).st_mode)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(real), prefix=".tf2norm-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, real)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def process_data(data: bytes, path: str, options: Options) -> Result:
@@ -193,34 +183,112 @@ def process_data(data: bytes, path: str, options: Options) -> Result:
 
 
 def process_file(path: str, options: Options) -> Result:
+    """Migrate one file; never raises: whatever goes wrong is reported on this file alone."""
     try:
-        with open(path, "rb") as source:
-            data = source.read()
-    except OSError as error:
-        problem = _fail(path, "TF2N003", action="read", reason=error.strerror or str(error))
-        return Result(path, findings=[problem.finding], failed=True)
-    result = process_data(data, path, options)
-    if result.changed and options.write:
+        if path.endswith(".ipynb"):
+            return _notebook(path)
         try:
-            atomic_write(path, result.output)
-        except OSError as error:
-            problem = _fail(path, "TF2N003", action="write", reason=error.strerror or str(error))
-            result.findings.append(problem.finding)
-            result.failed = True
-            result.changed = False
-    result.output = None  # not needed by the caller; keeps results cheap to send between processes
-    return result
+            snapshot = _files.read(path, options.max_bytes)
+        except _files.Unreadable as problem:
+            return Result(path, findings=[problem.finding], failed=True)
+        result = guarded(lambda: process_data(snapshot.data, path, options), path, options.file_timeout)
+        if result.changed and options.write:
+            try:
+                _files.replace(path, snapshot, result.output)
+            except _files.Unwritable as problem:
+                result.findings.append(problem.finding)
+                result.failed = True
+                result.changed = False
+        result.output = None  # not needed by the caller; keeps results cheap to send between processes
+        return result
+    except Exception as error:  # pragma: no cover - a bug here must not take the other files down
+        return _internal(path, "driver", error)
 
 
-def discover(paths) -> list[str]:
-    """The files to migrate: named files as given, `*.py` under named directories (sorted)."""
-    found: list[str] = []
-    for path in paths:
-        if not os.path.isdir(path):
-            found.append(path)
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
-            found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(".py"))
-    seen = set()
-    return [p for p in found if not (p in seen or seen.add(p))]
+def _internal(path: str, rewriter: str, error: BaseException) -> Result:
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    place = f" ({os.path.basename(where.filename)}:{where.lineno})" if where else ""
+    problem = _fail(path, "TF2N009", rewriter=rewriter, reason=f"{type(error).__name__}: {error}{place}")
+    return Result(path, findings=[problem.finding], failed=True, internal=True)
+
+
+class _OverBudget(BaseException):
+    """Raised inside a file's thread when its time is up (a BaseException: no `except Exception` eats it)."""
+
+
+# LibCST visits nested expressions recursively, about ten frames per level; Python's parser allows 200
+# levels. The thread that migrates a file gets the stack for that, not the 1,000-frame default.
+_RECURSION_LIMIT = 30_000
+_STACK_BYTES = 512 * 1024 * 1024
+
+
+def guarded(work, path: str, seconds: float | None) -> Result:
+    """`work()` (which makes the Result of `path`) in a thread with a deep stack and a time budget.
+
+    Past `seconds`, the thread is interrupted (an asynchronous exception at its next bytecode) and
+    the file is reported as TF2N007; any exception becomes TF2N009. Only computing runs here:
+    files are written by the caller, never interrupted halfway.
+    """
+    box: dict = {}
+
+    def run():
+        try:
+            box["result"] = work()
+        except _OverBudget:
+            box["over"] = True
+        except BaseException as error:  # noqa: BLE001 - reported on this file, the run goes on
+            box["error"] = error
+
+    if sys.getrecursionlimit() < _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)
+    with _STACK_LOCK:
+        previous = threading.stack_size(_STACK_BYTES)
+        try:
+            thread = threading.Thread(target=run, name=f"tf2norm {path}", daemon=True)
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+    thread.join(seconds)
+    while thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_OverBudget))
+        thread.join(0.05)
+    if "result" in box:
+        return box["result"]
+    if "over" in box:
+        problem = _fail(path, "TF2N007", seconds=seconds)
+        return Result(path, findings=[problem.finding], failed=True)
+    return _internal(path, "driver", box["error"])
+
+
+_STACK_LOCK = threading.Lock()
+
+
+def _notebook(path: str) -> Result:
+    """Notebooks are not migrated: those whose code cells use a legacy API are reported (TF2N006)."""
+    try:
+        snapshot = _files.read(path)
+    except _files.Unreadable as problem:
+        return Result(path, findings=[problem.finding], failed=True)
+    try:
+        cells = json.loads(snapshot.data.decode("utf-8")).get("cells", [])
+        sources = [(n, c.get("source", "")) for n, c in enumerate(cells, 1) if c.get("cell_type") == "code"]
+        sources = [(n, "".join(s) if isinstance(s, list) else str(s)) for n, s in sources]
+    except (ValueError, AttributeError, TypeError) as error:
+        problem = _fail(path, "TF2N001", reason=f"not a Jupyter notebook ({type(error).__name__})")
+        return Result(path, findings=[problem.finding], failed=True)
+    legacy = [n for n, source in sources if _cell_uses_legacy(source)]
+    if not legacy:
+        return Result(path)
+    cells_text = ("cell " if len(legacy) == 1 else "cells ") + ", ".join(map(str, legacy))
+    return Result(path, findings=[_fail(path, "TF2N006", cells=cells_text).finding], failed=True)
+
+
+def _cell_uses_legacy(source: str) -> bool:
+    if not _MAY_NEED_WORK.search(source):
+        return False
+    # IPython magics and shell escapes are not Python: blank them, keeping the line numbers.
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    try:
+        return _mentions_legacy_names(ast.parse(code))
+    except (SyntaxError, ValueError, RecursionError):
+        return True  # cannot tell: a cell that mentions a legacy name is reported, not passed

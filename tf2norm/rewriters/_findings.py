@@ -11,14 +11,33 @@ comment on any line of the reported expression, once a person has checked the co
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
+import tokenize
 
 # code -> (message, hint). Messages may hold `{name}` fields filled by the reporting site.
 FINDINGS = {
     "TF2N001": ("cannot parse: {reason}", "fix the syntax (Python 2 files must be ported to Python 3 first)"),
     "TF2N002": ("cannot decode: {reason}", "save the file as UTF-8 or declare its encoding (PEP 263)"),
     "TF2N003": ("cannot {action}: {reason}", "check the path and its permissions"),
+    "TF2N004": (
+        "symlink to {target}, outside {root}; not followed",
+        "migrate {target} where it is, or exclude the link (--extend-exclude)",
+    ),
+    "TF2N005": ("not read: {reason}", "only regular files are migrated; exclude it (--extend-exclude)"),
+    "TF2N006": (
+        "notebook not migrated: legacy APIs in {cells}",
+        "export it to a script (jupyter nbconvert --to script), migrate that, and copy the cells back",
+    ),
+    "TF2N007": (
+        "not migrated: took more than the {seconds:g} s budget per file",
+        "raise --file-timeout, or exclude the file (generated code?)",
+    ),
+    "TF2N008": (
+        "changed on disk while it was being migrated; left as it is now",
+        "run tf2norm again once the file is saved",
+    ),
     "TF2N009": ("internal error in rewriter {rewriter}: {reason}", "report this bug; the file was left unchanged"),
     "TF2N010": (
         "{api}: *args/**kwargs hide which arguments are passed; left unchanged",
@@ -74,14 +93,25 @@ def make(table: dict, code: str, path: str, line: int, col: int, rewriter: str |
                    end_line or line)
 
 
-def suppressed(finding: Finding, lines: list[str]) -> bool:
-    """True when a `# tf2norm: ignore[...]` comment covers the finding."""
+def comments(text: str) -> dict[int, str]:
+    """{line: the comment on it} of Python source: an ignore marker inside a string does not count."""
+    found = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
+            if token.type == tokenize.COMMENT:
+                found[token.start[0]] = token.string
+    except (tokenize.TokenError, SyntaxError):
+        pass  # what was found so far; a later marker is not honoured
+    return found
+
+
+def suppressed(finding: Finding, comments_by_line: dict[int, str]) -> bool:
+    """True when a `# tf2norm: ignore[...]` comment covers the finding (see :func:`comments`)."""
     for number in range(finding.line, max(finding.line, finding.end_line) + 1):
-        if 0 < number <= len(lines):
-            match = _IGNORE.search(lines[number - 1])
-            if match and (match.group(1) is None
-                          or finding.code in {c.strip() for c in match.group(1).split(",")}):
-                return True
+        match = _IGNORE.search(comments_by_line.get(number, ""))
+        if match and (match.group(1) is None
+                      or finding.code in {c.strip() for c in match.group(1).split(",")}):
+            return True
     return False
 
 

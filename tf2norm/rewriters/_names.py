@@ -20,8 +20,9 @@ from libcst.metadata import (
     ImportAssignment,
     ParentNodeProvider,
     QualifiedNameSource,
-    ScopeProvider,
 )
+
+from tf2norm.rewriters._scopes import LinearScopeProvider
 
 _COMPAT = "tensorflow.compat.v1"
 
@@ -60,13 +61,14 @@ class Resolver:
     """Qualified names for expressions of one module (wrapped in a `MetadataWrapper`)."""
 
     def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str]):
-        metadata = wrapper.resolve_many([ScopeProvider, ParentNodeProvider])
-        self.scopes = metadata[ScopeProvider]
+        metadata = wrapper.resolve_many([LinearScopeProvider, ParentNodeProvider])
+        self.scopes = metadata[LinearScopeProvider]
         self.parents = metadata[ParentNodeProvider]
         self.contexts = wrapper.resolve(ExpressionContextProvider)  # already computed for the scopes
         self._modules = modules
         self._cache: dict[cst.CSTNode, str | None] = {}
         self._by_identifier: dict = {}
+        self._candidates: dict = {}
         self._children: dict[cst.CSTNode, list] | None = None
 
     def qualified(self, node: cst.CSTNode) -> str | None:
@@ -115,13 +117,19 @@ class Resolver:
             return {f"{c}.{node.attr.value}" for c in self.candidates(node.value, depth + 1)}
         if not isinstance(node, cst.Name):
             return set()
-        found = {q.name for q in self._names(node) if q.source is QualifiedNameSource.IMPORT}
         scope = self.scopes.get(node)
-        for assignment in scope[node.value] if scope is not None else ():
-            statement = self.assign_of(assignment)
-            if statement is not None:
-                found |= self.candidates(statement.value, depth + 1)
-        return found
+        # Every use of one identifier in one scope has the same candidates: without this cache a
+        # name assigned n times and used n times costs n * n (issue 14, item 7).
+        key = (scope, node.value, depth)
+        if key not in self._candidates:
+            self._candidates[key] = set()  # a cycle (`a = b; b = a`) adds nothing
+            found = {q.name for q in self._names(node) if q.source is QualifiedNameSource.IMPORT}
+            for assignment in scope[node.value] if scope is not None else ():
+                statement = self.assign_of(assignment)
+                if statement is not None:
+                    found |= self.candidates(statement.value, depth + 1)
+            self._candidates[key] = found
+        return self._candidates[key]
 
     def binding(self, node: cst.Name) -> Assignment | None:
         """The one assignment `node` can refer to, or None when there are none or several."""

@@ -1,16 +1,21 @@
-"""`tf2norm migrate PATH...`: rewrite TF1 batch_norm and LayerNormBasicLSTMCell code for TF2 / Keras 3.
+"""`tf2norm migrate PATH...`: rewrite TF1 normalisation code for TF2 / Keras 3 (every API in README's table).
 
-Exit status: 0 when nothing changed (or would change) and nothing was reported; 1 when a file changed
-(or would change with --check/--diff), a finding remains, or a file could not be read, decoded,
-parsed or written; 2 for a usage error or an internal error in a rewriter. Messages and findings go
-to stderr, diffs and `-` (stdin) output to stdout. Nothing here imports TensorFlow.
+Exit status (tf2norm.exit_codes, shared with `tf2norm checkpoint`): 0 when nothing changed (or would
+change) and nothing was reported; 1 when a file changed (or would change with --check/--diff), a
+finding remains, or a file could not be read, decoded, parsed or written; 2 for a usage error; 3 for
+an internal error in a rewriter (the other files are still processed). Messages and findings go to
+stderr, diffs and `-` (stdin) output to stdout. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import click
+
+from tf2norm import exit_codes
 
 _TARGETS = ("keras", "compat")
 
@@ -19,7 +24,7 @@ def _ids(values) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
-@click.command("migrate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("migrate", context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes.HELP)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, allow_dash=True))
 @click.option("--target", type=click.Choice(_TARGETS), default="keras", show_default=True,
               help="keras: Keras 3 layers with TF2 argument names. compat: tf2norm's TF1-signature "
@@ -29,15 +34,36 @@ def _ids(values) -> list[str]:
 @click.option("--format", "output_format", type=click.Choice(("text", "json", "github")), default="text",
               show_default=True, help="How findings are printed (to stderr).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Files processed in parallel (processes).")
+              help="Files processed in parallel (processes; at most one per file and per CPU).")
+@click.option("--exclude", multiple=True, metavar="PATTERN[,PATTERN]",
+              help="gitignore-style patterns of files and directories to leave out, replacing the defaults "
+                   "(hidden directories, venv, build, dist, node_modules, __pycache__, ...).")
+@click.option("--extend-exclude", multiple=True, metavar="PATTERN[,PATTERN]",
+              help="Patterns to leave out in addition to the defaults.")
+@click.option("--force-exclude", is_flag=True,
+              help="Apply the exclusions (and .gitignore) to files named on the command line too, as "
+                   "pre-commit needs.")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=True, show_default=True,
+              help="Leave out what .gitignore files ignore.")
+@click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              metavar="SECONDS", help="Time budget per file; a file that needs more is reported (TF2N007).")
 @click.option("--only", multiple=True, metavar="ID[,ID]", help="Run only these rewriters.")
 @click.option("--skip", multiple=True, metavar="ID[,ID]", help="Do not run these rewriters.")
 @click.option("--list-rewriters", is_flag=True, help="List the rewriters and their finding codes, then exit.")
-def migrate(paths, target, diff, check, output_format, jobs, only, skip, list_rewriters):
-    """Rewrite TF1 contrib batch_norm and LayerNormBasicLSTMCell code for TF2 / Keras 3.
+def migrate(paths, target, diff, check, output_format, jobs, exclude, extend_exclude, force_exclude,
+            respect_gitignore, file_timeout, only, skip, list_rewriters):
+    """Rewrite TF1 normalisation code for TF2 / Keras 3, with TF1's numbers.
 
-    PATH may be files, directories (every *.py below them) or `-` (stdin to stdout). Files are
-    rewritten in place, atomically, unless --diff or --check is given.
+    APIs: tf.contrib.layers.batch_norm / layer_norm (and slim's), tf.layers.batch_normalization /
+    BatchNormalization, tf.contrib.rnn.LayerNormBasicLSTMCell with MultiRNNCell, DropoutWrapper and
+    dynamic_rnn, tensorflow-addons' LayerNormLSTMCell, LayerNormSimpleRNNCell, GroupNormalization and
+    InstanceNormalization; hand-written layer-norm GRU and recurrent batch-norm LSTM cells.
+    `--list-rewriters` lists them with every finding code.
+
+    PATH may be files, directories (every *.py below them; notebooks are checked and reported) or
+    `-` (stdin to stdout). Files are rewritten in place, atomically, keeping mode and owner, unless
+    --diff or --check is given. Hidden directories, virtual environments, build outputs and what
+    .gitignore ignores are left out (see --exclude); symlinks out of the tree are not followed.
     """
     from tf2norm import rewriters
 
@@ -64,13 +90,20 @@ def migrate(paths, target, diff, check, output_format, jobs, only, skip, list_re
         raise click.UsageError("`-` (stdin) cannot be combined with other paths")
     selected = tuple(i for i in (_ids(only) or available) if i not in _ids(skip))
 
-    from tf2norm.rewriters import _driver, _findings
+    from tf2norm.rewriters import _driver, _files, _findings
 
-    options = _driver.Options(target=target, rewriters=selected, write=not (diff or check), diff=diff)
+    options = _driver.Options(target=target, rewriters=selected, write=not (diff or check), diff=diff,
+                              file_timeout=file_timeout)
     if paths == ("-",):
         results = [_stdin(options)]
     else:
-        results = _run(_driver, _driver.discover(paths), options, jobs)
+        selection = _files.Selection(
+            exclude=tuple(_ids(exclude)) if exclude else _files.DEFAULT_EXCLUDE,
+            extend_exclude=tuple(_ids(extend_exclude)), force_exclude=force_exclude,
+            respect_gitignore=respect_gitignore)
+        files, skipped = _files.discover(paths, selection)
+        results = [_driver.Result(f.path, findings=[f], failed=True) for f in skipped]
+        results += _run(_driver, files, options, jobs)
 
     findings = sorted(f for r in results for f in r.findings)
     for result in results:
@@ -86,15 +119,17 @@ def migrate(paths, target, diff, check, output_format, jobs, only, skip, list_re
         click.echo(f"tf2norm: {files}, {changed} {verb}, {remaining} findings, {failed} failed",
                    err=True)
     if any(r.internal for r in results):
-        sys.exit(2)
-    sys.exit(1 if changed or findings else 0)
+        sys.exit(exit_codes.INTERNAL)
+    sys.exit(exit_codes.CHANGED if changed or findings else exit_codes.OK)
 
 
 def _stdin(options):
     from tf2norm.rewriters import _driver
 
     data = sys.stdin.buffer.read()
-    result = _driver.process_data(data, "-", options)
+    result = _driver.guarded(lambda: _driver.process_data(data, "-", options), "-", options.file_timeout)
+    if result.output is None:  # over budget or a crash: `-` still echoes its input
+        result.output = data
     if options.write:  # without --diff/--check, `-` is a filter: stdin in, migrated source out
         sys.stdout.buffer.write(result.output)
         sys.stdout.flush()
@@ -103,13 +138,86 @@ def _stdin(options):
 
 def _run(driver, files, options, jobs):
     show_progress = sys.stderr.isatty() and len(files) >= 20
-    if jobs > 1 and len(files) > 1:
+    jobs = min(jobs, len(files), _cpus())
+    previous = signal.getsignal(signal.SIGTERM)
+    _terminate_cleanly()
+    try:
+        return _run_files(driver, files, options, jobs, show_progress)
+    finally:
+        if previous is not None and _main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _run_files(driver, files, options, jobs, show_progress):
+    if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_dies_with, initargs=(os.getpid(),))
+        try:
             results = pool.map(driver.process_file, files, [options] * len(files), chunksize=4)
-            return _progress(results, len(files), show_progress)
+            results = _progress(results, len(files), show_progress)
+        except BaseException:  # Ctrl-C, SIGTERM: the files not started are not started
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
     return _progress((driver.process_file(f, options) for f in files), len(files), show_progress)
+
+
+def _cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _terminate_cleanly():
+    """SIGTERM ends the run as Ctrl-C does: the file being replaced is left whole, its temporary removed."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding application): leave its handlers alone
+        pass
+
+
+def _worker_stop(signum, frame):
+    # A worker's task cannot be unwound (the pool would catch the exception and wait for the next
+    # file): remove the temporary being written, if any, and exit at once.
+    from tf2norm.rewriters import _files
+
+    _files.remove_in_progress()
+    os._exit(128 + signum)
+
+
+def _worker_dies_with(parent: int) -> None:
+    """In each worker process: exit when the parent dies, however it dies (SIGKILL included)."""
+    signal.signal(signal.SIGTERM, _worker_stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the pool
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: Linux tells us when the parent goes
+    except (OSError, AttributeError):
+        import threading
+        import time
+
+        def watch():  # elsewhere: notice the re-parenting
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(exit_codes.INTERNAL)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(exit_codes.INTERNAL)
 
 
 def _progress(results, total, show):
