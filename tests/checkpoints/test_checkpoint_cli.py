@@ -309,7 +309,7 @@ BAD = {
     "int32": (_int32, "block2/BatchNorm/moving_mean: unsupported dtype int32 (tf2norm converts "
                       "float32 checkpoints only)"),
     "no groups": (_no_groups, "no group tf2norm converts was recognised in "
-                              "{tmp}/ckpt/model.ckpt (1 variables)"),
+                              "{tmp}/ckpt/model.ckpt (1 variable)"),
 }
 
 

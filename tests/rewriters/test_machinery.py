@@ -218,7 +218,7 @@ def test_github_format_escapes_properties_and_data():
 
 
 def test_json_schema():
-    assert json.loads(_findings.format_json([FINDING])) == [{
+    assert json.loads(json.dumps([FINDING.as_dict()])) == [{
         "path": "a, b.py", "line": 3, "col": 7, "code": "TF2N104", "message": "batch_norm: 50% shared",
         "hint": "pass scope='...'", "rewriter": "contrib_batch_norm"}]
 

@@ -15,6 +15,8 @@ import sys
 
 import click
 
+from tf2norm._words import plural
+
 EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = 1, 2, 3
 
 _DATA_FORMAT_HELP = (
@@ -132,7 +134,7 @@ def convert(ckpt, out, data_formats, settings, force):
     groups = manifest["groups"]
     counts = Counter(e["kind"] for e in groups)
     per_kind = ", ".join(f"{counts[k.ID]} {k.TITLE}" for k in kinds.all_kinds() if counts[k.ID])
-    click.echo(f"converted {len(groups)} groups ({per_kind or 'none recognised'}) from "
+    click.echo(f"converted {plural(len(groups), 'group')} ({per_kind or 'none recognised'}) from "
                f"{manifest['source']['checkpoint']} into {os.path.abspath(out)}")
     for e in groups:
         extra = f" data_format={e['data_format']}" if "data_format" in e else ""
@@ -141,12 +143,12 @@ def convert(ckpt, out, data_formats, settings, force):
     assumed = [e for e in groups if "data_format" in e and not e["data_format_given"]]
     if assumed:
         titles = " / ".join(dict.fromkeys(kinds.get(e["kind"]).TITLE for e in assumed))
-        click.echo(f"note: data format NHWC assumed for {len(assumed)} {titles} groups; pass "
+        click.echo(f"note: data format NHWC assumed for {plural(len(assumed), f'{titles} group')}; pass "
                    "--data-format SCOPE=NCHW for channels-first ones", err=True)
     for line in manifest["left_out"]:
         click.echo(f"note: {line}", err=True)
     if manifest["not_converted"]:
-        click.echo(f"{len(manifest['not_converted'])} variables not converted "
+        click.echo(f"{plural(len(manifest['not_converted']), 'variable')} not converted "
                    "(listed in manifest.json)")
 
 

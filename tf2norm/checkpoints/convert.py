@@ -13,6 +13,8 @@ import os
 import shutil
 import tempfile
 
+from tf2norm._words import plural
+
 from . import manifest as mf
 from .errors import CheckpointError
 from .reader import Tf1Checkpoint
@@ -32,7 +34,7 @@ def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=
         raise CheckpointError(inv.problems[0] + more)
     if not inv.groups:
         raise CheckpointError(f"no group tf2norm converts was recognised in "
-                              f"{ckpt.path} ({len(inv.variables)} variables)")
+                              f"{ckpt.path} ({plural(len(inv.variables), 'variable')})")
     mf.apply_options(inv, data_formats, settings)
     if settle:
         settle_candidates(inv, ckpt)
@@ -49,7 +51,7 @@ def settle_candidates(inv, ckpt: Tf1Checkpoint) -> None:
         key = g.unresolved[0]
         raise CheckpointError(f"no group to convert in {ckpt.path}: {g.scope} may be a {kinds.get(g.kind).TITLE}, "
                               f"but {g.required[key]}; pass --config {g.scope}:{key}=VALUE"
-                              + (f" (and {len(dropped) - 1} more such groups)" if len(dropped) > 1 else ""))
+                              + (f" (and {plural(len(dropped) - 1, 'more such group')})" if len(dropped) > 1 else ""))
 
 
 def _fsync(path):

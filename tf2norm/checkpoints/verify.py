@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tf2norm._words import plural
+
 from . import golden as gd
 from . import kinds
 from . import manifest as mf
@@ -164,6 +166,6 @@ def format_table(results, atol, rtol) -> str:
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip()
              for row in [header] + rows]
     failed = sum(not r.passed for r in results)
-    lines.append(f"{len(results)} groups: {len(results) - failed} pass, {failed} fail "
+    lines.append(f"{plural(len(results), 'group')}: {len(results) - failed} pass, {failed} fail "
                  f"(atol {atol:g}, rtol {rtol:g})")
     return "\n".join(lines)

@@ -11,7 +11,6 @@ comment on any line of the reported expression, once a person has checked the co
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 
 # code -> (message, hint). Messages may hold `{name}` fields filled by the reporting site.
@@ -93,17 +92,13 @@ def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
+def escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def format_github(finding: Finding) -> str:
     # Files tf2norm could not process at all are errors; everything else is a warning.
     level = "error" if finding.code < "TF2N010" else "warning"
-    return (f"::{level} file={_escape_property(finding.path)},line={finding.line},col={finding.col},"
-            f"title={_escape_property(finding.code)}::"
+    return (f"::{level} file={escape_property(finding.path)},line={finding.line},col={finding.col},"
+            f"title={escape_property(finding.code)}::"
             f"{_escape_data(finding.message)} (fix: {_escape_data(finding.hint)})")
-
-
-def format_json(findings: list[Finding]) -> str:
-    return json.dumps([f.as_dict() for f in findings], indent=2)
