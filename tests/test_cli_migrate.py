@@ -104,7 +104,7 @@ def _json_tree(tmp_path):
         "findings": [
             {"path": str(tmp_path / "b_py2.py"), "line": 1, "col": 1, "code": "TF2N001",
              "message": "cannot parse: Missing parentheses in call to 'print'. Did you mean print(...)?",
-             "hint": "fix the syntax (Python 2 files must be ported to Python 3 first)", "rewriter": None},
+             "hint": "the file is Python 2 code: port it to Python 3 first", "rewriter": None},
             {"path": str(tmp_path / "c_reported.py"), "line": 3, "col": 5, "code": "TF2N102",
              "message": "batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
              "hint": "use --target compat", "rewriter": "contrib_batch_norm"}],
@@ -155,7 +155,7 @@ def test_text_report_names_each_file_before_its_findings(tmp_path):
     assert result.stderr.splitlines() == [
         f"would migrate {tmp_path / 'a_legacy.py'}",
         f"{tmp_path / 'b_py2.py'}:1:1: TF2N001 cannot parse: Missing parentheses in call to 'print'. Did you mean "
-        "print(...)? (fix: fix the syntax (Python 2 files must be ported to Python 3 first))",
+        "print(...)? (fix: the file is Python 2 code: port it to Python 3 first)",
         f"{tmp_path / 'c_reported.py'}:3:5: TF2N102 batch_norm(batch_weights=...): weighted moments have no Keras "
         "equivalent; left unchanged (fix: use --target compat)",
         "tf2norm: 3 files, 1 would change, 1 finding, 1 failed",
@@ -169,8 +169,8 @@ def test_github_format_annotates_files_and_findings_on_stdout(tmp_path):
     assert result.stdout.splitlines() == [
         f"::warning file={tmp_path / 'a_legacy.py'},title=tf2norm::would migrate: run tf2norm migrate",
         f"::error file={tmp_path / 'b_py2.py'},line=1,col=1,title=TF2N001::cannot parse: Missing parentheses in "
-        "call to 'print'. Did you mean print(...)? (fix: fix the syntax (Python 2 files must be ported to Python 3 "
-        "first))",
+        "call to 'print'. Did you mean print(...)? (fix: the file is Python 2 code: port it "
+        "to Python 3 first)",
         f"::warning file={tmp_path / 'c_reported.py'},line=3,col=5,title=TF2N102::batch_norm(batch_weights=...): "
         "weighted moments have no Keras equivalent; left unchanged (fix: use --target compat)",
     ]
