@@ -181,12 +181,14 @@ def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
     reference of the TF1 math, or, with --golden, the recorded TF1 inputs, compared with the
     recorded TF1 outputs. Prints one row per group; exits 1 if any group is above tolerance.
     """
-    from .verify import format_table, verify as run
+    from .verify import format_table, unrecorded_settings_hint, verify as run
 
     left_out = []
     results = run(ckpt, converted=converted, golden=golden, atol=atol, rtol=rtol, seed=seed,
                   data_formats=data_formats, settings=settings, left_out=left_out)
     click.echo(format_table(results, atol, rtol))
+    for hint in filter(None, (unrecorded_settings_hint(r, converted is not None) for r in results)):
+        click.echo(f"note: {hint}", err=True)
     for line in left_out:
         click.echo(f"note: {line.replace('was not converted', 'was not verified')}", err=True)
     if not all(r.passed for r in results):

@@ -16,7 +16,7 @@ The relative error reported is ``max|got - want| / max|want|`` over each compare
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +38,8 @@ class Result:
     max_rel: float
     passed: bool
     worst: str  # which compared quantity had the largest error
+    config: dict = field(default_factory=dict)  # the replacement's configuration in this run
+    data_format: str | None = None
 
 
 class _Compare:
@@ -155,7 +157,36 @@ def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rt
     group.data_format = data_format
     kinds.get(group.kind).verify(factory, values, config, compare, fields, rng, group)
     return Result(group.scope, group.kind, "TF1 golden" if fields is not None else "NumPy reference",
-                  compare.max_abs, compare.max_rel, compare.passed, compare.worst)
+                  compare.max_abs, compare.max_rel, compare.passed, compare.worst, dict(config), data_format)
+
+
+# Float32 rounding of these layers stays below 1e-5 (the tolerances in README's support table); an
+# error this large means the two sides compute different functions, most often because a setting the
+# checkpoint cannot record (an activation, a decay, a layout) differs from the TF1 call's.
+LARGE_ERROR = 1e-3
+
+
+def unrecorded_settings_hint(result: Result, converted: bool) -> str | None:
+    """For a group that failed by a large error: the settings its checkpoint cannot record, the values
+    this run used, and how to give the TF1 code's (one line); None otherwise."""
+    if result.passed or not result.max_abs >= LARGE_ERROR:
+        return None
+    kind = kinds.get(result.kind)
+    keys = [k for k in kind.SETTABLE if k != "axis" or not kind.DATA_FORMAT]
+    used = [f"{k}={result.config[k]!r}" for k in keys if k in result.config]
+    if kind.DATA_FORMAT:
+        keys.append("data format")
+        used.append(f"data format {result.data_format or 'NHWC'}")
+    defaults = [k for k in keys if k not in result.config and k != "data format"]
+    if defaults:
+        used.append(f"the replacement's defaults for {', '.join(defaults)}")
+    options = f"--config {result.scope}:KEY=VALUE" + (f" / --data-format {result.scope}=FORMAT"
+                                                      if kind.DATA_FORMAT else "")
+    how = (f"convert again with {options} or --source FILE" if converted
+           else f"pass {options}, or --source FILE to read them from the code")
+    return (f"{result.scope} failed by {result.max_abs:.3g}, more than rounding: a checkpoint cannot record a "
+            f"{kind.TITLE}'s {', '.join(keys)}, and this run used {', '.join(used)}; if the TF1 code passed "
+            f"other values, {how}")
 
 
 def format_table(results, atol, rtol) -> str:
