@@ -59,6 +59,7 @@ class Options:
     rewriters: tuple[str, ...] | None = None  # None: all
     write: bool = False
     diff: bool = False
+    line_length: int | None = None  # None: from the file's black/ruff configuration or its own lines
 
 
 @dataclasses.dataclass
@@ -130,7 +131,7 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
                     hint="Python parses the file but this LibCST does not: upgrade libcst") from None
     modules, legacy, paths = _registry()
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
-    ctx = FileContext(module, path, options.target, legacy, paths)
+    ctx = FileContext(module, path, options.target, legacy, paths, options.line_length)
     try:
         for name, rewriter in selected:
             ctx.rewriter = name

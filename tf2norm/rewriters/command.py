@@ -33,12 +33,16 @@ def _ids(values) -> list[str]:
                    "stdout unless it carries code or a diff, then to stderr.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file instead.")
+@click.option("--line-length", "-l", type=click.IntRange(min=1), default=None,
+              help="Wrap emitted code to this many columns [default: line-length from [tool.black] or "
+                   "[tool.ruff] above the file, else its longest line if 79 or more, else 88].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Files processed in parallel (processes).")
 @click.option("--only", multiple=True, metavar="ID[,ID]", help="Run only these rewriters.")
 @click.option("--skip", multiple=True, metavar="ID[,ID]", help="Do not run these rewriters.")
 @click.option("--list-rewriters", is_flag=True, help="List the rewriters and their finding codes, then exit.")
-def migrate(paths, target, diff, check, output_format, output_file, jobs, only, skip, list_rewriters):
+def migrate(paths, target, diff, check, output_format, output_file, line_length, jobs, only, skip,
+            list_rewriters):
     """Rewrite TF1 contrib batch_norm and LayerNormBasicLSTMCell code for TF2 / Keras 3.
 
     PATH may be files, directories (every *.py below them) or `-` (stdin to stdout). Files are
@@ -71,7 +75,8 @@ def migrate(paths, target, diff, check, output_format, output_file, jobs, only, 
 
     from tf2norm.rewriters import _driver, _report
 
-    options = _driver.Options(target=target, rewriters=selected, write=not (diff or check), diff=diff)
+    options = _driver.Options(target=target, rewriters=selected, write=not (diff or check), diff=diff,
+                              line_length=line_length)
     stdin = paths == ("-",)
     if stdin:
         results = [_stdin(options)]
