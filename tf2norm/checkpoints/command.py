@@ -25,6 +25,10 @@ _DATA_FORMAT_HELP = (
     "not record it (batch_norm's data_format argument is not a variable), so it defaults to NHWC "
     "(channels last); NCHW models need it, or the replacement normalises the wrong axis. "
     "Repeatable.")
+_SOURCE_HELP = (
+    "A program file (legacy TF1 or migrated) whose calls give the settings the checkpoint cannot "
+    "record (decay/momentum, epsilon, data_format, forget_bias, activation, groups, ...), read without "
+    "running it; --config and --data-format win. Repeatable.")
 _CONFIG_HELP = (
     "[SCOPE:]KEY=VALUE: a constructor argument the checkpoint cannot record, e.g. "
     "forget_bias=0.5 for cells, momentum=0.9 (TF1's decay), epsilon=1e-5, fused=false for batch "
@@ -116,9 +120,10 @@ def inspect_(ckpt, as_json, index_only):
 @click.option("--data-format", "data_formats", multiple=True, metavar="[SCOPE=]FORMAT",
               help=_DATA_FORMAT_HELP)
 @click.option("--config", "settings", multiple=True, metavar="[SCOPE:]KEY=VALUE", help=_CONFIG_HELP)
+@click.option("--source", "sources", multiple=True, type=click.Path(), metavar="FILE", help=_SOURCE_HELP)
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @_handled
-def convert(ckpt, out, data_formats, settings, force):
+def convert(ckpt, out, data_formats, settings, sources, force):
     """Convert the recognised groups of CKPT for tf2norm's replacement layers.
 
     Writes DIR/weights.h5 (one HDF5 group per TF1 group, one dataset per replacement weight) and
@@ -130,7 +135,9 @@ def convert(ckpt, out, data_formats, settings, force):
     from . import kinds
     from .convert import convert as run
 
-    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force)
+    from_source = []
+    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force, sources=sources,
+                   notes=from_source)
     groups = manifest["groups"]
     counts = Counter(e["kind"] for e in groups)
     per_kind = ", ".join(f"{counts[k.ID]} {k.TITLE}" for k in kinds.all_kinds() if counts[k.ID])
@@ -140,6 +147,8 @@ def convert(ckpt, out, data_formats, settings, force):
         extra = f" data_format={e['data_format']}" if "data_format" in e else ""
         click.echo(f"  {e['scope']} -> {e['class'].rsplit('.', 1)[-1]}({_kwargs(e['config'])})"
                    f"{extra}")
+    for line in from_source:
+        click.echo(f"note: --source: {line}", err=True)
     assumed = [e for e in groups if "data_format" in e and not e["data_format_given"]]
     if assumed:
         titles = " / ".join(dict.fromkeys(kinds.get(e["kind"]).TITLE for e in assumed))
@@ -171,8 +180,9 @@ def _kwargs(config) -> str:
 @click.option("--data-format", "data_formats", multiple=True, metavar="[SCOPE=]FORMAT",
               help=_DATA_FORMAT_HELP)
 @click.option("--config", "settings", multiple=True, metavar="[SCOPE:]KEY=VALUE", help=_CONFIG_HELP)
+@click.option("--source", "sources", multiple=True, type=click.Path(), metavar="FILE", help=_SOURCE_HELP)
 @_handled
-def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
+def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings, sources):
     """Check that the replacement layers loaded with CKPT's values compute what TF1 computed.
 
     Each group runs seeded random inputs (a batch of sequences of different lengths from a random
@@ -183,9 +193,12 @@ def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
     """
     from .verify import format_table, unrecorded_settings_hint, verify as run
 
-    left_out = []
+    left_out, from_source = [], []
     results = run(ckpt, converted=converted, golden=golden, atol=atol, rtol=rtol, seed=seed,
-                  data_formats=data_formats, settings=settings, left_out=left_out)
+                  data_formats=data_formats, settings=settings, left_out=left_out, sources=sources,
+                  notes=from_source)
+    for line in from_source:
+        click.echo(f"note: --source: {line}", err=True)
     click.echo(format_table(results, atol, rtol))
     for hint in filter(None, (unrecorded_settings_hint(r, converted is not None) for r in results)):
         click.echo(f"note: {hint}", err=True)

@@ -16,6 +16,7 @@ import tempfile
 from tf2norm._words import plural
 
 from . import manifest as mf
+from . import source
 from .errors import CheckpointError
 from .reader import Tf1Checkpoint
 from .tf2_export import Tf2LayerCheckpointWriter
@@ -23,10 +24,12 @@ from .tf2_export import Tf2LayerCheckpointWriter
 TF2_DIR = "tf2"
 
 
-def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=True):
+def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=True, sources=(), notes=None):
     """The checkpoint's groups with the user's options applied; CheckpointError if unusable.
 
     ``settle``: leave out the candidate groups the options did not confirm (see :func:`settle_candidates`).
+    ``sources``: program files whose calls give the settings the options leave out (``--source``,
+    see :mod:`.source`); what was taken from them is appended to ``notes``.
     """
     inv = ckpt.inventory()
     if inv.problems:
@@ -35,7 +38,10 @@ def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=
     if not inv.groups:
         raise CheckpointError(f"no group tf2norm converts was recognised in "
                               f"{ckpt.path} ({plural(len(inv.variables), 'variable')})")
-    mf.apply_options(inv, data_formats, settings)
+    from_source = source.apply(inv, sources, data_formats, settings)
+    mf.apply_options(inv, [*from_source[0], *data_formats], [*from_source[1], *settings])
+    if notes is not None:
+        notes.extend(from_source[2])
     if settle:
         settle_candidates(inv, ckpt)
     return inv
@@ -90,10 +96,12 @@ def write_weights(ckpt: Tf1Checkpoint, manifest: dict, root: str, progress=None)
             e["tf2_checkpoint"] = relative
 
 
-def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None) -> dict:
+def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None, sources=(),
+            notes=None) -> dict:
     """Convert ``checkpoint`` into the directory ``out``; returns the manifest written.
 
-    ``data_formats`` and ``settings`` are the CLI's ``--data-format`` and ``--config`` strings.
+    ``data_formats`` and ``settings`` are the CLI's ``--data-format`` and ``--config`` strings,
+    ``sources`` its ``--source`` files (what was taken from them is appended to ``notes``).
     Raises CheckpointError (and writes nothing) for a bad checkpoint or option, an existing ``out``
     without ``force``, or a missing parent directory.
     """
@@ -104,7 +112,7 @@ def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progr
     if os.path.lexists(out) and not force:
         raise CheckpointError(f"{out} already exists (use --force to replace it)")
     ckpt = Tf1Checkpoint(checkpoint)
-    inv = checked_inventory(ckpt, data_formats, settings)
+    inv = checked_inventory(ckpt, data_formats, settings, sources=sources, notes=notes)
     manifest = mf.build(inv, ckpt.path)
 
     try:

@@ -25,6 +25,7 @@ from tf2norm._words import plural
 from . import golden as gd
 from . import kinds
 from . import manifest as mf
+from . import source
 from .errors import CheckpointError
 from .naming import parse_data_format
 
@@ -82,19 +83,20 @@ class _Compare:
 
 
 def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed=0,
-           data_formats=(), settings=(), left_out=None) -> list:
+           data_formats=(), settings=(), left_out=None, sources=(), notes=None) -> list:
     """Verify every group of ``checkpoint``; returns one :class:`Result` per group.
 
     The replacement's configuration comes from the converted directory's manifest when
     ``converted`` is given; otherwise from the checkpoint, then what the golden file records about
     the TF1 call (forget_bias, epsilon, decay, fused, data format), then ``data_formats`` and
-    ``settings`` (the CLI's --data-format / --config). Raises CheckpointError for bad input.
+    ``settings`` (the CLI's --data-format / --config), with what ``sources`` (--source) give
+    first (noted in ``notes``). Raises CheckpointError for bad input.
     """
     from .convert import checked_inventory, settle_candidates
     from .reader import Tf1Checkpoint
 
-    if converted is not None and (data_formats or settings):
-        raise CheckpointError("--data-format and --config configure the groups of a TF1 "
+    if converted is not None and (data_formats or settings or sources):
+        raise CheckpointError("--data-format, --config and --source configure the groups of a TF1 "
                               "checkpoint; a converted directory records its own configuration")
     ckpt = Tf1Checkpoint(checkpoint)
     inv = checked_inventory(ckpt, settle=False)
@@ -110,7 +112,10 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
         if fmt:
             scopes[scope].data_format = fmt
             scopes[scope].config["axis"] = parse_data_format(fmt)[0]
-    mf.apply_options(inv, data_formats, settings)
+    from_source = source.apply(inv, sources, data_formats, settings)
+    mf.apply_options(inv, [*from_source[0], *data_formats], [*from_source[1], *settings])
+    if notes is not None:
+        notes.extend(from_source[2])
 
     manifest = mf.read(converted) if converted is not None else None
     for g in inv.groups if manifest is not None else ():
