@@ -354,7 +354,7 @@ def test_convert_into_a_missing_parent(tmp_path):
     (["--converted", "{fixtures}/ln_lstm"],
      "{fixtures}/ln_lstm is not a converted checkpoint (no manifest.json)"),
     (["--data-format", "NCHW", "--converted", "{tmp}"],
-     "--data-format and --config configure the groups of a TF1 checkpoint; a converted directory "
+     "--data-format, --config and --source configure the groups of a TF1 checkpoint; a converted directory "
      "records its own configuration"),
 ])
 def test_verify_bad_options(args, message, tmp_path):

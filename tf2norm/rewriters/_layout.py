@@ -351,9 +351,9 @@ class Layout:
             before.append(self._newline(continuation) if newline else _space(" " if i else ""))
             args.append(arg)
             line = (start + _value_prefix(arg) + self._text(arg.value)).split("\n")[-1] + ("" if last else ",")
-        laid = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT if last else _comma(before[i + 1]),
-                               whitespace_after_arg=_space(""))
-                for i, (a, last) in enumerate((a, i == len(args) - 1) for i, a in enumerate(args))]
+        # The whitespace before an argument is the previous one's comma's (the call's own for the first).
+        laid = [arg.with_changes(comma=_comma(before[i + 1]) if i + 1 < len(args) else cst.MaybeSentinel.DEFAULT,
+                                 whitespace_after_arg=_space("")) for i, arg in enumerate(args)]
         return call.with_changes(whitespace_before_args=before[0], args=laid)
 
     # -- imports ---------------------------------------------------------------------------------
