@@ -246,6 +246,8 @@ class Layout:
         return node
 
     def _holds_forced(self, node: cst.CSTNode) -> bool:
+        if not self.forced:
+            return False
         if id(node) in self.forced:
             return True
         return any(self._holds_forced(child) for child in node.children)
