@@ -71,7 +71,8 @@ def test_check_writes_nothing_and_exits_1_on_a_change(tree):
     result = run("--check", str(tree))
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == f"would migrate {tree / 'legacy.py'}\ntf2norm: 2 files, 1 would change, 0 findings, 0 failed\n"
+    assert result.stderr == (f"would migrate {tree / 'legacy.py'}\n"
+                             "tf2norm: 2 files, 1 would change, 0 findings, 0 failed\n")
     assert (tree / "legacy.py").read_text() == LEGACY
 
 

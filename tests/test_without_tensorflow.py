@@ -50,7 +50,8 @@ def test_checkpoint_command_names_what_to_install():
     done = _without_tensorflow("from tf2norm.cli import main\nmain(['checkpoint', 'inspect', 'model.ckpt'])\n")
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr == f"error: tf2norm checkpoint needs TensorFlow 2.16 or later, which is not installed: {INSTALL}\n"
+    assert done.stderr == (f"error: tf2norm checkpoint needs TensorFlow 2.16 or later, which is not installed: "
+                           f"{INSTALL}\n")
 
 
 def test_importing_the_replacements_or_checkpoints_names_what_to_install():

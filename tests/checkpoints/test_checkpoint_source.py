@@ -101,7 +101,8 @@ def test_a_source_that_cannot_be_read_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "py2.py").write_text("print 'x'\n")
     run = cli("convert", CKPT, "--out", tmp_path / "out", "--source", tmp_path / "py2.py")
     assert (run.exit_code, run.stdout) == (2, "")
-    assert run.stderr.startswith(f"tf2norm checkpoint convert: error: --source {tmp_path / 'py2.py'}: cannot parse it: ")
+    assert run.stderr.startswith(
+        f"tf2norm checkpoint convert: error: --source {tmp_path / 'py2.py'}: cannot parse it: ")
     assert len(run.stderr.splitlines()) == 1 and not (tmp_path / "out").exists()
     missing = cli("convert", CKPT, "--out", tmp_path / "out", "--source", tmp_path / "missing.py")
     assert (missing.exit_code, missing.stderr) == (
