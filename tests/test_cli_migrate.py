@@ -39,7 +39,7 @@ def test_writes_in_place_exits_1_then_a_second_run_is_clean(tree):
     result = run(str(tree))
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == "tf2norm: 2 files, 1 changed, 0 findings, 0 failed\n"
+    assert result.stderr == f"migrated {tree / 'legacy.py'}\ntf2norm: 2 files, 1 changed, 0 findings, 0 failed\n"
     assert (tree / "legacy.py").read_text() == MIGRATED
     assert (tree / "clean.py").read_text() == CLEAN
     assert (tree / ".hidden" / "skipped.py").read_text() == LEGACY
@@ -58,7 +58,7 @@ def test_diff_prints_and_writes_nothing(tree):
         "+from tf2norm.replacements import BatchNormalization\n \n"
         "-y = tf.contrib.layers.batch_norm(x, decay=0.9)\n"
         "+y = BatchNormalization(momentum=0.9, scale=False)(x, training=True)\n")
-    assert result.stderr == "tf2norm: 2 files, 1 would change, 0 findings, 0 failed\n"
+    assert result.stderr == f"would migrate {path}\ntf2norm: 2 files, 1 would change, 0 findings, 0 failed\n"
     assert (tree / "legacy.py").read_text() == LEGACY
 
 
@@ -71,6 +71,8 @@ def test_check_writes_nothing_and_exits_1_on_a_change(tree):
     result = run("--check", str(tree))
     assert result.exit_code == 1
     assert result.stdout == ""
+    assert result.stderr == (f"would migrate {tree / 'legacy.py'}\n"
+                             "tf2norm: 2 files, 1 would change, 0 findings, 0 failed\n")
     assert (tree / "legacy.py").read_text() == LEGACY
 
 
@@ -79,9 +81,10 @@ def test_check_exits_1_on_a_finding_alone_and_0_when_clean(tmp_path):
     (tmp_path / "clean.py").write_text(CLEAN)
     reported = run("--check", str(tmp_path / "reported.py"))
     assert reported.exit_code == 1
-    assert reported.stderr.splitlines()[0] == (
+    assert reported.stderr.splitlines() == [
         f"{tmp_path / 'reported.py'}:3:5: TF2N102 batch_norm(batch_weights=...): weighted moments have no Keras "
-        "equivalent; left unchanged (fix: use --target compat)")
+        "equivalent; left unchanged (fix: use --target compat)",
+        "tf2norm: 1 file, 0 would change, 1 finding, 0 failed"]
     assert run("--check", str(tmp_path / "clean.py")).exit_code == 0
 
 
@@ -91,27 +94,89 @@ def test_target_compat(tree):
     assert "+y = batch_norm(x, decay=0.9)\n" in result.stdout
 
 
-def test_json_format_is_one_document_on_stderr(tmp_path):
-    (tmp_path / "reported.py").write_text(REPORTED)
-    result = run("--check", "--format", "json", str(tmp_path / "reported.py"))
-    assert result.exit_code == 1
-    assert json.loads(result.stderr) == [{
-        "path": str(tmp_path / "reported.py"), "line": 3, "col": 5, "code": "TF2N102",
-        "message": "batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
-        "hint": "use --target compat", "rewriter": "contrib_batch_norm"}]
+def _json_tree(tmp_path):
+    (tmp_path / "a_legacy.py").write_text(LEGACY)
+    (tmp_path / "b_py2.py").write_text("print 'hello'\n")
+    (tmp_path / "c_reported.py").write_text(REPORTED)
+    return {
+        "written": False,
+        "changed": [str(tmp_path / "a_legacy.py")],
+        "failed": [str(tmp_path / "b_py2.py")],
+        "findings": [
+            {"path": str(tmp_path / "b_py2.py"), "line": 1, "col": 1, "code": "TF2N001",
+             "message": "cannot parse: Missing parentheses in call to 'print'. Did you mean print(...)?",
+             "hint": "the file is Python 2 code: port it to Python 3 first", "rewriter": None},
+            {"path": str(tmp_path / "c_reported.py"), "line": 3, "col": 5, "code": "TF2N102",
+             "message": "batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
+             "hint": "use --target compat", "rewriter": "contrib_batch_norm"}],
+        "summary": {"files": 3, "changed": 1, "findings": 1, "failed": 1},
+    }
 
 
-def test_github_format(tmp_path):
-    (tmp_path / "reported.py").write_text(REPORTED)
-    (tmp_path / "py2.py").write_text("print 'hello'\n")
-    result = run("--check", "--format", "github", str(tmp_path))
-    assert result.exit_code == 1
+def test_json_format_is_one_document_on_stdout(tmp_path):
+    expected = _json_tree(tmp_path)
+    result = run("--check", "--format", "json", str(tmp_path))
+    assert (result.exit_code, result.stderr) == (1, "")
+    assert json.loads(result.stdout) == expected
+    assert (tmp_path / "a_legacy.py").read_text() == LEGACY
+
+
+def test_json_goes_to_stderr_when_stdout_carries_a_diff_or_code(tmp_path):
+    expected = _json_tree(tmp_path)
+    result = run("--diff", "--format", "json", str(tmp_path))
+    assert result.stdout.startswith(f"--- a/{tmp_path / 'a_legacy.py'}\n")
+    assert json.loads(result.stderr) == expected
+    piped = run("--format", "json", "-", input=LEGACY)
+    assert piped.stdout == MIGRATED
+    assert json.loads(piped.stderr) == {"written": True, "changed": ["-"], "failed": [], "findings": [],
+                                        "summary": {"files": 1, "changed": 1, "findings": 0, "failed": 0}}
+
+
+def test_output_file_takes_the_report(tmp_path):
+    expected = _json_tree(tmp_path)
+    report = tmp_path / "out" / "report.json"
+    report.parent.mkdir()
+    result = run("--diff", "--format", "json", "--output-file", str(report), str(tmp_path))
+    assert result.stderr == ""
+    assert result.stdout.startswith(f"--- a/{tmp_path / 'a_legacy.py'}\n")
+    assert json.loads(report.read_text()) == expected
+    text = run("--check", "-o", str(report), str(tmp_path))
+    assert (text.exit_code, text.stdout, text.stderr) == (1, "", "")
+    assert report.read_text().splitlines()[0] == f"would migrate {tmp_path / 'a_legacy.py'}"
+    assert report.read_text().splitlines()[-1] == "tf2norm: 3 files, 1 would change, 1 finding, 1 failed"
+    unwritable = run("--check", "-o", str(tmp_path / "missing" / "report.txt"), str(tmp_path))
+    assert unwritable.exit_code == 2
+    assert unwritable.stderr == (f"error: cannot write the report to {tmp_path / 'missing' / 'report.txt'}: "
+                                 "No such file or directory\n")
+
+
+def test_text_report_names_each_file_before_its_findings(tmp_path):
+    _json_tree(tmp_path)
+    result = run("--check", str(tmp_path))
     assert result.stderr.splitlines() == [
-        f"::error file={tmp_path / 'py2.py'},line=1,col=1,title=TF2N001::cannot parse: Missing parentheses in call "
-        "to 'print'. Did you mean print(...)? (fix: fix the syntax (Python 2 files must be ported to Python 3 first))",
-        f"::warning file={tmp_path / 'reported.py'},line=3,col=5,title=TF2N102::batch_norm(batch_weights=...): "
+        f"would migrate {tmp_path / 'a_legacy.py'}",
+        f"{tmp_path / 'b_py2.py'}:1:1: TF2N001 cannot parse: Missing parentheses in call to 'print'. Did you mean "
+        "print(...)? (fix: the file is Python 2 code: port it to Python 3 first)",
+        f"{tmp_path / 'c_reported.py'}:3:5: TF2N102 batch_norm(batch_weights=...): weighted moments have no Keras "
+        "equivalent; left unchanged (fix: use --target compat)",
+        "tf2norm: 3 files, 1 would change, 1 finding, 1 failed",
+    ]
+
+
+def test_github_format_annotates_files_and_findings_on_stdout(tmp_path):
+    _json_tree(tmp_path)
+    result = run("--check", "--format", "github", str(tmp_path))
+    assert (result.exit_code, result.stderr) == (1, "")
+    assert result.stdout.splitlines() == [
+        f"::warning file={tmp_path / 'a_legacy.py'},title=tf2norm::would migrate: run tf2norm migrate",
+        f"::error file={tmp_path / 'b_py2.py'},line=1,col=1,title=TF2N001::cannot parse: Missing parentheses in "
+        "call to 'print'. Did you mean print(...)? (fix: the file is Python 2 code: port it "
+        "to Python 3 first)",
+        f"::warning file={tmp_path / 'c_reported.py'},line=3,col=5,title=TF2N102::batch_norm(batch_weights=...): "
         "weighted moments have no Keras equivalent; left unchanged (fix: use --target compat)",
     ]
+    written = run("--format", "github", str(tmp_path / "a_legacy.py"))
+    assert written.stdout == f"::notice file={tmp_path / 'a_legacy.py'},title=tf2norm::migrated\n"
 
 
 def test_bad_files_are_reported_and_the_others_still_processed(tmp_path):
@@ -122,7 +187,8 @@ def test_bad_files_are_reported_and_the_others_still_processed(tmp_path):
     assert result.exit_code == 1
     assert [line.split(": ", 1)[1].split(" ", 1)[0] for line in result.stderr.splitlines()[:2]] == [
         "TF2N001", "TF2N002"]
-    assert result.stderr.splitlines()[2] == "tf2norm: 3 files, 1 changed, 0 findings, 2 failed"
+    assert result.stderr.splitlines()[2:] == [f"migrated {tmp_path / 'c_legacy.py'}",
+                                              "tf2norm: 3 files, 1 changed, 0 findings, 2 failed"]
     assert (tmp_path / "a_py2.py").read_text().startswith("import tensorflow as tf\nprint tf.contrib")
     assert (tmp_path / "b_latin.py").read_bytes() == b"x = '\xe9'\n"
     assert (tmp_path / "c_legacy.py").read_text() == MIGRATED

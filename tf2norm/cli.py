@@ -15,6 +15,8 @@ _SUBCOMMANDS = {
     "migrate": ("tf2norm.rewriters.command", "migrate", "Rewrite TF1 normalisation code for TF2 / Keras 3."),
     "checkpoint": ("tf2norm.checkpoints.command", "checkpoint", "Inspect, convert and verify TF1 checkpoints."),
 }
+# Subcommands that need TensorFlow, which `pip install tf2norm` does not bring (see _requirements).
+_NEED_TENSORFLOW = {"checkpoint"}
 
 
 class _LazyGroup(click.Group):
@@ -25,6 +27,13 @@ class _LazyGroup(click.Group):
         if name not in _SUBCOMMANDS:
             return None
         module_name, attribute, _ = _SUBCOMMANDS[name]
+        if name in _NEED_TENSORFLOW:
+            from tf2norm._requirements import problem
+
+            reason = problem(f"tf2norm {name}")
+            if reason is not None:
+                click.echo(f"error: {reason}", err=True)
+                ctx.exit(2)
         return getattr(importlib.import_module(module_name), attribute)
 
     def format_commands(self, ctx, formatter):

@@ -320,7 +320,7 @@ BAD = {
     "int32": (_int32, "block2/BatchNorm/moving_mean: unsupported dtype int32 (tf2norm converts "
                       "float32 checkpoints only)"),
     "no groups": (_no_groups, "no group tf2norm converts was recognised in "
-                              "{tmp}/ckpt/model.ckpt (1 variables)"),
+                              "{tmp}/ckpt/model.ckpt (1 variable)"),
 }
 
 
@@ -365,7 +365,7 @@ def test_convert_into_a_missing_parent(tmp_path):
     (["--converted", "{fixtures}/ln_lstm"],
      "{fixtures}/ln_lstm is not a converted checkpoint (no manifest.json)"),
     (["--data-format", "NCHW", "--converted", "{tmp}"],
-     "--data-format and --config configure the groups of a TF1 checkpoint; a converted directory "
+     "--data-format, --config and --source configure the groups of a TF1 checkpoint; a converted directory "
      "records its own configuration"),
 ])
 def test_verify_bad_options(args, message, tmp_path):

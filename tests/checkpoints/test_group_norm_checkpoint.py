@@ -105,7 +105,7 @@ def test_convert_refuses_unconfirmed_candidates(tmp_path):
         f"tf2norm checkpoint convert: error: no group to convert in {CKPT}/ckpt: {GN} may be a GroupNormalization, "
         "but the checkpoint records neither groups nor the class (GroupNormalization, InstanceNormalization and "
         f"LayerNormalization all store just gamma and beta); pass --config {GN}:groups=VALUE "
-        "(and 1 more such groups)\n")
+        "(and 1 more such group)\n")
     assert not (tmp_path / "out").exists()
 
 

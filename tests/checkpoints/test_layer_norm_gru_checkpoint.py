@@ -169,6 +169,14 @@ def test_verify_needs_the_activation_the_checkpoint_cannot_record():
     run = cli("verify", fixture("ln_gru_bidir"), "--golden", fixture("ln_gru_bidir", "golden.npz"),
               "--config", "activation=tanh")
     assert run.exit_code == 1 and set(rows(run.stdout).values()) == {("TF1 golden", "FAIL")}
+    # ... and an error that large gets a note naming what the checkpoint cannot record.
+    errors = {line.split()[0]: line.split()[4] for line in run.stdout.splitlines()[1:3]}
+    assert run.stderr.splitlines() == [
+        f"note: {scope} failed by {errors[scope]}, more than rounding: a checkpoint cannot record a "
+        "LayerNormGRUCell's activation, dropout_keep_prob, dropout_prob_seed, and this run used activation='tanh', "
+        "the replacement's defaults for dropout_keep_prob, dropout_prob_seed; if the TF1 code passed other values, "
+        f"pass --config {scope}:KEY=VALUE, or --source FILE to read them from the code"
+        for scope in sorted(errors)]
     # Against the NumPy reference both sides follow the configuration (only a golden file can tell
     # a wrong activation); an activation the reference does not know fails clearly.
     assert cli("verify", fixture("ln_gru_bidir"), "--config", "activation=relu").exit_code == 0

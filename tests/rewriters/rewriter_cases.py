@@ -13,9 +13,14 @@ import libcst as cst
 from tf2norm.rewriters import _driver
 
 
-def migrate(source: str, target: str = "keras", only=None, path: str = "case.py"):
+# The mapping tests read one emitted call per line: they run with a line length nothing reaches.
+# test_layout.py tests the wrapping to the file's line length.
+UNWRAPPED = 1000
+
+
+def migrate(source: str, target: str = "keras", only=None, path: str = "case.py", line_length=UNWRAPPED):
     """(migrated source, findings) for one file's text."""
-    options = _driver.Options(target=target, rewriters=tuple(only) if only else None)
+    options = _driver.Options(target=target, rewriters=tuple(only) if only else None, line_length=line_length)
     output, findings = _driver.migrate_source(source.encode("utf-8"), path, options)
     return output.decode("utf-8"), findings
 

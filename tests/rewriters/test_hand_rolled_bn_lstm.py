@@ -356,9 +356,9 @@ def test_wrappers_and_dynamic_rnn_around_the_migrated_cells_migrate_too():
             "    [tf.nn.rnn_cell.DropoutWrapper(BNLSTMCell(8, t, 4), output_keep_prob=0.9), BNLSTMCell(8, t, 4)])\n"
             "outputs, state = tf.nn.dynamic_rnn(stack, x, dtype=tf.float32)\n")
     source = module(call)
-    migrated = ("stack = MultiRNNCell(\n"
-                "    [DropoutWrapper(BatchNormLSTMCell(8, training=t, max_bn_steps=4), output_keep_prob=0.9), "
-                "BatchNormLSTMCell(8, training=t, max_bn_steps=4)])\n"
+    # The migrated calls are laid out afresh (test_layout.py), here on one line (rewriter_cases.UNWRAPPED).
+    migrated = ("stack = MultiRNNCell([DropoutWrapper(BatchNormLSTMCell(8, training=t, max_bn_steps=4), "
+                "output_keep_prob=0.9), BatchNormLSTMCell(8, training=t, max_bn_steps=4)])\n"
                 "outputs, state = tf.compat.v1.nn.dynamic_rnn(stack, x, dtype=tf.float32)\n")
     head, _, _ = source.partition("\n\n")
     expected = source.replace(call, migrated).replace(

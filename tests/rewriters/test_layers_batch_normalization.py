@@ -472,9 +472,11 @@ def test_calls_that_do_not_match_the_signature_are_reported():
                                     ("TF2N010", 8, 5)], only=ONLY)
     assert found[0].message == ("tf.layers.batch_normalization: arguments do not match the TF1 signature "
                                 "(unknown argument 'decay'); left unchanged")
-    # The compat replacements take the same arguments: they are passed on as they are.
+    # The compat replacements take the same arguments: they are passed on as they are (and the renamed
+    # calls laid out afresh, here on one line: rewriter_cases.UNWRAPPED).
     compat = source.replace("tf.layers.batch_normalization", "batch_normalization").replace(
         "tf.layers.BatchNormalization", "LayersBatchNormalization").replace(
+        "0.99,\n                                 None,", "0.99, None,").replace(
         "import tensorflow as tf\n",
         "import tensorflow as tf\nfrom tf2norm.replacements import LayersBatchNormalization, batch_normalization\n")
     check(source, compat, target="compat", only=ONLY)

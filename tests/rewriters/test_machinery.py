@@ -1,6 +1,7 @@
 """The shared machinery: discovery, name resolution, import cleanup, encodings, findings formats."""
 
 import json
+import sys
 
 import pytest
 from rewriter_cases import check, migrate
@@ -187,6 +188,31 @@ def test_unprocessable_source(data, code, message):
     assert [(f.code, f.message) for f in result.findings] == [(code, message)]
 
 
+VERSION = ".".join(map(str, sys.version_info[:2]))
+
+
+@pytest.mark.parametrize("data, message, hint", [
+    (b"print 'x'\n", "Missing parentheses in call to 'print'. Did you mean print(...)?", "python2"),
+    (b"x = 0777\n", "leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal "
+                    "integers", "python2"),
+    (b"try:\n    pass\nexcept E, e:\n    pass\n", "multiple exception types must be parenthesized", "python2"),
+    (b"a = `x`\n", "invalid syntax", "python2"),
+    (b"if a <> b:\n    pass\n", "invalid syntax", "python2"),
+    (b"raise E, 'm'\n", "invalid syntax", "python2"),
+    (b"x = 1L\n", "invalid decimal literal", "python2"),
+    (b"x = (1\n", "'(' was never closed", "fix"),
+    (b"y = f(x))\n", "unmatched ')'", "fix"),
+    (b"def f(:\n    pass\n", "invalid syntax", "fix"),
+])
+def test_the_syntax_error_hint_blames_python_2_only_for_python_2_code(data, message, hint):
+    [finding] = _driver.process_data(data, "bad.py", _driver.Options()).findings
+    assert (finding.code, finding.message) == ("TF2N001", f"cannot parse: {message}")
+    assert finding.hint == {
+        "python2": "the file is Python 2 code: port it to Python 3 first",
+        "fix": f"fix the syntax error; the file must parse as Python {VERSION} (the Python running tf2norm)",
+    }[hint]
+
+
 def test_a_crashing_rewriter_is_an_internal_error_for_that_file_only(monkeypatch):
     module = rewriters.available()["contrib_batch_norm"]
 
@@ -218,7 +244,7 @@ def test_github_format_escapes_properties_and_data():
 
 
 def test_json_schema():
-    assert json.loads(_findings.format_json([FINDING])) == [{
+    assert json.loads(json.dumps([FINDING.as_dict()])) == [{
         "path": "a, b.py", "line": 3, "col": 7, "code": "TF2N104", "message": "batch_norm: 50% shared",
         "hint": "pass scope='...'", "rewriter": "contrib_batch_norm"}]
 

@@ -18,10 +18,19 @@ Python::
 
 Modules: :mod:`.naming` (group recognition, pure), :mod:`.kinds` (one module per kind of group), :mod:`.reader` (TF1 reading),
 :mod:`.manifest` (the converted format), :mod:`.convert`, :mod:`.restore`, :mod:`.verify`,
-:mod:`.golden` (the recorded-TF1-outputs format). Nothing here imports TensorFlow at import time.
+:mod:`.golden` (the recorded-TF1-outputs format). Nothing here imports TensorFlow at import time,
+but TensorFlow 2.16+ must be installed (any distribution; `pip install 'tf2norm[tf]'` brings
+`tensorflow`): without it this import raises `tf2norm._requirements.MissingDependency` (an
+ImportError) naming what to install.
 """
 
 from __future__ import annotations
+
+# ruff: noqa: E402
+# (the imports come after the check, so that a missing TensorFlow is named in one line)
+from tf2norm._requirements import require as _require
+
+_require("tf2norm.checkpoints")
 
 from .convert import convert
 from .errors import CheckpointError

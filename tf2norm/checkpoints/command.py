@@ -17,6 +17,7 @@ import sys
 import click
 
 from tf2norm import exit_codes
+from tf2norm._words import plural
 
 EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERNAL = exit_codes.CHANGED, exit_codes.BAD_INPUT, exit_codes.INTERNAL
 
@@ -26,6 +27,10 @@ _DATA_FORMAT_HELP = (
     "not record it (batch_norm's data_format argument is not a variable), so it defaults to NHWC "
     "(channels last); NCHW models need it, or the replacement normalises the wrong axis. "
     "Repeatable.")
+_SOURCE_HELP = (
+    "A program file (legacy TF1 or migrated) whose calls give the settings the checkpoint cannot "
+    "record (decay/momentum, epsilon, data_format, forget_bias, activation, groups, ...), read without "
+    "running it; --config and --data-format win. Repeatable.")
 _CONFIG_HELP = (
     "[SCOPE:]KEY=VALUE: a constructor argument the checkpoint cannot record, e.g. "
     "forget_bias=0.5 for cells, momentum=0.9 (TF1's decay), epsilon=1e-5, fused=false for batch "
@@ -158,9 +163,10 @@ def inspect_(ckpt, as_json, index_only):
 @click.option("--data-format", "data_formats", multiple=True, metavar="[SCOPE=]FORMAT",
               help=_DATA_FORMAT_HELP)
 @click.option("--config", "settings", multiple=True, metavar="[SCOPE:]KEY=VALUE", help=_CONFIG_HELP)
+@click.option("--source", "sources", multiple=True, type=click.Path(), metavar="FILE", help=_SOURCE_HELP)
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @_handled
-def convert(ckpt, out, data_formats, settings, force):
+def convert(ckpt, out, data_formats, settings, sources, force):
     """Convert the recognised groups of CKPT for tf2norm's replacement layers.
 
     Writes DIR/weights.h5 (one HDF5 group per TF1 group, one dataset per replacement weight) and
@@ -172,28 +178,31 @@ def convert(ckpt, out, data_formats, settings, force):
     from . import kinds
     from .convert import convert as run
 
-    warnings = []
-    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force, warnings=warnings)
+    warnings, from_source = [], []
+    manifest = run(ckpt, out, data_formats=data_formats, settings=settings, force=force, sources=sources,
+                   notes=from_source, warnings=warnings)
     groups = manifest["groups"]
     counts = Counter(e["kind"] for e in groups)
     per_kind = ", ".join(f"{counts[k.ID]} {k.TITLE}" for k in kinds.all_kinds() if counts[k.ID])
-    click.echo(f"converted {len(groups)} groups ({per_kind or 'none recognised'}) from "
+    click.echo(f"converted {plural(len(groups), 'group')} ({per_kind or 'none recognised'}) from "
                f"{manifest['source']['checkpoint']} into {os.path.abspath(out)}")
     for e in groups:
         extra = f" data_format={e['data_format']}" if "data_format" in e else ""
         click.echo(f"  {e['scope']} -> {e['class'].rsplit('.', 1)[-1]}({_kwargs(e['config'])})"
                    f"{extra}")
+    for line in from_source:
+        click.echo(f"note: --source: {line}", err=True)
     assumed = [e for e in groups if "data_format" in e and not e["data_format_given"]]
     if assumed:
         titles = " / ".join(dict.fromkeys(kinds.get(e["kind"]).TITLE for e in assumed))
-        click.echo(f"note: data format NHWC assumed for {len(assumed)} {titles} groups; pass "
+        click.echo(f"note: data format NHWC assumed for {plural(len(assumed), f'{titles} group')}; pass "
                    "--data-format SCOPE=NCHW for channels-first ones", err=True)
     for line in manifest["left_out"]:
         click.echo(f"note: {line}", err=True)
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
     if manifest["not_converted"]:
-        click.echo(f"{len(manifest['not_converted'])} variables not converted "
+        click.echo(f"{plural(len(manifest['not_converted']), 'variable')} not converted "
                    "(listed in manifest.json)")
 
 
@@ -216,8 +225,9 @@ def _kwargs(config) -> str:
 @click.option("--data-format", "data_formats", multiple=True, metavar="[SCOPE=]FORMAT",
               help=_DATA_FORMAT_HELP)
 @click.option("--config", "settings", multiple=True, metavar="[SCOPE:]KEY=VALUE", help=_CONFIG_HELP)
+@click.option("--source", "sources", multiple=True, type=click.Path(), metavar="FILE", help=_SOURCE_HELP)
 @_handled
-def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
+def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings, sources):
     """Check that the replacement layers loaded with CKPT's values compute what TF1 computed.
 
     Each group runs seeded random inputs (a batch of sequences of different lengths from a random
@@ -226,12 +236,17 @@ def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings):
     reference of the TF1 math, or, with --golden, the recorded TF1 inputs, compared with the
     recorded TF1 outputs. Prints one row per group; exits 1 if any group is above tolerance.
     """
-    from .verify import format_table, verify as run
+    from .verify import format_table, unrecorded_settings_hint, verify as run
 
-    left_out, warnings = [], []
+    left_out, warnings, from_source = [], [], []
     results = run(ckpt, converted=converted, golden=golden, atol=atol, rtol=rtol, seed=seed,
-                  data_formats=data_formats, settings=settings, left_out=left_out, warnings=warnings)
+                  data_formats=data_formats, settings=settings, left_out=left_out, sources=sources,
+                  notes=from_source, warnings=warnings)
+    for line in from_source:
+        click.echo(f"note: --source: {line}", err=True)
     click.echo(format_table(results, atol, rtol))
+    for hint in filter(None, (unrecorded_settings_hint(r, converted is not None) for r in results)):
+        click.echo(f"note: {hint}", err=True)
     for line in left_out:
         click.echo(f"note: {line.replace('was not converted', 'was not verified')}", err=True)
     for line in warnings:

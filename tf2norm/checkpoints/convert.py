@@ -17,7 +17,10 @@ import shutil
 import tempfile
 import time
 
+from tf2norm._words import plural
+
 from . import manifest as mf
+from . import source
 from .errors import CheckpointError
 from .reader import Tf1Checkpoint
 from .tf2_export import Tf2LayerCheckpointWriter
@@ -25,10 +28,12 @@ from .tf2_export import Tf2LayerCheckpointWriter
 TF2_DIR = "tf2"
 
 
-def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=True):
+def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=True, sources=(), notes=None):
     """The checkpoint's groups with the user's options applied; CheckpointError if unusable.
 
     ``settle``: leave out the candidate groups the options did not confirm (see :func:`settle_candidates`).
+    ``sources``: program files whose calls give the settings the options leave out (``--source``,
+    see :mod:`.source`); what was taken from them is appended to ``notes``.
     """
     inv = ckpt.inventory()
     if inv.problems:
@@ -36,8 +41,11 @@ def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=
         raise CheckpointError(inv.problems[0] + more)
     if not inv.groups:
         raise CheckpointError(f"no group tf2norm converts was recognised in "
-                              f"{ckpt.path} ({len(inv.variables)} variables)")
-    mf.apply_options(inv, data_formats, settings)
+                              f"{ckpt.path} ({plural(len(inv.variables), 'variable')})")
+    from_source = source.apply(inv, sources, data_formats, settings)
+    mf.apply_options(inv, [*from_source[0], *data_formats], [*from_source[1], *settings])
+    if notes is not None:
+        notes.extend(from_source[2])
     if settle:
         settle_candidates(inv, ckpt)
     return inv
@@ -53,7 +61,7 @@ def settle_candidates(inv, ckpt: Tf1Checkpoint) -> None:
         key = g.unresolved[0]
         raise CheckpointError(f"no group to convert in {ckpt.path}: {g.scope} may be a {kinds.get(g.kind).TITLE}, "
                               f"but {g.required[key]}; pass --config {g.scope}:{key}=VALUE"
-                              + (f" (and {len(dropped) - 1} more such groups)" if len(dropped) > 1 else ""))
+                              + (f" (and {plural(len(dropped) - 1, 'more such group')})" if len(dropped) > 1 else ""))
 
 
 def non_finite(name: str, array) -> list[str]:
@@ -180,10 +188,12 @@ def _lock_is_free(path: str) -> bool:
         os.close(fd)
 
 
-def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None, warnings=None) -> dict:
+def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progress=None, sources=(),
+            notes=None, warnings=None) -> dict:
     """Convert ``checkpoint`` into the directory ``out``; returns the manifest written.
 
-    ``data_formats`` and ``settings`` are the CLI's ``--data-format`` and ``--config`` strings.
+    ``data_formats`` and ``settings`` are the CLI's ``--data-format`` and ``--config`` strings,
+    ``sources`` its ``--source`` files (what was taken from them is appended to ``notes``).
     Raises CheckpointError (and writes nothing) for a bad checkpoint or option, an ``out`` that holds
     the checkpoint, an existing ``out`` without ``force`` (or, with it, one that is not a previous
     tf2norm output), a missing parent directory or a failed write (a full disk).
@@ -197,7 +207,7 @@ def convert(checkpoint, out, *, data_formats=(), settings=(), force=False, progr
         raise CheckpointError(f"{out} already exists (use --force to replace it)")
     ckpt = Tf1Checkpoint(checkpoint)
     _check_out(out, ckpt, force)
-    inv = checked_inventory(ckpt, data_formats, settings)
+    inv = checked_inventory(ckpt, data_formats, settings, sources=sources, notes=notes)
     manifest = mf.build(inv, ckpt.path)
     remove_stale(parent, os.path.basename(out), out)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tf2norm._words import plural
+
 from . import kinds
 from .naming import Inventory
 
@@ -11,7 +13,8 @@ def _shape(shape) -> str:
 
 
 def as_text(path: str, inv: Inventory) -> str:
-    lines = [f"checkpoint {path}: {len(inv.variables)} variables, {len(inv.groups)} groups recognised"]
+    lines = [f"checkpoint {path}: {plural(len(inv.variables), 'variable')}, "
+             f"{plural(len(inv.groups), 'group')} recognised"]
     for kind in kinds.all_kinds():
         groups = [g for g in inv.groups if g.kind == kind.ID]
         if not groups:

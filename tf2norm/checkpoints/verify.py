@@ -16,13 +16,16 @@ The relative error reported is ``max|got - want| / max|want|`` over each compare
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from tf2norm._words import plural
 
 from . import golden as gd
 from . import kinds
 from . import manifest as mf
+from . import source
 from .errors import CheckpointError
 from .naming import parse_data_format
 
@@ -36,6 +39,8 @@ class Result:
     max_rel: float
     passed: bool
     worst: str  # which compared quantity had the largest error
+    config: dict = field(default_factory=dict)  # the replacement's configuration in this run
+    data_format: str | None = None
 
 
 class _Compare:
@@ -80,21 +85,22 @@ class _Compare:
 
 
 def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed=0,
-           data_formats=(), settings=(), left_out=None, warnings=None) -> list:
+           data_formats=(), settings=(), left_out=None, sources=(), notes=None, warnings=None) -> list:
     """Verify every group of ``checkpoint``; returns one :class:`Result` per group.
 
     The replacement's configuration comes from the converted directory's manifest when
     ``converted`` is given; otherwise from the checkpoint, then what the golden file records about
     the TF1 call (forget_bias, epsilon, decay, fused, data format), then ``data_formats`` and
-    ``settings`` (the CLI's --data-format / --config). Raises CheckpointError for bad input.
+    ``settings`` (the CLI's --data-format / --config), with what ``sources`` (--source) give
+    first (noted in ``notes``). Raises CheckpointError for bad input.
     A group in which nothing could be compared (a 0-channel layer) fails. ``warnings`` (a list)
     receives one line per TF1 tensor with NaN or infinite values.
     """
     from .convert import checked_inventory, settle_candidates
     from .reader import Tf1Checkpoint
 
-    if converted is not None and (data_formats or settings):
-        raise CheckpointError("--data-format and --config configure the groups of a TF1 "
+    if converted is not None and (data_formats or settings or sources):
+        raise CheckpointError("--data-format, --config and --source configure the groups of a TF1 "
                               "checkpoint; a converted directory records its own configuration")
     ckpt = Tf1Checkpoint(checkpoint)
     inv = checked_inventory(ckpt, settle=False)
@@ -110,7 +116,10 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
         if fmt:
             scopes[scope].data_format = fmt
             scopes[scope].config["axis"] = parse_data_format(fmt)[0]
-    mf.apply_options(inv, data_formats, settings)
+    from_source = source.apply(inv, sources, data_formats, settings)
+    mf.apply_options(inv, [*from_source[0], *data_formats], [*from_source[1], *settings])
+    if notes is not None:
+        notes.extend(from_source[2])
 
     manifest = mf.read(converted) if converted is not None else None
     for g in inv.groups if manifest is not None else ():
@@ -163,7 +172,36 @@ def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rt
     if compare.passed and not compare.compared:
         compare.passed, compare.worst = False, "nothing to compare: the group has no values"
     return Result(group.scope, group.kind, "TF1 golden" if fields is not None else "NumPy reference",
-                  compare.max_abs, compare.max_rel, compare.passed, compare.worst)
+                  compare.max_abs, compare.max_rel, compare.passed, compare.worst, dict(config), data_format)
+
+
+# Float32 rounding of these layers stays below 1e-5 (the tolerances in README's support table); an
+# error this large means the two sides compute different functions, most often because a setting the
+# checkpoint cannot record (an activation, a decay, a layout) differs from the TF1 call's.
+LARGE_ERROR = 1e-3
+
+
+def unrecorded_settings_hint(result: Result, converted: bool) -> str | None:
+    """For a group that failed by a large error: the settings its checkpoint cannot record, the values
+    this run used, and how to give the TF1 code's (one line); None otherwise."""
+    if result.passed or not result.max_abs >= LARGE_ERROR:
+        return None
+    kind = kinds.get(result.kind)
+    keys = [k for k in kind.SETTABLE if k != "axis" or not kind.DATA_FORMAT]
+    used = [f"{k}={result.config[k]!r}" for k in keys if k in result.config]
+    if kind.DATA_FORMAT:
+        keys.append("data format")
+        used.append(f"data format {result.data_format or 'NHWC'}")
+    defaults = [k for k in keys if k not in result.config and k != "data format"]
+    if defaults:
+        used.append(f"the replacement's defaults for {', '.join(defaults)}")
+    options = f"--config {result.scope}:KEY=VALUE" + (f" / --data-format {result.scope}=FORMAT"
+                                                      if kind.DATA_FORMAT else "")
+    how = (f"convert again with {options} or --source FILE" if converted
+           else f"pass {options}, or --source FILE to read them from the code")
+    return (f"{result.scope} failed by {result.max_abs:.3g}, more than rounding: a checkpoint cannot record a "
+            f"{kind.TITLE}'s {', '.join(keys)}, and this run used {', '.join(used)}; if the TF1 code passed "
+            f"other values, {how}")
 
 
 def format_table(results, atol, rtol) -> str:
@@ -174,6 +212,6 @@ def format_table(results, atol, rtol) -> str:
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip()
              for row in [header] + rows]
     failed = sum(not r.passed for r in results)
-    lines.append(f"{len(results)} groups: {len(results) - failed} pass, {failed} fail "
+    lines.append(f"{plural(len(results), 'group')}: {len(results) - failed} pass, {failed} fail "
                  f"(atol {atol:g}, rtol {rtol:g})")
     return "\n".join(lines)

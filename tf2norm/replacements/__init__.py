@@ -2,8 +2,16 @@
 
     from tf2norm.replacements import LayerNormBasicLSTMCell, BatchNormalization, batch_norm
 
-See each class's docstring, and ../NUMERICS.md for the TF1 facts they honour.
+See each class's docstring, and ../NUMERICS.md for the TF1 facts they honour. They need TensorFlow
+2.16+ (any distribution: `pip install 'tf2norm[tf]'` brings `tensorflow`); without it this import
+raises `tf2norm._requirements.MissingDependency` (an ImportError) naming what to install.
 """
+
+# ruff: noqa: E402
+# (the imports come after the check, so that a missing TensorFlow is named in one line)
+from tf2norm._requirements import require as _require
+
+_require("tf2norm.replacements")
 
 from tf2norm.replacements.batch_norm_lstm_cell import BatchNormLSTMCell
 from tf2norm.replacements.batch_normalization import BatchNormalization

@@ -15,7 +15,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, MetadataWrapper, PositionProvider
 
-from tf2norm.rewriters import _findings
+from tf2norm.rewriters import _findings, _layout
 from tf2norm.rewriters._names import Resolver, canonical, dotted
 from tf2norm.rewriters._signature import is_literal
 
@@ -28,11 +28,12 @@ class FileContext:
     """What the rewriters of one file share: the tree, name resolution, edits, findings."""
 
     def __init__(self, module: cst.Module, path: str, target: str, legacy: frozenset[str],
-                 modules: frozenset[str]):
+                 modules: frozenset[str], line_length: int | None = None):
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the driver parsed it for us
         self.module = self.wrapper.module
         self.path = path
         self.target = target
+        self.line_length = line_length  # None: the file's (see _layout.line_length)
         self.names = Resolver(self.wrapper, modules)
         self._positions: dict[cst.CSTNode, dict] = {}
         self._line_offsets: dict[cst.CSTNode, int] | None = None
@@ -209,7 +210,13 @@ class FileContext:
         self._codemod = CodemodContext()
         for module in sorted(m for m, usable in self._modules.items() if usable):
             AddImportsVisitor.add_needed_import(self._codemod, module)
-        module = self.module.visit(_Apply(self))
+        source = self.module.code
+        style = _layout.style(self.path, source, self.module.default_indent, self.line_length)
+        apply = _Apply(self, _layout.Layout(style, set()))
+        module = self.module.visit(apply)
+        if apply.layout.statements:
+            # Laid out once every edit is in place: removing `with slim.arg_scope(...)` dedents its body.
+            module = module.visit(_LayOut(apply.layout, module.default_indent))
         # Imports go among the top-level simple statements: AddImportsVisitor (slow per node) only
         # needs to see those, not the whole file.
         head = 0
@@ -217,7 +224,17 @@ class FileContext:
             head += 1
         head += 1  # and the first compound statement, so the blank line after the imports is the same
         top = module.with_changes(body=module.body[:head]).visit(AddImportsVisitor(self._codemod))
-        return top.with_changes(body=[*top.body, *module.body[head:]])
+        body = [self._wrapped_import(statement, apply.layout) for statement in top.body]
+        return top.with_changes(body=[*body, *module.body[head:]])
+
+    @staticmethod
+    def _wrapped_import(statement: cst.CSTNode, layout: _layout.Layout) -> cst.CSTNode:
+        """The replacements' import, wrapped when the names added made it too long."""
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                and isinstance(statement.body[0], cst.ImportFrom) and statement.body[0].module is not None
+                and dotted(statement.body[0].module) == REPLACEMENTS):
+            return statement
+        return statement.with_changes(body=[layout.import_from(statement.body[0])])
 
     def _is_consumed(self, node: cst.CSTNode) -> bool:
         if node in self.consumed:
@@ -321,15 +338,28 @@ class FileContext:
 class _Apply(cst.CSTTransformer):
     """Applies the planned edits, removes dead legacy imports and aliases, keeps comments."""
 
-    def __init__(self, ctx: FileContext):
+    def __init__(self, ctx: FileContext, layout: _layout.Layout):
         super().__init__()
         self.ctx = ctx
+        self.layout = layout
         self._dropped: set[int] = set()
+        self._kept: list[cst.CSTNode] = []  # keeps the ids the layout holds from being reused
+        self._emitted = False  # an edit was applied inside the statement being left
 
     def on_leave(self, original, updated):
         updated = super().on_leave(original, updated)
-        for change in self.ctx.edits.get(original, ()):
+        changes = self.ctx.edits.get(original, ())
+        if not changes:  # a node of the file (maybe with edited children), not one a rewriter built
+            self.layout.user.add(id(updated))
+            self._kept.append(updated)
+        for change in changes:
             updated = change(updated)
+            self._emitted = True
+        if self._emitted and isinstance(updated, cst.SimpleStatementLine):
+            # By its small statements: an edit may yet rebuild the line itself (comments moved onto it).
+            self.layout.statements.update(id(small) for small in updated.body)
+            self._kept.append(updated)
+            self._emitted = False
         comments = self.ctx.rescued.get(original)
         if comments and isinstance(updated, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             lines = [cst.EmptyLine(comment=cst.Comment(c)) for c in comments]
@@ -386,3 +416,32 @@ class _Apply(cst.CSTTransformer):
         if not kept and keep_one:
             kept = [cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=carried)]
         return kept
+
+
+class _LayOut(cst.CSTTransformer):
+    """Lays out the statements holding emitted code (`Layout.statements`), at their final indentation.
+
+    Only statements and blocks are visited: expressions are the layout's business.
+    """
+
+    _BLOCKS = (cst.Module, cst.IndentedBlock, cst.BaseCompoundStatement, cst.Else, cst.ExceptHandler,
+               cst.ExceptStarHandler, cst.Finally, cst.MatchCase)
+
+    def __init__(self, layout: _layout.Layout, default_indent: str):
+        super().__init__()
+        self.layout = layout
+        self.default_indent = default_indent
+        self.indents: list[str] = []
+
+    def on_visit(self, node):
+        if isinstance(node, cst.IndentedBlock):
+            self.indents.append(node.indent if node.indent is not None else self.default_indent)
+        return isinstance(node, self._BLOCKS)
+
+    def on_leave(self, original, updated):
+        if isinstance(original, cst.IndentedBlock):
+            self.indents.pop()
+        if isinstance(original, cst.SimpleStatementLine) \
+                and any(id(small) in self.layout.statements for small in original.body):
+            return self.layout.statement(original, self.indents)
+        return updated

@@ -62,6 +62,7 @@ class Options:
     diff: bool = False
     file_timeout: float | None = 60.0  # seconds per file; None: no budget
     max_bytes: int = _files.MAX_BYTES
+    line_length: int | None = None  # None: from the file's black/ruff configuration or its own lines
 
 
 @dataclasses.dataclass
@@ -117,9 +118,11 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     try:
         python_tree = ast.parse(data)
     except SyntaxError as python:
-        raise _fail(path, "TF2N001", python.lineno or 1, python.offset or 1, reason=python.msg) from None
+        raise _fail(path, "TF2N001", python.lineno or 1, python.offset or 1, reason=python.msg,
+                    hint=_findings.syntax_hint(python.msg, python.text)) from None
     except (RecursionError, ValueError) as error:
-        raise _fail(path, "TF2N001", reason=str(error) or type(error).__name__) from None
+        reason = str(error) or type(error).__name__
+        raise _fail(path, "TF2N001", reason=reason, hint=_findings.syntax_hint(reason, "")) from None
     if not (_MAY_NEED_WORK.search(text) and _mentions_legacy_names(python_tree)):
         return data, []
     try:
@@ -127,14 +130,15 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     except (cst.ParserSyntaxError, SyntaxError, RecursionError, ValueError) as error:
         # Python accepted the file but LibCST did not (syntax newer than LibCST knows).
         line, col = getattr(error, "editor_line", 1), getattr(error, "editor_column", 1)
-        raise _fail(path, "TF2N001", line, col, reason=f"LibCST: {str(error).splitlines()[0]}") from None
+        raise _fail(path, "TF2N001", line, col, reason=f"LibCST: {str(error).splitlines()[0]}",
+                    hint="Python parses the file but this LibCST does not: upgrade libcst") from None
     # LibCST drops the last line ending of a file whose lines end in a lone CR (old Mac style).
     lost_cr = data.endswith(b"\r") and module.default_newline == "\r"
     modules, legacy, paths = _registry()
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
     ctx = None
     try:
-        ctx = FileContext(module, path, options.target, legacy, paths)
+        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length)
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.plan(ctx)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import re
+import sys
 import tokenize
 
 # code -> (message, hint). Messages may hold `{name}` fields filled by the reporting site.
 FINDINGS = {
-    "TF2N001": ("cannot parse: {reason}", "fix the syntax (Python 2 files must be ported to Python 3 first)"),
+    "TF2N001": ("cannot parse: {reason}", "{hint}"),  # hint: see syntax_hint
     "TF2N002": ("cannot decode: {reason}", "save the file as UTF-8 or declare its encoding (PEP 263)"),
     "TF2N003": ("cannot {action}: {reason}", "check the path and its permissions"),
     "TF2N004": (
@@ -56,6 +56,22 @@ FINDINGS = {
         "import the names explicitly, then run tf2norm again",
     ),
 }
+
+# What Python 3 says about Python 2 code, and what the offending line of Python 2 code looks like
+# where Python 3 only says "invalid syntax".
+_PYTHON2_MESSAGES = ("Missing parentheses in call to 'print'", "Missing parentheses in call to 'exec'",
+                     "leading zeros in decimal integer literals", "multiple exception types must be parenthesized",
+                     "Function parameters cannot be parenthesized")
+_PYTHON2_LINE = re.compile(r"`|<>|^\s*raise\s+[\w.]+\s*,|\b[uU][rR]['\"]|\b\d+[lL]\b|^\s*print\s+[^\s(=.,)\]}]")
+
+
+def syntax_hint(message: str, line: str) -> str:
+    """The fix for a file Python cannot parse: port it when it is Python 2 code, else fix the error."""
+    if message.startswith(_PYTHON2_MESSAGES) or _PYTHON2_LINE.search(line or ""):
+        return "the file is Python 2 code: port it to Python 3 first"
+    version = ".".join(map(str, sys.version_info[:2]))
+    return f"fix the syntax error; the file must parse as Python {version} (the Python running tf2norm)"
+
 
 _IGNORE = re.compile(r"#\s*tf2norm:\s*ignore(?:\[([A-Z0-9,\s]+)\])?")
 
@@ -123,17 +139,13 @@ def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
+def escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def format_github(finding: Finding) -> str:
     # Files tf2norm could not process at all are errors; everything else is a warning.
     level = "error" if finding.code < "TF2N010" else "warning"
-    return (f"::{level} file={_escape_property(finding.path)},line={finding.line},col={finding.col},"
-            f"title={_escape_property(finding.code)}::"
+    return (f"::{level} file={escape_property(finding.path)},line={finding.line},col={finding.col},"
+            f"title={escape_property(finding.code)}::"
             f"{_escape_data(finding.message)} (fix: {_escape_data(finding.hint)})")
-
-
-def format_json(findings: list[Finding]) -> str:
-    return json.dumps([f.as_dict() for f in findings], indent=2)

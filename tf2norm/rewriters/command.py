@@ -32,7 +32,15 @@ def _ids(values) -> list[str]:
 @click.option("--diff", is_flag=True, help="Print a unified diff to stdout; write nothing.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change or a finding remains.")
 @click.option("--format", "output_format", type=click.Choice(("text", "json", "github")), default="text",
-              show_default=True, help="How findings are printed (to stderr).")
+              show_default=True,
+              help="The report: text (on stderr: each file that changed or would change, the findings, a "
+                   "summary), json (one document) or github (workflow annotations); json and github go to "
+                   "stdout unless it carries code or a diff, then to stderr.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead.")
+@click.option("--line-length", "-l", type=click.IntRange(min=1), default=None,
+              help="Wrap emitted code to this many columns [default: line-length from [tool.black] or "
+                   "[tool.ruff] above the file, else its longest line if 79 or more, else 88].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Files processed in parallel (processes; at most one per file and per CPU).")
 @click.option("--exclude", multiple=True, metavar="PATTERN[,PATTERN]",
@@ -50,8 +58,8 @@ def _ids(values) -> list[str]:
 @click.option("--only", multiple=True, metavar="ID[,ID]", help="Run only these rewriters.")
 @click.option("--skip", multiple=True, metavar="ID[,ID]", help="Do not run these rewriters.")
 @click.option("--list-rewriters", is_flag=True, help="List the rewriters and their finding codes, then exit.")
-def migrate(paths, target, diff, check, output_format, jobs, exclude, extend_exclude, force_exclude,
-            respect_gitignore, file_timeout, only, skip, list_rewriters):
+def migrate(paths, target, diff, check, output_format, output_file, line_length, jobs, exclude, extend_exclude,
+            force_exclude, respect_gitignore, file_timeout, only, skip, list_rewriters):
     """Rewrite TF1 normalisation code for TF2 / Keras 3, with TF1's numbers.
 
     APIs: tf.contrib.layers.batch_norm / layer_norm (and slim's), tf.layers.batch_normalization /
@@ -90,11 +98,12 @@ def migrate(paths, target, diff, check, output_format, jobs, exclude, extend_exc
         raise click.UsageError("`-` (stdin) cannot be combined with other paths")
     selected = tuple(i for i in (_ids(only) or available) if i not in _ids(skip))
 
-    from tf2norm.rewriters import _driver, _files, _findings
+    from tf2norm.rewriters import _driver, _files, _report
 
     options = _driver.Options(target=target, rewriters=selected, write=not (diff or check), diff=diff,
-                              file_timeout=file_timeout)
-    if paths == ("-",):
+                              file_timeout=file_timeout, line_length=line_length)
+    stdin = paths == ("-",)
+    if stdin:
         results = [_stdin(options)]
     else:
         selection = _files.Selection(
@@ -105,22 +114,15 @@ def migrate(paths, target, diff, check, output_format, jobs, exclude, extend_exc
         results = [_driver.Result(f.path, findings=[f], failed=True) for f in skipped]
         results += _run(_driver, files, options, jobs)
 
-    findings = sorted(f for r in results for f in r.findings)
     for result in results:
         if result.diff:
             click.echo(result.diff, nl=False)
-    _report(findings, output_format, _findings)
-    changed = sum(r.changed for r in results)
-    failed = sum(r.failed for r in results)
-    if output_format == "text" and paths != ("-",):
-        verb = "changed" if options.write else "would change"
-        remaining = sum(1 for f in findings if f.code >= "TF2N010")
-        files = f"{len(results)} file" + ("" if len(results) == 1 else "s")
-        click.echo(f"tf2norm: {files}, {changed} {verb}, {remaining} findings, {failed} failed",
-                   err=True)
+    report = _report.render(results, output_format, written=options.write, stdin=stdin)
+    # stdout carries the diff, or the migrated code of `-`; a report for tools goes there otherwise.
+    _emit(report, output_file, to_stdout=output_format != "text" and not (diff or (stdin and options.write)))
     if any(r.internal for r in results):
         sys.exit(exit_codes.INTERNAL)
-    sys.exit(exit_codes.CHANGED if changed or findings else exit_codes.OK)
+    sys.exit(exit_codes.CHANGED if any(r.changed or r.findings for r in results) else exit_codes.OK)
 
 
 def _stdin(options):
@@ -227,10 +229,13 @@ def _progress(results, total, show):
         return list(bar)
 
 
-def _report(findings, output_format, formats):
-    if output_format == "json":
-        click.echo(formats.format_json(findings), err=True)
+def _emit(report: str, output_file: str | None, to_stdout: bool) -> None:
+    if output_file is None:
+        click.echo(report, nl=False, err=not to_stdout)
         return
-    line = formats.format_github if output_format == "github" else formats.format_text
-    for finding in findings:
-        click.echo(line(finding), err=True)
+    try:
+        with open(output_file, "w", encoding="utf-8") as out:
+            out.write(report)
+    except OSError as error:
+        click.echo(f"error: cannot write the report to {output_file}: {error.strerror or error}", err=True)
+        sys.exit(2)

@@ -23,6 +23,10 @@ discovered automatically, as the rewriters are. A kind module defines:
     True when ``--data-format`` applies (the group's layout is not in the checkpoint).
 ``GOLDEN_FIELDS``
     the ``<scope>:<field>`` names a ``verify --golden`` file may hold for a group of this kind.
+``SOURCE``
+    what ``--source FILE`` reads (see ``checkpoints/source.py``): entries ``(call names, positional
+    parameters, {argument: config key or "data_format"}, arguments naming the scope, settings the
+    call implies)``, one per family of calls that make this kind's groups, legacy and migrated.
 
 and the functions
 

@@ -53,6 +53,24 @@ SETTABLE = ("axis", "momentum", "epsilon", "fused", "renorm_momentum", "renorm_c
             "tf1_api")
 CELL = False
 DATA_FORMAT = True
+# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
+# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
+# parameters, which argument is which setting, the arguments that name the scope, and the settings
+# the call itself implies.
+_LAYERS_SETTINGS = {"axis": "axis", "momentum": "momentum", "epsilon": "epsilon", "fused": "fused",
+                    "renorm_momentum": "renorm_momentum", "renorm_clipping": "renorm_clipping",
+                    "virtual_batch_size": "virtual_batch_size"}
+SOURCE = (
+    (("rewriters.contrib_batch_norm.LEGACY", "tf2norm.replacements.batch_norm"),
+     ("inputs", "decay", "center", "scale", "epsilon"),
+     {"decay": "momentum", "epsilon": "epsilon", "fused": "fused", "renorm_decay": "renorm_momentum",
+      "renorm_clipping": "renorm_clipping", "data_format": "data_format"}, ("scope",), {}),
+    (("rewriters.layers_batch_normalization.FUNCTIONS", "tf2norm.replacements.batch_normalization"),
+     ("inputs", "axis", "momentum", "epsilon"), _LAYERS_SETTINGS, ("name",), {}),
+    (("rewriters.layers_batch_normalization.CLASSES", "tf2norm.replacements.LayersBatchNormalization",
+      "tf2norm.replacements.BatchNormalization"),
+     ("axis", "momentum", "epsilon"), _LAYERS_SETTINGS, ("name",), {}),
+)
 
 #: TF1 defaults of what a checkpoint cannot tell (the user overrides them with --config).
 DEFAULTS = {"axis": -1, "momentum": 0.999, "epsilon": 0.001, "fused": None, "renorm_momentum": 0.99}

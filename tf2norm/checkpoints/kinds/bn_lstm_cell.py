@@ -61,6 +61,16 @@ PRIORITY = 10
 SETTABLE = ("decay", "epsilon", "forget_bias", "activation")
 CELL = True
 DATA_FORMAT = False
+# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
+# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
+# parameters, which argument is which setting, the arguments that name the scope, and the settings
+# the call itself implies.
+SOURCE = (
+    # The migrated calls: tf2norm migrate writes the copied class's defaults into each one.
+    (("tf2norm.replacements.BatchNormLSTMCell",),
+     ("num_units", "max_bn_steps", "initial_scale", "decay", "epsilon", "activation", "forget_bias"),
+     {"decay": "decay", "epsilon": "epsilon", "forget_bias": "forget_bias", "activation": "activation"}, (), {}),
+)
 
 #: What a checkpoint cannot tell, as the copied cell had it (the user overrides them with --config).
 DEFAULTS = {"decay": 0.95, "epsilon": 1e-5, "forget_bias": 0.0}

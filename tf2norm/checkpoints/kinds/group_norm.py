@@ -41,6 +41,18 @@ PRIORITY = 70
 SETTABLE = ("groups", "axis", "epsilon")
 CELL = False
 DATA_FORMAT = False
+# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
+# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
+# parameters, which argument is which setting, the arguments that name the scope, and the settings
+# the call itself implies.
+_TFA = ("tensorflow_addons.layers", "tensorflow_addons.layers.normalizations")
+SOURCE = (
+    (tuple(f"{m}.GroupNormalization" for m in _TFA) + ("tf2norm.replacements.GroupNormalization",
+                                                     "keras.layers.GroupNormalization"),
+     ("groups", "axis", "epsilon"), {"groups": "groups", "axis": "axis", "epsilon": "epsilon"}, ("name",), {}),
+    (tuple(f"{m}.InstanceNormalization" for m in _TFA) + ("tf2norm.replacements.InstanceNormalization",),
+     (), {"axis": "axis", "epsilon": "epsilon"}, ("name",), {"groups": -1}),
+)
 GOLDEN_FIELDS = ("inputs", "outputs", "groups", "axis", "epsilon")
 
 #: tfa's defaults of what a checkpoint cannot tell.

@@ -43,6 +43,19 @@ PRIORITY = 60
 SETTABLE = ("begin_norm_axis",)
 CELL = False
 DATA_FORMAT = False
+# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
+# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
+# parameters, which argument is which setting, the arguments that name the scope, and the settings
+# the call itself implies.
+SOURCE = (
+    (("rewriters.contrib_layer_norm.LEGACY", "tf2norm.replacements.layer_norm"),
+     ("inputs", "center", "scale", "activation_fn", "reuse", "variables_collections", "outputs_collections",
+      "trainable", "begin_norm_axis"),
+     {"begin_norm_axis": "begin_norm_axis"}, ("scope",), {}),
+    (("tf2norm.replacements.LayerNorm",), ("begin_norm_axis",), {"begin_norm_axis": "begin_norm_axis"}, ("name",), {}),
+    # What the keras target writes where both axes are the same negative literal.
+    (("keras.layers.LayerNormalization",), ("axis",), {"axis": "begin_norm_axis"}, ("name",), {}),
+)
 GOLDEN_FIELDS = ("inputs", "outputs", "begin_norm_axis")
 
 #: TF1's default of what a checkpoint cannot tell (the user overrides it with --config).

@@ -55,6 +55,15 @@ PRIORITY = 10
 SETTABLE = ("activation", "dropout_keep_prob", "dropout_prob_seed")
 CELL = True
 DATA_FORMAT = False
+# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
+# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
+# parameters, which argument is which setting, the arguments that name the scope, and the settings
+# the call itself implies.
+SOURCE = (
+    (("tf2norm.replacements.LayerNormGRUCell",), ("num_units", "activation"),
+     {"activation": "activation", "dropout_keep_prob": "dropout_keep_prob",
+      "dropout_prob_seed": "dropout_prob_seed"}, (), {}),
+)
 
 LN_GATES = ("reset", "update", "candidate")
 _NORMS = tuple(f"{gate}_{part}" for gate in LN_GATES for part in ("gamma", "beta"))

@@ -48,6 +48,17 @@ PRIORITY = 10
 SETTABLE = ("forget_bias", "dropout_keep_prob", "dropout_prob_seed")
 CELL = True
 DATA_FORMAT = False
+# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
+# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
+# parameters, which argument is which setting, the arguments that name the scope, and the settings
+# the call itself implies.
+SOURCE = (
+    (("rewriters.layer_norm_basic_lstm_cell.LEGACY", "tf2norm.replacements.LayerNormBasicLSTMCell",
+      "tf2norm.replacements.LayerNormBasicLSTM"),
+     ("num_units", "forget_bias"),
+     {"forget_bias": "forget_bias", "dropout_keep_prob": "dropout_keep_prob",
+      "dropout_prob_seed": "dropout_prob_seed"}, (), {}),
+)
 
 LN_GATES = ("input", "transform", "forget", "output", "state")
 #: TF1 defaults of what a checkpoint cannot tell (the user overrides them with --config).

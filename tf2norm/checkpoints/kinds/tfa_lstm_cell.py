@@ -54,6 +54,17 @@ PRIORITY = 20
 SETTABLE = ("norm_epsilon", "activation", "recurrent_activation", "dropout", "recurrent_dropout")
 CELL = True
 DATA_FORMAT = False
+# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
+# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
+# parameters, which argument is which setting, the arguments that name the scope, and the settings
+# the call itself implies.
+SOURCE = (
+    (("tensorflow_addons.rnn.LayerNormLSTMCell", "tensorflow_addons.rnn.layer_norm_lstm_cell.LayerNormLSTMCell",
+      "tensorflow_addons.rnn.cell.LayerNormLSTMCell", "tf2norm.replacements.LayerNormLSTMCell"),
+     ("units", "activation", "recurrent_activation"),
+     {"norm_epsilon": "norm_epsilon", "activation": "activation", "recurrent_activation": "recurrent_activation",
+      "dropout": "dropout", "recurrent_dropout": "recurrent_dropout"}, (), {}),
+)
 
 DEFAULTS = {"norm_epsilon": 0.001}
 NORMS = ("kernel_norm", "recurrent_norm", "state_norm")

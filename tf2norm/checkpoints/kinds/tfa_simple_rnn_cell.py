@@ -36,6 +36,18 @@ PRIORITY = 21
 SETTABLE = ("layernorm_epsilon", "activation", "dropout", "recurrent_dropout")
 CELL = True
 DATA_FORMAT = False
+# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
+# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
+# parameters, which argument is which setting, the arguments that name the scope, and the settings
+# the call itself implies.
+SOURCE = (
+    (("tensorflow_addons.rnn.LayerNormSimpleRNNCell",
+      "tensorflow_addons.rnn.layer_norm_simple_rnn_cell.LayerNormSimpleRNNCell",
+      "tensorflow_addons.rnn.cell.LayerNormSimpleRNNCell", "tf2norm.replacements.LayerNormSimpleRNNCell"),
+     ("units", "activation", "use_bias", "layernorm_epsilon"),
+     {"layernorm_epsilon": "layernorm_epsilon", "activation": "activation", "dropout": "dropout",
+      "recurrent_dropout": "recurrent_dropout"}, (), {}),
+)
 
 DEFAULTS = {"layernorm_epsilon": 1e-05}
 MEMBERS = ("kernel", "recurrent_kernel", "bias", "layernorm/gamma")
