@@ -238,7 +238,7 @@ def test_a_group_with_nothing_to_compare_fails(tmp_path):
     run = cli("verify", ckpt)
     assert run.exit_code == exit_codes.CHANGED
     assert run.stdout.splitlines()[1].endswith("FAIL (nothing to compare: the group has no values)")
-    assert run.stdout.splitlines()[-1] == "1 groups: 0 pass, 1 fail (atol 1e-05, rtol 0)"
+    assert run.stdout.splitlines()[-1] == "1 group: 0 pass, 1 fail (atol 1e-05, rtol 0)"
 
 
 # -- 14. a converted directory must not make tf2norm read other files ------------------------------

@@ -31,7 +31,9 @@ def run(*args, input=None):
 
 
 def finding_lines(result):
-    return [line for line in result.stderr.splitlines() if not line.startswith("tf2norm: ")]
+    """The findings of the text report: without black's per-file lines and the summary."""
+    return [line for line in result.stderr.splitlines()
+            if not line.startswith(("tf2norm: ", "migrated ", "would migrate "))]
 
 
 # -- 2. symlinks out of the tree ------------------------------------------------------------------
@@ -147,8 +149,10 @@ def nested(depth: int) -> str:
 def test_deeply_nested_calls_are_migrated_and_the_run_goes_on(tmp_path, depth):
     (tmp_path / "a_deep.py").write_text(nested(depth))
     (tmp_path / "b_plain.py").write_text(LEGACY)
-    result = run(tmp_path)
+    result = run("--line-length", 10000, tmp_path)  # one line: the nesting is the point, not the layout
     assert (result.exit_code, result.stderr) == (exit_codes.CHANGED,
+                                                 f"migrated {tmp_path / 'a_deep.py'}\n"
+                                                 f"migrated {tmp_path / 'b_plain.py'}\n"
                                                  "tf2norm: 2 files, 2 changed, 0 findings, 0 failed\n")
     assert (tmp_path / "a_deep.py").read_text() == (
         "import tensorflow as tf\nfrom tf2norm.replacements import BatchNormalization\n\n"
@@ -301,6 +305,7 @@ def test_a_fifo_and_a_link_to_dev_zero_are_not_read(tmp_path):
     assert result.stderr.splitlines() == [
         f"{tmp_path / 'pipe.py'}:1:1: TF2N005 not read: a FIFO {hint}",
         f"{tmp_path / 'zero.py'}:1:1: TF2N005 not read: a character device {hint}",
+        f"would migrate {tmp_path / 'real.py'}",
         "tf2norm: 3 files, 1 would change, 0 findings, 2 failed"]
 
 
@@ -433,7 +438,7 @@ def test_one_file_named_several_ways_is_processed_once(tmp_path, monkeypatch):
     result = run("--diff", "a.py", "./a.py", tmp_path / "a.py", "link.py", ".")
     assert result.exit_code == exit_codes.CHANGED
     assert result.stdout.count("+++ b/") == 1
-    assert result.stderr == "tf2norm: 1 file, 1 would change, 0 findings, 0 failed\n"
+    assert result.stderr == "would migrate a.py\ntf2norm: 1 file, 1 would change, 0 findings, 0 failed\n"
 
 
 def notebook(*cells):
