@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from checkpoint_helpers import (CONVERT_OPTIONS, NAMES, cli, convert_fixture, copy_fixture, fixture,
+from tests.checkpoints.checkpoint_helpers import (CONVERT_OPTIONS, NAMES, cli, convert_fixture, copy_fixture, fixture,
                                 listing, read_all, write_checkpoint)
 
 LN = "layer_norm_basic_lstm_cell"
@@ -369,7 +369,7 @@ def test_convert_into_a_missing_parent(tmp_path):
      "records its own configuration"),
 ])
 def test_verify_bad_options(args, message, tmp_path):
-    from checkpoint_helpers import FIXTURES
+    from tests.checkpoints.checkpoint_helpers import FIXTURES
 
     fill = dict(tmp=tmp_path, fixtures=FIXTURES)
     run = cli("verify", fixture("ln_lstm"), *[a.format(**fill) for a in args])

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from checkpoint_helpers import write_checkpoint
+from tests.checkpoints.checkpoint_helpers import write_checkpoint
 
 MB = 1 << 20
 

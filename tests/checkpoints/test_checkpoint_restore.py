@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from checkpoint_helpers import convert_fixture, fixture, golden
+from tests.checkpoints.checkpoint_helpers import convert_fixture, fixture, golden
 from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.kinds.lstm_cell import run_cell
 from tf2norm.replacements import BatchNormalization, LayerNormBasicLSTMCell

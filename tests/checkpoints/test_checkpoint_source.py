@@ -4,7 +4,7 @@ import json
 import os
 import shutil
 
-from checkpoint_helpers import ROOT, cli, fixture
+from tests.checkpoints.checkpoint_helpers import ROOT, cli, fixture
 
 from tf2norm.checkpoints import inspect, source
 from tf2norm.rewriters import _driver

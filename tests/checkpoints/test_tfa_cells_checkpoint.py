@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from checkpoint_helpers import cli, fixture, write_checkpoint
-from golden import cases, max_abs_error
+from tests.checkpoints.checkpoint_helpers import cli, fixture, write_checkpoint
+from tests.golden import cases, max_abs_error
 from tf2norm.checkpoints import CheckpointError, inspect, load_tf1_weights, recognise, restore, restore_into
 from tf2norm.replacements import LayerNormLSTMCell, LayerNormSimpleRNNCell
 

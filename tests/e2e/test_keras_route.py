@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pytest
 
-from e2e_support import (E2E, EVAL_ATOL, STEP_ATOL, STEP_RTOL, checkpoint, check_close, fields,
+from tests.e2e.e2e_support import (E2E, EVAL_ATOL, STEP_ATOL, STEP_RTOL, checkpoint, check_close, fields,
                          golden, run, tool)
 
 keras = pytest.importorskip("keras")

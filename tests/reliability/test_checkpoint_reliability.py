@@ -11,11 +11,9 @@ import zipfile
 import numpy as np
 import pytest
 
-import crafted
+from tests.checkpoints.checkpoint_helpers import cli, copy_fixture, fixture, read_all, write_checkpoint
+from tests.reliability import crafted
 from tf2norm import exit_codes
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints"))
-from checkpoint_helpers import cli, copy_fixture, fixture, read_all, write_checkpoint  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CELL = "rnn/multi_rnn_cell/cell_0/layer_norm_basic_lstm_cell"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import case_ids, cases
+from tests.golden import case_ids, cases
 from tf2norm.replacements import BatchNormalization, batch_norm
 
 RTOL = 1e-6

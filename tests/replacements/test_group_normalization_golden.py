@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import cases, max_abs_error
+from tests.golden import cases, max_abs_error
 from tf2norm import reference
 from tf2norm.replacements import GroupNormalization, InstanceNormalization
 from tf2norm.rewriters import _driver

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import cases, case_ids, max_abs_error
+from tests.golden import cases, case_ids, max_abs_error
 from tf2norm.replacements import LayerNorm, layer_norm
 from tf2norm.replacements.layer_norm import resolve_axes
 

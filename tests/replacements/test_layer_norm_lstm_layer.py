@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import cases, max_abs_error
+from tests.golden import cases, max_abs_error
 from tf2norm.replacements import LayerNormBasicLSTM, LayerNormBasicLSTMCell
 
 ATOL = 1e-6

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import case_ids, cases
+from tests.golden import case_ids, cases
 from tf2norm.rewriters import _driver
 
 GOLDEN = {g.name: g for g in cases("layernorm_")}

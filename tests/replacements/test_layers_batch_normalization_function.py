@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import GOLDEN_DIR, Golden
+from tests.golden import GOLDEN_DIR, Golden
 from tf2norm.replacements import BatchNormalization, LayersBatchNormalization, batch_normalization
 
 GENERATOR = Path(__file__).resolve().parents[2] / "fixtures" / "tf1" / "make_golden_layers_bn.py"

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import case_ids, cases
+from tests.golden import case_ids, cases
 from tf2norm.replacements import BatchNormalization, LayersBatchNormalization, batch_normalization
 
 ATOL = 1e-6

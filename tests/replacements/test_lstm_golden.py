@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import Golden, case_ids, cases, max_abs_error
+from tests.golden import Golden, case_ids, cases, max_abs_error
 from tf2norm.replacements import LayerNormBasicLSTMCell, MultiRNNCell
 
 ATOL = 2e-6

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from golden import case_ids, cases, max_abs_error
+from tests.golden import case_ids, cases, max_abs_error
 from tf2norm.replacements import LayerNormLSTMCell, LayerNormSimpleRNNCell
 from tf2norm.rewriters import _driver
 

@@ -4,7 +4,7 @@
 from textwrap import dedent
 
 import pytest
-from rewriter_cases import check, check_noop, migrate
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
 from tf2norm.rewriters import layers_batch_normalization
 

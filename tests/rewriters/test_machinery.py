@@ -4,7 +4,7 @@ import json
 import sys
 
 import pytest
-from rewriter_cases import check, migrate
+from tests.rewriters.rewriter_cases import check, migrate
 
 from tf2norm import rewriters
 from tf2norm.rewriters import _driver, _findings

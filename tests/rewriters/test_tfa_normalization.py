@@ -2,7 +2,7 @@
 or tf2norm.replacements.GroupNormalization / InstanceNormalization."""
 
 import pytest
-from rewriter_cases import check, check_noop, migrate
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
 from tf2norm.rewriters import tfa_normalization
 

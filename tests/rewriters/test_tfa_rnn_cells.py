@@ -1,7 +1,7 @@
 """tfa_rnn_cells: tfa.rnn.LayerNormLSTMCell / LayerNormSimpleRNNCell -> tf2norm.replacements' cells, both targets."""
 
 import pytest
-from rewriter_cases import check, check_noop, migrate
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
 from tf2norm.rewriters import tfa_rnn_cells
 
