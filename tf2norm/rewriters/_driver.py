@@ -15,7 +15,6 @@ import difflib
 import io
 import json
 import os
-import re
 import sys
 import threading
 import tokenize
@@ -23,17 +22,15 @@ import traceback
 
 import libcst as cst
 
-from tf2norm import rewriters
+from tf2norm import apis, rewriters
 from tf2norm.rewriters import _files, _findings
 from tf2norm.rewriters._context import FileContext
 from tf2norm.rewriters._names import module_paths
 
-# Every legacy spelling contains one of these; files without them skip the (slower) name analysis.
-_MAY_NEED_WORK = re.compile(r"contrib|rnn_cell|dynamic_rnn|tensorflow_addons|[Nn]ormalization")
-# Every legacy API the rewriters act on is reached through one of these names in code.
-_LEGACY_IDENTIFIERS = frozenset({"contrib", "rnn_cell", "dynamic_rnn", "bidirectional_dynamic_rnn", "LSTMStateTuple",
-                                 "tensorflow_addons", "batch_normalization", "BatchNormalization", "normalization",
-                                 "rnn_cell_impl"})
+# Every legacy API the rewriters act on is reached through one of these names in code (tf2norm.apis);
+# files whose text holds none of them skip the (slower) name analysis.
+_LEGACY_IDENTIFIERS = apis.identifiers()
+_MAY_NEED_WORK = apis.mentions_pattern()
 
 
 def _mentions_legacy_names(tree: ast.AST) -> bool:

@@ -43,8 +43,6 @@ from tf2norm.rewriters import _calls, _findings
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
 from tf2norm.rewriters.layer_norm_basic_lstm_cell import SIGNATURE as CELL_SIGNATURE
 
-AFTER = ("layer_norm_basic_lstm_cell", "hand_rolled_bn_lstm")
-
 _MODULES = ("tensorflow.contrib.rnn", "tensorflow.nn.rnn_cell", "tensorflow.python.ops.rnn_cell_impl",
             "tensorflow.python.ops.rnn_cell")
 # name -> (TF1 signature, the arguments holding the wrapped cells)

@@ -1,0 +1,376 @@
+"""Every legacy API tf2norm migrates, and where each of its parts lives: the list a new API joins.
+
+A legacy API (tf.contrib.layers.batch_norm, tfa's LayerNormLSTMCell, a hand-written TF1 cell, ...)
+has one id: its rewriter's (`tf2norm migrate --only ID`). The id names its parts:
+
+* `tf2norm/rewriters/<id>.py` and `tests/rewriters/test_<id>.py`;
+* `tf2norm/replacements/<id>.py`, which defines its `replacements` (exported by tf2norm.replacements;
+  a replacement two APIs share lives in a family module, such as `batch_normalization.py`), and
+  `tests/replacements/test_<id>*.py`;
+* with arithmetic of its own: `tf2norm/reference/<id>.py` (the NumPy oracle), the goldens
+  `fixtures/golden/<prefix>*.npz` written by its `generators` from the real legacy library, and
+  `tests/replacements/test_<id>_golden.py`;
+* with checkpoints: its checkpoint group `kinds` (`tf2norm/checkpoints/kinds/<kind>.py`), the
+  real checkpoints `fixtures/checkpoints/<name>/` and `tests/checkpoints/test_<id>.py`;
+* its rows of README's support table (`rows`; `python -m tf2norm.apis` prints the table).
+
+Two names are not the id, on purpose: a kind id is written into converted manifests and printed by
+`checkpoint verify`, and it names a layout of TF1 variables (contrib's and tf.layers' batch norms
+share one, tfa's two cells have two); a golden keeps the name it was recorded under (`lstm_*`).
+Both are listed here, so nothing about an API is found by convention alone.
+
+`tests/test_apis.py` fails while an API lacks a part, or a part (a rewriter, kind, replacement,
+golden, generator, checkpoint) belongs to no API. `tf2norm migrate` derives from here the names
+that make a file worth parsing (`identifiers`) and the order its rewriters run in. Nothing here
+imports TensorFlow or LibCST.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One row of README's support table (markdown cells)."""
+
+    legacy: str
+    keras: str
+    compat: str
+    mapped: str
+    reported: str
+    kind: str
+    error: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Api:
+    """One legacy API and its parts (see the module docstring)."""
+
+    #: The rewriter's id, and the name of the API's modules and tests.
+    id: str
+    #: Names through which code reaches the legacy API (an attribute, a name, a part of an imported
+    #: module path): a file that never mentions one of them is not parsed by LibCST.
+    identifiers: frozenset[str]
+    #: Public names of tf2norm.replacements that migrated code of this API uses.
+    replacements: tuple[str, ...]
+    rows: tuple[Row, ...]
+    #: Checkpoint group kinds (modules of tf2norm.checkpoints.kinds) its replacements load.
+    kinds: tuple[str, ...] = ()
+    #: File name prefixes of its goldens in fixtures/golden/.
+    goldens: tuple[str, ...] = ()
+    #: Scripts (paths from the repository root) that write its goldens and checkpoints.
+    generators: tuple[str, ...] = ()
+    #: Its real legacy checkpoints: directories of fixtures/checkpoints/.
+    checkpoints: tuple[str, ...] = ()
+    #: Its rewriter migrates TF1 cells (registered on the FileContext's `cells`) that TF1 wrappers
+    #: and dynamic_rnn may take.
+    cells: bool = False
+    #: Its rewriter follows the cells of the others (runs after every API with `cells`).
+    wraps_cells: bool = False
+    #: False: it adds no arithmetic of its own (its numbers are the cells' it wraps): no goldens,
+    #: no reference module.
+    arithmetic: bool = True
+
+
+_RNN_CELL_MODULES = frozenset({"contrib", "rnn_cell", "rnn_cell_impl"})
+
+#: Every API, in the order of README's support table.
+APIS: tuple[Api, ...] = (
+    Api(
+        id="contrib_batch_norm",
+        identifiers=frozenset({"contrib"}),
+        replacements=("BatchNormalization", "batch_norm"),
+        rows=(
+        Row(
+            legacy='`tf.contrib.layers.batch_norm`, `slim.batch_norm`, `normalizer_fn=slim.batch_norm`, '
+                   '`functools.partial(batch_norm, ...)`',
+            keras='`BatchNormalization(...)(x, training=...)`; `scoped_layer` for `scope=`+`reuse=`; as a '
+                  'value: `batch_norm` (TF2N108)',
+            compat='`batch_norm(...)`, arguments untouched',
+            mapped='decay->momentum, is_training->training, data_format->axis, epsilon, center, scale, '
+                   'param_initializers/regularizers, renorm*, fused, zero_debias_moving_mean, activation_fn '
+                   '(around the layer), trainable, scope->name',
+            reported='TF2N101 (no Keras equivalent), 102 batch_weights, 103 updates_collections, 104 reuse '
+                     'without scope, 105/106 non-literal or tensor arguments, 107 activation_fn that may be '
+                     'None, 109 arg_scope kept',
+            kind='`batch_norm`',
+            error='1e-6 relative, outputs and every statistic after every step',
+        ),
+        ),
+        kinds=("batch_norm",),
+        goldens=("bn_",),
+        generators=("fixtures/tf1/make_golden.py", "fixtures/tf1/make_checkpoints.py"),
+        checkpoints=("bn_convnet", "bn_extras"),
+    ),
+    Api(
+        id="layer_norm_basic_lstm_cell",
+        identifiers=frozenset({"contrib"}),
+        replacements=("LayerNormBasicLSTMCell", "LayerNormBasicLSTM"),
+        rows=(
+        Row(
+            legacy='`tf.contrib.rnn.LayerNormBasicLSTMCell`',
+            keras='`LayerNormBasicLSTMCell(...)`, same arguments',
+            compat='same',
+            mapped='all (same signature)',
+            reported='TF2N201 subclass',
+            kind='`lstm_cell`',
+            error='6.7e-7 over 24 steps',
+        ),
+        ),
+        kinds=("lstm_cell",),
+        goldens=("lstm_",),
+        generators=("fixtures/tf1/make_golden.py", "fixtures/tf1/make_checkpoints.py"),
+        checkpoints=("ln_lstm", "ln_lstm_bidir", "tf10_naming", "tf012_naming"),
+        cells=True,
+    ),
+    Api(
+        id="rnn_cell_wrappers",
+        identifiers=_RNN_CELL_MODULES | {"dynamic_rnn", "bidirectional_dynamic_rnn", "LSTMStateTuple"},
+        replacements=("MultiRNNCell", "DropoutWrapper", "LSTMStateTuple"),
+        rows=(
+        Row(
+            legacy='`MultiRNNCell`, `DropoutWrapper`, `LSTMStateTuple`, `tf.nn.(bidirectional_)dynamic_rnn` '
+                   'around those cells',
+            keras="tf2norm's wrappers; `dynamic_rnn` over one cell: "
+                  '`LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(...)`',
+            compat="tf2norm's wrappers, `tf.compat.v1.nn.dynamic_rnn`",
+            mapped='all',
+            reported='TF2N301 wraps cells tf2norm does not migrate, 302 variational_recurrent, 303, 304 '
+                     'state_is_tuple=False',
+            kind="(the cells')",
+            error='—',
+        ),
+        ),
+        wraps_cells=True,
+        arithmetic=False,
+    ),
+    Api(
+        id="contrib_layer_norm",
+        identifiers=frozenset({"contrib"}),
+        replacements=("LayerNorm", "layer_norm"),
+        rows=(
+        Row(
+            legacy='`tf.contrib.layers.layer_norm`, `slim.layer_norm` (also as `normalizer_fn=` / `partial`)',
+            keras='`keras.layers.LayerNormalization(axis=..., epsilon=1e-12)` where both axes are the same '
+                  'negative literal, else `LayerNorm(begin_norm_axis=..., begin_params_axis=...)`; as a '
+                  'value: `layer_norm` (TF2N403)',
+            compat='`layer_norm(...)`, arguments untouched',
+            mapped='begin_norm_axis, begin_params_axis, center, scale, activation_fn (around the layer), '
+                   'trainable, scope->name, scope+reuse->`scoped_layer`',
+            reported='TF2N401 variables/outputs_collections, 402 reuse without scope (or of the default '
+                     '`LayerNorm_N`), 404 arg_scope kept',
+            kind='`layer_norm` (scopes named `LayerNorm[_N]`; begin_norm_axis via `--config`, default 1)',
+            error='3.6e-7 outputs',
+        ),
+        ),
+        kinds=("layer_norm",),
+        goldens=("layernorm_",),
+        generators=("fixtures/tf1/make_golden_layer_norm.py",),
+        checkpoints=("layer_norm",),
+    ),
+    Api(
+        id="layers_batch_normalization",
+        identifiers=frozenset({"batch_normalization", "BatchNormalization", "normalization"}),
+        replacements=("BatchNormalization", "batch_normalization", "LayersBatchNormalization"),
+        rows=(
+        Row(
+            legacy='`tf.layers.batch_normalization`, `tf.compat.v1.layers.batch_normalization` '
+                   "(tf_upgrade_v2's output, which raises on Keras 3)",
+            keras='`BatchNormalization(momentum=0.99, scale=True, tf1_api="layers", ...)(x, training=...)` '
+                  '(training=False written when absent, as tf.layers defaulted); `scoped_layer` for '
+                  '`name=`+`reuse=`',
+            compat='`batch_normalization(...)`, arguments untouched',
+            mapped='axis, momentum, epsilon, center, scale, initializers, regularizers, constraints, renorm, '
+                   'renorm_clipping, renorm_momentum, fused, virtual_batch_size, adjustment, trainable, name',
+            reported='TF2N501 several axes, 502 reuse without name, 503 tensor where a Python value is '
+                     'needed, 506 passed as a value (converted to the compat function)',
+            kind="`batch_norm` (`batch_normalization[_N]` scopes get tf.layers' defaults; virtual-batch "
+                 'groups need `--config virtual_batch_size=N`)',
+            error='4.8e-7 outputs, statistics exact',
+        ),
+        Row(
+            legacy='`tf.layers.BatchNormalization`, `tf.compat.v1.layers.BatchNormalization`',
+            keras='`BatchNormalization(momentum=0.99, scale=True, tf1_api="layers", ...)`; `bn.apply(x)` -> '
+                  '`bn(x)`',
+            compat='`LayersBatchNormalization(...)`',
+            mapped='as above, plus dtype',
+            reported='TF2N501, 503, 504 private `_scope`/`_reuse`, 505 layer object in a file that reuses '
+                     'scopes, 506, 507 subclass, 508 `bn.updates` / `scope_name`',
+            kind='`batch_norm`',
+            error='as above',
+        ),
+        ),
+        kinds=("batch_norm",),
+        goldens=("tlbn_",),
+        generators=("fixtures/tf1/make_golden_layers_bn.py",),
+        checkpoints=("layers_bn",),
+    ),
+    Api(
+        id="tfa_rnn_cells",
+        identifiers=frozenset({"tensorflow_addons"}),
+        replacements=("LayerNormLSTMCell", "LayerNormSimpleRNNCell"),
+        rows=(
+        Row(
+            legacy='`tfa.rnn.LayerNormLSTMCell`',
+            keras='`LayerNormLSTMCell(...)`, same arguments',
+            compat='same',
+            mapped="all (tfa's signature and weight order: `set_weights(tfa_layer.get_weights())` works)",
+            reported='TF2N601 subclass (converted), 602 Keras 2-only argument with a value, 603 `**kwargs` '
+                     '(converted)',
+            kind="`tfa_lstm_cell` (Keras 2 TF-format `save_weights`; `.h5` loads with Keras 3's "
+                 '`load_weights`)',
+            error='1.1e-6 over 10 steps',
+        ),
+        Row(
+            legacy='`tfa.rnn.LayerNormSimpleRNNCell`',
+            keras='`LayerNormSimpleRNNCell(...)`, same arguments',
+            compat='same',
+            mapped='all',
+            reported='TF2N601-603',
+            kind='`tfa_simple_rnn_cell`',
+            error='1.1e-6; 3.6e-6 on one ill-conditioned case (variance 0.003 against epsilon 1e-3)',
+        ),
+        ),
+        kinds=("tfa_lstm_cell", "tfa_simple_rnn_cell"),
+        goldens=("tfa_cell_",),
+        generators=("fixtures/tfa/make_golden_tfa_cells.py",),
+        checkpoints=("tfa_cells",),
+    ),
+    Api(
+        id="tfa_normalization",
+        identifiers=frozenset({"tensorflow_addons"}),
+        replacements=("GroupNormalization", "InstanceNormalization"),
+        rows=(
+        Row(
+            legacy='`tfa.layers.GroupNormalization`',
+            keras='`keras.layers.GroupNormalization(...)` (bit-exact with tfa in float32), or '
+                  '`GroupNormalization` where Keras is not provably equal (negative axis other than -1, '
+                  'non-literal axis, non-float32 dtype)',
+            compat='`GroupNormalization(...)`',
+            mapped='all 11 arguments',
+            reported="TF2N651 tfa's per-channel axis bug (kept by the replacement), 652 Keras 2-only "
+                     'argument, 654 subclass, 655 `isinstance`',
+            kind='`group_norm` (gamma/beta only, so `--config SCOPE:groups=N` is required)',
+            error='0 outputs (bit-exact), gradients 1e-6 relative',
+        ),
+        Row(
+            legacy='`tfa.layers.InstanceNormalization`',
+            keras='`keras.layers.GroupNormalization(groups=-1, ...)`, or `InstanceNormalization` (same '
+                  'conditions)',
+            compat='`InstanceNormalization(...)`',
+            mapped='as above',
+            reported='TF2N651, 652, 653 `groups` given (tfa ignored it; dropped), 654, 655',
+            kind='`group_norm` with `groups=-1`',
+            error='as above',
+        ),
+        ),
+        kinds=("group_norm",),
+        goldens=("tfa_norm_",),
+        generators=("fixtures/tfa/make_golden_tfa_norm.py",),
+        checkpoints=("tfa_norm_convnet",),
+    ),
+    Api(
+        id="hand_rolled_layer_norm_gru",
+        identifiers=_RNN_CELL_MODULES,
+        replacements=("LayerNormGRUCell",),
+        rows=(
+        Row(
+            legacy='hand-written LN-GRU (`class LNGRUCell(tf.nn.rnn_cell.RNNCell / GRUCell)`)',
+            keras="reported, never rewritten: use `LayerNormGRUCell` (contrib's LN-LSTM recipe on TF1's "
+                  'GRUCell, spec in its docstring)',
+            compat='same',
+            mapped='—',
+            reported='TF2N801 on the class: hand-written math cannot be verified by its name',
+            kind='`layer_norm_gru_cell`',
+            error='1.6e-6 over whole sequences',
+        ),
+        ),
+        kinds=("layer_norm_gru_cell",),
+        goldens=("lngru_",),
+        generators=("fixtures/tf1/make_golden_layer_norm_gru.py",),
+        checkpoints=("ln_gru", "ln_gru_bidir"),
+    ),
+    Api(
+        id="hand_rolled_bn_lstm",
+        identifiers=_RNN_CELL_MODULES,
+        replacements=("BatchNormLSTMCell",),
+        rows=(
+        Row(
+            legacy='hand-written `BNLSTMCell(num_units, is_training_tensor, max_bn_steps, initial_scale=0.1, '
+                   'activation=tf.tanh, decay=0.95)` (the widely copied recurrent batch-norm cell, Cooijmans '
+                   'et al. 2016) defined in the file',
+            keras='its calls: `BatchNormLSTMCell(num_units, training=is_training_tensor, max_bn_steps=..., '
+                  "...)`; TF1 wrappers and `dynamic_rnn` around them: tf2norm's, "
+                  '`tf.compat.v1.nn.dynamic_rnn`',
+            compat='same',
+            mapped="every constructor argument; class defaults that differ from the replacement's (decay, "
+                   'initial_scale, activation, forget_bias, the `_batch_norm` epsilon) written into each '
+                   'call',
+            reported='TF2N851 the class is now unused (left in place: delete it, its RNNCell base raises on '
+                     'Keras 3), 852 a copy that differs (reason given; nothing changed), 853 used other than '
+                     'by a call, 854 not instantiated in this file',
+            kind='`bn_lstm_cell` (`W_xh`, `W_hh`, `{xh,hh,c}/{scale,offset,pop_mean,pop_var}`; other copies '
+                 'refused with the reason)',
+            error='9.1e-7 outputs, 1.2e-7 per-step statistics',
+        ),
+        ),
+        kinds=("bn_lstm_cell",),
+        goldens=("bnlstm_",),
+        generators=("fixtures/tf1/make_golden_bn_lstm.py", "fixtures/tf1/bn_lstm_program.py"),
+        checkpoints=("bn_lstm",),
+        cells=True,
+    ),
+)
+
+BY_ID: dict[str, Api] = {api.id: api for api in APIS}
+
+#: Replacements no one API owns: TF1 variable sharing for Keras layers (`scoped_layer.py`), which
+#: the rewriters of layer functions emit for calls that share variables by scope.
+SHARED_REPLACEMENTS = ("scoped_layer", "clear_scoped_layers")
+
+
+def identifiers() -> frozenset[str]:
+    """Every name through which code reaches a legacy API (see `Api.identifiers`)."""
+    return frozenset().union(*(api.identifiers for api in APIS))
+
+
+def mentions_pattern() -> re.Pattern:
+    """Text that any file reaching a legacy API contains (one of `identifiers()`): the cheapest test."""
+    return re.compile("|".join(re.escape(name) for name in sorted(identifiers())))
+
+
+def rewriter_order() -> tuple[str, ...]:
+    """The rewriters' ids in the order they run: by id, each after the APIs whose cells it wraps."""
+    ordered: list[str] = []
+
+    def visit(api: Api) -> None:
+        if api.id in ordered:
+            return
+        if api.wraps_cells:
+            for other in sorted(APIS, key=lambda a: a.id):
+                if other.cells:
+                    visit(other)
+        ordered.append(api.id)
+
+    for api in sorted(APIS, key=lambda a: a.id):
+        visit(api)
+    return tuple(ordered)
+
+
+_HEADER = ("legacy API", "`--target keras` (default)", "`--target compat`", "mapped",
+           "reported (left unchanged unless said)", "checkpoint kind", "worst error vs the real library")
+
+
+def support_table() -> str:
+    """README's support table (markdown), one or more rows per API."""
+    lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    for api in APIS:
+        for row in api.rows:
+            lines.append("| " + " | ".join(getattr(row, f.name) for f in dataclasses.fields(Row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(support_table(), end="")
