@@ -225,5 +225,5 @@ def test_the_whole_file_is_still_migrated_around_a_reported_class():
 
 
 def test_listed_with_its_code():
-    assert set(hand_rolled_layer_norm_gru.FINDINGS) == {"TF2N801"}
+    assert set(hand_rolled_layer_norm_gru.RULES) == {"TF2N801"}
     assert all(n.startswith("tensorflow.") and ".compat." not in n for n in hand_rolled_layer_norm_gru.LEGACY)

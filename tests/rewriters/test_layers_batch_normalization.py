@@ -648,9 +648,9 @@ def test_the_contrib_rewriter_leaves_tf_layers_alone():
 
 
 def test_findings_table_uses_its_own_range():
-    assert set(layers_batch_normalization.FINDINGS) == {f"TF2N50{i}" for i in range(1, 9)}
-    for message, hint in layers_batch_normalization.FINDINGS.values():
-        assert message and hint
+    assert set(layers_batch_normalization.RULES) == {f"TF2N50{i}" for i in range(1, 9)}
+    for code, rule in layers_batch_normalization.RULES.items():
+        assert rule.code == code and rule.message and rule.hint and rule.severity == "warning"
 
 
 def test_the_whole_migrate_run_with_every_rewriter():

@@ -18,7 +18,7 @@ def test_rewriters_are_discovered_in_dependency_order():
 
 
 def test_finding_codes_are_unique_and_stable_in_form():
-    tables = [_findings.FINDINGS] + [m.FINDINGS for m in rewriters.available().values()]
+    tables = [_findings.RULES] + [m.RULES for m in rewriters.available().values()]
     codes = [code for table in tables for code in table]
     assert len(codes) == len(set(codes))
     assert all(len(code) == 7 and code.startswith("TF2N") and code[4:].isdigit() for code in codes)

@@ -542,4 +542,4 @@ def test_look_alikes_are_left_alone(source):
 
 
 def test_finding_codes_are_in_this_rewriters_range():
-    assert all("TF2N651" <= code <= "TF2N699" for code in tfa_normalization.FINDINGS)
+    assert all("TF2N651" <= code <= "TF2N699" for code in tfa_normalization.RULES)

@@ -378,6 +378,6 @@ def test_lookalikes_with_every_rewriter():
 
 def test_module_metadata():
     assert tfa_rnn_cells.__doc__.splitlines()[0].startswith("Legacy `tfa.rnn.LayerNormLSTMCell`")
-    assert all("TF2N601" <= code <= "TF2N649" for code in tfa_rnn_cells.FINDINGS)
+    assert all("TF2N601" <= code <= "TF2N649" for code in tfa_rnn_cells.RULES)
     assert "tensorflow_addons.rnn.LayerNormLSTMCell" in tfa_rnn_cells.LEGACY
     assert "tensorflow.contrib.rnn.LayerNormBasicLSTMCell" not in tfa_rnn_cells.LEGACY

@@ -5,7 +5,7 @@ A rewriter is a public module of this package, named by the id of its legacy API
 
 * `LEGACY`: the canonical qualified names it rewrites (`tensorflow.compat.v1.` spellings are
   folded onto `tensorflow.`),
-* `FINDINGS`: `{code: (message, hint)}` for what it reports instead of converting,
+* `RULES`: `{code: _findings.Rule}` for what it reports instead of converting,
 * `plan(ctx)`: records edits and findings on a `_context.FileContext`.
 """
 

@@ -22,6 +22,7 @@ import sys
 
 import libcst as cst
 from tf2norm.rewriters import _calls
+from tf2norm.rewriters._findings import Rule
 from tf2norm.rewriters._signature import code
 
 ARG_SCOPES = frozenset({
@@ -46,8 +47,7 @@ class Spec:
 
     legacy: frozenset[str]  # canonical names of the function
     layers: frozenset[str]  # canonical names of the layers that take normalizer_fn / normalizer_params
-    finding: str  # the code reported when the arg_scope must stay
-    table: dict
+    rule: Rule  # reported when the arg_scope must stay
 
     @property
     def name(self) -> str:
@@ -101,7 +101,7 @@ def plan(ctx, spec: Spec) -> dict[cst.Call, dict[str, cst.BaseExpression]]:
 def _settle(ctx, spec: Spec, block: _Block) -> None:
     if block.reasons:
         for entry in block.entries:
-            ctx.report(spec.table, spec.finding, entry, reason=block.reasons[0])
+            ctx.report(spec.rule, entry, reason=block.reasons[0])
         return
     for entry in block.entries:
         ctx.handled.add(entry)

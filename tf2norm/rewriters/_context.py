@@ -55,10 +55,10 @@ class FileContext:
 
     # -- planning --------------------------------------------------------------------------------
 
-    def report(self, table: dict, code: str, node: cst.CSTNode, **fields) -> None:
+    def report(self, rule: _findings.Rule, node: cst.CSTNode, **fields) -> None:
+        """A finding of `rule` on `node` (its message and hint filled with `fields`); `node` counts as handled."""
         (line, column), (end_line, _) = self.position(node)
-        self.findings.append(_findings.make(table, code, self.path, line, column + 1, self.rewriter, end_line,
-                                            **fields))
+        self.findings.append(rule.finding(self.path, line, column + 1, self.rewriter, end_line, **fields))
         self.handled.add(node)
 
     def report_ambiguous(self, owners: dict[str, str]) -> None:
@@ -77,7 +77,7 @@ class FileContext:
             legacy = sorted(c for c in map(canonical, self.names.candidates(node)) if c in owners)
             if legacy:
                 self.rewriter = owners[legacy[0]]
-                self.report(_findings.FINDINGS, "TF2N012", node, name=dotted(node), legacy=legacy[0])
+                self.report(_findings.RULES["TF2N012"], node, name=dotted(node), legacy=legacy[0])
         for node in self.names.parents:
             if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar) and node.module \
                     and not node.relative:
@@ -85,7 +85,7 @@ class FileContext:
                 owner = next((owners[n] for n in sorted(owners) if n.rsplit(".", 1)[0] == module), None)
                 if owner is not None:
                     self.rewriter = owner
-                    self.report(_findings.FINDINGS, "TF2N013", node, module=dotted(node.module))
+                    self.report(_findings.RULES["TF2N013"], node, module=dotted(node.module))
 
     def reuses_variable_scopes(self) -> bool:
         """Does the file share variables through variable scopes (`variable_scope(reuse=...)`,

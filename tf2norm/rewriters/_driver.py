@@ -80,7 +80,7 @@ class _Unprocessable(Exception):
 
 
 def _fail(path: str, code: str, line: int = 1, col: int = 1, **fields) -> _Unprocessable:
-    return _Unprocessable(_findings.make(_findings.FINDINGS, code, path, line, col, **fields))
+    return _Unprocessable(_findings.RULES[code].finding(path, line, col, **fields))
 
 
 _REGISTRY: tuple | None = None

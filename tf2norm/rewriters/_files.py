@@ -117,7 +117,7 @@ def _identity(path: str):
 
 
 def _finding(path, code, **fields):
-    return _findings.make(_findings.FINDINGS, code, path, 1, 1, **fields)
+    return _findings.RULES[code].finding(path, 1, 1, **fields)
 
 
 def discover(paths, selection: Selection = Selection()):

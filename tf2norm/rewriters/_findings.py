@@ -1,8 +1,9 @@
 """Findings: what a run could not convert, each with a stable code, a place and a one-line fix.
 
-Codes TF2N00x belong to the driver (files that cannot be read, parsed or written), TF2N01x to the
-argument checks every rewriter shares; each rewriter module owns its own range in its `FINDINGS`
-table. Columns are 1-based, like ruff and GitHub annotations.
+Each code is a `Rule` (code, message, hint, severity). Codes TF2N00x belong to the driver (files that
+cannot be read, parsed or written: severity "error"), TF2N01x to the argument checks every rewriter
+shares; each rewriter owns its own range of codes in its `RULES`. Columns are 1-based, like ruff and
+GitHub annotations.
 
 A finding can be silenced by a `# tf2norm: ignore` (all codes) or `# tf2norm: ignore[TF2N104,...]`
 comment on any line of the reported expression, once a person has checked the code by hand.
@@ -16,46 +17,88 @@ import re
 import sys
 import tokenize
 
-# code -> (message, hint). Messages may hold `{name}` fields filled by the reporting site.
-FINDINGS = {
-    "TF2N001": ("cannot parse: {reason}", "{hint}"),  # hint: see syntax_hint
-    "TF2N002": ("cannot decode: {reason}", "save the file as UTF-8 or declare its encoding (PEP 263)"),
-    "TF2N003": ("cannot {action}: {reason}", "check the path and its permissions"),
-    "TF2N004": (
-        "symlink to {target}, outside {root}; not followed",
-        "migrate {target} where it is, or exclude the link (--extend-exclude)",
-    ),
-    "TF2N005": ("not read: {reason}", "only regular files are migrated; exclude it (--extend-exclude)"),
-    "TF2N006": (
-        "notebook not migrated: legacy APIs in {cells}",
-        "export it to a script (jupyter nbconvert --to script), migrate that, and copy the cells back",
-    ),
-    "TF2N007": (
-        "not migrated: took more than the {seconds:g} s budget per file",
-        "raise --file-timeout, or exclude the file (generated code?)",
-    ),
-    "TF2N008": (
-        "changed on disk while it was being migrated; left as it is now",
-        "run tf2norm again once the file is saved",
-    ),
-    "TF2N009": ("internal error in rewriter {rewriter}: {reason}", "report this bug; the file was left unchanged"),
-    "TF2N010": (
-        "{api}: *args/**kwargs hide which arguments are passed; left unchanged",
-        "pass the arguments explicitly, then run tf2norm again",
-    ),
-    "TF2N011": (
-        "{api}: arguments do not match the TF1 signature ({reason}); left unchanged",
-        "fix the call: TF1 rejected it too",
-    ),
-    "TF2N012": (
-        "{name} may be {legacy} or something else (the name is bound more than once); left unchanged",
-        "bind it once, e.g. a plain contrib import, then run tf2norm again",
-    ),
-    "TF2N013": (
-        "from {module} import * hides which legacy names this file uses; left unchanged",
-        "import the names explicitly, then run tf2norm again",
-    ),
-}
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Finding:
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    hint: str
+    rewriter: str | None = None
+    end_line: int = dataclasses.field(default=0, compare=False)
+    severity: str = dataclasses.field(default="warning", compare=False)
+
+    def as_dict(self) -> dict:
+        # The JSON schema: exactly these keys, in this order.
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "rewriter": self.rewriter,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One finding code: its message and hint (both may hold `{name}` fields the reporting site fills)
+    and its severity: "error" for a file that could not be processed at all, "warning" for code
+    left unchanged (or changed, and worth a look)."""
+
+    code: str
+    message: str
+    hint: str
+    severity: str = "warning"
+
+    def finding(self, path: str, line: int, col: int, rewriter: str | None = None, end_line: int = 0,
+                **fields) -> Finding:
+        """A finding of this rule at `path:line:col`, its fields filled in."""
+        fields["rewriter"] = rewriter
+        return Finding(path, line, col, self.code, self.message.format(**fields), self.hint.format(**fields),
+                       rewriter, end_line or line, self.severity)
+
+
+def rules(*table: Rule) -> dict[str, Rule]:
+    """`{code: rule}` of a rewriter's (or the driver's) rules."""
+    by_code = {rule.code: rule for rule in table}
+    if len(by_code) != len(table):
+        raise ValueError("two rules share a code")
+    return by_code
+
+
+# The driver's rules (files that cannot be processed) and the argument checks every rewriter shares.
+# TF2N001's hint is `syntax_hint`'s.
+RULES = rules(
+    Rule("TF2N001", "cannot parse: {reason}", "{hint}", severity="error"),
+    Rule("TF2N002", "cannot decode: {reason}",
+                    "save the file as UTF-8 or declare its encoding (PEP 263)", severity="error"),
+    Rule("TF2N003", "cannot {action}: {reason}", "check the path and its permissions", severity="error"),
+    Rule("TF2N004", "symlink to {target}, outside {root}; not followed",
+                    "migrate {target} where it is, or exclude the link (--extend-exclude)", severity="error"),
+    Rule("TF2N005", "not read: {reason}",
+                    "only regular files are migrated; exclude it (--extend-exclude)", severity="error"),
+    Rule("TF2N006", "notebook not migrated: legacy APIs in {cells}",
+                    "export it to a script (jupyter nbconvert --to script), migrate that, and copy the cells "
+                    "back", severity="error"),
+    Rule("TF2N007", "not migrated: took more than the {seconds:g} s budget per file",
+                    "raise --file-timeout, or exclude the file (generated code?)", severity="error"),
+    Rule("TF2N008", "changed on disk while it was being migrated; left as it is now",
+                    "run tf2norm again once the file is saved", severity="error"),
+    Rule("TF2N009", "internal error in rewriter {rewriter}: {reason}",
+                    "report this bug; the file was left unchanged", severity="error"),
+    Rule("TF2N010", "{api}: *args/**kwargs hide which arguments are passed; left unchanged",
+                    "pass the arguments explicitly, then run tf2norm again"),
+    Rule("TF2N011", "{api}: arguments do not match the TF1 signature ({reason}); left unchanged",
+                    "fix the call: TF1 rejected it too"),
+    Rule("TF2N012", "{name} may be {legacy} or something else (the name is bound more than once); left unchanged",
+                    "bind it once, e.g. a plain contrib import, then run tf2norm again"),
+    Rule("TF2N013", "from {module} import * hides which legacy names this file uses; left unchanged",
+                    "import the names explicitly, then run tf2norm again"),
+)
 
 # What Python 3 says about Python 2 code, and what the offending line of Python 2 code looks like
 # where Python 3 only says "invalid syntax".
@@ -74,39 +117,6 @@ def syntax_hint(message: str, line: str) -> str:
 
 
 _IGNORE = re.compile(r"#\s*tf2norm:\s*ignore(?:\[([A-Z0-9,\s]+)\])?")
-
-
-@dataclasses.dataclass(frozen=True, order=True)
-class Finding:
-    path: str
-    line: int
-    col: int
-    code: str
-    message: str
-    hint: str
-    rewriter: str | None = None
-    end_line: int = dataclasses.field(default=0, compare=False)
-
-    def as_dict(self) -> dict:
-        # The JSON schema: exactly these keys, in this order.
-        return {
-            "path": self.path,
-            "line": self.line,
-            "col": self.col,
-            "code": self.code,
-            "message": self.message,
-            "hint": self.hint,
-            "rewriter": self.rewriter,
-        }
-
-
-def make(table: dict, code: str, path: str, line: int, col: int, rewriter: str | None = None,
-         end_line: int = 0, **fields) -> Finding:
-    """A finding for `code` from `table` ({code: (message, hint)}), with its fields filled in."""
-    message, hint = table[code]
-    fields["rewriter"] = rewriter
-    return Finding(path, line, col, code, message.format(**fields), hint.format(**fields), rewriter,
-                   end_line or line)
 
 
 def comments(text: str) -> dict[int, str]:
@@ -145,7 +155,6 @@ def escape_property(text: str) -> str:
 
 def format_github(finding: Finding) -> str:
     # Files tf2norm could not process at all are errors; everything else is a warning.
-    level = "error" if finding.code < "TF2N010" else "warning"
-    return (f"::{level} file={escape_property(finding.path)},line={finding.line},col={finding.col},"
+    return (f"::{finding.severity} file={escape_property(finding.path)},line={finding.line},col={finding.col},"
             f"title={escape_property(finding.code)}::"
             f"{_escape_data(finding.message)} (fix: {_escape_data(finding.hint)})")

@@ -80,13 +80,13 @@ def migrate(paths, target, diff, check, output_format, output_file, line_length,
         for name, module in available.items():
             summary = " ".join((module.__doc__ or "").split("\n\n")[0].split())
             click.echo(f"{name}\n    {summary}")
-            for finding, (message, _) in module.FINDINGS.items():
-                click.echo(f"    {finding}  {message}")
+            for rule in module.RULES.values():
+                click.echo(f"    {rule.code}  {rule.message}")
         from tf2norm.rewriters import _findings
 
         click.echo("(every rewriter, and files that cannot be processed)")
-        for finding, (message, _) in _findings.FINDINGS.items():
-            click.echo(f"    {finding}  {message}")
+        for rule in _findings.RULES.values():
+            click.echo(f"    {rule.code}  {rule.message}")
         return
     unknown = [i for i in _ids(only) + _ids(skip) if i not in available]
     if unknown:

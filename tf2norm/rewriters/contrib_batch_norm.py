@@ -20,6 +20,7 @@ import libcst as cst
 
 from tf2norm.rewriters import _arg_scopes, _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal, literal
+from tf2norm.rewriters._findings import Rule, rules
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.batch_norm",
@@ -70,30 +71,33 @@ NO_KERAS_EQUIVALENT = {"variables_collections": "TF2N101", "outputs_collections"
 PYTHON_VALUES = ("decay", "center", "scale", "epsilon", "fused", "zero_debias_moving_mean", "renorm", "trainable",
                  "data_format", "renorm_decay")
 
-FINDINGS = {
-    "TF2N101": ("batch_norm({argument}=...): the Keras layer has no {argument}; left unchanged",
-                "drop the argument, or use --target compat"),
-    "TF2N102": ("batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
-                "use --target compat"),
-    "TF2N103": ("batch_norm(updates_collections={value}): the Keras layer puts its updates in UPDATE_OPS in "
-                "graph mode and applies them in place in eager/tf.function; left unchanged",
-                "drop the argument in eager or tf.function code; use --target compat for graph-mode code"),
-    "TF2N104": ("batch_norm: {reason}; Keras layers share weights by object, not by variable scope; "
-                "left unchanged", "pass scope='...' so tf2norm can emit scoped_layer(), or use --target compat"),
-    "TF2N105": ("batch_norm({argument}=...): only a literal {kind} can be mapped; left unchanged",
-                "write the value literally, or use --target compat"),
-    "TF2N106": ("batch_norm({argument}=...): a tensor where the Keras layer needs a Python value; left unchanged",
-                "pass a Python value"),
-    "TF2N107": ("batch_norm(activation_fn={value}): may be None when it runs, so it cannot be applied around "
-                "the layer; left unchanged", "pass the function itself, or apply it after the call"),
-    "TF2N108": ("batch_norm passed as a value ({usage}): its caller passes TF1 arguments, so it became "
-                "tf2norm.replacements.batch_norm (TF1 semantics, tf.compat.v1 graph mode), not the Keras layer",
-                "move to BatchNormalization(...)(x, training=...) by hand when the caller is migrated"),
-    "TF2N109": ("arg_scope over batch_norm: {reason}; its defaults were written into the calls tf2norm can "
-                "see, the arg_scope was left unchanged", "pass these defaults to the calls it reaches"),
-}
+RULES = rules(
+    Rule("TF2N101", "batch_norm({argument}=...): the Keras layer has no {argument}; left unchanged",
+                    "drop the argument, or use --target compat"),
+    Rule("TF2N102", "batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
+                    "use --target compat"),
+    Rule("TF2N103", "batch_norm(updates_collections={value}): the Keras layer puts its updates in UPDATE_OPS in graph "
+                    "mode and applies them in place in eager/tf.function; left unchanged",
+                    "drop the argument in eager or tf.function code; use --target compat for graph-mode code"),
+    Rule("TF2N104", "batch_norm: {reason}; Keras layers share weights by object, not by variable scope; left "
+                    "unchanged",
+                    "pass scope='...' so tf2norm can emit scoped_layer(), or use --target compat"),
+    Rule("TF2N105", "batch_norm({argument}=...): only a literal {kind} can be mapped; left unchanged",
+                    "write the value literally, or use --target compat"),
+    Rule("TF2N106", "batch_norm({argument}=...): a tensor where the Keras layer needs a Python value; left unchanged",
+                    "pass a Python value"),
+    Rule("TF2N107", "batch_norm(activation_fn={value}): may be None when it runs, so it cannot be applied around the "
+                    "layer; left unchanged",
+                    "pass the function itself, or apply it after the call"),
+    Rule("TF2N108", "batch_norm passed as a value ({usage}): its caller passes TF1 arguments, so it became "
+                    "tf2norm.replacements.batch_norm (TF1 semantics, tf.compat.v1 graph mode), not the Keras layer",
+                    "move to BatchNormalization(...)(x, training=...) by hand when the caller is migrated"),
+    Rule("TF2N109", "arg_scope over batch_norm: {reason}; its defaults were written into the calls tf2norm can see, "
+                    "the arg_scope was left unchanged",
+                    "pass these defaults to the calls it reaches"),
+)
 
-_ARG_SCOPE = _arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, "TF2N109", FINDINGS)
+_ARG_SCOPE = _arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N109"])
 
 
 def plan(ctx) -> None:
@@ -111,7 +115,7 @@ def plan(ctx) -> None:
         else:
             ctx.edit(node, lambda _: ctx.replacement("batch_norm"), consumes=node)
             if ctx.target == "keras":
-                ctx.report(FINDINGS, "TF2N108", node, usage=_layer_calls.usage(ctx, node))
+                ctx.report(RULES["TF2N108"], node, usage=_layer_calls.usage(ctx, node))
 
 
 def _compat_call(ctx, call: cst.Call, inherited: dict) -> None:
@@ -120,7 +124,7 @@ def _compat_call(ctx, call: cst.Call, inherited: dict) -> None:
         try:
             bound = bind(call, SIGNATURE, required=1)
         except Mismatch as mismatch:
-            ctx.report(_findings.FINDINGS, mismatch.code, call, api="batch_norm", reason=mismatch.reason)
+            ctx.report(_findings.RULES[mismatch.code], call, api="batch_norm", reason=mismatch.reason)
             return
         extra = {k: v for k, v in inherited.items() if k not in bound}
     ctx.edit(call.func, lambda _: ctx.replacement("batch_norm"), consumes=call.func)
@@ -136,13 +140,13 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
     try:
         bound = bind(call, SIGNATURE, required=1)
     except Mismatch as mismatch:
-        ctx.report(_findings.FINDINGS, mismatch.code, call, api="batch_norm", reason=mismatch.reason)
+        ctx.report(_findings.RULES[mismatch.code], call, api="batch_norm", reason=mismatch.reason)
         return
     args = _layer_calls.Arguments(ctx, bound, inherited, SIGNATURE)
     problem = _unmappable(ctx, args, reuses)
     if problem is not None:
         finding, fields = problem
-        ctx.report(FINDINGS, finding, call, **fields)
+        ctx.report(RULES[finding], call, **fields)
         return
     how = _layer_calls.sharing(ctx, args.value("reuse") if args.given("reuse") else None, args.given("scope"),
                                reuses)

@@ -25,6 +25,7 @@ import libcst as cst
 
 from tf2norm.rewriters import _arg_scopes, _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, is_literal, literal
+from tf2norm.rewriters._findings import Rule, rules
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.layer_norm",
@@ -52,19 +53,21 @@ ORDER = ("axis", "begin_norm_axis", "begin_params_axis", "epsilon", "center", "s
 # No Keras equivalent: the call is left unchanged unless they are absent or None.
 NO_KERAS_EQUIVALENT = ("variables_collections", "outputs_collections")
 
-FINDINGS = {
-    "TF2N401": ("layer_norm({argument}=...): Keras layers have no {argument}; left unchanged",
-                "drop the argument, or use --target compat"),
-    "TF2N402": ("layer_norm: {reason}; Keras layers share weights by object, not by variable scope; left unchanged",
-                "pass scope='...' so tf2norm can emit scoped_layer(), or use --target compat"),
-    "TF2N403": ("layer_norm passed as a value ({usage}): its caller passes TF1 arguments, so it became "
-                "tf2norm.replacements.layer_norm (TF1 semantics, tf.compat.v1 graph mode), not a Keras layer",
-                "move to LayerNorm(...)(x) by hand when the caller is migrated"),
-    "TF2N404": ("arg_scope over layer_norm: {reason}; its defaults were written into the calls tf2norm can "
-                "see, the arg_scope was left unchanged", "pass these defaults to the calls it reaches"),
-}
+RULES = rules(
+    Rule("TF2N401", "layer_norm({argument}=...): Keras layers have no {argument}; left unchanged",
+                    "drop the argument, or use --target compat"),
+    Rule("TF2N402", "layer_norm: {reason}; Keras layers share weights by object, not by variable scope; left "
+                    "unchanged",
+                    "pass scope='...' so tf2norm can emit scoped_layer(), or use --target compat"),
+    Rule("TF2N403", "layer_norm passed as a value ({usage}): its caller passes TF1 arguments, so it became "
+                    "tf2norm.replacements.layer_norm (TF1 semantics, tf.compat.v1 graph mode), not a Keras layer",
+                    "move to LayerNorm(...)(x) by hand when the caller is migrated"),
+    Rule("TF2N404", "arg_scope over layer_norm: {reason}; its defaults were written into the calls tf2norm can see, "
+                    "the arg_scope was left unchanged",
+                    "pass these defaults to the calls it reaches"),
+)
 
-_ARG_SCOPE = _arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, "TF2N404", FINDINGS)
+_ARG_SCOPE = _arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N404"])
 
 
 def plan(ctx) -> None:
@@ -82,14 +85,14 @@ def plan(ctx) -> None:
         else:
             ctx.edit(node, lambda _: ctx.replacement("layer_norm"), consumes=node)
             if ctx.target == "keras":
-                ctx.report(FINDINGS, "TF2N403", node, usage=_layer_calls.usage(ctx, node))
+                ctx.report(RULES["TF2N403"], node, usage=_layer_calls.usage(ctx, node))
 
 
 def _bind(ctx, call: cst.Call):
     try:
         return bind(call, SIGNATURE, required=1)
     except Mismatch as mismatch:
-        ctx.report(_findings.FINDINGS, mismatch.code, call, api="layer_norm", reason=mismatch.reason)
+        ctx.report(_findings.RULES[mismatch.code], call, api="layer_norm", reason=mismatch.reason)
         return None
 
 
@@ -117,7 +120,7 @@ def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
     problem = _unmappable(args, reuses)
     if problem is not None:
         finding, fields = problem
-        ctx.report(FINDINGS, finding, call, **fields)
+        ctx.report(RULES[finding], call, **fields)
         return
     how = _layer_calls.sharing(ctx, args.value("reuse") if args.given("reuse") else None, args.given("scope"),
                                reuses)

@@ -30,6 +30,7 @@ import libcst as cst
 
 from tf2norm.rewriters import _calls, _findings, _tf1_cells
 from tf2norm.rewriters._signature import Mismatch, bind, code, literal
+from tf2norm.rewriters._findings import Rule, rules
 
 # The cell is a user class: what ties it to TF1 is its base, TF1's RNNCell.
 LEGACY = _tf1_cells.BASES
@@ -48,30 +49,27 @@ DEFAULTS = {"initial_scale": 0.1, "decay": 0.95, "forget_bias": 0.0, "epsilon": 
 TANH = frozenset({"tensorflow.tanh", "tensorflow.nn.tanh", "tensorflow.math.tanh"})
 VARIABLES = ("W_xh", "W_hh", "scale", "offset", "pop_mean", "pop_var")
 
-FINDINGS = {
-    "TF2N851": (
-        "class BNLSTMCell (the widely copied TF1 recurrent batch-norm LSTM cell) is no longer used: its {count} "
-        "instantiation(s) in this file became tf2norm.replacements.BatchNormLSTMCell; the class was left in place",
-        "delete the class once nothing imports it (its TF1 RNNCell base raises on Keras 3, so the file only imports "
-        "without it); TF1 wrappers around the new cells tf2norm could follow became tf2norm's; convert "
-        "the TF1 checkpoints with `tf2norm checkpoint convert` (group kind bn_lstm_cell)",
-    ),
-    "TF2N852": (
-        "class BNLSTMCell differs from the widely copied TF1 cell ({reason}); it and its uses were left unchanged",
-        "if it computes what tf2norm.replacements.BatchNormLSTMCell's docstring specifies, construct "
-        "BatchNormLSTMCell(num_units, max_bn_steps, training=...) yourself",
-    ),
-    "TF2N853": (
-        "BNLSTMCell {usage}: only calls can be rewritten; left unchanged, so the class stays in use",
-        "call tf2norm.replacements.BatchNormLSTMCell(num_units, max_bn_steps=..., training=...) here instead",
-    ),
-    "TF2N854": (
-        "class BNLSTMCell (the widely copied TF1 recurrent batch-norm LSTM cell) is not instantiated in this file; "
-        "calls in the files that import it are not rewritten",
-        "replace BNLSTMCell(num_units, is_training_tensor, max_bn_steps, ...) there by "
-        "tf2norm.replacements.BatchNormLSTMCell(num_units, max_bn_steps=..., training=is_training_tensor, ...)",
-    ),
-}
+RULES = rules(
+    Rule("TF2N851", "class BNLSTMCell (the widely copied TF1 recurrent batch-norm LSTM cell) is no longer used: its "
+                    "{count} instantiation(s) in this file became tf2norm.replacements.BatchNormLSTMCell; the class "
+                    "was left in place",
+                    "delete the class once nothing imports it (its TF1 RNNCell base raises on Keras 3, so the file "
+                    "only imports without it); TF1 wrappers around the new cells tf2norm could follow became "
+                    "tf2norm's; convert the TF1 checkpoints with `tf2norm checkpoint convert` (group kind "
+                    "bn_lstm_cell)"),
+    Rule("TF2N852", "class BNLSTMCell differs from the widely copied TF1 cell ({reason}); it and its uses were left "
+                    "unchanged",
+                    "if it computes what tf2norm.replacements.BatchNormLSTMCell's docstring specifies, construct "
+                    "BatchNormLSTMCell(num_units, max_bn_steps, training=...) yourself"),
+    Rule("TF2N853", "BNLSTMCell {usage}: only calls can be rewritten; left unchanged, so the class stays in use",
+                    "call tf2norm.replacements.BatchNormLSTMCell(num_units, max_bn_steps=..., training=...) here "
+                    "instead"),
+    Rule("TF2N854", "class BNLSTMCell (the widely copied TF1 recurrent batch-norm LSTM cell) is not instantiated in "
+                    "this file; calls in the files that import it are not rewritten",
+                    "replace BNLSTMCell(num_units, is_training_tensor, max_bn_steps, ...) there by "
+                    "tf2norm.replacements.BatchNormLSTMCell(num_units, max_bn_steps=..., training=is_training_tensor, "
+                    "...)"),
+)
 
 
 def plan(ctx) -> None:
@@ -91,7 +89,7 @@ def _plan_class(ctx, classdef: cst.ClassDef) -> None:
         return  # a Keras layer, a torch module, ...: another class that happens to share the name
     params, defaults, reason = _copied_cell(ctx, classdef)
     if reason is not None:
-        ctx.report(FINDINGS, "TF2N852", classdef.name, reason=reason)
+        ctx.report(RULES["TF2N852"], classdef.name, reason=reason)
         return
     uses = _uses(ctx, classdef)
     rewritten = 0
@@ -100,11 +98,11 @@ def _plan_class(ctx, classdef: cst.ClassDef) -> None:
         if isinstance(parent, cst.Call) and parent.func is name:
             rewritten += _rewrite_call(ctx, parent, params, defaults)
         else:
-            ctx.report(FINDINGS, "TF2N853", name, usage=_usage(ctx, name))
+            ctx.report(RULES["TF2N853"], name, usage=_usage(ctx, name))
     if not uses:
-        ctx.report(FINDINGS, "TF2N854", classdef.name)
+        ctx.report(RULES["TF2N854"], classdef.name)
     elif rewritten == len(uses):
-        ctx.report(FINDINGS, "TF2N851", classdef.name, count=rewritten)
+        ctx.report(RULES["TF2N851"], classdef.name, count=rewritten)
 
 
 def _is_tf1_cell(ctx, base: cst.BaseExpression) -> bool:
@@ -253,7 +251,7 @@ def _rewrite_call(ctx, call: cst.Call, params: tuple[str, ...], defaults: dict) 
     try:
         bound = bind(call, params, required=3)
     except Mismatch as mismatch:
-        ctx.report(_findings.FINDINGS, mismatch.code, call, api=CLASS_NAME, reason=mismatch.reason)
+        ctx.report(_findings.RULES[mismatch.code], call, api=CLASS_NAME, reason=mismatch.reason)
         return 0
 
     def build(updated: cst.Call) -> cst.Call:

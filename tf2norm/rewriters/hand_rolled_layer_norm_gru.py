@@ -22,6 +22,7 @@ import re
 import libcst as cst
 
 from tf2norm.rewriters import _tf1_cells
+from tf2norm.rewriters._findings import Rule, rules
 
 LEGACY = _tf1_cells.BASES
 
@@ -29,15 +30,13 @@ _NORM = r"(?:layernorm(?:ali[sz]ed|ali[sz]ation)?|ln)"
 #: Class names, lower-cased and without `_`, that say "layer-norm GRU cell".
 NAME = re.compile(rf"^(?:{_NORM}gru(?:cell)?|gru(?:cell)?(?:with)?{_NORM}(?:cell)?)(?:v\d+)?$")
 
-FINDINGS = {
-    "TF2N801": (
-        "class {name} looks like a hand-written layer-norm GRU cell (a {base} subclass); tf2norm cannot "
-        "verify hand-written math by its name, so it is left unchanged",
-        "if it computes what tf2norm.replacements.LayerNormGRUCell's docstring specifies (layer norm of the "
-        "r, u and candidate pre-activations, eps 1e-12, no biases), use LayerNormGRUCell, and convert its "
-        "checkpoints with `tf2norm checkpoint convert` (group kind layer_norm_gru_cell)",
-    ),
-}
+RULES = rules(
+    Rule("TF2N801", "class {name} looks like a hand-written layer-norm GRU cell (a {base} subclass); tf2norm cannot "
+                    "verify hand-written math by its name, so it is left unchanged",
+                    "if it computes what tf2norm.replacements.LayerNormGRUCell's docstring specifies (layer norm of "
+                    "the r, u and candidate pre-activations, eps 1e-12, no biases), use LayerNormGRUCell, and convert "
+                    "its checkpoints with `tf2norm checkpoint convert` (group kind layer_norm_gru_cell)"),
+)
 
 
 
@@ -52,7 +51,7 @@ def plan(ctx) -> None:
         for arg in node.bases:
             base = _tf1_cells.base_of(ctx, arg.value)
             if base is not None:
-                ctx.report(FINDINGS, "TF2N801", node.name, name=node.name.value, base=base)
+                ctx.report(RULES["TF2N801"], node.name, name=node.name.value, base=base)
                 break
     # Nothing is rewritten here, so a TF1 cell base bound more than once (try/except imports) is no
     # reason for the shared "left unchanged, bind it once" finding (TF2N012).

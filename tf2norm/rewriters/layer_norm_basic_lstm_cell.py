@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from tf2norm.rewriters._findings import Rule, rules
+
 LEGACY = frozenset({
     "tensorflow.contrib.rnn.LayerNormBasicLSTMCell",
     "tensorflow.contrib.rnn.python.ops.rnn_cell.LayerNormBasicLSTMCell",
@@ -20,11 +22,11 @@ LEGACY = frozenset({
 SIGNATURE = ("num_units", "forget_bias", "input_size", "activation", "layer_norm", "norm_gain", "norm_shift",
              "dropout_keep_prob", "dropout_prob_seed", "reuse")
 
-FINDINGS = {
-    "TF2N201": ("class {name} subclasses LayerNormBasicLSTMCell: it now subclasses tf2norm's Keras cell, "
-                "whose internals (build, call, _norm) are not TF1's",
-                "check the methods {name} overrides against tf2norm.replacements.LayerNormBasicLSTMCell"),
-}
+RULES = rules(
+    Rule("TF2N201", "class {name} subclasses LayerNormBasicLSTMCell: it now subclasses tf2norm's Keras cell, whose "
+                    "internals (build, call, _norm) are not TF1's",
+                    "check the methods {name} overrides against tf2norm.replacements.LayerNormBasicLSTMCell"),
+)
 
 
 def plan(ctx) -> None:
@@ -36,4 +38,4 @@ def plan(ctx) -> None:
         base = ctx.names.parents.get(node)
         subclass = ctx.names.parents.get(base)
         if isinstance(base, cst.Arg) and isinstance(subclass, cst.ClassDef) and base in subclass.bases:
-            ctx.report(FINDINGS, "TF2N201", node, name=subclass.name.value)
+            ctx.report(RULES["TF2N201"], node, name=subclass.name.value)

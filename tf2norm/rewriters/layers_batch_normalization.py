@@ -21,6 +21,7 @@ import libcst as cst
 
 from tf2norm.rewriters import _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
+from tf2norm.rewriters._findings import Rule, rules
 
 _FUNCTION_NAMES = ("batch_normalization",)
 _CLASS_NAMES = ("BatchNormalization",)
@@ -67,30 +68,31 @@ KERAS_ORDER = (
 PYTHON_VALUES = ("axis", "momentum", "epsilon", "center", "scale", "renorm", "renorm_momentum", "fused",
                  "trainable", "virtual_batch_size")
 
-FINDINGS = {
-    "TF2N501": ("{api}(axis={value}): several axes (multi-axis batch normalization) are not supported by "
-                "tf2norm's replacements; left unchanged",
-                "normalise over one axis, or keep this call on TF 2.15 / tf-keras"),
-    "TF2N502": ("{api}: {reason}; Keras layers share weights by object, not by variable scope; left unchanged",
-                "pass name='...' so tf2norm can emit scoped_layer(), or use --target compat"),
-    "TF2N503": ("{api}({argument}=...): a tensor where the Keras layer needs a Python value; left unchanged",
-                "pass a Python value, or use --target compat"),
-    "TF2N504": ("{api}({argument}=...): a private tf.layers argument with no Keras equivalent; left unchanged",
-                "use tf2norm.replacements.batch_normalization(..., name=..., reuse=...), or --target compat"),
-    "TF2N505": ("{api}: a layer object in a file that reuses variable scopes may take over another layer's "
-                "variables at its first call, which Keras layers cannot; left unchanged",
-                "share the layer object itself, or use --target compat"),
-    "TF2N506": ("{api} passed as a value ({usage}): its caller passes TF1 arguments, so it became "
-                "tf2norm.replacements.{replacement} (TF1 semantics, tf.compat.v1 graph mode), not the Keras layer",
-                "move to BatchNormalization(..., tf1_api='layers')(x, training=...) by hand when the caller "
-                "is migrated"),
-    "TF2N508": ("{name}.{attribute}: the converted layer is a Keras 3 layer, which has no {attribute}; left "
-                "unchanged", "in graph code read tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS) "
-                "(the layer puts its updates there); eager and tf.function code updates in place"),
-    "TF2N507": ("class {name} subclasses {api}: it now subclasses tf2norm.replacements.LayersBatchNormalization, "
-                "whose internals (build, call, _fused_batch_norm, ...) are not TF1's Keras layer's",
-                "check the methods {name} overrides against tf2norm.replacements.LayersBatchNormalization"),
-}
+RULES = rules(
+    Rule("TF2N501", "{api}(axis={value}): several axes (multi-axis batch normalization) are not supported by "
+                    "tf2norm's replacements; left unchanged",
+                    "normalise over one axis, or keep this call on TF 2.15 / tf-keras"),
+    Rule("TF2N502", "{api}: {reason}; Keras layers share weights by object, not by variable scope; left unchanged",
+                    "pass name='...' so tf2norm can emit scoped_layer(), or use --target compat"),
+    Rule("TF2N503", "{api}({argument}=...): a tensor where the Keras layer needs a Python value; left unchanged",
+                    "pass a Python value, or use --target compat"),
+    Rule("TF2N504", "{api}({argument}=...): a private tf.layers argument with no Keras equivalent; left unchanged",
+                    "use tf2norm.replacements.batch_normalization(..., name=..., reuse=...), or --target compat"),
+    Rule("TF2N505", "{api}: a layer object in a file that reuses variable scopes may take over another layer's "
+                    "variables at its first call, which Keras layers cannot; left unchanged",
+                    "share the layer object itself, or use --target compat"),
+    Rule("TF2N506", "{api} passed as a value ({usage}): its caller passes TF1 arguments, so it became "
+                    "tf2norm.replacements.{replacement} (TF1 semantics, tf.compat.v1 graph mode), not the Keras layer",
+                    "move to BatchNormalization(..., tf1_api='layers')(x, training=...) by hand when the caller is "
+                    "migrated"),
+    Rule("TF2N508", "{name}.{attribute}: the converted layer is a Keras 3 layer, which has no {attribute}; left "
+                    "unchanged",
+                    "in graph code read tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS) (the layer "
+                    "puts its updates there); eager and tf.function code updates in place"),
+    Rule("TF2N507", "class {name} subclasses {api}: it now subclasses tf2norm.replacements.LayersBatchNormalization, "
+                    "whose internals (build, call, _fused_batch_norm, ...) are not TF1's Keras layer's",
+                    "check the methods {name} overrides against tf2norm.replacements.LayersBatchNormalization"),
+)
 
 _API = {"function": "tf.layers.batch_normalization", "class": "tf.layers.BatchNormalization"}
 
@@ -117,9 +119,9 @@ def plan(ctx) -> None:
         ctx.edit(node, lambda _, r=replacement: ctx.replacement(r), consumes=node)
         subclass = ctx.names.parents.get(parent)
         if isinstance(parent, cst.Arg) and isinstance(subclass, cst.ClassDef) and parent in subclass.bases:
-            ctx.report(FINDINGS, "TF2N507", node, name=subclass.name.value, api=_API[kind])
+            ctx.report(RULES["TF2N507"], node, name=subclass.name.value, api=_API[kind])
         elif ctx.target == "keras":
-            ctx.report(FINDINGS, "TF2N506", node, api=_API[kind], usage=_layer_calls.usage(ctx, node), replacement=replacement)
+            ctx.report(RULES["TF2N506"], node, api=_API[kind], usage=_layer_calls.usage(ctx, node), replacement=replacement)
     if layers:
         _plan_apply_calls(ctx, layers)
 
@@ -144,10 +146,10 @@ def _keras_function_call(ctx, call: cst.Call, reuses: bool) -> None:
         return
     reusing = _given(bound, "reuse") and not is_literal(bound.value("reuse"), False)
     if reusing and not _given(bound, "name"):
-        ctx.report(FINDINGS, "TF2N502", call, api=_API["function"], reason="reuse= without name=")
+        ctx.report(RULES["TF2N502"], call, api=_API["function"], reason="reuse= without name=")
         return
     if reuses and not _given(bound, "name"):
-        ctx.report(FINDINGS, "TF2N502", call, api=_API["function"],
+        ctx.report(RULES["TF2N502"], call, api=_API["function"],
                    reason="no name= in a file that reuses variable scopes")
         return
     how = _layer_calls.sharing(ctx, bound.value("reuse") if _given(bound, "reuse") else None, _given(bound, "name"),
@@ -174,10 +176,10 @@ def _keras_class_call(ctx, call: cst.Call, reuses: bool) -> bool:
         return False
     for private in ("_scope", "_reuse"):
         if private in bound:
-            ctx.report(FINDINGS, "TF2N504", call, api=_API["class"], argument=private)
+            ctx.report(RULES["TF2N504"], call, api=_API["class"], argument=private)
             return False
     if reuses:
-        ctx.report(FINDINGS, "TF2N505", call, api=_API["class"])
+        ctx.report(RULES["TF2N505"], call, api=_API["class"])
         return False
     items = _constructor_arguments(bound)
     _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None}, moved=())
@@ -241,7 +243,7 @@ def _plan_apply_calls(ctx, layers: set[str]) -> None:
         if node.attr.value == "apply" and isinstance(call, cst.Call) and call.func is node:
             ctx.edit(node, lambda updated: updated.value)
         elif node.attr.value != "apply":
-            ctx.report(FINDINGS, "TF2N508", node, name=node.value.value, attribute=node.attr.value)
+            ctx.report(RULES["TF2N508"], node, name=node.value.value, attribute=node.attr.value)
 
 
 # ------------------------------------------------------------------------------ checks
@@ -252,7 +254,7 @@ def _bind(ctx, call: cst.Call, kind: str):
         if kind == "class" and any(call.args[i].keyword is None for n, i in bound.index.items() if n in CLASS_KEYWORDS):
             raise Mismatch("TF2N011", f"{len(call.args)} positional arguments, at most {len(CLASS_SIGNATURE)}")
     except Mismatch as mismatch:
-        ctx.report(_findings.FINDINGS, mismatch.code, call, api=_API[kind], reason=mismatch.reason)
+        ctx.report(_findings.RULES[mismatch.code], call, api=_API[kind], reason=mismatch.reason)
         return None
     return bound
 
@@ -260,7 +262,7 @@ def _bind(ctx, call: cst.Call, kind: str):
 def _multi_axis(ctx, bound, kind: str) -> bool:
     axis = bound.value("axis")
     if isinstance(axis, (cst.List, cst.Tuple)) and not _single_axis(axis):
-        ctx.report(FINDINGS, "TF2N501", bound.call, api=_API[kind], value=code(axis))
+        ctx.report(RULES["TF2N501"], bound.call, api=_API[kind], value=code(axis))
         return True
     return False
 
@@ -273,7 +275,7 @@ def _single_axis(node) -> bool:
 def _tensor_argument(ctx, bound, kind: str) -> bool:
     for name in PYTHON_VALUES:
         if _given(bound, name) and _makes_tensor(ctx, bound.value(name)):
-            ctx.report(FINDINGS, "TF2N503", bound.call, api=_API[kind], argument=name)
+            ctx.report(RULES["TF2N503"], bound.call, api=_API[kind], argument=name)
             return True
     return False
 

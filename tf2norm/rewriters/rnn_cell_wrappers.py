@@ -40,6 +40,7 @@ import libcst as cst
 from libcst.metadata import ImportAssignment
 
 from tf2norm.rewriters import _calls, _findings
+from tf2norm.rewriters._findings import Rule, rules
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
 from tf2norm.rewriters.layer_norm_basic_lstm_cell import SIGNATURE as CELL_SIGNATURE
 
@@ -71,18 +72,19 @@ CELL_READS = frozenset({"zero_state", "state_size", "output_size"})
 
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)  # their bodies run later, not here
 
-FINDINGS = {
-    "TF2N301": ("{api} wraps {what}, which tf2norm does not migrate; it raises on Keras 3 and was left unchanged",
-                "migrate the wrapped cells too; if they are LayerNormBasicLSTMCells built where tf2norm cannot "
-                "follow, use tf2norm.replacements.{name}"),
-    "TF2N302": ("DropoutWrapper({argument}=...): tf2norm.replacements.DropoutWrapper has no {argument}; "
-                "left unchanged", "drop the argument"),
-    "TF2N303": ("{api}: spelled without a `tensorflow` module before `.nn`; left unchanged",
-                "write tf.compat.v1.nn.{name}"),
-    "TF2N304": ("MultiRNNCell(state_is_tuple=...): tf2norm.replacements.MultiRNNCell keeps states as tuples "
-                "only (TF1 deprecated concatenated states); left unchanged",
-                "use state_is_tuple=True and index the state tuple"),
-}
+RULES = rules(
+    Rule("TF2N301", "{api} wraps {what}, which tf2norm does not migrate; it raises on Keras 3 and was left unchanged",
+                    "migrate the wrapped cells too; if they are LayerNormBasicLSTMCells built where tf2norm cannot "
+                    "follow, use tf2norm.replacements.{name}"),
+    Rule("TF2N302", "DropoutWrapper({argument}=...): tf2norm.replacements.DropoutWrapper has no {argument}; left "
+                    "unchanged",
+                    "drop the argument"),
+    Rule("TF2N303", "{api}: spelled without a `tensorflow` module before `.nn`; left unchanged",
+                    "write tf.compat.v1.nn.{name}"),
+    Rule("TF2N304", "MultiRNNCell(state_is_tuple=...): tf2norm.replacements.MultiRNNCell keeps states as tuples only "
+                    "(TF1 deprecated concatenated states); left unchanged",
+                    "use state_is_tuple=True and index the state tuple"),
+)
 
 
 def plan(ctx) -> None:
@@ -112,12 +114,12 @@ def plan(ctx) -> None:
             _wrapper(ctx, parent, short)
         elif called:
             cells = _cell_arguments(parent, WRAPPERS[short])
-            ctx.report(FINDINGS, "TF2N301", parent, api=code(node), name=short,
+            ctx.report(RULES["TF2N301"], parent, api=code(node), name=short,
                        what=code(cells[0]) if len(cells) == 1 else "its cells")
         elif migrated:
             ctx.edit(node, lambda _, short=short: ctx.replacement(short), consumes=node)
         else:
-            ctx.report(FINDINGS, "TF2N301", node, api=code(node), name=short, what="cells")
+            ctx.report(RULES["TF2N301"], node, api=code(node), name=short, what="cells")
 
 
 def _cell_arguments(call: cst.Call, spec) -> list[cst.BaseExpression]:
@@ -140,18 +142,18 @@ def _wrapper(ctx, call: cst.Call, short: str) -> None:
         try:
             bound = bind(call, signature, required=1)
         except Mismatch as mismatch:
-            return ctx.report(_findings.FINDINGS, mismatch.code, call, api="MultiRNNCell", reason=mismatch.reason)
+            return ctx.report(_findings.RULES[mismatch.code], call, api="MultiRNNCell", reason=mismatch.reason)
         if "state_is_tuple" in bound and not is_literal(bound.value("state_is_tuple"), True):
-            return ctx.report(FINDINGS, "TF2N304", call)
+            return ctx.report(RULES["TF2N304"], call)
     if short == "DropoutWrapper":
         try:
             bound = bind(call, signature, required=1)
         except Mismatch as mismatch:
-            return ctx.report(_findings.FINDINGS, mismatch.code, call, api="DropoutWrapper", reason=mismatch.reason)
+            return ctx.report(_findings.RULES[mismatch.code], call, api="DropoutWrapper", reason=mismatch.reason)
         for name, default in DROPOUT_UNSUPPORTED.items():
             if name in bound:
                 if not is_literal(bound.value(name), default):
-                    return ctx.report(FINDINGS, "TF2N302", call, argument=name)
+                    return ctx.report(RULES["TF2N302"], call, argument=name)
                 drop.add(bound.index[name])
     ctx.edit(call.func, lambda _: ctx.replacement(short), consumes=call.func)
     if drop:
@@ -176,7 +178,7 @@ def _wrapper(ctx, call: cst.Call, short: str) -> None:
 def _compat_v1(ctx, node: cst.BaseExpression, short: str) -> None:
     nn = node.value if isinstance(node, cst.Attribute) else None
     if not (isinstance(nn, cst.Attribute) and nn.attr.value == "nn" and ctx.names.qualified(nn.value) == "tensorflow"):
-        return ctx.report(FINDINGS, "TF2N303", node, api=code(node), name=short)
+        return ctx.report(RULES["TF2N303"], node, api=code(node), name=short)
     ctx.edit(node, lambda updated: cst.parse_expression(f"{code(updated.value.value)}.compat.v1.nn.{short}"))
 
 
@@ -198,7 +200,7 @@ def _layer_calls(ctx, references) -> dict:
         except Mismatch as mismatch:
             if first is not None and not first.star and first.keyword is None \
                     and _single_cell(ctx, first.value) is not None:
-                ctx.report(_findings.FINDINGS, mismatch.code, call, api="dynamic_rnn -> LayerNormBasicLSTM",
+                ctx.report(_findings.RULES[mismatch.code], call, api="dynamic_rnn -> LayerNormBasicLSTM",
                            reason=mismatch.reason)
             continue
         binding = _single_cell(ctx, bound.value("cell"))

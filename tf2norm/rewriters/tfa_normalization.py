@@ -36,6 +36,7 @@ import libcst as cst
 
 from tf2norm.rewriters import _calls, _findings
 from tf2norm.rewriters._signature import Mismatch, bind, is_literal, literal
+from tf2norm.rewriters._findings import Rule, rules
 
 _MODULES = ("tensorflow_addons.layers", "tensorflow_addons.layers.normalizations")
 _CLASSES = ("GroupNormalization", "InstanceNormalization")
@@ -54,21 +55,21 @@ KEYWORDS = SIGNATURE + BASE_KEPT + tuple(BASE_DROPPED)
 
 FLOAT32 = ("float32", None)
 
-FINDINGS = {
-    "TF2N651": ("{cls}(axis={axis}) with one channel per group: tfa normalised over other axes than the "
-                "channels there (a tfa bug); tf2norm.replacements.{cls} keeps tfa's numbers, "
-                "keras.layers.GroupNormalization would normalise per channel",
-                "keep it if trained weights depend on it; for per-channel normalisation write "
-                "keras.layers.GroupNormalization(groups=-1, axis=<the positive channel axis>)"),
-    "TF2N652": ("{cls}({argument}=...): Keras 3 layers take no {argument}; left unchanged",
-                "{fix}"),
-    "TF2N653": ("InstanceNormalization(groups=...): tfa overwrote it with -1 (one group per channel), so it "
-                "was dropped", "remove the argument: it never had an effect"),
-    "TF2N654": ("class {name} subclasses tfa's {cls}: it now subclasses tf2norm.replacements.{cls}, a "
-                "keras.layers.GroupNormalization whose internals are not tfa's",
-                "check the methods {name} overrides against keras.layers.GroupNormalization"),
-    "TF2N655": ("{function}(..., {cls}): {why}; left unchanged", "{fix}"),
-}
+RULES = rules(
+    Rule("TF2N651", "{cls}(axis={axis}) with one channel per group: tfa normalised over other axes than the channels "
+                    "there (a tfa bug); tf2norm.replacements.{cls} keeps tfa's numbers, "
+                    "keras.layers.GroupNormalization would normalise per channel",
+                    "keep it if trained weights depend on it; for per-channel normalisation write "
+                    "keras.layers.GroupNormalization(groups=-1, axis=<the positive channel axis>)"),
+    Rule("TF2N652", "{cls}({argument}=...): Keras 3 layers take no {argument}; left unchanged", "{fix}"),
+    Rule("TF2N653", "InstanceNormalization(groups=...): tfa overwrote it with -1 (one group per channel), so it was "
+                    "dropped",
+                    "remove the argument: it never had an effect"),
+    Rule("TF2N654", "class {name} subclasses tfa's {cls}: it now subclasses tf2norm.replacements.{cls}, a "
+                    "keras.layers.GroupNormalization whose internals are not tfa's",
+                    "check the methods {name} overrides against keras.layers.GroupNormalization"),
+    Rule("TF2N655", "{function}(..., {cls}): {why}; left unchanged", "{fix}"),
+)
 
 _TYPE_TEST = {
     "InstanceNormalization": ("migrated instance normalisations are keras.layers.GroupNormalization(groups=-1), "
@@ -113,21 +114,21 @@ def _call(ctx, call: cst.Call, cls: str) -> None:
     try:
         bound = _bind(call, cls)
     except Mismatch as mismatch:
-        ctx.report(_findings.FINDINGS, mismatch.code, call, api=cls, reason=mismatch.reason)
+        ctx.report(_findings.RULES[mismatch.code], call, api=cls, reason=mismatch.reason)
         return
     for argument, default in BASE_DROPPED.items():
         if argument in bound and not is_literal(bound.value(argument), default):
-            ctx.report(FINDINGS, "TF2N652", call, cls=cls, argument=argument, fix=_DROPPED_FIX[argument])
+            ctx.report(RULES["TF2N652"], call, cls=cls, argument=argument, fix=_DROPPED_FIX[argument])
             return
     dropped = {bound.index[a] for a in BASE_DROPPED if a in bound}
     keras = ctx.module_name("keras") if ctx.target == "keras" and _keras_exact(bound) else None
     if cls == "InstanceNormalization" and "groups" in bound and ctx.target == "keras":
         dropped.add(bound.index["groups"])
-        ctx.report(FINDINGS, "TF2N653", call.args[bound.index["groups"]])
+        ctx.report(RULES["TF2N653"], call.args[bound.index["groups"]])
     axis = literal(bound.value("axis"))
     per_channel = cls == "InstanceNormalization" or is_literal(bound.value("groups"), -1)
     if isinstance(axis, int) and axis < -1 and per_channel:
-        ctx.report(FINDINGS, "TF2N651", call, cls=cls, axis=axis)
+        ctx.report(RULES["TF2N651"], call, cls=cls, axis=axis)
     kept = [i for i in range(len(call.args)) if i not in dropped]
     for index in sorted(dropped - _calls.kept_in_place(call, set(kept))):
         ctx.rescue_comments(call, call.args[index])
@@ -162,7 +163,7 @@ def _reference(ctx, node: cst.CSTNode, cls: str) -> None:
     holder = ctx.names.parents.get(parent)
     if isinstance(parent, cst.Arg) and isinstance(holder, cst.ClassDef) and parent in holder.bases:
         ctx.edit(node, lambda _: ctx.replacement(cls), consumes=node)
-        ctx.report(FINDINGS, "TF2N654", node, name=holder.name.value, cls=cls)
+        ctx.report(RULES["TF2N654"], node, name=holder.name.value, cls=cls)
         return
     function = _type_test(ctx, node)
     if function is not None:
@@ -173,7 +174,7 @@ def _reference(ctx, node: cst.CSTNode, cls: str) -> None:
             ctx.edit(node, lambda _: cst.parse_expression(f"{keras.value}.layers.GroupNormalization"), consumes=node)
         else:
             why, fix = _TYPE_TEST[cls]
-            ctx.report(FINDINGS, "TF2N655", node, function=function, cls=cls, why=why, fix=fix)
+            ctx.report(RULES["TF2N655"], node, function=function, cls=cls, why=why, fix=fix)
         return
     ctx.edit(node, lambda _: ctx.replacement(cls), consumes=node)
     if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):

@@ -28,6 +28,7 @@ import libcst as cst
 
 from tf2norm.rewriters import _calls, _findings
 from tf2norm.rewriters._signature import Mismatch, bind, is_literal
+from tf2norm.rewriters._findings import Rule, rules
 
 # tfa 0.23 modules, and tfa 0.8-0.9's single `rnn/cell.py`.
 _MODULES = {
@@ -57,15 +58,15 @@ BASE_KEPT = ("trainable", "name", "dtype", "activity_regularizer", "autocast", "
              "implementation")
 BASE_DROPPED = {"batch_input_shape": None, "batch_size": None, "weights": None, "dynamic": False}
 
-FINDINGS = {
-    "TF2N601": ("class {name} subclasses tfa's {cls}: it now subclasses tf2norm.replacements.{cls}, a Keras 3 "
-                "{base} whose internals (build, call, the norm sublayers) are not Keras 2's",
-                "check the methods {name} overrides against tf2norm.replacements.{cls}"),
-    "TF2N602": ("{cls}({argument}=...): Keras 3 layers take no {argument}; left unchanged", "{fix}"),
-    "TF2N603": ("{cls}(...) with **kwargs: migrated, but Keras 3 rejects Keras 2's batch_input_shape, "
-                "batch_size, weights and dynamic, which they may hold",
-                "make sure the keyword arguments hold none of them"),
-}
+RULES = rules(
+    Rule("TF2N601", "class {name} subclasses tfa's {cls}: it now subclasses tf2norm.replacements.{cls}, a Keras 3 "
+                    "{base} whose internals (build, call, the norm sublayers) are not Keras 2's",
+                    "check the methods {name} overrides against tf2norm.replacements.{cls}"),
+    Rule("TF2N602", "{cls}({argument}=...): Keras 3 layers take no {argument}; left unchanged", "{fix}"),
+    Rule("TF2N603", "{cls}(...) with **kwargs: migrated, but Keras 3 rejects Keras 2's batch_input_shape, batch_size, "
+                    "weights and dynamic, which they may hold",
+                    "make sure the keyword arguments hold none of them"),
+)
 
 _BASES = {"LayerNormLSTMCell": "keras.layers.LSTMCell", "LayerNormSimpleRNNCell": "keras.layers.SimpleRNNCell"}
 _DROPPED_FIX = {
@@ -96,7 +97,7 @@ def plan(ctx) -> None:
         ctx.edit(node, lambda _, cls=cls: ctx.replacement(cls), consumes=node)
         holder = ctx.names.parents.get(parent)
         if isinstance(parent, cst.Arg) and isinstance(holder, cst.ClassDef) and parent in holder.bases:
-            ctx.report(FINDINGS, "TF2N601", node, name=holder.name.value, cls=cls, base=_BASES[cls])
+            ctx.report(RULES["TF2N601"], node, name=holder.name.value, cls=cls, base=_BASES[cls])
 
 
 def _call(ctx, call: cst.Call, cls: str) -> None:
@@ -104,7 +105,7 @@ def _call(ctx, call: cst.Call, cls: str) -> None:
     starred = any(arg.star for arg in call.args)
     dropped: set[int] = set()
     if starred:
-        ctx.report(FINDINGS, "TF2N603", call, cls=cls)
+        ctx.report(RULES["TF2N603"], call, cls=cls)
     else:
         try:
             positional = sum(1 for arg in call.args if arg.keyword is None)
@@ -112,11 +113,11 @@ def _call(ctx, call: cst.Call, cls: str) -> None:
                 raise Mismatch("TF2N011", f"{positional} positional arguments, at most {len(SIGNATURES[cls])}")
             bound = bind(call, keywords, required=1)
         except Mismatch as mismatch:
-            return ctx.report(_findings.FINDINGS, mismatch.code, call, api=cls, reason=mismatch.reason)
+            return ctx.report(_findings.RULES[mismatch.code], call, api=cls, reason=mismatch.reason)
         for argument, default in BASE_DROPPED.items():
             if argument in bound:
                 if not is_literal(bound.value(argument), default):
-                    return ctx.report(FINDINGS, "TF2N602", call, cls=cls, argument=argument,
+                    return ctx.report(RULES["TF2N602"], call, cls=cls, argument=argument,
                                       fix=_DROPPED_FIX[argument])
                 dropped.add(bound.index[argument])
     ctx.edit(call.func, lambda _: ctx.replacement(cls), consumes=call.func)
