@@ -38,7 +38,7 @@ def test_identifiers_reach_every_legacy_name(api):
     # A legacy name is reached through its own components (attributes, names, imported module paths),
     # the first (`tensorflow`, `tensorflow_addons`) aside; one of them must make the file worth parsing.
     rewriter = rewriters.available()[api.id]
-    for name in rewriter.LEGACY:
+    for name in rewriter.legacy:
         parts = set(name.split(".")[1:])
         if name.startswith("tensorflow_addons."):
             parts.add("tensorflow_addons")
@@ -137,5 +137,5 @@ def _codes(text: str) -> set[str]:
 def test_the_support_table_names_exactly_the_rewriters_codes_and_the_apis_kinds(api):
     rewriter = rewriters.available()[api.id]
     cells = [getattr(row, field) for row in api.rows for field in ("keras", "compat", "reported")]
-    assert _codes(" ".join(cells)) == set(rewriter.RULES)
+    assert _codes(" ".join(cells)) == set(rewriter.rules)
     assert set(re.findall(r"`(\w+)`", " ".join(row.kind for row in api.rows))) >= set(api.kinds)

@@ -8,6 +8,7 @@ from tests.rewriters.rewriter_cases import check, migrate
 
 from tf2norm import rewriters
 from tf2norm.rewriters import _driver, _findings
+from tf2norm.rewriters._rewriter import Rewriter
 
 
 def test_rewriters_are_discovered_in_dependency_order():
@@ -18,17 +19,21 @@ def test_rewriters_are_discovered_in_dependency_order():
 
 
 def test_finding_codes_are_unique_and_stable_in_form():
-    tables = [_findings.RULES] + [m.RULES for m in rewriters.available().values()]
+    tables = [_findings.RULES] + [r.rules for r in rewriters.available().values()]
     codes = [code for table in tables for code in table]
     assert len(codes) == len(set(codes))
     assert all(len(code) == 7 and code.startswith("TF2N") and code[4:].isdigit() for code in codes)
 
 
-def test_every_rewriter_states_its_legacy_names_as_canonical_tensorflow_names():
-    for module in rewriters.available().values():
+def test_every_rewriter_keeps_the_rewriter_contract():
+    for name, rewriter in rewriters.available().items():
+        assert isinstance(rewriter, Rewriter), name
         # TensorFlow's names, and those of tensorflow-addons (whose Keras 2 layers are migrated too).
-        assert module.LEGACY and all(n.startswith(("tensorflow.", "tensorflow_addons.")) and ".compat." not in n
-                                     for n in module.LEGACY)
+        assert isinstance(rewriter.legacy, frozenset) and rewriter.legacy
+        assert all(n.startswith(("tensorflow.", "tensorflow_addons.")) and ".compat." not in n for n in rewriter.legacy)
+        assert all(isinstance(rule, _findings.Rule) and rule.code == code and rule.severity == "warning"
+                   for code, rule in rewriter.rules.items())
+        assert " -> " in rewriters.summary(name), name  # the legacy symbol -> its target
 
 
 # -- imports --------------------------------------------------------------------------------------

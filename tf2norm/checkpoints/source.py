@@ -41,16 +41,14 @@ class Call:
 
 def _entries():
     """(kind id, qualified names, positional parameters, {argument: key}, name arguments, fixed settings)."""
-    from tf2norm import rewriters
-
-    modules = rewriters.available()
+    import importlib
 
     def names(spelled):
         found = set()
         for name in spelled:
             if name.startswith("rewriters."):  # rewriters.<id>.<ATTRIBUTE>: a rewriter's legacy names
                 _, rewriter, attribute = name.split(".")
-                found |= getattr(modules[rewriter], attribute)
+                found |= getattr(importlib.import_module(f"tf2norm.rewriters.{rewriter}"), attribute)
             else:
                 found.add(name)
         return frozenset(found)

@@ -108,7 +108,7 @@ def _settle(ctx, spec: Spec, block: _Block) -> None:
         ctx.consumed.add(entry)
     # One arg_scope may list several legacy functions (batch_norm and layer_norm), each settled by
     # its own rewriter: the list is empty when every rewriter has taken its entries out.
-    taken = ctx.shared["arg_scope_entries"]
+    taken = ctx.arg_scope_entries
     taken.update(block.entries)
     dropped = {e.value for e in block.ops.elements if e.value in taken}
     if len(dropped) < len(block.ops.elements):

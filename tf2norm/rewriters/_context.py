@@ -8,6 +8,7 @@ rewritten are removed, and the replacements' imports are added with `AddImportsV
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import libcst as cst
@@ -22,6 +23,15 @@ from tf2norm.rewriters._signature import is_literal
 REPLACEMENTS = "tf2norm.replacements"
 # Modules that no longer import on TF 2.16+: an import of them nothing uses any more is removed.
 _GONE_MODULES = ("tensorflow.contrib", "tensorflow_addons")
+
+
+@dataclasses.dataclass(frozen=True)
+class MigratedCell:
+    """A TF1 cell a rewriter replaced: its constructor's parameters (the replacement's), and the
+    replacement that runs a whole sequence of it (`LayerNormBasicLSTM`), if there is one."""
+
+    signature: tuple[str, ...]
+    sequence_layer: str | None = None
 
 
 class FileContext:
@@ -44,7 +54,11 @@ class FileContext:
         self.consumed: set[cst.CSTNode] = set()
         self.handled: set[cst.CSTNode] = set()
         self.rescued: dict[cst.CSTNode, list[str]] = defaultdict(list)
-        self.shared: dict[str, set] = defaultdict(set)
+        #: The TF1 cells this file's rewriters migrated, by the callee of their construction: what TF1
+        #: wrappers and dynamic_rnn around them may become (rnn_cell_wrappers).
+        self.cells: dict[cst.CSTNode, MigratedCell] = {}
+        #: The arg_scope list entries the rewriters took out (one arg_scope may list several functions).
+        self.arg_scope_entries: set[cst.CSTNode] = set()
         self._imports: set[str] = set()
         self._free: set[str] | None = None
         self._bound: set[str] = set()

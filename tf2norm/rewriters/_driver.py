@@ -90,7 +90,7 @@ def _registry():
     global _REGISTRY
     if _REGISTRY is None:
         modules = rewriters.available()
-        legacy = frozenset().union(*(m.LEGACY for m in modules.values()))
+        legacy = frozenset().union(*(r.legacy for r in modules.values()))
         _REGISTRY = (modules, legacy, module_paths(legacy))
     return _REGISTRY
 
@@ -139,7 +139,7 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.plan(ctx)
-        ctx.report_ambiguous({legacy_name: name for name, m in selected for legacy_name in m.LEGACY})
+        ctx.report_ambiguous({legacy_name: name for name, r in selected for legacy_name in r.legacy})
         ctx.rewriter = "apply"
         output = ctx.apply().bytes
         if lost_cr and not output.endswith(b"\r"):

@@ -77,10 +77,9 @@ def migrate(paths, target, diff, check, output_format, output_file, line_length,
 
     available = rewriters.available()
     if list_rewriters:
-        for name, module in available.items():
-            summary = " ".join((module.__doc__ or "").split("\n\n")[0].split())
-            click.echo(f"{name}\n    {summary}")
-            for rule in module.RULES.values():
+        for name, rewriter in available.items():
+            click.echo(f"{name}\n    {rewriters.summary(name)}")
+            for rule in rewriter.rules.values():
                 click.echo(f"    {rule.code}  {rule.message}")
         from tf2norm.rewriters import _findings
 

@@ -21,6 +21,7 @@ import libcst as cst
 from tf2norm.rewriters import _arg_scopes, _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.batch_norm",
@@ -116,6 +117,9 @@ def plan(ctx) -> None:
             ctx.edit(node, lambda _: ctx.replacement("batch_norm"), consumes=node)
             if ctx.target == "keras":
                 ctx.report(RULES["TF2N108"], node, usage=_layer_calls.usage(ctx, node))
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)
 
 
 def _compat_call(ctx, call: cst.Call, inherited: dict) -> None:

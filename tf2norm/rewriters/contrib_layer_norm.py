@@ -26,6 +26,7 @@ import libcst as cst
 from tf2norm.rewriters import _arg_scopes, _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.layer_norm",
@@ -86,6 +87,9 @@ def plan(ctx) -> None:
             ctx.edit(node, lambda _: ctx.replacement("layer_norm"), consumes=node)
             if ctx.target == "keras":
                 ctx.report(RULES["TF2N403"], node, usage=_layer_calls.usage(ctx, node))
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)
 
 
 def _bind(ctx, call: cst.Call):

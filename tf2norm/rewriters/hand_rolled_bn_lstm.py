@@ -29,8 +29,10 @@ from __future__ import annotations
 import libcst as cst
 
 from tf2norm.rewriters import _calls, _findings, _tf1_cells
+from tf2norm.rewriters._context import MigratedCell
 from tf2norm.rewriters._signature import Mismatch, bind, code, literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 
 # The cell is a user class: what ties it to TF1 is its base, TF1's RNNCell.
 LEGACY = _tf1_cells.BASES
@@ -82,6 +84,9 @@ def plan(ctx) -> None:
         if isinstance(node, (cst.Name, cst.Attribute)) and node not in ctx.handled \
                 and ctx.names.qualified(node) is None and _tf1_cells.possible_bases(ctx, node):
             ctx.handled.add(node)
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)
 
 
 def _plan_class(ctx, classdef: cst.ClassDef) -> None:
@@ -269,7 +274,7 @@ def _rewrite_call(ctx, call: cst.Call, params: tuple[str, ...], defaults: dict) 
 
     ctx.edit(call, build, consumes=call.func)
     # rnn_cell_wrappers migrates the MultiRNNCell / DropoutWrapper / dynamic_rnn around this cell.
-    ctx.shared["tf1_cells"].add(call.func)
+    ctx.cells[call.func] = MigratedCell(params)
     return 1
 
 

@@ -23,6 +23,7 @@ import libcst as cst
 
 from tf2norm.rewriters import _tf1_cells
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 
 LEGACY = _tf1_cells.BASES
 
@@ -59,3 +60,7 @@ def plan(ctx) -> None:
         if isinstance(node, (cst.Name, cst.Attribute)) and node not in ctx.handled \
                 and ctx.names.qualified(node) is None and _tf1_cells.possible_bases(ctx, node):
             ctx.handled.add(node)
+
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from tf2norm.rewriters._context import MigratedCell
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 
 LEGACY = frozenset({
     "tensorflow.contrib.rnn.LayerNormBasicLSTMCell",
@@ -34,8 +36,12 @@ def plan(ctx) -> None:
         if node in ctx.handled:
             continue
         ctx.edit(node, lambda _: ctx.replacement("LayerNormBasicLSTMCell"), consumes=node)
-        ctx.shared["cells"].add(node)
+        ctx.cells[node] = MigratedCell(SIGNATURE, sequence_layer="LayerNormBasicLSTM")
         base = ctx.names.parents.get(node)
         subclass = ctx.names.parents.get(base)
         if isinstance(base, cst.Arg) and isinstance(subclass, cst.ClassDef) and base in subclass.bases:
             ctx.report(RULES["TF2N201"], node, name=subclass.name.value)
+
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)

@@ -22,6 +22,7 @@ import libcst as cst
 from tf2norm.rewriters import _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 
 _FUNCTION_NAMES = ("batch_normalization",)
 _CLASS_NAMES = ("BatchNormalization",)
@@ -168,6 +169,9 @@ def _keras_function_call(ctx, call: cst.Call, reuses: bool) -> None:
         return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
     ctx.edit(call, build, consumes=call.func)
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)
 
 
 def _keras_class_call(ctx, call: cst.Call, reuses: bool) -> bool:

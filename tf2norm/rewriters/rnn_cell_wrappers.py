@@ -1,9 +1,10 @@
 """Legacy `MultiRNNCell`, `DropoutWrapper`, `LSTMStateTuple`, `tf.nn.(bidirectional_)dynamic_rnn` around a
 migrated LayerNormBasicLSTMCell -> tf2norm.replacements' versions, `LayerNormBasicLSTM`, `tf.compat.v1.nn.dynamic_rnn`.
 
-The cells followed are those other rewriters migrated: `ctx.shared["cells"]` (LayerNormBasicLSTMCell
-calls, which may also become the fast layer) and `ctx.shared["tf1_cells"]` (other migrated TF1-callable
-cells, such as a hand-written BNLSTMCell turned into BatchNormLSTMCell: wrappers and dynamic_rnn only).
+The cells followed are those other rewriters migrated, `ctx.cells` (every API with `cells` in
+tf2norm.apis runs first): LayerNormBasicLSTMCell calls, which may also become the cell's sequence
+layer, and other TF1-callable cells, such as a hand-written BNLSTMCell turned into BatchNormLSTMCell
+(wrappers and dynamic_rnn only).
 
 The TF1 wrappers raise on Keras 3, so they must change with the cell they wrap; they are followed
 through names, lists, `cells.append(cell)`, comprehensions, helper functions returning cells and
@@ -40,9 +41,10 @@ import libcst as cst
 from libcst.metadata import ImportAssignment
 
 from tf2norm.rewriters import _calls, _findings
+from tf2norm.rewriters._context import MigratedCell
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
-from tf2norm.rewriters.layer_norm_basic_lstm_cell import SIGNATURE as CELL_SIGNATURE
 
 _MODULES = ("tensorflow.contrib.rnn", "tensorflow.nn.rnn_cell", "tensorflow.python.ops.rnn_cell_impl",
             "tensorflow.python.ops.rnn_cell")
@@ -94,7 +96,7 @@ def plan(ctx) -> None:
         parent = ctx.names.parents.get(node)
         if isinstance(parent, cst.Call) and parent.func is node and name.rsplit(".", 1)[-1] in WRAPPERS:
             wrapper_calls[parent] = _cell_arguments(parent, WRAPPERS[name.rsplit(".", 1)[-1]])
-    migrated = ctx.shared["cells"] | ctx.shared["tf1_cells"]
+    migrated = set(ctx.cells)
     taint = _Taint(ctx, migrated, wrapper_calls)
     layer_calls = _layer_calls(ctx, references) if ctx.target == "keras" else {}
     for node, name in references:
@@ -106,7 +108,7 @@ def plan(ctx) -> None:
         elif name in RNN_FUNCTIONS:
             raw = ctx.names.qualified(node)
             if called and parent in layer_calls:
-                _layer(ctx, parent, layer_calls[parent])
+                _layer(ctx, parent, *layer_calls[parent])
             elif called and not raw.startswith("tensorflow.compat.") \
                     and taint.any(_cell_arguments(parent, RNN_FUNCTIONS[name])):
                 _compat_v1(ctx, node, short)
@@ -120,6 +122,9 @@ def plan(ctx) -> None:
             ctx.edit(node, lambda _, short=short: ctx.replacement(short), consumes=node)
         else:
             ctx.report(RULES["TF2N301"], node, api=code(node), name=short, what="cells")
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)
 
 
 def _cell_arguments(call: cst.Call, spec) -> list[cst.BaseExpression]:
@@ -198,19 +203,21 @@ def _layer_calls(ctx, references) -> dict:
         try:
             bound = bind(call, DYNAMIC_RNN, required=2)
         except Mismatch as mismatch:
-            if first is not None and not first.star and first.keyword is None \
-                    and _single_cell(ctx, first.value) is not None:
-                ctx.report(_findings.RULES[mismatch.code], call, api="dynamic_rnn -> LayerNormBasicLSTM",
+            single = _single_cell(ctx, first.value) \
+                if first is not None and not first.star and first.keyword is None else None
+            if single is not None:
+                ctx.report(_findings.RULES[mismatch.code], call, api=f"dynamic_rnn -> {single[1].sequence_layer}",
                            reason=mismatch.reason)
             continue
-        binding = _single_cell(ctx, bound.value("cell"))
-        if binding is not None:
-            calls[call] = bound
+        single = _single_cell(ctx, bound.value("cell"))
+        if single is not None:
+            binding, cell = single
+            calls[call] = (bound, cell.sequence_layer)
             by_binding.setdefault(binding, []).append(call)
     for binding, users in by_binding.items():
         if binding is _INLINE:
             continue
-        cell_arguments = {calls[c].value("cell") for c in users}
+        cell_arguments = {calls[c][0].value("cell") for c in users}
         for access in binding.references:
             parent = ctx.names.parents.get(access.node)
             if access.node in cell_arguments or isinstance(parent, cst.Attribute) and parent.value is access.node \
@@ -227,9 +234,10 @@ def _layer_calls(ctx, references) -> dict:
 _INLINE = object()
 
 
-def _single_cell(ctx, cell: cst.BaseExpression):
-    """`_INLINE` for a migrated cell constructed right there, the assignment for a name bound once to
-    one, else None. A cell built with TF1's `reuse=` shares variables by scope: None."""
+def _single_cell(ctx, cell: cst.BaseExpression) -> tuple[object, MigratedCell] | None:
+    """(`_INLINE` for a migrated cell constructed right there, or the assignment for a name bound once
+    to one; the cell) for a cell a sequence layer can run, else None. A cell built with TF1's `reuse=`
+    shares variables by scope: None."""
     binding = _INLINE
     if isinstance(cell, cst.Name):
         binding = ctx.names.binding(cell)
@@ -237,19 +245,21 @@ def _single_cell(ctx, cell: cst.BaseExpression):
         if statement is None:
             return None
         cell = statement.value
-    if not (isinstance(cell, cst.Call) and cell.func in ctx.shared["cells"]):
+    migrated = ctx.cells.get(cell.func) if isinstance(cell, cst.Call) else None
+    if migrated is None or migrated.sequence_layer is None:
         return None
     try:
-        constructor = bind(cell, CELL_SIGNATURE, required=1)
+        constructor = bind(cell, migrated.signature, required=1)
     except Mismatch:
         return None
     if "reuse" in constructor and not is_literal(constructor.value("reuse"), None, False):
         return None
-    return binding
+    return binding, migrated
 
 
-def _layer(ctx, call: cst.Call, bound) -> None:
-    """`LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(inputs, ...)`, arguments after inputs as keywords."""
+def _layer(ctx, call: cst.Call, bound, sequence_layer: str) -> None:
+    """`LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(inputs, ...)` (the cell's `sequence_layer`),
+    arguments after inputs as keywords."""
     kept = []
     for name, index in sorted(bound.index.items(), key=lambda item: item[1]):
         value = bound.value(name)
@@ -279,7 +289,7 @@ def _layer(ctx, call: cst.Call, bound) -> None:
             updated = updated.with_changes(args=[*updated.args[:last], tail.with_changes(
                 comma=_uncommented(tail.comma), whitespace_after_arg=_uncommented(tail.whitespace_after_arg))])
         cell = updated.args[bound.index["cell"]].value
-        layer = cst.Call(func=cst.Attribute(value=ctx.replacement("LayerNormBasicLSTM"), attr=cst.Name("from_cell")),
+        layer = cst.Call(func=cst.Attribute(value=ctx.replacement(sequence_layer), attr=cst.Name("from_cell")),
                          args=[cst.Arg(value=cell)])
         return cst.Call(func=cst.Attribute(value=layer, attr=cst.Name("dynamic_rnn")),
                         args=_calls.relaid(updated, items), whitespace_before_args=updated.whitespace_before_args,

@@ -37,6 +37,7 @@ import libcst as cst
 from tf2norm.rewriters import _calls, _findings
 from tf2norm.rewriters._signature import Mismatch, bind, is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 
 _MODULES = ("tensorflow_addons.layers", "tensorflow_addons.layers.normalizations")
 _CLASSES = ("GroupNormalization", "InstanceNormalization")
@@ -99,6 +100,9 @@ def plan(ctx) -> None:
             _call(ctx, parent, cls)
         else:
             _reference(ctx, node, cls)
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)
 
 
 def _bind(call: cst.Call, cls: str):

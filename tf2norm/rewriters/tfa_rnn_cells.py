@@ -29,6 +29,7 @@ import libcst as cst
 from tf2norm.rewriters import _calls, _findings
 from tf2norm.rewriters._signature import Mismatch, bind, is_literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._rewriter import PlanRewriter
 
 # tfa 0.23 modules, and tfa 0.8-0.9's single `rnn/cell.py`.
 _MODULES = {
@@ -98,6 +99,9 @@ def plan(ctx) -> None:
         holder = ctx.names.parents.get(parent)
         if isinstance(parent, cst.Arg) and isinstance(holder, cst.ClassDef) and parent in holder.bases:
             ctx.report(RULES["TF2N601"], node, name=holder.name.value, cls=cls, base=_BASES[cls])
+
+
+REWRITER = PlanRewriter(LEGACY, RULES, plan)
 
 
 def _call(ctx, call: cst.Call, cls: str) -> None:
