@@ -1,19 +1,40 @@
-"""What the rewriters that turn a TF1 function call into a Keras layer call share.
+"""The engine of the rewriters that turn a TF1 layer function into a Keras layer call.
 
-TF1's layer functions (`batch_norm`, `layer_norm`, `tf.layers.batch_normalization`) shared variables
-by scope: `scope=` / `name=` with `reuse=`, or an enclosing `variable_scope(reuse=...)`. Keras layers
-share by object, so such a call becomes `scoped_layer(scope, lambda: Layer(...), reuse=...)`, which
-finds the layer of an already used scope (tf2norm.replacements.scoped_layer).
+TF1's layer functions (`batch_norm`, `layer_norm`, `tf.layers.batch_normalization`) took the input
+and built their variables in one call. A rewriter of one of them is a `LayerCall` spec (its
+signature, which TF1 arguments are the input, `training`, the scope, `reuse` and the activation,
+and two functions: what cannot be mapped, and the layer's constructor arguments) run by
+`LayerCallRewriter`:
+
+* keras target: `f(x, ..., is_training=t, activation_fn=a, scope="s")` becomes
+  `a(Layer(..., name="s")(x, training=t))`, its own line breaks and comments kept where arguments
+  keep their place; a call the spec cannot map is reported and left unchanged;
+* compat target: the function is replaced by tf2norm's TF1-signature function, arguments untouched
+  (arg_scope defaults written in);
+* the function passed as a value (`normalizer_fn=f`, `functools.partial(f, ...)`) becomes that TF1
+  function too, in both targets (reported in the keras target: its caller passes TF1 arguments).
+
+TF1's layer functions shared variables by scope: `scope=` / `name=` with `reuse=`, or an enclosing
+`variable_scope(reuse=...)`. Keras layers share by object, so such a call becomes
+`scoped_layer(scope, lambda: Layer(...), reuse=...)`, which finds the layer of an already used scope
+(tf2norm.replacements.scoped_layer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import libcst as cst
 
-from tf2norm.rewriters import _calls
-from tf2norm.rewriters._signature import code, is_literal
+from tf2norm.rewriters import _arg_scopes, _calls, _findings
+from tf2norm.rewriters._findings import Rule
+from tf2norm.rewriters._rewriter import Rewriter
+from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
+
+#: (keyword of the layer's constructor, getter of its value from the updated call, index of the
+#: call's argument it stands for, or None for a value the call did not give).
+Item = tuple[str, Callable[[cst.Call], cst.BaseExpression], "int | None"]
 
 
 class Arguments:
@@ -116,3 +137,159 @@ def usage(ctx, node: cst.CSTNode) -> str:
     if isinstance(parent, cst.Assign):
         return "assigned to a name"
     return "a reference"
+
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """What the engine needs to know about one TF1 layer function (see the module docstring)."""
+
+    #: The function's name in findings (`batch_norm`, `tf.layers.batch_normalization`).
+    api: str
+    #: TF1's signature; only the first argument (the input) is required.
+    signature: tuple[str, ...]
+    #: The tf2norm.replacements function with TF1's signature: the compat target, and uses as a value.
+    compat: str
+    #: Reported (keras target) where the function is passed as a value, with `usage`.
+    value_rule: Rule
+    #: `(ctx, args, reuses) -> (rule, message fields) | None`: why the keras target cannot map a
+    #: call (checked in the spec's order; `LayerCallRewriter.unshared_reuse` gives the scope checks).
+    check: Callable[..., tuple[Rule, dict] | None]
+    #: `(ctx, args, activation_around) -> (layer, items)`: the layer's callee (called while edits
+    #: are applied) and its constructor arguments, in the layer's order.
+    constructor: Callable[..., tuple[Callable[[], cst.BaseExpression], list[Item]]]
+    #: The TF1 argument that names the scope the layer's variables live in.
+    scope: str = "scope"
+    #: The TF1 argument that becomes the layer call's `training=`, and what is written when absent
+    #: (None: the layer takes no `training`).
+    training: str | None = None
+    training_default: str = "False"
+    #: The TF1 activation applied to the output, applied around the layer when surely a function.
+    activation: str | None = None
+    #: TF1's reason for a `reuse=` without a scope (TF2N104-like findings).
+    reuse_without_scope: str = ""
+    #: arg_scope defaults of this function are pushed into its calls (slim's functions).
+    arg_scope: _arg_scopes.Spec | None = None
+    #: `(ctx, call) -> bool`: True when a compat-target call must stay as it is (reported there).
+    compat_check: Callable[..., bool] | None = None
+
+    def __post_init__(self):
+        if not self.reuse_without_scope:
+            object.__setattr__(self, "reuse_without_scope", f"reuse= without {self.scope}=")
+
+    @property
+    def moved(self) -> tuple[str, ...]:
+        """The arguments whose values move out of the constructor (into the call, around it, into
+        scoped_layer): where their place goes, only the comments of their comma move up."""
+        return tuple(a for a in ("inputs", self.training, self.activation, "reuse", self.scope) if a)
+
+
+class LayerCallRewriter(Rewriter):
+    """Runs a `LayerCall` spec over the calls and other uses of its legacy names."""
+
+    def __init__(self, spec: LayerCall, legacy: frozenset[str], rules: dict[str, Rule]):
+        self.spec = spec
+        self.legacy = legacy
+        self.rules = rules
+
+    def plan(self, ctx) -> None:
+        inherited = _arg_scopes.plan(ctx, self.spec.arg_scope) if self.spec.arg_scope is not None else {}
+        reuses = ctx.reuses_variable_scopes()
+        for node, _ in self.references(ctx):
+            parent = ctx.names.parents.get(node)
+            if isinstance(parent, cst.Call) and parent.func is node:
+                self.rewrite_call(ctx, parent, inherited.get(parent, {}), reuses)
+            else:
+                self.rewrite_value(ctx, node)
+
+    def rewrite_value(self, ctx, node: cst.CSTNode) -> None:
+        """The function used as a value becomes the TF1-signature replacement."""
+        ctx.edit(node, lambda _: ctx.replacement(self.spec.compat), consumes=node)
+        if ctx.target == "keras":
+            ctx.report(self.spec.value_rule, node, usage=usage(ctx, node))
+
+    def rewrite_call(self, ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
+        if ctx.target == "compat":
+            self._compat_call(ctx, call, inherited)
+        else:
+            self._keras_call(ctx, call, inherited, reuses)
+
+    def unshared_reuse(self, args: Arguments, reuses: bool) -> str | None:
+        """Why the call's variable sharing cannot be expressed with layer objects, else None."""
+        scope = self.spec.scope
+        reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
+        if reusing and not args.given(scope):
+            return self.spec.reuse_without_scope
+        if reuses and not args.given(scope):
+            return f"no {scope}= in a file that reuses variable scopes"
+        return None
+
+    def _bind(self, ctx, call: cst.Call):
+        try:
+            return bind(call, self.spec.signature, required=1)
+        except Mismatch as mismatch:
+            ctx.report(_findings.RULES[mismatch.code], call, api=self.spec.api, reason=mismatch.reason)
+            return None
+
+    def _compat_call(self, ctx, call: cst.Call, inherited: dict) -> None:
+        if self.spec.compat_check is not None and self.spec.compat_check(ctx, call):
+            return
+        extra = {}
+        if inherited:
+            bound = self._bind(ctx, call)
+            if bound is None:
+                return
+            extra = {k: v for k, v in inherited.items() if k not in bound}
+        ctx.edit(call.func, lambda _: ctx.replacement(self.spec.compat), consumes=call.func)
+        if extra:
+            def add_defaults(updated: cst.Call) -> cst.Call:
+                items = [(a, i) for i, a in enumerate(updated.args)]
+                items += [(_calls.keyword(k, v), None) for k, v in extra.items()]
+                return updated.with_changes(args=_calls.relaid(updated, items))
+
+            ctx.edit(call, add_defaults)
+
+    def _keras_call(self, ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
+        spec = self.spec
+        bound = self._bind(ctx, call)
+        if bound is None:
+            return
+        args = Arguments(ctx, bound, inherited, spec.signature)
+        problem = spec.check(ctx, args, reuses)
+        if problem is not None:
+            rule, fields = problem
+            ctx.report(rule, call, **fields)
+            return
+        how = sharing(ctx, args.value("reuse") if args.given("reuse") else None, args.given(spec.scope), reuses)
+        around = spec.activation is not None and args.given(spec.activation) \
+            and surely_callable(ctx, args.value(spec.activation))
+        func, items = spec.constructor(ctx, args, around)
+        self._rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None})
+
+        def build(updated: cst.Call) -> cst.BaseExpression:
+            constructor = [(_calls.keyword(kw, get(updated), updated.args[i] if i is not None else None), i)
+                           for kw, get, i in items]
+            layer: cst.BaseExpression = cst.Call(func=func(), args=_calls.relaid(updated, constructor),
+                                                 whitespace_before_args=updated.whitespace_before_args)
+            if how.shared:
+                reuse = args.getter("reuse")(updated) if how.reusing else None
+                layer = scoped(ctx, layer, args.getter(spec.scope)(updated), reuse, how)
+            call_args = [_calls.positional(args.getter("inputs")(updated))]
+            if spec.training is not None:
+                training = (args.getter(spec.training)(updated) if args.value(spec.training) is not None
+                            else cst.Name(spec.training_default))
+                call_args.append(_calls.keyword("training", training))
+            result = _calls.call(layer, *call_args)
+            if around:
+                result = _calls.call(args.getter(spec.activation)(updated), _calls.positional(result))
+            return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
+
+        ctx.edit(call, build, consumes=call.func)
+
+    def _rescue_comments(self, ctx, call: cst.Call, bound, used: set[int]) -> None:
+        """Comments of the arguments whose place in the call goes away move above the statement."""
+        kept = _calls.kept_in_place(call, used)
+        for name, index in bound.index.items():
+            if index not in kept:
+                # A value that moves (x, is_training, ...) keeps its own comments; only its comma's go.
+                ctx.rescue_comments(call, call.args[index].comma if name in self.spec.moved else call.args[index])

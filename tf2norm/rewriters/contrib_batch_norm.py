@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tf2norm.rewriters import _arg_scopes, _calls, _findings, _layer_calls
-from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal, literal
+from tf2norm.rewriters import _arg_scopes, _layer_calls
+from tf2norm.rewriters._signature import code, is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
-from tf2norm.rewriters._rewriter import PlanRewriter
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.batch_norm",
@@ -98,111 +97,32 @@ RULES = rules(
                     "pass these defaults to the calls it reaches"),
 )
 
-_ARG_SCOPE = _arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N109"])
 
-
-def plan(ctx) -> None:
-    inherited = _arg_scopes.plan(ctx, _ARG_SCOPE)
-    reuses = ctx.reuses_variable_scopes()
-    for node, _ in list(ctx.names.references(LEGACY.__contains__)):
-        if node in ctx.handled:
-            continue
-        parent = ctx.names.parents.get(node)
-        if isinstance(parent, cst.Call) and parent.func is node:
-            if ctx.target == "compat":
-                _compat_call(ctx, parent, inherited.get(parent, {}))
-            else:
-                _keras_call(ctx, parent, inherited.get(parent, {}), reuses)
-        else:
-            ctx.edit(node, lambda _: ctx.replacement("batch_norm"), consumes=node)
-            if ctx.target == "keras":
-                ctx.report(RULES["TF2N108"], node, usage=_layer_calls.usage(ctx, node))
-
-
-REWRITER = PlanRewriter(LEGACY, RULES, plan)
-
-
-def _compat_call(ctx, call: cst.Call, inherited: dict) -> None:
-    extra = {}
-    if inherited:
-        try:
-            bound = bind(call, SIGNATURE, required=1)
-        except Mismatch as mismatch:
-            ctx.report(_findings.RULES[mismatch.code], call, api="batch_norm", reason=mismatch.reason)
-            return
-        extra = {k: v for k, v in inherited.items() if k not in bound}
-    ctx.edit(call.func, lambda _: ctx.replacement("batch_norm"), consumes=call.func)
-    if extra:
-        def add_defaults(updated: cst.Call) -> cst.Call:
-            items = [(a, i) for i, a in enumerate(updated.args)]
-            items += [(_calls.keyword(k, v), None) for k, v in extra.items()]
-            return updated.with_changes(args=_calls.relaid(updated, items))
-        ctx.edit(call, add_defaults)
-
-
-def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
-    try:
-        bound = bind(call, SIGNATURE, required=1)
-    except Mismatch as mismatch:
-        ctx.report(_findings.RULES[mismatch.code], call, api="batch_norm", reason=mismatch.reason)
-        return
-    args = _layer_calls.Arguments(ctx, bound, inherited, SIGNATURE)
-    problem = _unmappable(ctx, args, reuses)
-    if problem is not None:
-        finding, fields = problem
-        ctx.report(RULES[finding], call, **fields)
-        return
-    how = _layer_calls.sharing(ctx, args.value("reuse") if args.given("reuse") else None, args.given("scope"),
-                               reuses)
-    items = _constructor_arguments(ctx, args)
-    _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None})
-
-    def build(updated: cst.Call) -> cst.BaseExpression:
-        constructor = [(_calls.keyword(kw, get(updated), updated.args[i] if i is not None else None), i)
-                       for kw, get, i in items]
-        layer = cst.Call(func=ctx.replacement("BatchNormalization"), args=_calls.relaid(updated, constructor),
-                         whitespace_before_args=updated.whitespace_before_args)
-        if how.shared:
-            reuse = args.getter("reuse")(updated) if how.reusing else None
-            layer = _layer_calls.scoped(ctx, layer, args.getter("scope")(updated), reuse, how)
-        training = args.getter("is_training")(updated) if args.value("is_training") is not None else cst.Name("True")
-        result = _calls.call(layer, _calls.positional(args.getter("inputs")(updated)),
-                             _calls.keyword("training", training))
-        if args.given("activation_fn"):
-            result = _calls.call(args.getter("activation_fn")(updated), _calls.positional(result))
-        return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
-
-    ctx.edit(call, build, consumes=call.func)
-
-
-def _unmappable(ctx, args: _layer_calls.Arguments, reuses: bool):
-    """(finding code, message fields) for what the Keras layer cannot express, else None."""
+def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
+    """(rule, message fields) for what the Keras layer cannot express, else None."""
     for name, finding in NO_KERAS_EQUIVALENT.items():
         if args.given(name):
-            return finding, {"argument": name}
+            return RULES[finding], {"argument": name}
     updates = args.value("updates_collections")
     if updates is not None and not _is_update_ops(ctx, updates):
-        return "TF2N103", {"value": code(updates)}
+        return RULES["TF2N103"], {"value": code(updates)}
     for name in PYTHON_VALUES:
         if args.given(name) and ctx.names.makes_tensor(args.value(name)):
-            return "TF2N106", {"argument": name}
+            return RULES["TF2N106"], {"argument": name}
     if args.given("data_format") and literal(args.value("data_format")) not in AXIS:
-        return "TF2N105", {"argument": "data_format", "kind": "'NHWC' or 'NCHW'"}
+        return RULES["TF2N105"], {"argument": "data_format", "kind": "'NHWC' or 'NCHW'"}
     for name, keys in PARAM_DICTS.items():
         if args.given(name) and _literal_dict(ctx, args.value(name), keys) is None:
-            return "TF2N105", {"argument": name, "kind": f"dict with keys {', '.join(keys)}"}
+            return RULES["TF2N105"], {"argument": name, "kind": f"dict with keys {', '.join(keys)}"}
     if args.given("activation_fn") and not _layer_calls.surely_callable(ctx, args.value("activation_fn")):
-        return "TF2N107", {"value": code(args.value("activation_fn"))}
-    reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
-    if reusing and not args.given("scope"):
-        return "TF2N104", {"reason": "reuse= without scope="}
-    if reuses and not args.given("scope"):
-        return "TF2N104", {"reason": "no scope= in a file that reuses variable scopes"}
-    return None
+        return RULES["TF2N107"], {"value": code(args.value("activation_fn"))}
+    reason = REWRITER.unshared_reuse(args, reuses)
+    return (RULES["TF2N104"], {"reason": reason}) if reason else None
 
 
-def _constructor_arguments(ctx, args: _layer_calls.Arguments):
-    """[(Keras keyword, getter of its value, index of the call argument it stands for or None)]."""
+def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
+    """BatchNormalization and its arguments: [(Keras keyword, getter of its value, index of the call
+    argument it stands for or None)]."""
     items = [(keras, lambda u, v=v: cst.parse_expression(v), None)
              for tf1, keras, v in TF1_DEFAULTS if args.value(tf1) is None]
     for name in args.names():
@@ -217,17 +137,7 @@ def _constructor_arguments(ctx, args: _layer_calls.Arguments):
                 items.append((keras, lambda u, get=get, f=args.getter(name): get(f(u)), source if i == 0 else None))
         elif name in RENAMED and not (name == "fused" and is_literal(args.value(name), None)):
             items.append((RENAMED[name], args.getter(name), source))
-    return sorted(items, key=lambda item: KERAS_ORDER.index(item[0]))
-
-
-def _rescue_comments(ctx, call: cst.Call, bound, used: set[int]) -> None:
-    """Comments of the arguments whose place in the call goes away move above the statement."""
-    kept = _calls.kept_in_place(call, used)
-    for name, index in bound.index.items():
-        if index not in kept:
-            # A value that moves (x, is_training, ...) keeps its own comments; only its comma's go.
-            moved = name in ("inputs", "is_training", "activation_fn", "reuse", "scope")
-            ctx.rescue_comments(call, call.args[index].comma if moved else call.args[index])
+    return lambda: ctx.replacement("BatchNormalization"), sorted(items, key=lambda item: KERAS_ORDER.index(item[0]))
 
 
 def _is_update_ops(ctx, node: cst.BaseExpression) -> bool:
@@ -254,3 +164,10 @@ def _literal_dict(ctx, node: cst.BaseExpression, keys: dict):
             entries.append((keys[key], lambda value, key=key: cst.Subscript(
                 value=value, slice=[cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{key}"')))])))
     return entries
+
+
+REWRITER = _layer_calls.LayerCallRewriter(_layer_calls.LayerCall(
+    api="batch_norm", signature=SIGNATURE, compat="batch_norm", value_rule=RULES["TF2N108"], check=_check,
+    constructor=_constructor, training="is_training", training_default="True", activation="activation_fn",
+    arg_scope=_arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N109"]),
+), LEGACY, RULES)

@@ -23,10 +23,9 @@ import re
 
 import libcst as cst
 
-from tf2norm.rewriters import _arg_scopes, _calls, _findings, _layer_calls
-from tf2norm.rewriters._signature import Mismatch, bind, is_literal, literal
+from tf2norm.rewriters import _arg_scopes, _layer_calls
+from tf2norm.rewriters._signature import is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
-from tf2norm.rewriters._rewriter import PlanRewriter
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.layer_norm",
@@ -68,106 +67,21 @@ RULES = rules(
                     "pass these defaults to the calls it reaches"),
 )
 
-_ARG_SCOPE = _arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N404"])
-
-
-def plan(ctx) -> None:
-    inherited = _arg_scopes.plan(ctx, _ARG_SCOPE)
-    reuses = ctx.reuses_variable_scopes()
-    for node, _ in list(ctx.names.references(LEGACY.__contains__)):
-        if node in ctx.handled:
-            continue
-        parent = ctx.names.parents.get(node)
-        if isinstance(parent, cst.Call) and parent.func is node:
-            if ctx.target == "compat":
-                _compat_call(ctx, parent, inherited.get(parent, {}))
-            else:
-                _keras_call(ctx, parent, inherited.get(parent, {}), reuses)
-        else:
-            ctx.edit(node, lambda _: ctx.replacement("layer_norm"), consumes=node)
-            if ctx.target == "keras":
-                ctx.report(RULES["TF2N403"], node, usage=_layer_calls.usage(ctx, node))
-
-
-REWRITER = PlanRewriter(LEGACY, RULES, plan)
-
-
-def _bind(ctx, call: cst.Call):
-    try:
-        return bind(call, SIGNATURE, required=1)
-    except Mismatch as mismatch:
-        ctx.report(_findings.RULES[mismatch.code], call, api="layer_norm", reason=mismatch.reason)
-        return None
-
-
-def _compat_call(ctx, call: cst.Call, inherited: dict) -> None:
-    extra = {}
-    if inherited:
-        bound = _bind(ctx, call)
-        if bound is None:
-            return
-        extra = {k: v for k, v in inherited.items() if k not in bound}
-    ctx.edit(call.func, lambda _: ctx.replacement("layer_norm"), consumes=call.func)
-    if extra:
-        def add_defaults(updated: cst.Call) -> cst.Call:
-            items = [(a, i) for i, a in enumerate(updated.args)]
-            items += [(_calls.keyword(k, v), None) for k, v in extra.items()]
-            return updated.with_changes(args=_calls.relaid(updated, items))
-        ctx.edit(call, add_defaults)
-
-
-def _keras_call(ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:
-    bound = _bind(ctx, call)
-    if bound is None:
-        return
-    args = _layer_calls.Arguments(ctx, bound, inherited, SIGNATURE)
-    problem = _unmappable(args, reuses)
-    if problem is not None:
-        finding, fields = problem
-        ctx.report(RULES[finding], call, **fields)
-        return
-    how = _layer_calls.sharing(ctx, args.value("reuse") if args.given("reuse") else None, args.given("scope"),
-                               reuses)
-    activation_around = args.given("activation_fn") and _layer_calls.surely_callable(ctx, args.value("activation_fn"))
-    axis = _keras_axis(ctx, args) if not args.given("activation_fn") or activation_around else None
-    keras = ctx.module_name("keras") if axis is not None else None
-    items = _constructor_arguments(args, axis if keras is not None else None, activation_around)
-    _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None})
-
-    def build(updated: cst.Call) -> cst.BaseExpression:
-        constructor = [(_calls.keyword(kw, get(updated), updated.args[i] if i is not None else None), i)
-                       for kw, get, i in items]
-        func = (cst.parse_expression(f"{keras.value}.layers.LayerNormalization") if keras is not None
-                else ctx.replacement("LayerNorm"))
-        layer = cst.Call(func=func, args=_calls.relaid(updated, constructor),
-                         whitespace_before_args=updated.whitespace_before_args)
-        if how.shared:
-            reuse = args.getter("reuse")(updated) if how.reusing else None
-            layer = _layer_calls.scoped(ctx, layer, args.getter("scope")(updated), reuse, how)
-        result = _calls.call(layer, _calls.positional(args.getter("inputs")(updated)))
-        if activation_around:
-            result = _calls.call(args.getter("activation_fn")(updated), _calls.positional(result))
-        return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
-
-    ctx.edit(call, build, consumes=call.func)
-
-
-def _unmappable(args: _layer_calls.Arguments, reuses: bool):
-    """(finding code, message fields) for what the Keras layers cannot express, else None."""
+def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
+    """(rule, message fields) for what the Keras layers cannot express, else None."""
     for name in NO_KERAS_EQUIVALENT:
         if args.given(name):
-            return "TF2N401", {"argument": name}
+            return RULES["TF2N401"], {"argument": name}
+    reason = REWRITER.unshared_reuse(args, reuses)
+    if reason:
+        return RULES["TF2N402"], {"reason": reason}
     reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
-    if reusing and not args.given("scope"):
-        return "TF2N402", {"reason": "reuse= without scope= (TF1 raised for it too)"}
-    if reuses and not args.given("scope"):
-        return "TF2N402", {"reason": "no scope= in a file that reuses variable scopes"}
     scope = literal(args.value("scope"))
     if (reusing or reuses) and isinstance(scope, str) and _DEFAULT_SCOPE.fullmatch(scope.split("/")[-1]):
         # The variables of a call without scope= (TF1 named them LayerNorm, LayerNorm_1, ...),
         # whose Keras layer has no scope to be found by.
-        return "TF2N402", {"reason": f"scope={scope!r} is TF1's default scope, which calls without scope= "
-                                     "may have made"}
+        return RULES["TF2N402"], {"reason": f"scope={scope!r} is TF1's default scope, which calls without scope= "
+                                            "may have made"}
     return None
 
 
@@ -190,8 +104,19 @@ def _keras_axis(ctx, args: _layer_calls.Arguments) -> str | None:
     return "-1" if norm == -1 else "[" + ", ".join(str(a) for a in range(norm, 0)) + "]"
 
 
-def _constructor_arguments(args: _layer_calls.Arguments, axis: str | None, activation_around: bool):
-    """[(keyword, getter of its value, index of the call argument it stands for or None)]."""
+def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
+    """keras.layers.LayerNormalization where it provably computes TF1's numbers, else LayerNorm, and
+    its arguments: [(keyword, getter of its value, index of the call argument it stands for or None)]."""
+    axis = _keras_axis(ctx, args) if not args.given("activation_fn") or activation_around else None
+    keras = ctx.module_name("keras") if axis is not None else None
+    if keras is None:
+        axis = None
+
+    def layer() -> cst.BaseExpression:
+        if keras is not None:
+            return cst.parse_expression(f"{keras.value}.layers.LayerNormalization")
+        return ctx.replacement("LayerNorm")
+
     if axis is not None:
         items = [("axis", lambda u, axis=axis: cst.parse_expression(axis), None),
                  ("epsilon", lambda u: cst.Float("1e-12"), None)]
@@ -207,7 +132,7 @@ def _constructor_arguments(args: _layer_calls.Arguments, axis: str | None, activ
             continue
         elif name in RENAMED:
             items.append((RENAMED[name], args.getter(name), source))
-    return sorted(items, key=lambda item: ORDER.index(item[0]))
+    return layer, sorted(items, key=lambda item: ORDER.index(item[0]))
 
 
 def _usable_name(node) -> bool:
@@ -216,11 +141,9 @@ def _usable_name(node) -> bool:
     return not (isinstance(value, str) and "/" in value) and not is_literal(node, None)
 
 
-def _rescue_comments(ctx, call: cst.Call, bound, used: set[int]) -> None:
-    """Comments of the arguments whose place in the call goes away move above the statement."""
-    kept = _calls.kept_in_place(call, used)
-    for name, index in bound.index.items():
-        if index not in kept:
-            # A value that moves (x, activation_fn, ...) keeps its own comments; only its comma's go.
-            moved = name in ("inputs", "activation_fn", "reuse", "scope")
-            ctx.rescue_comments(call, call.args[index].comma if moved else call.args[index])
+REWRITER = _layer_calls.LayerCallRewriter(_layer_calls.LayerCall(
+    api="layer_norm", signature=SIGNATURE, compat="layer_norm", value_rule=RULES["TF2N403"], check=_check,
+    constructor=_constructor, activation="activation_fn",
+    reuse_without_scope="reuse= without scope= (TF1 raised for it too)",
+    arg_scope=_arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N404"]),
+), LEGACY, RULES)

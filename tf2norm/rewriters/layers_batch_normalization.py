@@ -22,7 +22,6 @@ import libcst as cst
 from tf2norm.rewriters import _calls, _findings, _layer_calls
 from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
 from tf2norm.rewriters._findings import Rule, rules
-from tf2norm.rewriters._rewriter import PlanRewriter
 
 _FUNCTION_NAMES = ("batch_normalization",)
 _CLASS_NAMES = ("BatchNormalization",)
@@ -98,85 +97,85 @@ RULES = rules(
 _API = {"function": "tf.layers.batch_normalization", "class": "tf.layers.BatchNormalization"}
 
 
-def plan(ctx) -> None:
-    reuses = ctx.reuses_variable_scopes()
-    layers: set[str] = set()  # names bound once to a converted layer object (their .apply calls)
-    for node, name in list(ctx.names.references(LEGACY.__contains__)):
-        if node in ctx.handled:
-            continue
-        kind = "class" if name in CLASSES else "function"
-        replacement = "LayersBatchNormalization" if kind == "class" else "batch_normalization"
-        parent = ctx.names.parents.get(node)
-        if isinstance(parent, cst.Call) and parent.func is node:
-            if ctx.target == "compat":
-                _compat_call(ctx, parent, kind, replacement)
-            elif kind == "function":
-                _keras_function_call(ctx, parent, reuses)
-            elif _keras_class_call(ctx, parent, reuses):
-                bound = _bound_name(ctx, parent)
-                if bound is not None:
-                    layers.add(bound)
-            continue
-        ctx.edit(node, lambda _, r=replacement: ctx.replacement(r), consumes=node)
-        subclass = ctx.names.parents.get(parent)
-        if isinstance(parent, cst.Arg) and isinstance(subclass, cst.ClassDef) and parent in subclass.bases:
-            ctx.report(RULES["TF2N507"], node, name=subclass.name.value, api=_API[kind])
-        elif ctx.target == "keras":
-            ctx.report(RULES["TF2N506"], node, api=_API[kind], usage=_layer_calls.usage(ctx, node), replacement=replacement)
-    if layers:
-        _plan_apply_calls(ctx, layers)
+class _Rewriter(_layer_calls.LayerCallRewriter):
+    """The function is a layer call (the engine); the class and its objects' `.apply` are swapped here."""
+
+    def plan(self, ctx) -> None:
+        reuses = ctx.reuses_variable_scopes()
+        layers: set[str] = set()  # names bound once to a converted layer object (their .apply calls)
+        for node, name in self.references(ctx):
+            kind = "class" if name in CLASSES else "function"
+            replacement = "LayersBatchNormalization" if kind == "class" else "batch_normalization"
+            parent = ctx.names.parents.get(node)
+            if isinstance(parent, cst.Call) and parent.func is node:
+                if kind == "function":
+                    self.rewrite_call(ctx, parent, {}, reuses)
+                elif ctx.target == "compat":
+                    _compat_class_call(ctx, parent)
+                elif _keras_class_call(ctx, parent, reuses):
+                    bound = _bound_name(ctx, parent)
+                    if bound is not None:
+                        layers.add(bound)
+                continue
+            ctx.edit(node, lambda _, r=replacement: ctx.replacement(r), consumes=node)
+            subclass = ctx.names.parents.get(parent)
+            if isinstance(parent, cst.Arg) and isinstance(subclass, cst.ClassDef) and parent in subclass.bases:
+                ctx.report(RULES["TF2N507"], node, name=subclass.name.value, api=_API[kind])
+            elif ctx.target == "keras":
+                ctx.report(RULES["TF2N506"], node, api=_API[kind], usage=_layer_calls.usage(ctx, node),
+                           replacement=replacement)
+        if layers:
+            _plan_apply_calls(ctx, layers)
 
 
 # ------------------------------------------------------------------------------ compat target
-def _compat_call(ctx, call: cst.Call, kind: str, replacement: str) -> None:
-    # The replacements take TF1's signatures: any call (**kwargs included) keeps its arguments;
-    # only several axes, which they reject, are worth stopping for.
+# The replacements take TF1's signatures: any call (**kwargs included) keeps its arguments; only
+# several axes, which they reject, are worth stopping for.
+def _compat_refused(ctx, call: cst.Call, kind: str = "function") -> bool:
     try:
         bound = bind(call, FUNCTION_SIGNATURE if kind == "function" else CLASS_SIGNATURE + CLASS_KEYWORDS)
     except Mismatch:
-        bound = None
-    if bound is not None and _multi_axis(ctx, bound, kind):
-        return
-    ctx.edit(call.func, lambda _: ctx.replacement(replacement), consumes=call.func)
+        return False
+    problem = _multi_axis(bound, kind)
+    if problem is not None:
+        ctx.report(RULES["TF2N501"], call, **problem)
+    return problem is not None
+
+
+def _compat_class_call(ctx, call: cst.Call) -> None:
+    if not _compat_refused(ctx, call, "class"):
+        ctx.edit(call.func, lambda _: ctx.replacement("LayersBatchNormalization"), consumes=call.func)
 
 
 # ------------------------------------------------------------------------------ keras target
-def _keras_function_call(ctx, call: cst.Call, reuses: bool) -> None:
-    bound = _bind(ctx, call, "function")
-    if bound is None or _multi_axis(ctx, bound, "function") or _tensor_argument(ctx, bound, "function"):
-        return
-    reusing = _given(bound, "reuse") and not is_literal(bound.value("reuse"), False)
-    if reusing and not _given(bound, "name"):
-        ctx.report(RULES["TF2N502"], call, api=_API["function"], reason="reuse= without name=")
-        return
-    if reuses and not _given(bound, "name"):
-        ctx.report(RULES["TF2N502"], call, api=_API["function"],
-                   reason="no name= in a file that reuses variable scopes")
-        return
-    how = _layer_calls.sharing(ctx, bound.value("reuse") if _given(bound, "reuse") else None, _given(bound, "name"),
-                               reuses)
-    items = _constructor_arguments(bound)
-    _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None}, moved=("inputs", "training", "reuse"))
-
-    def build(updated: cst.Call) -> cst.BaseExpression:
-        layer = _layer(ctx, updated, items)
-        if how.shared:
-            reuse = _getter(bound, "reuse")(updated) if how.reusing else None
-            layer = _layer_calls.scoped(ctx, layer, _getter(bound, "name")(updated), reuse, how)
-        training = _getter(bound, "training")(updated) if "training" in bound else cst.Name("False")
-        result = _calls.call(layer, _calls.positional(_getter(bound, "inputs")(updated)),
-                             _calls.keyword("training", training))
-        return result.with_changes(lpar=updated.lpar, rpar=updated.rpar)
-
-    ctx.edit(call, build, consumes=call.func)
+def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
+    """(rule, message fields) for a function call the Keras layer cannot express, else None."""
+    problem = _problem(ctx, args.bound, "function")
+    if problem is not None:
+        return problem
+    reason = REWRITER.unshared_reuse(args, reuses)
+    return (RULES["TF2N502"], {"api": _API["function"], "reason": reason}) if reason else None
 
 
-REWRITER = PlanRewriter(LEGACY, RULES, plan)
+def _problem(ctx, bound, kind: str):
+    axes = _multi_axis(bound, kind)
+    if axes is not None:
+        return RULES["TF2N501"], axes
+    return _tensor_argument(ctx, bound, kind)
+
+
+def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
+    return lambda: ctx.replacement("BatchNormalization"), _constructor_arguments(args.bound)
 
 
 def _keras_class_call(ctx, call: cst.Call, reuses: bool) -> bool:
     bound = _bind(ctx, call, "class")
-    if bound is None or _multi_axis(ctx, bound, "class") or _tensor_argument(ctx, bound, "class"):
+    if bound is None:
+        return False
+    problem = _problem(ctx, bound, "class")
+    if problem is not None:
+        rule, fields = problem
+        ctx.report(rule, call, **fields)
         return False
     for private in ("_scope", "_reuse"):
         if private in bound:
@@ -186,7 +185,7 @@ def _keras_class_call(ctx, call: cst.Call, reuses: bool) -> bool:
         ctx.report(RULES["TF2N505"], call, api=_API["class"])
         return False
     items = _constructor_arguments(bound)
-    _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None}, moved=())
+    _rescue_comments(ctx, call, bound, {i for _, _, i in items if i is not None})
     ctx.edit(call, lambda updated: _layer(ctx, updated, items).with_changes(lpar=updated.lpar, rpar=updated.rpar),
              consumes=call.func)
     return True
@@ -263,12 +262,12 @@ def _bind(ctx, call: cst.Call, kind: str):
     return bound
 
 
-def _multi_axis(ctx, bound, kind: str) -> bool:
+def _multi_axis(bound, kind: str) -> dict | None:
+    """The fields of TF2N501 for a call over several axes, else None."""
     axis = bound.value("axis")
     if isinstance(axis, (cst.List, cst.Tuple)) and not _single_axis(axis):
-        ctx.report(RULES["TF2N501"], bound.call, api=_API[kind], value=code(axis))
-        return True
-    return False
+        return {"api": _API[kind], "value": code(axis)}
+    return None
 
 
 def _single_axis(node) -> bool:
@@ -276,12 +275,11 @@ def _single_axis(node) -> bool:
         and not isinstance(node.elements[0], cst.StarredElement)
 
 
-def _tensor_argument(ctx, bound, kind: str) -> bool:
+def _tensor_argument(ctx, bound, kind: str):
     for name in PYTHON_VALUES:
         if _given(bound, name) and _makes_tensor(ctx, bound.value(name)):
-            ctx.report(RULES["TF2N503"], bound.call, api=_API[kind], argument=name)
-            return True
-    return False
+            return RULES["TF2N503"], {"api": _API[kind], "argument": name}
+    return None
 
 
 def _makes_tensor(ctx, node) -> bool:
@@ -304,10 +302,15 @@ def _getter(bound, name: str):
     return lambda updated, i=bound.index[name]: updated.args[i].value
 
 
-def _rescue_comments(ctx, call: cst.Call, bound, used: set[int], moved) -> None:
-    """Comments of the arguments whose place in the call goes away move above the statement."""
+def _rescue_comments(ctx, call: cst.Call, bound, used: set[int]) -> None:
+    """Comments of the arguments whose place in the class call goes away move above the statement."""
     kept = _calls.kept_in_place(call, used)
-    for name, index in bound.index.items():
+    for index in bound.index.values():
         if index not in kept:
-            # A value that moves (x, training, reuse) keeps its own comments; only its comma's go.
-            ctx.rescue_comments(call, call.args[index].comma if name in moved else call.args[index])
+            ctx.rescue_comments(call, call.args[index])
+
+
+REWRITER = _Rewriter(_layer_calls.LayerCall(
+    api=_API["function"], signature=FUNCTION_SIGNATURE, compat="batch_normalization", value_rule=RULES["TF2N506"],
+    check=_check, constructor=_constructor, scope="name", training="training", compat_check=_compat_refused,
+), LEGACY, RULES)
