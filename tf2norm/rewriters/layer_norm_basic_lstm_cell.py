@@ -9,11 +9,8 @@ as they are. The wrappers around it (MultiRNNCell, DropoutWrapper, dynamic_rnn) 
 
 from __future__ import annotations
 
-import libcst as cst
-
-from tf2norm.rewriters._context import MigratedCell
+from tf2norm.rewriters._class_swap import ClassSwap, ClassSwapRewriter, Swap
 from tf2norm.rewriters._findings import Rule, rules
-from tf2norm.rewriters._rewriter import PlanRewriter
 
 LEGACY = frozenset({
     "tensorflow.contrib.rnn.LayerNormBasicLSTMCell",
@@ -31,17 +28,7 @@ RULES = rules(
 )
 
 
-def plan(ctx) -> None:
-    for node, _ in ctx.names.references(LEGACY.__contains__):
-        if node in ctx.handled:
-            continue
-        ctx.edit(node, lambda _: ctx.replacement("LayerNormBasicLSTMCell"), consumes=node)
-        ctx.cells[node] = MigratedCell(SIGNATURE, sequence_layer="LayerNormBasicLSTM")
-        base = ctx.names.parents.get(node)
-        subclass = ctx.names.parents.get(base)
-        if isinstance(base, cst.Arg) and isinstance(subclass, cst.ClassDef) and base in subclass.bases:
-            ctx.report(RULES["TF2N201"], node, name=subclass.name.value)
-
-
-
-REWRITER = PlanRewriter(LEGACY, RULES, plan)
+REWRITER = ClassSwapRewriter(ClassSwap(
+    classes=(Swap(LEGACY, "LayerNormBasicLSTMCell", SIGNATURE, required=1, checked=False),),
+    subclass_rule=RULES["TF2N201"], cell=True, sequence_layer="LayerNormBasicLSTM",
+), RULES)

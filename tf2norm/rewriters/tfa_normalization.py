@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tf2norm.rewriters import _calls, _findings
-from tf2norm.rewriters._signature import Mismatch, bind, is_literal, literal
+from tf2norm.rewriters import _calls
+from tf2norm.rewriters._class_swap import ClassSwap, ClassSwapRewriter, Swap
+from tf2norm.rewriters._signature import is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
-from tf2norm.rewriters._rewriter import PlanRewriter
 
 _MODULES = ("tensorflow_addons.layers", "tensorflow_addons.layers.normalizations")
 _CLASSES = ("GroupNormalization", "InstanceNormalization")
@@ -52,7 +52,6 @@ SIGNATURE = ("groups", "axis", "epsilon", "center", "scale", "beta_initializer",
 BASE_KEPT = ("trainable", "name", "dtype", "activity_regularizer", "autocast", "input_shape", "input_dim")
 BASE_DROPPED = {"batch_input_shape": None, "batch_size": None, "weights": None, "dynamic": False,
                 "implementation": None}
-KEYWORDS = SIGNATURE + BASE_KEPT + tuple(BASE_DROPPED)
 
 FLOAT32 = ("float32", None)
 
@@ -90,64 +89,40 @@ _DROPPED_FIX = {
 }
 
 
-def plan(ctx) -> None:
-    for node, name in list(ctx.names.references(LEGACY.__contains__)):
-        if node in ctx.handled:
-            continue
-        cls = name.rsplit(".", 1)[1]
-        parent = ctx.names.parents.get(node)
-        if isinstance(parent, cst.Call) and parent.func is node:
-            _call(ctx, parent, cls)
-        else:
-            _reference(ctx, node, cls)
+class _Rewriter(ClassSwapRewriter):
+    """tfa's classes become tf2norm's, or keras.layers.GroupNormalization where its numbers are tfa's."""
 
-
-REWRITER = PlanRewriter(LEGACY, RULES, plan)
-
-
-def _bind(call: cst.Call, cls: str):
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    if cls == "InstanceNormalization" and positional:
-        raise Mismatch("TF2N011", "positional arguments; it takes keywords only")
-    if len(positional) > len(SIGNATURE):
-        raise Mismatch("TF2N011", f"{len(positional)} positional arguments, at most {len(SIGNATURE)}")
-    return bind(call, KEYWORDS)
-
-
-def _call(ctx, call: cst.Call, cls: str) -> None:
-    try:
-        bound = _bind(call, cls)
-    except Mismatch as mismatch:
-        ctx.report(_findings.RULES[mismatch.code], call, api=cls, reason=mismatch.reason)
-        return
-    for argument, default in BASE_DROPPED.items():
-        if argument in bound and not is_literal(bound.value(argument), default):
-            ctx.report(RULES["TF2N652"], call, cls=cls, argument=argument, fix=_DROPPED_FIX[argument])
+    def rewrite_call(self, ctx, call: cst.Call, swap: Swap) -> None:
+        bound = self.bind(ctx, call, swap)
+        dropped = None if bound is None else self.dropped(ctx, call, swap, bound)
+        if bound is None or dropped is None:
             return
-    dropped = {bound.index[a] for a in BASE_DROPPED if a in bound}
-    keras = ctx.module_name("keras") if ctx.target == "keras" and _keras_exact(bound) else None
-    if cls == "InstanceNormalization" and "groups" in bound and ctx.target == "keras":
-        dropped.add(bound.index["groups"])
-        ctx.report(RULES["TF2N653"], call.args[bound.index["groups"]])
-    axis = literal(bound.value("axis"))
-    per_channel = cls == "InstanceNormalization" or is_literal(bound.value("groups"), -1)
-    if isinstance(axis, int) and axis < -1 and per_channel:
-        ctx.report(RULES["TF2N651"], call, cls=cls, axis=axis)
-    kept = [i for i in range(len(call.args)) if i not in dropped]
-    for index in sorted(dropped - _calls.kept_in_place(call, set(kept))):
-        ctx.rescue_comments(call, call.args[index])
-    instance_as_keras = keras is not None and cls == "InstanceNormalization"
+        cls = swap.name
+        keras = ctx.module_name("keras") if ctx.target == "keras" and _keras_exact(bound) else None
+        if cls == "InstanceNormalization" and "groups" in bound and ctx.target == "keras":
+            dropped.add(bound.index["groups"])
+            ctx.report(RULES["TF2N653"], call.args[bound.index["groups"]])
+        axis = literal(bound.value("axis"))
+        per_channel = cls == "InstanceNormalization" or is_literal(bound.value("groups"), -1)
+        if isinstance(axis, int) and axis < -1 and per_channel:
+            ctx.report(RULES["TF2N651"], call, cls=cls, axis=axis)
+        kept = [i for i in range(len(call.args)) if i not in dropped]
+        self.rescue_dropped(ctx, call, dropped, kept)
+        instance_as_keras = keras is not None and cls == "InstanceNormalization"
 
-    def build(updated: cst.Call) -> cst.Call:
-        items = [(updated.args[i], i) for i in kept]
-        if instance_as_keras:
-            items.insert(0, (_calls.keyword("groups", cst.UnaryOperation(cst.Minus(), cst.Integer("1"))), None))
-        func = (cst.parse_expression(f"{keras.value}.layers.GroupNormalization") if keras is not None
-                else ctx.replacement(cls))
-        args = _calls.relaid(updated, items) if dropped or instance_as_keras else updated.args
-        return updated.with_changes(func=func, args=args)
+        def build(updated: cst.Call) -> cst.Call:
+            items = [(updated.args[i], i) for i in kept]
+            if instance_as_keras:
+                items.insert(0, (_calls.keyword("groups", cst.UnaryOperation(cst.Minus(), cst.Integer("1"))), None))
+            func = (cst.parse_expression(f"{keras.value}.layers.GroupNormalization") if keras is not None
+                    else ctx.replacement(cls))
+            args = _calls.relaid(updated, items) if dropped or instance_as_keras else updated.args
+            return updated.with_changes(func=func, args=args)
 
-    ctx.edit(call, build, consumes=call.func)
+        ctx.edit(call, build, consumes=call.func)
+
+    def rewrite_reference(self, ctx, node: cst.CSTNode, swap: Swap) -> None:
+        _reference(ctx, node, swap.name)
 
 
 def _keras_exact(bound) -> bool:
@@ -200,3 +175,11 @@ def _type_test(ctx, node: cst.CSTNode) -> str | None:
         return None
     name = ctx.names.qualified(call.func)
     return name.split(".")[1] if name in ("builtins.isinstance", "builtins.issubclass") else None
+
+
+REWRITER = _Rewriter(ClassSwap(
+    classes=tuple(Swap(frozenset(f"{m}.{cls}" for m in _MODULES), cls, SIGNATURE, keywords=BASE_KEPT,
+                       keyword_only=cls == "InstanceNormalization")
+                  for cls in _CLASSES),
+    dropped=BASE_DROPPED, dropped_rule=RULES["TF2N652"], dropped_fixes=_DROPPED_FIX,
+), RULES)

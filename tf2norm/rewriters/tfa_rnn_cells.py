@@ -24,12 +24,8 @@ tf.contrib's `LayerNormBasicLSTMCell`, which tf_upgrade_v2 points to tfa's cell 
 
 from __future__ import annotations
 
-import libcst as cst
-
-from tf2norm.rewriters import _calls, _findings
-from tf2norm.rewriters._signature import Mismatch, bind, is_literal
+from tf2norm.rewriters._class_swap import ClassSwap, ClassSwapRewriter, Swap
 from tf2norm.rewriters._findings import Rule, rules
-from tf2norm.rewriters._rewriter import PlanRewriter
 
 # tfa 0.23 modules, and tfa 0.8-0.9's single `rnn/cell.py`.
 _MODULES = {
@@ -78,57 +74,10 @@ _DROPPED_FIX = {
 }
 
 
-def _is_legacy_or_member(name: str) -> bool:
-    return name in LEGACY or any(name.startswith(legacy + ".") for legacy in LEGACY)
-
-
-def plan(ctx) -> None:
-    for node, name in list(ctx.names.references(_is_legacy_or_member)):
-        # `tfa.rnn.LayerNormLSTMCell.from_config`: the class is the inner chain.
-        while name not in LEGACY:
-            node = node.value
-            name = ctx.names.canonical(node)
-        if node in ctx.handled:
-            continue
-        cls = name.rsplit(".", 1)[1]
-        parent = ctx.names.parents.get(node)
-        if isinstance(parent, cst.Call) and parent.func is node:
-            _call(ctx, parent, cls)
-            continue
-        ctx.edit(node, lambda _, cls=cls: ctx.replacement(cls), consumes=node)
-        holder = ctx.names.parents.get(parent)
-        if isinstance(parent, cst.Arg) and isinstance(holder, cst.ClassDef) and parent in holder.bases:
-            ctx.report(RULES["TF2N601"], node, name=holder.name.value, cls=cls, base=_BASES[cls])
-
-
-REWRITER = PlanRewriter(LEGACY, RULES, plan)
-
-
-def _call(ctx, call: cst.Call, cls: str) -> None:
-    keywords = SIGNATURES[cls] + BASE_KEPT + tuple(BASE_DROPPED)
-    starred = any(arg.star for arg in call.args)
-    dropped: set[int] = set()
-    if starred:
-        ctx.report(RULES["TF2N603"], call, cls=cls)
-    else:
-        try:
-            positional = sum(1 for arg in call.args if arg.keyword is None)
-            if positional > len(SIGNATURES[cls]):
-                raise Mismatch("TF2N011", f"{positional} positional arguments, at most {len(SIGNATURES[cls])}")
-            bound = bind(call, keywords, required=1)
-        except Mismatch as mismatch:
-            return ctx.report(_findings.RULES[mismatch.code], call, api=cls, reason=mismatch.reason)
-        for argument, default in BASE_DROPPED.items():
-            if argument in bound:
-                if not is_literal(bound.value(argument), default):
-                    return ctx.report(RULES["TF2N602"], call, cls=cls, argument=argument,
-                                      fix=_DROPPED_FIX[argument])
-                dropped.add(bound.index[argument])
-    ctx.edit(call.func, lambda _: ctx.replacement(cls), consumes=call.func)
-    if not dropped:
-        return
-    kept = [i for i in range(len(call.args)) if i not in dropped]
-    for index in sorted(dropped - _calls.kept_in_place(call, set(kept))):
-        ctx.rescue_comments(call, call.args[index])
-    ctx.edit(call, lambda updated: updated.with_changes(
-        args=_calls.relaid(updated, [(updated.args[i], i) for i in kept])))
+REWRITER = ClassSwapRewriter(ClassSwap(
+    classes=tuple(Swap(frozenset(f"{module}.{cls}" for module in modules), cls, SIGNATURES[cls], required=1,
+                       keywords=BASE_KEPT, fields={"base": _BASES[cls]})
+                  for cls, modules in _MODULES.items()),
+    subclass_rule=RULES["TF2N601"], dropped=BASE_DROPPED, dropped_rule=RULES["TF2N602"], dropped_fixes=_DROPPED_FIX,
+    star_rule=RULES["TF2N603"], members=True,
+), RULES)
