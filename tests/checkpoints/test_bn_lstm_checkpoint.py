@@ -100,7 +100,7 @@ def test_the_copied_cells_variables_are_one_group_under_any_scope(scope):
     assert (group.kind, group.scope, group.input_depth) == ("bn_lstm_cell", scope, 3)
     assert group.config == {"num_units": 4, "max_bn_steps": 5, "decay": 0.95, "epsilon": 1e-5, "forget_bias": 0.0}
     assert group.weights == {k: f"{scope}/{n}" for k, n in MEMBERS.items()}
-    assert sorted(BatchNormLSTMCell(4, 5)._shapes(3)) == sorted(MEMBERS.values())  # the replacement's weights
+    assert sorted(BatchNormLSTMCell(4, 5).tf1_weights(3)) == sorted(MEMBERS.values())  # the replacement's weights
     assert not group.problems
     assert sorted(v.name for v in inv.unrecognised) == sorted([f"{scope}/W_xh/Adam", "global_step"])
 

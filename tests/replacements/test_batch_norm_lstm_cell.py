@@ -29,7 +29,7 @@ def built_cell(**kwargs):
 
 def tf1_weights(cell):
     """The cell's values keyed by TF1 name relative to the cell scope (tf2norm.reference's keys)."""
-    return {name: np.array(weight) for name, weight in cell._keras_weights().items()}
+    return {name: np.array(weight) for name, weight in cell.tf1_named_weights().items()}
 
 
 def reference_run(cell, x, training, weights=None):

@@ -170,7 +170,7 @@ def test_dropout_as_tf1_ran_it_when_training_is_none():
     fixed = np.random.default_rng(5).uniform(size=(B, H)) < 0.6
     multiplier = tf.constant(fixed / 0.6, tf.float32)
     cell, x = _cell_and_inputs(dropout_keep_prob=0.6)
-    cell._dropout = lambda g: g * multiplier
+    cell.drop = lambda g: g * multiplier
     layer = LayerNormBasicLSTM.from_cell(cell, jit_compile=False)
     lengths = np.array([T, 6, 2], np.int32)
     with_dropout = tf.compat.v1.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32)

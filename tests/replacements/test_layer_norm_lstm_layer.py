@@ -166,7 +166,7 @@ def test_dropout_applies_to_g_only_when_training(mode):
     multiplier = tf.constant(fixed / 0.6, tf.float32)
 
     def patch(cell):
-        cell._dropout = lambda g: g * multiplier
+        cell.drop = lambda g: g * multiplier
 
     layer_kwargs = dict(return_sequences=True, return_state=True)
     cell_kwargs = dict(dropout_keep_prob=0.6)

@@ -20,9 +20,9 @@ from tf2norm.replacements.group_normalization import GroupNormalization, Instanc
 from tf2norm.replacements.layer_norm import LayerNorm, layer_norm
 from tf2norm.replacements.layer_norm_gru_cell import LayerNormGRUCell
 from tf2norm.replacements.layer_norm_lstm import LayerNormBasicLSTM
-from tf2norm.replacements.layer_norm_lstm_cell import LayerNormBasicLSTMCell, LSTMStateTuple
+from tf2norm.replacements.layer_norm_lstm_cell import LayerNormBasicLSTMCell
 from tf2norm.replacements.layers_batch_normalization import LayersBatchNormalization, batch_normalization
-from tf2norm.replacements.rnn_cell_wrappers import DropoutWrapper, MultiRNNCell
+from tf2norm.replacements.rnn_cell_wrappers import DropoutWrapper, LSTMStateTuple, MultiRNNCell
 from tf2norm.replacements.scoped_layer import clear_scoped_layers, scoped_layer
 from tf2norm.replacements.tfa_rnn_cells import LayerNormLSTMCell, LayerNormSimpleRNNCell
 

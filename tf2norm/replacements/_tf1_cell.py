@@ -1,52 +1,266 @@
-"""What makes a Keras 3 cell also a TF1 `RNNCell`: the call dispatch and TF1's variable scoping.
+"""`Tf1RecurrentCell`: the base of every replacement TF1 RNN cell, a Keras 3 cell that is also a TF1 cell.
 
-Shared by the replacement cells (LayerNormBasicLSTMCell, LayerNormGRUCell). A cell mixes in
-`Tf1Cell` before `keras.layers.Layer`, names its TF1 scope in `TF1_SCOPE`, calls
-`_init_tf1_scoping()` in `__init__` and provides `_keras_weights()` (the Keras weights keyed by
-TF1 name relative to the cell scope), `_tf1_graph_weights(depth, dtype)` (the same keys from
-`tf.compat.v1.get_variable`) and `_legacy_call(inputs, state, scope)`, which gets its weights
-from `_legacy_weights`.
+TF1's `RNNCell`s (contrib's LayerNormBasicLSTMCell, the hand-written cells people copied) were called
+`cell(x, state[, scope])` by `dynamic_rnn` and created `tf.compat.v1.get_variable`s under their own
+variable scope; Keras 3 cells are called `cell(x, states, training=...)` by `keras.layers.RNN` and own
+Keras weights. A replacement cell is both, and this base owns what that takes, as Keras'
+`DropoutRNNCell` mixin owns the dropout of Keras' cells:
+
+* the TF1 weight table (`tf1_weights(depth)`: `{TF1 name: Weight}`, in the order TF1 created them):
+  `build` makes one Keras weight per entry, named and held as attribute after the TF1 name with `/`
+  written `_` (`input/gamma` -> `input_gamma`); in a tf.compat.v1 graph a TF1-style call makes the
+  same table with `get_variable`, under TF1's names, so a TF1 `Saver` checkpoint restores as is;
+* the call dispatch: Keras passes `training` (or more arguments), TF1 code never does;
+* TF1's variable scoping (`TF1_SCOPING`): "layer" for cells built on TF1's `LayerRNNCell` (a scope
+  named `TF1_SCOPE`, uniquified `_1`, ... at the first call and re-entered with reuse after, or the
+  call's `scope=`), "call" for cells that overrode `RNNCell.__call__` with
+  `variable_scope(scope or TF1_SCOPE)` on every call;
+* the recurrent dropout of TF1's cells (`dropout`): in Keras calls only when `training` is true; in
+  TF1-style calls whenever the keep probability is not the float 1.0, as TF1 did;
+* the zero state in both conventions (a Keras list, a TF1 tuple or `LSTMStateTuple`), and
+  `get_config` of the constructor arguments in `CONFIG`.
+
+A cell subclasses `Tf1RecurrentCell` (before nothing else: it is a `keras.layers.Layer`), sets
+`TF1_SCOPE` and `CONFIG`, its `state_size` and `output_size` in `__init__`, and defines
+`tf1_weights(depth)`, `step(inputs, state, weights, training, legacy) -> (output, new state)` (state a
+tuple of tensors, weights by TF1 name) and, when its TF1 state is not a plain tuple, `tf1_state`.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import weakref
+from typing import Any
 
+import keras
 import tensorflow as tf
 
-from tf2norm.replacements._modes import in_legacy_graph
+from tf2norm.replacements._modes import in_legacy_graph, static_bool
+
+
+class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
+    """TF1's `LSTMStateTuple(c, h)`, which raises on Keras 3 under `tf.compat.v1.nn.rnn_cell`."""
+
+    __slots__ = ()
+
+    @property
+    def dtype(self):
+        if self.c.dtype != self.h.dtype:
+            raise TypeError(f"Inconsistent internal state: {self.c.dtype} vs {self.h.dtype}")
+        return self.c.dtype
+
+
+def is_tf1_call(state, args, kwargs) -> bool:
+    """Whether `cell(inputs, state, *args, **kwargs)` is a TF1-style call.
+
+    Keras' RNN always passes `training` to cells whose call() takes it; TF1 code (dynamic_rnn,
+    static_rnn, MultiRNNCell) calls `cell(x, state[, scope=...])`.
+    """
+    return not (args or "training" in kwargs or set(kwargs) - {"scope"} or state is None)
 
 
 def is_active_keep_prob(keep_prob) -> bool:
+    """Whether TF1 applied dropout for this keep probability (a tensor always counts)."""
     # TF1: `if (not isinstance(self._keep_prob, float)) or self._keep_prob < 1`.
     return (not isinstance(keep_prob, float)) or keep_prob < 1
 
 
-class Tf1Cell:
-    """Mixin: `cell(x, state)` as TF1 code calls it, with TF1's variable scopes in graphs."""
+def gated_dropout(x, keep_prob, training, legacy: bool, drop):
+    """`drop(x)` where TF1's cells and wrappers applied dropout of keep probability `keep_prob`, else `x`.
 
+    `legacy` (a TF1-style call): whenever the keep probability is active (see is_active_keep_prob).
+    Otherwise (a Keras call) only when `training` is true: a Python bool or a constant picks a branch
+    now, a run-time tensor becomes a `tf.cond`, None means inference.
+    """
+    if not is_active_keep_prob(keep_prob):
+        return x
+    if legacy:
+        return drop(x)
+    static = static_bool(training)
+    if training is None or static is False:
+        return x
+    if static is None:
+        return tf.cond(tf.cast(training, tf.bool), lambda: drop(x), lambda: x)
+    return drop(x)
+
+
+def tf1_dropout(x, keep_prob, seed, training, legacy: bool):
+    """TF1's `nn.dropout(x, keep_prob, seed)` where TF1 applied it (see gated_dropout)."""
+    return gated_dropout(x, keep_prob, training, legacy, lambda v: keep_prob_dropout(v, keep_prob, seed))
+
+
+def keep_prob_dropout(x, keep_prob, seed):
+    """TF1's `nn.dropout(x, keep_prob, seed)`: zero or `x / keep_prob`."""
+    return tf.nn.dropout(x, rate=1.0 - tf.cast(keep_prob, x.dtype), seed=seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Weight:
+    """One entry of a cell's TF1 weight table.
+
+    `initializer`: a Keras initializer (a name, an instance, a callable `(shape, dtype)`); None is
+    TF1's default: glorot-uniform for the Keras weight, and in a TF1 graph no initializer, so the
+    enclosing variable scope's (glorot-uniform unless the user's scope sets one), as TF1 did.
+    `trainable`: False for statistics, which are also never autocast.
+    """
+
+    shape: tuple[int, ...]
+    initializer: Any = None
+    trainable: bool = True
+
+
+def tf1_initializer(initializer):
+    """A `Weight.initializer` as `tf.compat.v1.get_variable` takes it."""
+    if initializer is None:
+        return None
+    if isinstance(initializer, keras.initializers.Constant):
+        return tf.compat.v1.constant_initializer(initializer.value)
+    initializer = keras.initializers.get(initializer)
+
+    def init(shape, dtype=None, partition_info=None):
+        return initializer(shape, dtype=tf.as_dtype(dtype or tf.float32).name)
+
+    return init
+
+
+def _serialized(value, kind):
+    """An activation or initializer argument (`kind`: keras.activations or keras.initializers) as
+    get_config writes it: None and names as given."""
+    if value is None or isinstance(value, str):
+        return value
+    return kind.serialize(kind.get(value))
+
+
+class Tf1RecurrentCell(keras.layers.Layer):
+    """A Keras 3 RNN cell that TF1 code can also call as an `RNNCell` (see the module docstring)."""
+
+    #: The cell's TF1 variable scope name (`layer_norm_basic_lstm_cell`).
     TF1_SCOPE: str = ""
+    #: "layer": TF1's LayerRNNCell scoping; "call": `variable_scope(scope or TF1_SCOPE)` every call.
+    TF1_SCOPING: str = "layer"
+    #: The constructor arguments `get_config` writes (attributes of the same name; see _config_value).
+    CONFIG: tuple[str, ...] = ()
+    #: Keep probability and op seed of the cell's recurrent dropout (`dropout`).
+    dropout_keep_prob: Any = 1.0
+    dropout_prob_seed: int | None = None
 
-    def _init_tf1_scoping(self):
+    def __init__(self, reuse=None, **kwargs):
+        super().__init__(**kwargs)
+        self.reuse = reuse
         self._rnncell_scope = None
         self._tf1_scope = None
-        self._tf1_built_graphs = weakref.WeakSet()
+        self._tf1_built_graphs: weakref.WeakSet = weakref.WeakSet()
 
+    def _set_activation(self, activation) -> None:
+        """`activation` as given (for the config) and as the function the step applies (tanh by default)."""
+        self._activation_config = activation
+        self.activation = tf.tanh if activation is None else keras.activations.get(activation)
+
+    # ------------------------------------------------------------------ what a cell defines
+    def tf1_weights(self, depth: int) -> dict[str, Weight]:
+        """{TF1 name relative to the cell scope: Weight}, in the order TF1 created them."""
+        raise NotImplementedError
+
+    def step(self, inputs, state: tuple, weights: dict, training, legacy: bool):
+        """(output, new state tuple) of one step; `weights` by TF1 name."""
+        raise NotImplementedError
+
+    def tf1_state(self, state: tuple):
+        """The state as TF1 code holds it (default: the tuple)."""
+        return state
+
+    def state_tuple(self, state) -> tuple:
+        """A TF1-style call's state as the tuple `step` takes (default: a tuple of `len(state sizes)`)."""
+        sizes = self._state_sizes()
+        if not isinstance(state, (list, tuple)) or len(state) != len(sizes):
+            raise ValueError(f"{type(self).__name__}: expected a state of {len(sizes)} tensors, got {state!r}")
+        return tuple(state)
+
+    # ------------------------------------------------------------------------------ weights
+    def build(self, input_shape):
+        depth = input_shape[-1]
+        if depth is None:
+            raise ValueError(f"{self.name}: the last input dimension must be known, got shape {input_shape}")
+        for name, weight in self.tf1_weights(int(depth)).items():
+            attribute = name.replace("/", "_")
+            variable = self.add_weight(
+                name=attribute, shape=weight.shape,
+                initializer="glorot_uniform" if weight.initializer is None else weight.initializer,
+                trainable=weight.trainable, autocast=weight.trainable,
+            )
+            setattr(self, attribute, variable)
+        self._tf1_names = tuple(self.tf1_weights(1))
+        self.built = True
+
+    def tf1_named_weights(self) -> dict:
+        """The Keras weights keyed by TF1 name relative to the cell scope (the cell must be built)."""
+        return {name: getattr(self, name.replace("/", "_")) for name in self._tf1_names}
+
+    def _tf1_graph_weights(self, depth: int, dtype) -> dict:
+        """The TF1 variables, from `get_variable` in the current (TF1) variable scope."""
+        weights = {}
+        for name, weight in self.tf1_weights(depth).items():
+            group, _, leaf = name.rpartition("/")
+            with tf.compat.v1.variable_scope(group) if group else contextlib.nullcontext():
+                weights[name] = tf.compat.v1.get_variable(
+                    leaf, list(weight.shape), dtype=dtype, initializer=tf1_initializer(weight.initializer),
+                    trainable=weight.trainable,
+                )
+        return weights
+
+    # ------------------------------------------------------------------------------- Keras path
+    def call(self, inputs, states, training=None):
+        # Keras' RNN passes a list of states; MultiRNNCell passes a one-tensor state as it is.
+        listed = isinstance(states, (list, tuple))
+        state = tuple(states) if listed else (states,)
+        output, new_state = self.step(inputs, state, self.tf1_named_weights(), training, legacy=False)
+        return output, (list(new_state) if listed else new_state[0])
+
+    def dropout(self, x, training, legacy: bool):
+        """The cell's recurrent dropout of `x` where TF1 (legacy) or Keras (training) applied it."""
+        return gated_dropout(x, self.dropout_keep_prob, training, legacy, self.drop)
+
+    def drop(self, x):
+        """The cell's dropout op itself (keep probability and seed), whatever the mode."""
+        return keep_prob_dropout(x, self.dropout_keep_prob, self.dropout_prob_seed)
+
+    def _state_sizes(self) -> list[int]:
+        return tf.nest.flatten(self.state_size)
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """Zero state. Keras passes only batch_size (a list state); TF1 passes dtype (TF1's state)."""
+        if dtype is None:
+            return [tf.zeros([batch_size, size], dtype=self.compute_dtype) for size in self._state_sizes()]
+        return self.zero_state(batch_size, dtype)
+
+    # ----------------------------------------------------------------------------- legacy path
     def __call__(self, inputs, state=None, *args, **kwargs):
-        # Keras' RNN always passes `training` to cells whose call() takes it; TF1 code
-        # (dynamic_rnn, static_rnn, MultiRNNCell) calls `cell(x, state[, scope=...])`.
-        if args or "training" in kwargs or set(kwargs) - {"scope"} or state is None:
+        if not is_tf1_call(state, args, kwargs):
             return super().__call__(inputs, state, *args, **kwargs)
         return self._legacy_call(inputs, state, scope=kwargs.get("scope"))
+
+    def zero_state(self, batch_size, dtype):
+        return self.tf1_state(tuple(tf.zeros(tf.stack([batch_size, size]), dtype=dtype)
+                                    for size in self._state_sizes()))
+
+    def _legacy_call(self, inputs, state, scope=None):
+        inputs = tf.convert_to_tensor(inputs)
+        state = self.state_tuple(state)
+        with self._legacy_weights(inputs, scope) as weights:
+            output, new_state = self.step(inputs, state, weights, None, legacy=True)
+        return output, self.tf1_state(new_state)
+
+    #: TF1-style calls outside a TF1 graph cast the Keras weights to the input's dtype.
+    CAST_LEGACY_WEIGHTS = True
 
     @contextlib.contextmanager
     def _legacy_weights(self, inputs, scope):
         """The weights of a TF1-style call, keyed by TF1 name relative to the cell scope.
 
         In a tf.compat.v1 graph: TF1 variables from `get_variable`, inside the cell's TF1 scope
-        (the body of the `with` runs in that scope too). Eagerly: the Keras weights, cast to the
-        input dtype.
+        (the body of the `with` runs in that scope too). Eagerly: the Keras weights.
         """
         if in_legacy_graph():
             depth = inputs.shape[-1]
@@ -57,17 +271,18 @@ class Tf1Cell:
         else:
             if not self.built:
                 self.build(inputs.shape)
-            yield {
-                k: tf.cast(v, inputs.dtype) if v.dtype != inputs.dtype else v for k, v in self._keras_weights().items()
-            }
+            weights = self.tf1_named_weights()
+            if self.CAST_LEGACY_WEIGHTS:
+                weights = {k: tf.cast(v, inputs.dtype) if v.dtype != inputs.dtype else v for k, v in weights.items()}
+            yield weights
 
     def _tf1_scope_for_call(self, scope):
-        """Enter the variable scope TF1's RNNCell.__call__ + tf.layers.Layer.__call__ entered.
-
-        First call: the cell captures the current scope, then a child scope named `TF1_SCOPE`
-        (uniquified as TF1 did, `_1`, ...); later calls re-enter it with reuse=True. An explicit
-        `scope=` is used as is.
-        """
+        """Enter the variable scope TF1 entered for this call (see TF1_SCOPING)."""
+        if self.TF1_SCOPING == "call":
+            return tf.compat.v1.variable_scope(scope or self.TF1_SCOPE)
+        # TF1's RNNCell.__call__ + tf.layers.Layer.__call__: the first call captures the current
+        # scope, then a child scope named TF1_SCOPE (uniquified as TF1 did, `_1`, ...); later calls
+        # re-enter it with reuse=True. An explicit `scope=` is used as is.
         graph = tf.compat.v1.get_default_graph()
         built = graph in self._tf1_built_graphs
         if scope is not None:
@@ -77,6 +292,37 @@ class Tf1Cell:
                 self._rnncell_scope = tf.compat.v1.get_variable_scope()
             outer = tf.compat.v1.variable_scope(self._rnncell_scope)
         return _Tf1CellScope(self, outer, scope, built, graph)
+
+    # ---------------------------------------------------------------------------------- config
+    def _config_value(self, name: str):
+        """The constructor argument `name` as get_config writes it."""
+        if name == "activation":
+            return _serialized(self._activation_config, keras.activations)
+        if name.endswith("_initializer"):
+            return _serialized(getattr(self, name), keras.initializers)
+        return getattr(self, name)
+
+    def _unserialisable(self, name: str, value) -> str | None:
+        """How to save a cell whose argument `name` cannot be serialised (a tensor), else None."""
+        return None
+
+    def get_config(self):
+        values = {name: self._config_value(name) for name in self.CONFIG}
+        for name, value in values.items():
+            fix = self._unserialisable(name, value)
+            if fix is not None:
+                raise ValueError(f"{type(self).__name__}.get_config: {name} is a tensor and cannot be serialised; {fix}")
+        config = super().get_config()
+        config.update(values)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key, value in config.items():
+            if key.endswith("_initializer") and isinstance(value, dict):
+                config[key] = keras.initializers.deserialize(value)
+        return cls(**config)
 
 
 class _Tf1CellScope:

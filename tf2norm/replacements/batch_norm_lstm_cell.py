@@ -63,49 +63,18 @@ checkpoint of the copied cell restores unchanged.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
-from tf2norm.replacements._tf1_cell import Tf1Cell
-from tf2norm.replacements.batch_normalization import _tf_variable
+from tf2norm.replacements import _keras_internals
+from tf2norm.replacements._modes import smart_cond, static_bool
+from tf2norm.replacements._tf1_cell import Tf1RecurrentCell, Weight
+from tf2norm.replacements._tf1_variables import tf_variable
 
-TF1_SCOPE = "BNLSTMCell"
 #: The normalised terms, in the order TF1 created their variables.
 GROUPS = ("hh", "xh", "c")
 STATISTICS = ("pop_mean", "pop_var")
-
-
-try:  # Keras' TensorFlow RNN loop (see _keras_shape_probe)
-    from keras.src.backend.tensorflow.rnn import rnn as _keras_tf_rnn
-
-    _KERAS_TF_RNN_CODE = _keras_tf_rnn.__code__
-except (ImportError, AttributeError):  # pragma: no cover - another Keras layout: the tests would fail
-    _KERAS_TF_RNN_CODE = None
-
-
-def _keras_shape_probe() -> bool:
-    """True inside the extra cell call Keras' TensorFlow RNN loop makes before the loop.
-
-    `keras.layers.RNN` (keras/src/backend/tensorflow/rnn.py) calls the cell once on the first
-    time step only to learn the output's shape and dtype ("the value is discarded"), then again
-    for real inside the loop. The outputs of that call are discarded, its side effects are not: a
-    statistics update there would move the first row twice per sequence. That call is made from
-    `rnn()` itself before it creates its output TensorArrays (`output_ta`), and not unrolled.
-    """
-    frame = sys._getframe(1)
-    for _ in range(40):
-        if frame is None:
-            return False
-        if frame.f_code is _KERAS_TF_RNN_CODE:
-            local = frame.f_locals
-            return local.get("unroll") is False and "output_ta" not in local
-        frame = frame.f_back
-    return False
 
 
 def _forget_quarter(shape, dtype=None):
@@ -115,18 +84,8 @@ def _forget_quarter(shape, dtype=None):
     return tf.constant(value, dtype=dtype or "float32")
 
 
-def _for_get_variable(initializer):
-    """A Keras initializer as `get_variable` wants it: `(shape, dtype, partition_info) -> tensor`."""
-    initializer = keras.initializers.get(initializer)
-
-    def init(shape, dtype=None, partition_info=None):
-        return initializer(shape, dtype=tf.as_dtype(dtype or tf.float32).name)
-
-    return init
-
-
 @keras.saving.register_keras_serializable(package="tf2norm")
-class BatchNormLSTMCell(Tf1Cell, keras.layers.Layer):
+class BatchNormLSTMCell(Tf1RecurrentCell):
     """LSTM cell with recurrent batch normalisation and per-step population statistics.
 
     The module docstring is the spec. Args:
@@ -147,7 +106,14 @@ class BatchNormLSTMCell(Tf1Cell, keras.layers.Layer):
     `<g>_pop_mean`, `<g>_pop_var [max_bn_steps, size]` for g in xh, hh, c.
     """
 
-    TF1_SCOPE = TF1_SCOPE
+    # The TF1 cell overrode RNNCell.__call__: `variable_scope(scope or "BNLSTMCell")` on every call,
+    # no uniquified layer scope, reuse inherited from the enclosing scope.
+    TF1_SCOPE = "BNLSTMCell"
+    TF1_SCOPING = "call"
+    CONFIG = ("num_units", "max_bn_steps", "initial_scale", "decay", "epsilon", "activation", "forget_bias",
+              "training")
+    # The statistics are updated in place: a TF1-style call uses the variables themselves.
+    CAST_LEGACY_WEIGHTS = False
 
     def __init__(
         self,
@@ -175,61 +141,33 @@ class BatchNormLSTMCell(Tf1Cell, keras.layers.Layer):
         self.initial_scale = float(initial_scale)
         self.decay = float(decay)
         self.epsilon = float(epsilon)
-        self._activation_config = activation
-        self.activation = tf.tanh if activation is None else keras.activations.get(activation)
+        self._set_activation(activation)
         self.forget_bias = forget_bias
         self.default_training = training
         self.state_size = (self.num_units, self.num_units, 1)
         self.output_size = self.num_units
 
     # ------------------------------------------------------------------ weights
-    def _shapes(self, depth: int) -> dict:
-        """TF1 name (relative to the cell scope) -> (shape, Keras initializer, trainable)."""
+    def tf1_weights(self, depth: int) -> dict[str, Weight]:
+        """TF1 name (relative to the cell scope) -> Weight, in TF1's creation order."""
         units, rows = self.num_units, self.max_bn_steps
         scale = keras.initializers.Constant(self.initial_scale)
-        shapes = {"W_xh": ((depth, 4 * units), "orthogonal", True), "W_hh": ((units, 4 * units), "orthogonal", True)}
+        weights = {"W_xh": Weight((depth, 4 * units), "orthogonal"), "W_hh": Weight((units, 4 * units), "orthogonal")}
         for group in GROUPS:
             size = units if group == "c" else 4 * units
-            shapes[f"{group}/scale"] = ((size,), scale, True)
+            weights[f"{group}/scale"] = Weight((size,), scale)
             if group == "hh":
-                shapes["hh/offset"] = ((size,), _forget_quarter, True)
+                weights["hh/offset"] = Weight((size,), _forget_quarter)
             elif group == "c":
-                shapes["c/offset"] = ((size,), "zeros", True)
-            shapes[f"{group}/pop_mean"] = ((rows, size), "zeros", False)
-            shapes[f"{group}/pop_var"] = ((rows, size), "ones", False)
-        return shapes
-
-    def build(self, input_shape):
-        depth = input_shape[-1]
-        if depth is None:
-            raise ValueError(f"{self.name}: the last input dimension must be known, got shape {input_shape}")
-        for name, (shape, initializer, trainable) in self._shapes(int(depth)).items():
-            attribute = name.replace("/", "_")
-            weight = self.add_weight(
-                name=attribute, shape=shape, initializer=initializer, trainable=trainable, autocast=trainable
-            )
-            setattr(self, attribute, weight)
-        self.built = True
-
-    def _keras_weights(self) -> dict:
-        """The Keras weights keyed by TF1 name relative to the cell scope."""
-        return {name: getattr(self, name.replace("/", "_")) for name in self._shapes(1)}
-
-    def _tf1_graph_weights(self, depth: int, dtype) -> dict:
-        """TF1's own variables, from `get_variable` in the current (TF1) variable scope."""
-        weights = {}
-        for name, (shape, initializer, trainable) in self._shapes(depth).items():
-            group, _, leaf = name.rpartition("/")
-            with tf.compat.v1.variable_scope(group) if group else contextlib.nullcontext():
-                weights[name] = tf.compat.v1.get_variable(
-                    leaf, shape, dtype=dtype, initializer=_for_get_variable(initializer), trainable=trainable
-                )
+                weights["c/offset"] = Weight((size,), "zeros")
+            weights[f"{group}/pop_mean"] = Weight((rows, size), "zeros", trainable=False)
+            weights[f"{group}/pop_var"] = Weight((rows, size), "ones", trainable=False)
         return weights
 
     # -------------------------------------------------------------------- math
     def _batch_norm(self, z, group, row, weights, training, update=True):
         """BN of one term at one statistics row; updates the row when training (and `update`)."""
-        pop_mean, pop_var = (_tf_variable(weights[f"{group}/{s}"]) for s in STATISTICS)
+        pop_mean, pop_var = (tf_variable(weights[f"{group}/{s}"]) for s in STATISTICS)
         scale = tf.cast(weights[f"{group}/scale"], z.dtype)
         offset = weights.get(f"{group}/offset")
         offset = None if offset is None else tf.cast(offset, z.dtype)
@@ -254,7 +192,12 @@ class BatchNormLSTMCell(Tf1Cell, keras.layers.Layer):
 
         return smart_cond(training, with_batch_statistics, with_population_statistics)
 
-    def _step(self, inputs, c, h, step, weights, training, update=True):
+    def step(self, inputs, state, weights, training, legacy):
+        # TF1-style calls use the constructor's `training`; Keras calls Keras' (the constructor's
+        # when Keras passes None). Keras' shape probe (see _keras_internals) must not update.
+        training = self._resolve_training(training)
+        update = legacy or not _keras_internals.in_rnn_shape_probe()
+        c, h, step = state
         row = tf.minimum(tf.cast(step[0, 0], tf.int32), self.max_bn_steps - 1)
         xh = tf.matmul(inputs, tf.cast(weights["W_xh"], inputs.dtype))
         hh = tf.matmul(h, tf.cast(weights["W_hh"], inputs.dtype))
@@ -270,7 +213,7 @@ class BatchNormLSTMCell(Tf1Cell, keras.layers.Layer):
         # updates (the normalised terms depend on them when training).
         with tf.control_dependencies([bn_hh, bn_xh, bn_new_c]):
             new_step = step + tf.constant(1, step.dtype)
-        return new_h, new_c, new_step
+        return new_h, (new_c, new_h, new_step)
 
     def _resolve_training(self, training):
         if training is None:
@@ -286,68 +229,16 @@ class BatchNormLSTMCell(Tf1Cell, keras.layers.Layer):
         static = static_bool(training)
         return training if static is None else static
 
-    # -------------------------------------------------------------- Keras path
-    def call(self, inputs, states, training=None):
-        c, h, step = states[0], states[1], states[2]
-        new_h, new_c, new_step = self._step(
-            inputs, c, h, step, self._keras_weights(), self._resolve_training(training), update=not _keras_shape_probe()
-        )
-        return new_h, [new_c, new_h, new_step]
-
-    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        """Zero state and step 0. Keras passes only batch_size (list state); TF1 passes dtype (tuple)."""
-        if dtype is None:
-            dtype = self.compute_dtype
-            return [tf.zeros([batch_size, size], dtype=dtype) for size in self.state_size]
-        return self.zero_state(batch_size, dtype)
-
-    # ------------------------------------------------------------- legacy path
-    def zero_state(self, batch_size, dtype):
-        return tuple(tf.zeros(tf.stack([batch_size, size]), dtype=dtype) for size in self.state_size)
-
-    def _tf1_scope_for_call(self, scope):
-        # The TF1 cell overrode RNNCell.__call__: `variable_scope(scope or "BNLSTMCell")` on every
-        # call, no uniquified layer scope, reuse inherited from the enclosing scope.
-        return tf.compat.v1.variable_scope(scope or TF1_SCOPE)
-
-    def _legacy_call(self, inputs, state, scope=None):
-        inputs = tf.convert_to_tensor(inputs)
+    def state_tuple(self, state):
         if not isinstance(state, (list, tuple)) or len(state) != 3:
             raise ValueError(f"BatchNormLSTMCell: the state is (c, h, step), got {state!r}")
-        c, h, step = state
-        training = self._resolve_training(None)
-        if in_legacy_graph():
-            depth = inputs.shape[-1]
-            if depth is None:
-                raise ValueError("BatchNormLSTMCell: the input depth must be statically known")
-            with self._tf1_scope_for_call(scope):
-                weights = self._tf1_graph_weights(int(depth), inputs.dtype.base_dtype)
-                new_h, new_c, new_step = self._step(inputs, c, h, step, weights, training)
-        else:
-            if not self.built:
-                self.build(inputs.shape)
-            new_h, new_c, new_step = self._step(inputs, c, h, step, self._keras_weights(), training)
-        return new_h, (new_c, new_h, new_step)
+        return tuple(state)
 
     # ----------------------------------------------------------------- config
-    def get_config(self):
-        if self.default_training is not None and not isinstance(self.default_training, bool):
-            raise ValueError(
-                "BatchNormLSTMCell.get_config: training is a tensor and cannot be serialised; "
-                "pass training=... when calling the layer instead"
-            )
-        config = super().get_config()
-        activation = self._activation_config
-        if activation is not None and not isinstance(activation, str):
-            activation = keras.activations.serialize(keras.activations.get(activation))
-        config.update(
-            num_units=self.num_units,
-            max_bn_steps=self.max_bn_steps,
-            initial_scale=self.initial_scale,
-            decay=self.decay,
-            epsilon=self.epsilon,
-            activation=activation,
-            forget_bias=self.forget_bias,
-            training=self.default_training,
-        )
-        return config
+    def _config_value(self, name):
+        return self.default_training if name == "training" else super()._config_value(name)
+
+    def _unserialisable(self, name, value):
+        if name == "training" and value is not None and not isinstance(value, bool):
+            return "pass training=... when calling the layer instead"
+        return None

@@ -34,14 +34,10 @@ import tensorflow as tf
 
 from tf2norm.replacements import _batch_norm_math as bn
 from tf2norm.replacements._modes import in_legacy_graph, static_bool
+from tf2norm.replacements._tf1_variables import tf_variable
 
 _RENORM_CLIPPING_KEYS = {"rmin", "rmax", "dmax"}
 _TF1_APIS = ("contrib", "layers")
-
-
-def _tf_variable(variable):
-    """The tf.Variable behind a Keras variable (Keras' own assign() drops the op in graph mode)."""
-    return variable.value if isinstance(variable, keras.Variable) else variable
 
 
 @keras.saving.register_keras_serializable(package="tf2norm")
@@ -242,8 +238,8 @@ class BatchNormalization(keras.layers.Layer):
             if value is None:
                 return None
             if self.virtual_batch_size is not None:
-                return bn.FlatVariable(_tf_variable(value), self._channels)
-            return _tf_variable(value)
+                return bn.FlatVariable(tf_variable(value), self._channels)
+            return tf_variable(value)
 
         return bn.BatchNormState(
             moving_mean=var("moving_mean"),

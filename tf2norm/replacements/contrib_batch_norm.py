@@ -13,33 +13,10 @@ import tensorflow as tf
 
 from tf2norm.replacements import _batch_norm_math as bn
 from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
+from tf2norm.replacements._tf1_variables import collections_for, model_variable
 
 _UPDATE_OPS = tf.compat.v1.GraphKeys.UPDATE_OPS
 _DATA_FORMATS = ("NHWC", "NCHW")
-
-
-def _collections_for(variables_collections, name):
-    # contrib's utils.get_variable_collections: a dict per variable name, or one list for all.
-    if isinstance(variables_collections, dict):
-        return variables_collections.get(name)
-    return variables_collections
-
-
-def _model_variable(name, shape, dtype, initializer, trainable, regularizer=None, collections=None):
-    """contrib's `model_variable`: a get_variable also listed in MODEL_VARIABLES."""
-    collections = list(collections or []) + [
-        tf.compat.v1.GraphKeys.GLOBAL_VARIABLES,
-        tf.compat.v1.GraphKeys.MODEL_VARIABLES,
-    ]
-    return tf.compat.v1.get_variable(
-        name,
-        shape=shape,
-        dtype=dtype,
-        initializer=initializer,
-        regularizer=regularizer,
-        trainable=trainable,
-        collections=collections,
-    )
 
 
 def _unique_debias_name(name):
@@ -160,14 +137,14 @@ def batch_norm(
     def variable(name, trainable_variable, init=None):
         # As TF1: regularizers apply to beta/gamma only, variables_collections to the four
         # contrib variables (not to renorm's extras).
-        return _model_variable(
+        return model_variable(
             name,
             [channels],
             param_dtype,
             init or initializer[name],
             trainable_variable,
             param_regularizers.get(name) if name in ("beta", "gamma") else None,
-            _collections_for(variables_collections, name) if name in initializer else None,
+            collections_for(variables_collections, name) if name in initializer else None,
         )
 
     with tf.compat.v1.variable_scope(scope, "BatchNorm", [inputs], reuse=reuse) as sc:

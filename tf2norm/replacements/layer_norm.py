@@ -27,17 +27,8 @@ import keras
 import tensorflow as tf
 
 from tf2norm.replacements._modes import in_legacy_graph
-from tf2norm.replacements.contrib_batch_norm import _collections_for, _model_variable
-
-#: TF 1.15's variance epsilon, and the one it used for float16 inputs.
-EPSILON = 1e-12
-FLOAT16_EPSILON = 1e-3
-
-
-def tf1_epsilon(dtype) -> float:
-    """The epsilon TF 1.15's layer_norm used for inputs of `dtype`."""
-    return FLOAT16_EPSILON if tf.as_dtype(dtype) == tf.float16 else EPSILON
-
+from tf2norm.replacements._layer_norm_math import normalize
+from tf2norm.replacements._tf1_variables import collections_for, model_variable
 
 def _axis(name, value) -> int:
     """A Python or NumPy integer, as TF1 needed it to build the graph (not a tensor, not a bool)."""
@@ -62,25 +53,6 @@ def resolve_axes(rank: int, begin_norm_axis: int, begin_params_axis: int) -> tup
     if norm < 0:
         raise ValueError(f"begin_norm_axis ({begin_norm_axis}) must be >= -rank(inputs) ({-rank})")
     return list(range(norm, rank)), begin_params_axis
-
-
-def normalize(inputs, norm_axes, beta=None, gamma=None, epsilon=None):
-    """TF 1.15's arithmetic: `nn.moments(keep_dims=True)` then `nn.batch_normalization`, op for op."""
-    dtype = inputs.dtype
-    if epsilon is None:
-        epsilon = tf1_epsilon(dtype)
-    # nn.moments computes float16 statistics in float32 and casts them back.
-    y = tf.cast(inputs, tf.float32) if dtype == tf.float16 else inputs
-    mean = tf.reduce_mean(y, norm_axes, keepdims=True, name="mean")
-    variance = tf.reduce_mean(tf.math.squared_difference(y, tf.stop_gradient(mean)), norm_axes, keepdims=True,
-                              name="variance")
-    if dtype == tf.float16:
-        mean, variance = tf.cast(mean, tf.float16), tf.cast(variance, tf.float16)
-    inv = tf.math.rsqrt(variance + epsilon)
-    if gamma is not None:
-        inv *= gamma
-    shift = beta - mean * inv if beta is not None else -mean * inv
-    return inputs * tf.cast(inv, dtype) + tf.cast(shift, dtype)
 
 
 @keras.saving.register_keras_serializable(package="tf2norm")
@@ -256,11 +228,11 @@ def layer_norm(
             )
         beta = gamma = None
         if center:
-            beta = _model_variable("beta", params_shape, dtype, tf.compat.v1.zeros_initializer(), trainable,
-                                   collections=_collections_for(variables_collections, "beta"))
+            beta = model_variable("beta", params_shape, dtype, tf.compat.v1.zeros_initializer(), trainable,
+                                   collections=collections_for(variables_collections, "beta"))
         if scale:
-            gamma = _model_variable("gamma", params_shape, dtype, tf.compat.v1.ones_initializer(), trainable,
-                                    collections=_collections_for(variables_collections, "gamma"))
+            gamma = model_variable("gamma", params_shape, dtype, tf.compat.v1.ones_initializer(), trainable,
+                                    collections=collections_for(variables_collections, "gamma"))
         outputs = normalize(inputs, norm_axes, beta, gamma)
         outputs.set_shape(inputs_shape)
         if activation_fn is not None:

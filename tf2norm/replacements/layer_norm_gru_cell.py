@@ -58,27 +58,15 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tf2norm.replacements._modes import static_bool
-from tf2norm.replacements._tf1_cell import Tf1Cell, is_active_keep_prob
+from tf2norm.replacements._tf1_cell import Tf1RecurrentCell, Weight
 from tf2norm.replacements.layer_norm_lstm_cell import layer_norm
 
 #: The layer norms of the cell, each over one [B, H] pre-activation.
 LN_GATES = ("reset", "update", "candidate")
-_TF1_SCOPE = "layer_norm_gru_cell"
-
-
-def _weight_order(layer_norm_on: bool):
-    """TF1 names relative to the cell scope, in the order TF1 created them."""
-    if not layer_norm_on:
-        return ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")
-    return (
-        "gates/kernel", "reset/gamma", "reset/beta", "update/gamma", "update/beta",
-        "candidate/kernel", "candidate/gamma", "candidate/beta",
-    )  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="tf2norm")
-class LayerNormGRUCell(Tf1Cell, keras.layers.Layer):
+class LayerNormGRUCell(Tf1RecurrentCell):
     """GRU cell with layer normalisation per gate and recurrent dropout (the module docstring is the spec).
 
     Args:
@@ -99,7 +87,9 @@ class LayerNormGRUCell(Tf1Cell, keras.layers.Layer):
     candidate_gamma, candidate_beta [H]`; without, `gates_bias [2H]` and `candidate_bias [H]`.
     """
 
-    TF1_SCOPE = _TF1_SCOPE
+    TF1_SCOPE = "layer_norm_gru_cell"
+    CONFIG = ("num_units", "activation", "layer_norm", "norm_gain", "norm_shift", "dropout_keep_prob",
+              "dropout_prob_seed", "kernel_initializer", "bias_initializer")
 
     def __init__(
         self,
@@ -115,81 +105,48 @@ class LayerNormGRUCell(Tf1Cell, keras.layers.Layer):
         bias_initializer=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(reuse=reuse, **kwargs)
         self.num_units = int(num_units)
         if self.num_units <= 0:
             raise ValueError(f"LayerNormGRUCell: num_units must be a positive integer, got {num_units!r}")
-        self._activation_config = activation
-        self.activation = tf.tanh if activation is None else keras.activations.get(activation)
+        self._set_activation(activation)
         self.layer_norm = bool(layer_norm)
         self.norm_gain = norm_gain
         self.norm_shift = norm_shift
         self.dropout_keep_prob = dropout_keep_prob
         self.dropout_prob_seed = dropout_prob_seed
-        self.reuse = reuse
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
         self.state_size = self.num_units
         self.output_size = self.num_units
-        self._init_tf1_scoping()
 
-    # ------------------------------------------------------------------ weights
-    def _shapes(self, depth: int) -> dict:
+    def tf1_weights(self, depth: int) -> dict[str, Weight]:
+        """TF1's variables in the order TF1 created them."""
         units = self.num_units
-        shapes = {"gates/kernel": (depth + units, 2 * units), "candidate/kernel": (depth + units, units)}
-        if self.layer_norm:
-            shapes.update({f"{gate}/{p}": (units,) for gate in LN_GATES for p in ("gamma", "beta")})
-        else:
-            shapes.update({"gates/bias": (2 * units,), "candidate/bias": (units,)})
-        return shapes
+        gamma = keras.initializers.Constant(self.norm_gain)
+        beta = keras.initializers.Constant(self.norm_shift)
+        if not self.layer_norm:
+            return {
+                "gates/kernel": Weight((depth + units, 2 * units), self.kernel_initializer),
+                "gates/bias": Weight((2 * units,), self._bias_initializer(1.0)),
+                "candidate/kernel": Weight((depth + units, units), self.kernel_initializer),
+                "candidate/bias": Weight((units,), self._bias_initializer(0.0)),
+            }
+        return {
+            "gates/kernel": Weight((depth + units, 2 * units), self.kernel_initializer),
+            "reset/gamma": Weight((units,), gamma), "reset/beta": Weight((units,), beta),
+            "update/gamma": Weight((units,), gamma), "update/beta": Weight((units,), beta),
+            "candidate/kernel": Weight((depth + units, units), self.kernel_initializer),
+            "candidate/gamma": Weight((units,), gamma), "candidate/beta": Weight((units,), beta),
+        }
 
-    def _initial_value(self, name: str):
-        """The initial value rule of one weight, as a Keras initializer (None: glorot-uniform)."""
-        if name.endswith("/kernel"):
-            return self.kernel_initializer
-        if name.endswith("/gamma"):
-            return keras.initializers.Constant(self.norm_gain)
-        if name.endswith("/beta"):
-            return keras.initializers.Constant(self.norm_shift)
+    def _bias_initializer(self, gru_default: float):
         if self.bias_initializer is not None:
             return self.bias_initializer
-        return keras.initializers.Constant(1.0 if name == "gates/bias" else 0.0)
+        return keras.initializers.Constant(gru_default)
 
-    def build(self, input_shape):
-        depth = input_shape[-1]
-        if depth is None:
-            raise ValueError(f"{self.name}: the last input dimension must be known, got shape {input_shape}")
-        shapes = self._shapes(int(depth))
-        for name in _weight_order(self.layer_norm):
-            initializer = self._initial_value(name)
-            weight = self.add_weight(
-                name=name.replace("/", "_"),
-                shape=shapes[name],
-                initializer="glorot_uniform" if initializer is None else initializer,
-            )
-            setattr(self, name.replace("/", "_"), weight)
-        self.built = True
-
-    def _keras_weights(self) -> dict:
-        return {name: getattr(self, name.replace("/", "_")) for name in _weight_order(self.layer_norm)}
-
-    def _tf1_graph_weights(self, depth: int, dtype) -> dict:
-        """TF1's own variables, from `get_variable` in the current (TF1) variable scope."""
-        shapes = self._shapes(depth)
-        weights = {}
-        for name in _weight_order(self.layer_norm):
-            scope, leaf = name.split("/")
-            initializer = self._initial_value(name)
-            if isinstance(initializer, keras.initializers.Constant):
-                initializer = tf.compat.v1.constant_initializer(initializer.value)
-            elif isinstance(initializer, str) or isinstance(initializer, keras.initializers.Initializer):
-                initializer = _keras_to_tf1_initializer(keras.initializers.get(initializer))
-            with tf.compat.v1.variable_scope(scope):
-                weights[name] = tf.compat.v1.get_variable(leaf, list(shapes[name]), dtype=dtype, initializer=initializer)
-        return weights
-
-    # -------------------------------------------------------------------- math
-    def _step(self, inputs, h, weights, apply_dropout):
+    def step(self, inputs, state, weights, training, legacy):
+        (h,) = state
         z = tf.matmul(tf.concat([inputs, h], 1), weights["gates/kernel"])
         if self.layer_norm:
             r, u = tf.split(z, 2, axis=1)
@@ -202,95 +159,21 @@ class LayerNormGRUCell(Tf1Cell, keras.layers.Layer):
             s = layer_norm(s, weights["candidate/gamma"], weights["candidate/beta"])
         else:
             s = tf.nn.bias_add(s, weights["candidate/bias"])
-        c = apply_dropout(self.activation(s))
-        return u * h + (1 - u) * c
+        c = self.dropout(self.activation(s), training, legacy)
+        new_h = u * h + (1 - u) * c
+        return new_h, (new_h,)
 
-    def _dropout(self, c):
-        keep_prob = self.dropout_keep_prob
-        return tf.nn.dropout(c, rate=1.0 - tf.cast(keep_prob, c.dtype), seed=self.dropout_prob_seed)
+    def tf1_state(self, state):
+        return state[0]
 
-    # -------------------------------------------------------------- Keras path
-    def call(self, inputs, states, training=None):
-        # Keras' RNN passes [h]; MultiRNNCell passes each cell its own state, a bare tensor.
-        listed = isinstance(states, (list, tuple))
-        h = states[0] if listed else states
-        training_value = static_bool(training)
-        active = is_active_keep_prob(self.dropout_keep_prob)
-
-        def apply_dropout(c):
-            if not active or training_value is False or training is None:
-                return c
-            if training_value is None:
-                return tf.cond(tf.cast(training, tf.bool), lambda: self._dropout(c), lambda: c)
-            return self._dropout(c)
-
-        new_h = self._step(inputs, h, self._keras_weights(), apply_dropout)
-        return new_h, ([new_h] if listed else new_h)
-
-    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        """Zero state. Keras passes only batch_size (list state); TF1 passes dtype (one tensor)."""
-        if dtype is None:
-            return [tf.zeros([batch_size, self.num_units], dtype=self.compute_dtype)]
-        return self.zero_state(batch_size, dtype)
-
-    # ------------------------------------------------------------- legacy path
-    def zero_state(self, batch_size, dtype):
-        return tf.zeros(tf.stack([batch_size, self.num_units]), dtype=dtype)
-
-    def _legacy_call(self, inputs, state, scope=None):
-        inputs = tf.convert_to_tensor(inputs)
+    def state_tuple(self, state):
         if isinstance(state, (list, tuple)):
             if len(state) != 1:
                 raise ValueError(f"LayerNormGRUCell: the state is one tensor [batch, {self.num_units}], got {state!r}")
             state = state[0]
-        apply_dropout = self._dropout if is_active_keep_prob(self.dropout_keep_prob) else (lambda c: c)
-        with self._legacy_weights(inputs, scope) as weights:
-            new_h = self._step(inputs, state, weights, apply_dropout)
-        return new_h, new_h
+        return (state,)
 
-    # ----------------------------------------------------------------- config
-    def get_config(self):
-        if not isinstance(self.dropout_keep_prob, (int, float)):
-            raise ValueError(
-                "LayerNormGRUCell.get_config: dropout_keep_prob is a tensor and cannot be serialised; "
-                "use a float to save this cell"
-            )
-        config = super().get_config()
-        activation = self._activation_config
-        if activation is not None and not isinstance(activation, str):
-            activation = keras.activations.serialize(keras.activations.get(activation))
-        config.update(
-            num_units=self.num_units,
-            activation=activation,
-            layer_norm=self.layer_norm,
-            norm_gain=self.norm_gain,
-            norm_shift=self.norm_shift,
-            dropout_keep_prob=self.dropout_keep_prob,
-            dropout_prob_seed=self.dropout_prob_seed,
-            kernel_initializer=_serialize_initializer(self.kernel_initializer),
-            bias_initializer=_serialize_initializer(self.bias_initializer),
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("kernel_initializer", "bias_initializer"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.initializers.deserialize(config[key])
-        return cls(**config)
-
-
-def _serialize_initializer(initializer):
-    if initializer is None or isinstance(initializer, str):
-        return initializer
-    return keras.initializers.serialize(keras.initializers.get(initializer))
-
-
-def _keras_to_tf1_initializer(initializer):
-    """A Keras 3 initializer as `get_variable` wants it: `(shape, dtype, partition_info) -> tensor`."""
-
-    def init(shape, dtype=None, partition_info=None):
-        return initializer(shape, dtype=tf.as_dtype(dtype or tf.float32).name)
-
-    return init
+    def _unserialisable(self, name, value):
+        if name == "dropout_keep_prob" and not isinstance(value, (int, float)):
+            return "use a float to save this cell"
+        return None

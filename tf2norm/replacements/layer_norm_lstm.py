@@ -48,19 +48,15 @@ variables (initialised by `global_variables_initializer()`), not TF1's `get_vari
 from __future__ import annotations
 
 import inspect
+
 import keras
 import tensorflow as tf
-from keras.src import backend as keras_backend
-from keras.src import tree
 
+from tf2norm.replacements import _keras_internals
+from tf2norm.replacements._layer_norm_math import tf1_epsilon
 from tf2norm.replacements._modes import static_bool
-from tf2norm.replacements.layer_norm_lstm_cell import (
-    _GATES,
-    LayerNormBasicLSTMCell,
-    LSTMStateTuple,
-    _is_active_keep_prob,
-    layer_norm_epsilon,
-)
+from tf2norm.replacements._tf1_cell import LSTMStateTuple, is_active_keep_prob
+from tf2norm.replacements.layer_norm_lstm_cell import GATES, LayerNormBasicLSTMCell
 
 _TANH = (tf.tanh, tf.math.tanh, tf.nn.tanh, keras.activations.tanh)
 # The cell's own keyword defaults (forget_bias=1.0, ..., reuse=None), read from its signature so
@@ -437,7 +433,7 @@ class LayerNormBasicLSTM(keras.layers.RNN):
                 cell.num_units,
                 cell.layer_norm,
                 cell.forget_bias,
-                layer_norm_epsilon(dtype),
+                tf1_epsilon(dtype),
                 zero_output_for_mask,
                 self.jit_compile,
             )
@@ -447,19 +443,19 @@ class LayerNormBasicLSTM(keras.layers.RNN):
         """[T,B,H] multipliers of g (0 or 1/keep_prob), or None when no dropout runs."""
         cell = self.cell
         training_value = static_bool(training)
-        if not _is_active_keep_prob(cell.dropout_keep_prob) or training is None or training_value is False:
+        if not is_active_keep_prob(cell.dropout_keep_prob) or training is None or training_value is False:
             return None
         shape = tf.concat([tf.shape(x)[:2], [cell.num_units]], 0)
 
         def draw():
-            return cell._dropout(tf.ones(shape, x.dtype))
+            return cell.drop(tf.ones(shape, x.dtype))
 
         if training_value is None:
             return tf.cond(tf.cast(training, tf.bool), draw, lambda: tf.ones(shape, x.dtype))
         return draw()
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if tree.is_nested(mask):
+        if keras.tree.is_nested(mask):
             mask = mask[0]
         if self.cell.activation not in _TANH:
             return super().inner_loop(sequences, initial_state, mask, training=training)
@@ -482,12 +478,12 @@ class LayerNormBasicLSTM(keras.layers.RNN):
         cell = self.cell
         dtype = x.dtype
         c0, h0 = tf.cast(c0, dtype), tf.cast(h0, dtype)
-        weights = {k: tf.cast(tf.convert_to_tensor(v), dtype) for k, v in cell._keras_weights().items()}
+        weights = {k: tf.cast(tf.convert_to_tensor(v), dtype) for k, v in cell.tf1_named_weights().items()}
         if cell.layer_norm:
             packed = {
                 "kernel": weights["kernel"],
-                "gamma4": tf.stack([weights[f"{g}/gamma"] for g in _GATES]),
-                "beta4": tf.stack([weights[f"{g}/beta"] for g in _GATES]),
+                "gamma4": tf.stack([weights[f"{g}/gamma"] for g in GATES]),
+                "beta4": tf.stack([weights[f"{g}/beta"] for g in GATES]),
                 "state_gamma": weights["state/gamma"],
                 "state_beta": weights["state/beta"],
             }
@@ -527,7 +523,7 @@ class LayerNormBasicLSTM(keras.layers.RNN):
         """
         if self.go_backwards or self.stateful:
             raise ValueError("LayerNormBasicLSTM.dynamic_rnn: not for a layer built with go_backwards or stateful")
-        if tree.is_nested(inputs):
+        if keras.tree.is_nested(inputs):
             raise TypeError("LayerNormBasicLSTM.dynamic_rnn: nested inputs are not supported; concatenate them")
         cell = self.cell
         compute = tf.as_dtype(cell.compute_dtype)
@@ -547,7 +543,7 @@ class LayerNormBasicLSTM(keras.layers.RNN):
             # Builds the cell, unless it has its weights already.
             self.build((x.shape[1], x.shape[0], x.shape[2]) if time_major else tuple(x.shape))
         if training is None:
-            training = _is_active_keep_prob(cell.dropout_keep_prob)
+            training = is_active_keep_prob(cell.dropout_keep_prob)
             save = True  # a TF1-style call may well be differentiated
         else:
             save = static_bool(training) is not False
@@ -569,7 +565,7 @@ class LayerNormBasicLSTM(keras.layers.RNN):
                     output, new_states = cell(inputs_t, states, training=training)
                     return output, list(new_states)
 
-                _, outputs, (c, h) = keras_backend.rnn(
+                _, outputs, (c, h) = _keras_internals.rnn(
                     step, x_tm, [c0, h0], mask=mask, time_major=True, zero_output_for_mask=True,
                     input_length=x_tm.shape[0],
                 )

@@ -12,15 +12,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tf2norm.replacements._modes import in_legacy_graph, static_bool
-from tf2norm.replacements.layer_norm_lstm_cell import LSTMStateTuple
+from tf2norm.replacements._modes import in_legacy_graph
+from tf2norm.replacements._tf1_cell import LSTMStateTuple, is_active_keep_prob, is_tf1_call, tf1_dropout
+
+__all__ = ["DropoutWrapper", "LSTMStateTuple", "MultiRNNCell"]
 
 _MULTI_SCOPE = "multi_rnn_cell"
-
-
-def _legacy_call_requested(state, args, kwargs) -> bool:
-    # Same rule as LayerNormBasicLSTMCell: Keras passes `training`, TF1 code never does.
-    return not (args or "training" in kwargs or set(kwargs) - {"scope"} or state is None)
 
 
 def _call_cell(cell, inputs, state, training, legacy):
@@ -65,7 +62,7 @@ class MultiRNNCell(keras.layers.Layer):
         return self.zero_state(batch_size, dtype)
 
     def __call__(self, inputs, state=None, *args, **kwargs):
-        if not _legacy_call_requested(state, args, kwargs):
+        if not is_tf1_call(state, args, kwargs):
             return super().__call__(inputs, state, *args, **kwargs)
         return self._legacy_call(inputs, state, kwargs.get("scope"))
 
@@ -168,36 +165,20 @@ class DropoutWrapper(keras.layers.Layer):
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
         return self.cell.get_initial_state(inputs=inputs, batch_size=batch_size, dtype=dtype)
 
-    @staticmethod
-    def _active(keep_prob) -> bool:
-        return (not isinstance(keep_prob, float)) or keep_prob < 1
-
-    def _dropout(self, x, keep_prob, salt):
-        seed = None if self.seed is None else self.seed + salt
-        return tf.nn.dropout(x, rate=1.0 - tf.cast(keep_prob, x.dtype), seed=seed)
-
     def _wrapped(self, inputs, state, training, legacy):
         def maybe(x, keep_prob, salt):
-            if not self._active(keep_prob):
-                return x
-            if legacy:
-                return self._dropout(x, keep_prob, salt)
-            static = static_bool(training)
-            if training is None or static is False:
-                return x
-            if static is None:
-                return tf.cond(tf.cast(training, tf.bool), lambda: self._dropout(x, keep_prob, salt), lambda: x)
-            return self._dropout(x, keep_prob, salt)
+            seed = None if self.seed is None else self.seed + salt
+            return tf1_dropout(x, keep_prob, seed, training, legacy)
 
         inputs = maybe(inputs, self.input_keep_prob, 0)
         output, new_state = _call_cell(self.cell, inputs, state, training, legacy)
-        if self._active(self.state_keep_prob):
+        if is_active_keep_prob(self.state_keep_prob):
             new_state = _drop_state(new_state, lambda s: maybe(s, self.state_keep_prob, 1))
         output = maybe(output, self.output_keep_prob, 2)
         return output, new_state
 
     def __call__(self, inputs, state=None, *args, **kwargs):
-        if not _legacy_call_requested(state, args, kwargs):
+        if not is_tf1_call(state, args, kwargs):
             return super().__call__(inputs, state, *args, **kwargs)
         return self._wrapped(tf.convert_to_tensor(inputs), state, None, legacy=True)
 
