@@ -8,7 +8,8 @@ import pytest
 
 from tf2norm.checkpoints.manifest import apply_options, build_input_shape
 from tf2norm.checkpoints.errors import CheckpointError
-from tf2norm.checkpoints.naming import parse_data_format, recognise, role_of
+from tf2norm.checkpoints.model import parse_data_format, role_of
+from tf2norm.checkpoints.naming import recognise
 
 F = "float32"
 GATES = [f"{g}/{p}" for g in ("input", "transform", "forget", "output", "state") for p in ("gamma", "beta")]

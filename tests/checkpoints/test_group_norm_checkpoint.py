@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from tests.checkpoints.checkpoint_helpers import cli, fixture
 from tests.golden import cases, max_abs_error
-from tf2norm.checkpoints import CheckpointError, inspect, load_tf1_weights, recognise, restore, restore_into
+from tf2norm.checkpoints import CheckpointError, inspect, load_tf1_weights, naming, recognise, restore, restore_into
 from tf2norm.replacements import GroupNormalization
 
 CKPT = fixture("tfa_norm_convnet")
@@ -72,7 +72,7 @@ def test_what_is_a_candidate(names, scopes):
 def test_settle_leaves_unconfirmed_candidates_unconverted():
     inv = recognise([(f"a/gamma{VALUE}", (4,), F), (f"b/gamma{VALUE}", (4,), F), ("step", (), "int64")])
     inv.groups[1].config["groups"] = 2
-    dropped = inv.settle()
+    dropped = naming.settle(inv)
     assert [g.scope for g in dropped] == ["a"]
     assert [g.scope for g in inv.groups] == ["b"]
     assert [v.name for v in inv.unrecognised] == [f"a/gamma{VALUE}", "step"]

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.checkpoints.checkpoint_helpers import cli, copy_fixture, fixture, read_all, write_checkpoint
-from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
+from tf2norm.checkpoints import CheckpointError, kinds, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.naming import recognise
 from tf2norm.replacements import LayerNorm, layer_norm
 
@@ -243,7 +243,7 @@ def test_restore_into_a_keras_model_and_the_tf2_checkpoint(tmp_path):
 
 
 def test_a_layer_spelling_begin_params_axis_from_the_front_is_the_same_setting():
-    from tf2norm.checkpoints.kinds import layer_norm as kind
+    kind = kinds.get("layer_norm")
 
     layer = LayerNorm(begin_params_axis=1)
     layer.build((None, 4, 6))

@@ -35,14 +35,13 @@ _require("tf2norm.checkpoints")
 from .convert import convert
 from .errors import CheckpointError
 from .naming import recognise
+from .reader import Tf1Checkpoint
 from .restore import load_tf1_weights, restore, restore_into
 from .verify import verify
 
 
 def inspect(path):
     """The :class:`~tf2norm.checkpoints.naming.Inventory` of a TF1 checkpoint (groups, the rest)."""
-    from .reader import Tf1Checkpoint
-
     return Tf1Checkpoint(path).inventory()
 
 

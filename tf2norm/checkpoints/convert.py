@@ -19,8 +19,8 @@ import time
 
 from tf2norm._words import plural
 
+from . import kinds, naming, source
 from . import manifest as mf
-from . import source
 from .errors import CheckpointError
 from .reader import Tf1Checkpoint
 from .tf2_export import Tf2LayerCheckpointWriter
@@ -53,9 +53,7 @@ def checked_inventory(ckpt: Tf1Checkpoint, data_formats=(), settings=(), settle=
 
 def settle_candidates(inv, ckpt: Tf1Checkpoint) -> None:
     """Leave out candidate groups (``Group.required`` not given); CheckpointError if none is left."""
-    from . import kinds
-
-    dropped = inv.settle()
+    dropped = naming.settle(inv)
     if dropped and not inv.groups:
         g = dropped[0]
         key = g.unresolved[0]

@@ -62,7 +62,7 @@ import os
 
 from .errors import CheckpointError
 from . import kinds
-from .naming import Inventory, parse_data_format
+from .model import Inventory, parse_data_format
 
 FORMAT = "tf2norm-converted-checkpoint"
 VERSION = 1
@@ -139,7 +139,7 @@ def entry(group, index: int, variables) -> dict:
     out = {
         "scope": group.scope,
         "kind": group.kind,
-        "class": group.replacement_class,
+        "class": kinds.get(group.kind).REPLACEMENT,
         "config": dict(group.config),
         "build_input_shape": build_input_shape(group),
         "naming": group.naming,

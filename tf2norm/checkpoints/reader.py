@@ -11,7 +11,8 @@ import re
 
 from .errors import CheckpointError
 from .index import check as check_index
-from .naming import Inventory, Variable, recognise
+from .model import Inventory, Variable
+from .naming import recognise
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tf2norm._words import plural
 
 from . import kinds
-from .naming import Inventory
+from .model import Inventory
 
 
 def _shape(shape) -> str:
@@ -49,7 +49,7 @@ def as_json(path: str, inv: Inventory) -> dict:
             {
                 "scope": g.scope,
                 "kind": g.kind,
-                "class": g.replacement_class,
+                "class": kinds.get(g.kind).REPLACEMENT,
                 "naming": g.naming,
                 "role": g.role,
                 "config": g.config,

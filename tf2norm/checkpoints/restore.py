@@ -17,6 +17,7 @@ from . import kinds
 from . import manifest as mf
 from .errors import CheckpointError
 from .kinds import replacement_class
+from .reader import Tf1Checkpoint
 
 
 def kind_of(layer) -> str:
@@ -30,16 +31,8 @@ def kind_of(layer) -> str:
 
 
 def layer_weights(layer) -> dict:
-    """{replacement weight name: variable} of a built replacement layer.
-
-    The replacements name each weight after the attribute that holds it (`kernel`, `input_gamma`,
-    `moving_mean_biased`, ...), so the layer's own weight list is the mapping; a kind whose layer
-    keeps weights in sublayers (tfa's cells: `kernel_norm/gamma`) gives it with `layer_weights(layer)`.
-    """
-    kind = kinds.get(kind_of(layer))
-    if hasattr(kind, "layer_weights"):
-        return kind.layer_weights(layer)
-    return {weight.name: weight for weight in layer.weights}
+    """{replacement weight name: variable} of a built replacement layer (its kind's `layer_weights`)."""
+    return kinds.get(kind_of(layer)).layer_weights(layer)
 
 
 def layer_name(scope: str) -> str:
@@ -69,7 +62,7 @@ def _ensure_built(layer, kind, build_input_shape):
                           f"{kinds.get(kind).TITLE}'s input rank is not recorded in a TF1 checkpoint")
 
 
-def _check_and_assign(layer, expected: dict, fetch, what: str):
+def check_and_assign(layer, expected: dict, fetch, what: str):
     """``expected`` {weight: shape}; ``fetch(weight)`` returns the value. Checks all, then assigns."""
     have = layer_weights(layer)
     missing = sorted(set(expected) - set(have))
@@ -100,8 +93,6 @@ def load_tf1_weights(layer, ckpt_path, scope: str):
     the kernel's shape) or a built :class:`tf2norm.replacements.BatchNormalization`. Any TF1 naming
     (kernel/weights/linear/weights ...) is accepted. Returns the layer.
     """
-    from .reader import Tf1Checkpoint
-
     ckpt = Tf1Checkpoint(ckpt_path)
     inv = ckpt.inventory()
     try:
@@ -115,7 +106,7 @@ def load_tf1_weights(layer, ckpt_path, scope: str):
         raise CheckpointError(f"{scope} is a {group.kind} group, {layer.name} a {type(layer).__name__}")
     _ensure_built(layer, kind, mf.build_input_shape(group))
     expected = {k: inv.variables[n].shape for k, n in group.weights.items()}
-    _check_and_assign(layer, expected, lambda k: ckpt.read(group.weights[k]),
+    check_and_assign(layer, expected, lambda k: ckpt.read(group.weights[k]),
                       f"TF1 group {scope}")
     return layer
 
@@ -174,10 +165,11 @@ def load_converted_group(layer, entry: dict, h5file) -> None:
             raise CheckpointError(f"weights file: cannot read {entry['h5_group']}/{key}: "
                                   f"{str(exc).splitlines()[0]}") from None
 
-    _check_and_assign(layer, expected, fetch, f"converted group {entry['scope']}")
+    check_and_assign(layer, expected, fetch, f"converted group {entry['scope']}")
 
 
-def _open_weights(manifest):
+def open_weights(manifest):
+    """The converted directory's ``weights.h5``, open for reading (CheckpointError if it cannot be)."""
     import h5py
 
     path = manifest["_weights_path"]
@@ -198,7 +190,7 @@ def restore(converted_dir, scopes=None, *, input_shapes=None) -> dict:
     entries = manifest["groups"] if scopes is None else [mf.find(manifest, s) for s in scopes]
     input_shapes = input_shapes or {}
     layers = {}
-    with _open_weights(manifest) as h5:
+    with open_weights(manifest) as h5:
         for e in entries:
             shape = input_shapes.get(e["scope"], e["build_input_shape"])
             layer = build_layer(e["kind"], e["config"], shape, name=layer_name(e["scope"]))
@@ -239,8 +231,7 @@ def find_layer(model, name: str, kind: str):
 
 def _warn_config(layer, entry):
     differs = []
-    same = getattr(kinds.get(entry["kind"]), "same_setting",
-                   lambda layer, key, value: getattr(layer, key, value) == value)
+    same = kinds.get(entry["kind"]).same_setting
     for key, value in entry["config"].items():
         mine = getattr(layer, key, value)
         if key == "axis" and not entry.get("data_format_given", True):
@@ -271,7 +262,7 @@ def restore_into(model, converted_dir, mapping: dict) -> dict:
                                   f"{type(layer).__name__}")
         _ensure_built(layer, e["kind"], e["build_input_shape"])
         targets[scope] = (layer, e)
-    with _open_weights(manifest) as h5:
+    with open_weights(manifest) as h5:
         for scope, (layer, e) in targets.items():
             load_converted_group(layer, e, h5)
             _warn_config(layer, e)

@@ -21,6 +21,7 @@ import json
 
 from . import kinds
 from .errors import CheckpointError
+from .model import SourceCalls
 
 _ABSENT = object()
 # Activations by the last part of their name (tf.nn.relu, tf.tanh, keras.activations.relu, "relu").
@@ -43,19 +44,15 @@ def _entries():
     """(kind id, qualified names, positional parameters, {argument: key}, name arguments, fixed settings)."""
     import importlib
 
-    def names(spelled):
-        found = set()
-        for name in spelled:
-            if name.startswith("rewriters."):  # rewriters.<id>.<ATTRIBUTE>: a rewriter's legacy names
-                _, rewriter, attribute = name.split(".")
-                found |= getattr(importlib.import_module(f"tf2norm.rewriters.{rewriter}"), attribute)
-            else:
-                found.add(name)
+    def names(calls: SourceCalls) -> frozenset:
+        found = set(calls.names)
+        for spelled in calls.legacy_from:  # "<rewriter id>.<its module constant>": a set of legacy names
+            rewriter, attribute = spelled.split(".")
+            found |= getattr(importlib.import_module(f"tf2norm.rewriters.{rewriter}"), attribute)
         return frozenset(found)
 
-    return [(kind.ID, names(spelled), positional, settings, name_args, fixed)
-            for kind in kinds.all_kinds()
-            for spelled, positional, settings, name_args, fixed in getattr(kind, "SOURCE", ())]
+    return [(kind.ID, names(calls), calls.positional, calls.settings, calls.scope_args, calls.fixed)
+            for kind in kinds.all_kinds() for calls in kind.SOURCE]
 
 
 def read(paths) -> list[Call]:

@@ -23,11 +23,13 @@ import numpy as np
 from tf2norm._words import plural
 
 from . import golden as gd
-from . import kinds
+from . import kinds, source
 from . import manifest as mf
-from . import source
+from .convert import checked_inventory, non_finite, settle_candidates
 from .errors import CheckpointError
-from .naming import parse_data_format
+from .model import parse_data_format
+from .reader import Tf1Checkpoint
+from .restore import build_layer, check_and_assign, layer_name, load_converted_group, open_weights
 
 
 @dataclass
@@ -96,9 +98,6 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
     A group in which nothing could be compared (a 0-channel layer) fails. ``warnings`` (a list)
     receives one line per TF1 tensor with NaN or infinite values.
     """
-    from .convert import checked_inventory, settle_candidates
-    from .reader import Tf1Checkpoint
-
     if converted is not None and (data_formats or settings or sources):
         raise CheckpointError("--data-format, --config and --source configure the groups of a TF1 "
                               "checkpoint; a converted directory records its own configuration")
@@ -132,9 +131,7 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
     if manifest is None:
         return [_verify_group(g, ckpt, g.config, g.data_format, None, None, goldens, atol, rtol,
                               seed, warnings) for g in inv.groups]
-    from .restore import _open_weights
-
-    with _open_weights(manifest) as h5:
+    with open_weights(manifest) as h5:
         results = []
         for g in inv.groups:
             entry = mf.find(manifest, g.scope)
@@ -147,8 +144,6 @@ def verify(checkpoint, *, converted=None, golden=None, atol=1e-5, rtol=0.0, seed
 
 
 def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rtol, seed, warnings=None):
-    from .convert import non_finite
-    from .restore import _check_and_assign, build_layer, layer_name, load_converted_group
 
     fields = goldens.get(group.scope)
     values = {k: ckpt.read(n) for k, n in group.weights.items()}
@@ -161,7 +156,7 @@ def _verify_group(group, ckpt, config, data_format, entry, h5, goldens, atol, rt
         if entry is not None:
             load_converted_group(layer, entry, h5)
         else:
-            _check_and_assign(layer, {k: v.shape for k, v in values.items()}, values.__getitem__,
+            check_and_assign(layer, {k: v.shape for k, v in values.items()}, values.__getitem__,
                               f"TF1 group {group.scope}")
         return layer
 

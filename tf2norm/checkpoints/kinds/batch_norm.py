@@ -43,35 +43,12 @@ import re
 import numpy as np
 
 from ..errors import CheckpointError
-from ..naming import DATA_FORMATS, Group, parse_data_format, shape_text
+from ..model import DATA_FORMATS, Group, SourceCalls, parse_data_format, shape_text
+from ._kind import CheckpointKind
 
-ID = "batch_norm"
-TITLE = "batch_norm"
-REPLACEMENT = "tf2norm.replacements.BatchNormalization"
-PRIORITY = 50
-SETTABLE = ("axis", "momentum", "epsilon", "fused", "renorm_momentum", "renorm_clipping", "virtual_batch_size",
-            "tf1_api")
-CELL = False
-DATA_FORMAT = True
-# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
-# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
-# parameters, which argument is which setting, the arguments that name the scope, and the settings
-# the call itself implies.
 _LAYERS_SETTINGS = {"axis": "axis", "momentum": "momentum", "epsilon": "epsilon", "fused": "fused",
                     "renorm_momentum": "renorm_momentum", "renorm_clipping": "renorm_clipping",
                     "virtual_batch_size": "virtual_batch_size"}
-SOURCE = (
-    (("rewriters.contrib_batch_norm.LEGACY", "tf2norm.replacements.batch_norm"),
-     ("inputs", "decay", "center", "scale", "epsilon"),
-     {"decay": "momentum", "epsilon": "epsilon", "fused": "fused", "renorm_decay": "renorm_momentum",
-      "renorm_clipping": "renorm_clipping", "data_format": "data_format"}, ("scope",), {}),
-    (("rewriters.layers_batch_normalization.FUNCTIONS", "tf2norm.replacements.batch_normalization"),
-     ("inputs", "axis", "momentum", "epsilon"), _LAYERS_SETTINGS, ("name",), {}),
-    (("rewriters.layers_batch_normalization.CLASSES", "tf2norm.replacements.LayersBatchNormalization",
-      "tf2norm.replacements.BatchNormalization"),
-     ("axis", "momentum", "epsilon"), _LAYERS_SETTINGS, ("name",), {}),
-)
-
 #: TF1 defaults of what a checkpoint cannot tell (the user overrides them with --config).
 DEFAULTS = {"axis": -1, "momentum": 0.999, "epsilon": 0.001, "fused": None, "renorm_momentum": 0.99}
 #: tf.layers' own defaults, for the groups its naming identifies.
@@ -94,28 +71,11 @@ _ZERO_DEBIAS = {"biased": "moving_mean_biased", "local_step": "moving_mean_local
 
 _STATE = ("moving_mean", "moving_variance", "moving_mean_biased", "moving_mean_local_step",
           "moving_stddev", "renorm_mean", "renorm_stddev")
-GOLDEN_FIELDS = ("train_inputs", "train_outputs", "infer_inputs", "infer_outputs", "data_format",
-                 "epsilon", "decay", "fused", "renorm_decay", "virtual_batch_size",
-                 "tf1_api") + tuple(f"train_{s}" for s in _STATE)
 
 
 # ----------------------------------------------------------------------------------------------
 # recognition
 # ----------------------------------------------------------------------------------------------
-
-
-def recognise(table, claimed) -> list:
-    groups = []
-    for name in table:
-        if not name.endswith("/moving_mean"):
-            continue
-        scope = name[: -len("/moving_mean")]
-        if f"{scope}/moving_variance" not in table or name in claimed:
-            continue
-        group = _group(scope, table)
-        claimed.update(group.weights.values())
-        groups.append(group)
-    return groups
 
 
 def _group(scope, table) -> Group:
@@ -147,7 +107,7 @@ def _group(scope, table) -> Group:
     }
     if naming == "tf.layers.batch_normalization":
         config.update(LAYERS_DEFAULTS)
-    group = Group(scope=scope, kind=ID, weights=weights, naming=naming, config=config,
+    group = Group(scope=scope, kind=BatchNormKind.ID, weights=weights, naming=naming, config=config,
                   channels=channels[0] if len(channels) == 1 else None, data_format="NHWC")
 
     def bad(message):
@@ -195,78 +155,6 @@ def _virtual_batch_layout(shape):
     return at - 1, len(shape) - 1
 
 
-def describe(group) -> str:
-    c = group.config
-    extras = [k for k in ("renorm", "zero_debias_moving_mean") if c.get(k)]
-    layout = group.data_format + ("" if group.data_format_given else " (assumed: not in the checkpoint)")
-    layers = ""
-    if c.get("tf1_api") == "layers":
-        layers = " tf1_api=layers"
-        if "virtual_batch_size" in c:
-            layers += " virtual_batch_size=" + (str(c["virtual_batch_size"]) if c["virtual_batch_size"] else
-                                                "? (not in the checkpoint: converted and verified once "
-                                                f"--config {group.scope}:virtual_batch_size=N gives it)")
-    return (f"channels={group.channels} center={c['center']} scale={c['scale']}"
-            + "".join(f" {k}=True" for k in extras) + layers + f" data_format={layout}")
-
-
-def details(group) -> dict:
-    return {"channels": group.channels, "data_format": group.data_format or "NHWC",
-            "data_format_given": group.data_format_given}
-
-
-def build_input_shape(group) -> list:
-    vbs, api = group.config.get("virtual_batch_size"), group.config.get("tf1_api", "contrib")
-    if vbs is not None and (not isinstance(vbs, int) or isinstance(vbs, bool) or vbs <= 0):
-        raise CheckpointError(f"{group.scope}: virtual_batch_size must be a positive integer, got {vbs!r}")
-    if api not in ("contrib", "layers"):
-        raise CheckpointError(f"{group.scope}: tf1_api must be 'contrib' or 'layers', got {api!r}")
-    axis, rank = parse_data_format(group.data_format or "NHWC")
-    shape = [None] * rank
-    shape[axis] = group.channels
-    return shape
-
-
-# ----------------------------------------------------------------------------------------------
-# golden files
-# ----------------------------------------------------------------------------------------------
-
-
-def check_golden(scope, fields, path) -> None:
-    pairs = [p for p in ("train", "infer") if f"{p}_inputs" in fields or f"{p}_outputs" in fields]
-    for p in pairs:
-        if f"{p}_inputs" not in fields or f"{p}_outputs" not in fields:
-            raise CheckpointError(f"golden file {path}: {scope} has only one of {p}_inputs, "
-                                  f"{p}_outputs")
-    if not pairs:
-        raise CheckpointError(f"golden file {path}: {scope} has neither train_ nor infer_ "
-                              "inputs and outputs")
-
-
-def config_from_golden(fields):
-    config = {}
-    if "epsilon" in fields:
-        config["epsilon"] = float(fields["epsilon"])
-    if "decay" in fields:
-        config["momentum"] = float(fields["decay"])
-    if "renorm_decay" in fields:
-        config["renorm_momentum"] = float(fields["renorm_decay"])
-    if "virtual_batch_size" in fields:
-        config["virtual_batch_size"] = int(fields["virtual_batch_size"])
-    if "tf1_api" in fields:
-        text = str(fields["tf1_api"])
-        if text not in ("contrib", "layers"):
-            raise CheckpointError(f"golden tf1_api must be 'contrib' or 'layers', got {text!r}")
-        config["tf1_api"] = text
-    if "fused" in fields:
-        text = str(fields["fused"])
-        if text not in ("None", "True", "False"):
-            raise CheckpointError(f"golden fused must be 'None', 'True' or 'False', got {text!r}")
-        config["fused"] = {"None": None, "True": True, "False": False}[text]
-    fmt = str(fields["data_format"]) if "data_format" in fields else None
-    return config, fmt
-
-
 # ----------------------------------------------------------------------------------------------
 # verification
 # ----------------------------------------------------------------------------------------------
@@ -275,9 +163,7 @@ _REF_STATE = {"biased": "moving_mean_biased", "local_step": "moving_mean_local_s
 
 
 def _state(layer) -> dict:
-    from ..restore import layer_weights
-
-    return {k: v.numpy() for k, v in layer_weights(layer).items() if k not in ("gamma", "beta")}
+    return {k: v.numpy() for k, v in KIND.layer_weights(layer).items() if k not in ("gamma", "beta")}
 
 
 def run_batch_norm(layer, x, training):
@@ -340,37 +226,140 @@ def _random_input(rng, values, axis, rank, batch=4):
     return (mean + std * rng.standard_normal(shape)).astype(np.float32)
 
 
-def verify(factory, values, config, compare, fields, rng, group) -> None:
-    """One inference pass and one training pass, whose updated statistics are compared too."""
-    axis = config["axis"]
-    rank = parse_data_format(group.data_format or "NHWC")[1]
-    passes = []
-    if fields is not None:
-        for p, training in (("infer", False), ("train", True)):
-            if f"{p}_inputs" in fields:
-                x = fields[f"{p}_inputs"]
-                state = {k[len("train_"):]: v for k, v in fields.items()
-                         if training and k.startswith("train_") and k not in
-                         ("train_inputs", "train_outputs")}
-                passes.append((p, training, x, fields[f"{p}_outputs"], state))
-    else:
-        # A virtual batch size must divide the batch: two virtual batches (of 4 rows for rank 2).
-        batch = 2 * int(config.get("virtual_batch_size") or 2)
-        for p, training in (("infer", False), ("train", True)):
-            x = _random_input(rng, values, axis, rank, batch)
-            y, state = reference_batch_norm(values, config, x, training)
-            passes.append((p, training, x, y, state if training else {}))
-    channels = int(np.size(values["moving_mean"]))
-    for p, training, x, y_want, state_want in passes:
-        if np.shape(x)[axis] != channels:
-            compare.mismatch(f"{p} inputs {list(np.shape(x))} have {np.shape(x)[axis]} channels on "
-                             f"axis {axis}, the group {channels}: wrong data format?")
-            return
-        layer = factory(list(np.shape(x)))
-        y, state = run_batch_norm(layer, x, training)
-        compare(f"{p} outputs", y, y_want)
-        for key, want in state_want.items():
-            if key not in state:
-                raise CheckpointError(f"expected values for {key}, which the replacement layer "
-                                      "does not have")
-            compare(f"{key} after training", state[key], want)
+class BatchNormKind(CheckpointKind):
+    ID = "batch_norm"
+    TITLE = "batch_norm"
+    REPLACEMENT = "tf2norm.replacements.BatchNormalization"
+    PRIORITY = 50
+    SETTABLE = ("axis", "momentum", "epsilon", "fused", "renorm_momentum", "renorm_clipping", "virtual_batch_size",
+                "tf1_api")
+    DATA_FORMAT = True
+    GOLDEN_FIELDS = ("train_inputs", "train_outputs", "infer_inputs", "infer_outputs", "data_format", "epsilon",
+                     "decay", "fused", "renorm_decay", "virtual_batch_size", "tf1_api") + tuple(f"train_{s}" for s in _STATE)
+    SOURCE = (
+        SourceCalls(names=("tf2norm.replacements.batch_norm",), legacy_from=("contrib_batch_norm.LEGACY",),
+                    positional=("inputs", "decay", "center", "scale", "epsilon"),
+                    settings={"decay": "momentum", "epsilon": "epsilon", "fused": "fused",
+                              "renorm_decay": "renorm_momentum", "renorm_clipping": "renorm_clipping",
+                              "data_format": "data_format"}, scope_args=("scope",)),
+        SourceCalls(names=("tf2norm.replacements.batch_normalization",),
+                    legacy_from=("layers_batch_normalization.FUNCTIONS",),
+                    positional=("inputs", "axis", "momentum", "epsilon"), settings=_LAYERS_SETTINGS,
+                    scope_args=("name",)),
+        SourceCalls(names=("tf2norm.replacements.LayersBatchNormalization", "tf2norm.replacements.BatchNormalization"),
+                    legacy_from=("layers_batch_normalization.CLASSES",), positional=("axis", "momentum", "epsilon"),
+                    settings=_LAYERS_SETTINGS, scope_args=("name",)),
+    )
+
+    def recognise(self, table, claimed) -> list:
+        groups = []
+        for name in table:
+            if not name.endswith("/moving_mean"):
+                continue
+            scope = name[: -len("/moving_mean")]
+            if f"{scope}/moving_variance" not in table or name in claimed:
+                continue
+            group = _group(scope, table)
+            claimed.update(group.weights.values())
+            groups.append(group)
+        return groups
+
+    def describe(self, group) -> str:
+        c = group.config
+        extras = [k for k in ("renorm", "zero_debias_moving_mean") if c.get(k)]
+        layout = group.data_format + ("" if group.data_format_given else " (assumed: not in the checkpoint)")
+        layers = ""
+        if c.get("tf1_api") == "layers":
+            layers = " tf1_api=layers"
+            if "virtual_batch_size" in c:
+                layers += " virtual_batch_size=" + (str(c["virtual_batch_size"]) if c["virtual_batch_size"] else
+                                                    "? (not in the checkpoint: converted and verified once "
+                                                    f"--config {group.scope}:virtual_batch_size=N gives it)")
+        return (f"channels={group.channels} center={c['center']} scale={c['scale']}"
+                + "".join(f" {k}=True" for k in extras) + layers + f" data_format={layout}")
+
+    def details(self, group) -> dict:
+        return {"channels": group.channels, "data_format": group.data_format or "NHWC",
+                "data_format_given": group.data_format_given}
+
+    def build_input_shape(self, group) -> list:
+        vbs, api = group.config.get("virtual_batch_size"), group.config.get("tf1_api", "contrib")
+        if vbs is not None and (not isinstance(vbs, int) or isinstance(vbs, bool) or vbs <= 0):
+            raise CheckpointError(f"{group.scope}: virtual_batch_size must be a positive integer, got {vbs!r}")
+        if api not in ("contrib", "layers"):
+            raise CheckpointError(f"{group.scope}: tf1_api must be 'contrib' or 'layers', got {api!r}")
+        axis, rank = parse_data_format(group.data_format or "NHWC")
+        shape = [None] * rank
+        shape[axis] = group.channels
+        return shape
+
+    def check_golden(self, scope, fields, path) -> None:
+        pairs = [p for p in ("train", "infer") if f"{p}_inputs" in fields or f"{p}_outputs" in fields]
+        for p in pairs:
+            if f"{p}_inputs" not in fields or f"{p}_outputs" not in fields:
+                raise CheckpointError(f"golden file {path}: {scope} has only one of {p}_inputs, "
+                                      f"{p}_outputs")
+        if not pairs:
+            raise CheckpointError(f"golden file {path}: {scope} has neither train_ nor infer_ "
+                                  "inputs and outputs")
+
+    def config_from_golden(self, fields):
+        config = {}
+        if "epsilon" in fields:
+            config["epsilon"] = float(fields["epsilon"])
+        if "decay" in fields:
+            config["momentum"] = float(fields["decay"])
+        if "renorm_decay" in fields:
+            config["renorm_momentum"] = float(fields["renorm_decay"])
+        if "virtual_batch_size" in fields:
+            config["virtual_batch_size"] = int(fields["virtual_batch_size"])
+        if "tf1_api" in fields:
+            text = str(fields["tf1_api"])
+            if text not in ("contrib", "layers"):
+                raise CheckpointError(f"golden tf1_api must be 'contrib' or 'layers', got {text!r}")
+            config["tf1_api"] = text
+        if "fused" in fields:
+            text = str(fields["fused"])
+            if text not in ("None", "True", "False"):
+                raise CheckpointError(f"golden fused must be 'None', 'True' or 'False', got {text!r}")
+            config["fused"] = {"None": None, "True": True, "False": False}[text]
+        fmt = str(fields["data_format"]) if "data_format" in fields else None
+        return config, fmt
+
+    def verify(self, factory, values, config, compare, fields, rng, group) -> None:
+        """One inference pass and one training pass, whose updated statistics are compared too."""
+        axis = config["axis"]
+        rank = parse_data_format(group.data_format or "NHWC")[1]
+        passes = []
+        if fields is not None:
+            for p, training in (("infer", False), ("train", True)):
+                if f"{p}_inputs" in fields:
+                    x = fields[f"{p}_inputs"]
+                    state = {k[len("train_"):]: v for k, v in fields.items()
+                             if training and k.startswith("train_") and k not in
+                             ("train_inputs", "train_outputs")}
+                    passes.append((p, training, x, fields[f"{p}_outputs"], state))
+        else:
+            # A virtual batch size must divide the batch: two virtual batches (of 4 rows for rank 2).
+            batch = 2 * int(config.get("virtual_batch_size") or 2)
+            for p, training in (("infer", False), ("train", True)):
+                x = _random_input(rng, values, axis, rank, batch)
+                y, state = reference_batch_norm(values, config, x, training)
+                passes.append((p, training, x, y, state if training else {}))
+        channels = int(np.size(values["moving_mean"]))
+        for p, training, x, y_want, state_want in passes:
+            if np.shape(x)[axis] != channels:
+                compare.mismatch(f"{p} inputs {list(np.shape(x))} have {np.shape(x)[axis]} channels on "
+                                 f"axis {axis}, the group {channels}: wrong data format?")
+                return
+            layer = factory(list(np.shape(x)))
+            y, state = run_batch_norm(layer, x, training)
+            compare(f"{p} outputs", y, y_want)
+            for key, want in state_want.items():
+                if key not in state:
+                    raise CheckpointError(f"expected values for {key}, which the replacement layer "
+                                          "does not have")
+                compare(f"{key} after training", state[key], want)
+
+
+KIND = BatchNormKind()

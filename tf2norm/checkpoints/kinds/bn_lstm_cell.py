@@ -51,26 +51,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..naming import Group, role_of, shape_text
+from ..model import Group, SourceCalls, role_of, shape_text
 from . import _cell
-
-ID = "bn_lstm_cell"
-TITLE = "BNLSTMCell"
-REPLACEMENT = "tf2norm.replacements.BatchNormLSTMCell"
-PRIORITY = 10
-SETTABLE = ("decay", "epsilon", "forget_bias", "activation")
-CELL = True
-DATA_FORMAT = False
-# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
-# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
-# parameters, which argument is which setting, the arguments that name the scope, and the settings
-# the call itself implies.
-SOURCE = (
-    # The migrated calls: tf2norm migrate writes the copied class's defaults into each one.
-    (("tf2norm.replacements.BatchNormLSTMCell",),
-     ("num_units", "max_bn_steps", "initial_scale", "decay", "epsilon", "activation", "forget_bias"),
-     {"decay": "decay", "epsilon": "epsilon", "forget_bias": "forget_bias", "activation": "activation"}, (), {}),
-)
 
 #: What a checkpoint cannot tell, as the copied cell had it (the user overrides them with --config).
 DEFAULTS = {"decay": 0.95, "epsilon": 1e-5, "forget_bias": 0.0}
@@ -82,10 +64,7 @@ MEMBERS = {"W_xh": "W_xh", "W_hh": "W_hh", "xh_scale": "xh/scale", "hh_scale": "
            **{f"{g}_{s}": f"{g}/{s}" for g in GROUPS for s in STATISTICS}}
 _BN_LEAVES = ("scale", "offset", "pop_mean", "pop_var", "pop_mean_all", "pop_var_all")
 
-_REQUIRED = ("inputs", "outputs", "final_c", "final_h")
 _STATISTIC_FIELDS = tuple(f"{g}/{s}" for g in GROUPS for s in STATISTICS)
-GOLDEN_FIELDS = _REQUIRED + ("final_step", "training", "sequence_length", "initial_c", "initial_h", "initial_step",
-                             "decay", "epsilon", "forget_bias", "activation") + _STATISTIC_FIELDS
 
 RANDOM_BATCH = 4
 RANDOM_STEPS = 7
@@ -95,25 +74,6 @@ RANDOM_LENGTHS = (7, 4, 1, 6)  # the first is the longest: its step picks the st
 # ----------------------------------------------------------------------------------------------
 # recognition
 # ----------------------------------------------------------------------------------------------
-
-
-def recognise(table, claimed) -> list:
-    groups = []
-    for name in table:
-        if not name.endswith("/W_xh"):
-            continue
-        scope = name[: -len("/W_xh")]
-        bn = [f"{scope}/{g}/{leaf}" for g in GROUPS for leaf in _BN_LEAVES if f"{scope}/{g}/{leaf}" in table]
-        if f"{scope}/W_hh" not in table or not bn:
-            continue  # W_xh/W_hh without batch norms: some other hand-written cell
-        members = [name, f"{scope}/W_hh", *bn]
-        if any(n in claimed for n in members):
-            continue
-        group = _group(scope, table)
-        claimed.update(members)
-        claimed.update(group.weights.values())
-        groups.append(group)
-    return groups
 
 
 def _variant(scope, table):
@@ -137,7 +97,7 @@ def _variant(scope, table):
 
 def _group(scope, table) -> Group:
     weights = {k: f"{scope}/{n}" for k, n in MEMBERS.items() if f"{scope}/{n}" in table}
-    group = Group(scope=scope, kind=ID, weights=weights, naming="the widely copied TF1 BNLSTMCell",
+    group = Group(scope=scope, kind=BnLstmCellKind.ID, weights=weights, naming="the widely copied TF1 BNLSTMCell",
                   config={"num_units": None, "max_bn_steps": None, **DEFAULTS}, role=role_of(scope))
 
     def bad(message):
@@ -173,32 +133,6 @@ def _group(scope, table) -> Group:
             bad(f"{name} has shape {shape_text(table[name].shape)}, expected {shape_text(expected)} for "
                 f"num_units={units} and max_bn_steps={rows} (from {weights['xh_pop_mean']})")
     return group
-
-
-def describe(group) -> str:
-    config = group.config
-    return (f"num_units={config['num_units']} input_depth={group.input_depth} "
-            f"max_bn_steps={config['max_bn_steps']}")
-
-
-details = _cell.details
-build_input_shape = _cell.build_input_shape
-
-
-# ----------------------------------------------------------------------------------------------
-# golden files
-# ----------------------------------------------------------------------------------------------
-
-
-def check_golden(scope, fields, path) -> None:
-    _cell.require(scope, fields, path, _REQUIRED)
-
-
-def config_from_golden(fields):
-    config = {k: float(fields[k]) for k in ("decay", "epsilon", "forget_bias") if k in fields}
-    if "activation" in fields:
-        config["activation"] = str(fields["activation"])
-    return config, None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -270,38 +204,88 @@ def _compare_run(compare, label, got, want, layer, want_stats):
         compare(f"{label}{name} after the run", stats[name], value)
 
 
-def verify(factory, values, config, compare, fields, rng, group) -> None:
-    """The golden's run; or an inference and a training run of random sequences of different
-    lengths from a random state and step, compared with the NumPy reference (statistics too)."""
-    units = config["num_units"]
-    depth = values["W_xh"].shape[0]
-    if fields is not None:
-        x = fields["inputs"]
-        if x.shape[-1] != depth:
-            compare.mismatch(f"inputs have depth {x.shape[-1]}, W_xh expects {depth}")
+class BnLstmCellKind(_cell.CellKind):
+    ID = "bn_lstm_cell"
+    TITLE = "BNLSTMCell"
+    REPLACEMENT = "tf2norm.replacements.BatchNormLSTMCell"
+    PRIORITY = 10
+    SETTABLE = ("decay", "epsilon", "forget_bias", "activation")
+    REQUIRED_GOLDEN = ("inputs", "outputs", "final_c", "final_h")
+    GOLDEN_FIELDS = REQUIRED_GOLDEN + ("final_step", "training", "sequence_length", "initial_c", "initial_h",
+                                       "initial_step", "decay", "epsilon", "forget_bias", "activation") + _STATISTIC_FIELDS
+    SOURCE = (
+        # The migrated calls: tf2norm migrate writes the copied class's defaults into each one.
+        SourceCalls(names=("tf2norm.replacements.BatchNormLSTMCell",),
+                    positional=("num_units", "max_bn_steps", "initial_scale", "decay", "epsilon", "activation",
+                                "forget_bias"),
+                    settings={"decay": "decay", "epsilon": "epsilon", "forget_bias": "forget_bias",
+                              "activation": "activation"}),
+    )
+
+    def recognise(self, table, claimed) -> list:
+        groups = []
+        for name in table:
+            if not name.endswith("/W_xh"):
+                continue
+            scope = name[: -len("/W_xh")]
+            bn = [f"{scope}/{g}/{leaf}" for g in GROUPS for leaf in _BN_LEAVES if f"{scope}/{g}/{leaf}" in table]
+            if f"{scope}/W_hh" not in table or not bn:
+                continue  # W_xh/W_hh without batch norms: some other hand-written cell
+            members = [name, f"{scope}/W_hh", *bn]
+            if any(n in claimed for n in members):
+                continue
+            group = _group(scope, table)
+            claimed.update(members)
+            claimed.update(group.weights.values())
+            groups.append(group)
+        return groups
+
+    def describe(self, group) -> str:
+        config = group.config
+        return (f"num_units={config['num_units']} input_depth={group.input_depth} "
+                f"max_bn_steps={config['max_bn_steps']}")
+
+    def config_from_golden(self, fields):
+        config = {k: float(fields[k]) for k in ("decay", "epsilon", "forget_bias") if k in fields}
+        if "activation" in fields:
+            config["activation"] = str(fields["activation"])
+        return config, None
+
+    def verify(self, factory, values, config, compare, fields, rng, group) -> None:
+        """The golden's run; or an inference and a training run of random sequences of different
+        lengths from a random state and step, compared with the NumPy reference (statistics too)."""
+        units = config["num_units"]
+        depth = values["W_xh"].shape[0]
+        if fields is not None:
+            x = fields["inputs"]
+            if x.shape[-1] != depth:
+                compare.mismatch(f"inputs have depth {x.shape[-1]}, W_xh expects {depth}")
+                return
+            b = x.shape[0]
+            init = (fields.get("initial_c", np.zeros((b, units), np.float32)),
+                    fields.get("initial_h", np.zeros((b, units), np.float32)),
+                    fields.get("initial_step", np.zeros((b, 1), np.float32)))
+            training = bool(fields.get("training", False))
+            layer = factory([None, depth])
+            got = run_cell(layer, x, fields.get("sequence_length"), init, training)
+            want = (fields["outputs"], (fields["final_c"], fields["final_h"], fields.get("final_step")))
+            _compare_run(compare, "", got, want, layer, {k: fields[k] for k in _STATISTIC_FIELDS if k in fields})
             return
-        b = x.shape[0]
-        init = (fields.get("initial_c", np.zeros((b, units), np.float32)),
-                fields.get("initial_h", np.zeros((b, units), np.float32)),
-                fields.get("initial_step", np.zeros((b, 1), np.float32)))
-        training = bool(fields.get("training", False))
-        layer = factory([None, depth])
-        got = run_cell(layer, x, fields.get("sequence_length"), init, training)
-        want = (fields["outputs"], (fields["final_c"], fields["final_h"], fields.get("final_step")))
-        _compare_run(compare, "", got, want, layer, {k: fields[k] for k in _STATISTIC_FIELDS if k in fields})
-        return
-    if config.get("activation") not in _ACTIVATIONS:
-        compare.mismatch(f"no NumPy reference for activation {config.get('activation')!r} "
-                         f"(known: tanh, relu, softsign, linear); verify with --golden")
-        return
-    x = rng.standard_normal((RANDOM_BATCH, RANDOM_STEPS, depth)).astype(np.float32)
-    lengths = np.array(RANDOM_LENGTHS, np.int32)
-    init = ((0.5 * rng.standard_normal((RANDOM_BATCH, units))).astype(np.float32),
-            (0.5 * rng.standard_normal((RANDOM_BATCH, units))).astype(np.float32),
-            np.ones((RANDOM_BATCH, 1), np.float32))
-    for training in (False, True):
-        layer = factory([None, depth])
-        got = run_cell(layer, x, lengths, init, training)
-        outputs, state, stats = reference_cell(values, config, x, lengths, init, training)
-        label = "training " if training else ""
-        _compare_run(compare, label, got, (outputs, state), layer, stats)
+        if config.get("activation") not in _ACTIVATIONS:
+            compare.mismatch(f"no NumPy reference for activation {config.get('activation')!r} "
+                             f"(known: tanh, relu, softsign, linear); verify with --golden")
+            return
+        x = rng.standard_normal((RANDOM_BATCH, RANDOM_STEPS, depth)).astype(np.float32)
+        lengths = np.array(RANDOM_LENGTHS, np.int32)
+        init = ((0.5 * rng.standard_normal((RANDOM_BATCH, units))).astype(np.float32),
+                (0.5 * rng.standard_normal((RANDOM_BATCH, units))).astype(np.float32),
+                np.ones((RANDOM_BATCH, 1), np.float32))
+        for training in (False, True):
+            layer = factory([None, depth])
+            got = run_cell(layer, x, lengths, init, training)
+            outputs, state, stats = reference_cell(values, config, x, lengths, init, training)
+            label = "training " if training else ""
+            _compare_run(compare, label, got, (outputs, state), layer, stats)
+
+
+KIND = BnLstmCellKind()

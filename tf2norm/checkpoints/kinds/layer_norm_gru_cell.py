@@ -44,135 +44,13 @@ import re
 
 import numpy as np
 
-from ..naming import Group, role_of, shape_text
+from ..model import Group, SourceCalls, role_of
 from . import _cell
-
-ID = "layer_norm_gru_cell"
-TITLE = "LayerNormGRUCell"
-REPLACEMENT = "tf2norm.replacements.LayerNormGRUCell"
-# Before any kind that would take a `<gate>/gamma` + `<gate>/beta` pair for a layer norm of its own.
-PRIORITY = 10
-SETTABLE = ("activation", "dropout_keep_prob", "dropout_prob_seed")
-CELL = True
-DATA_FORMAT = False
-# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
-# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
-# parameters, which argument is which setting, the arguments that name the scope, and the settings
-# the call itself implies.
-SOURCE = (
-    (("tf2norm.replacements.LayerNormGRUCell",), ("num_units", "activation"),
-     {"activation": "activation", "dropout_keep_prob": "dropout_keep_prob",
-      "dropout_prob_seed": "dropout_prob_seed"}, (), {}),
-)
 
 LN_GATES = ("reset", "update", "candidate")
 _NORMS = tuple(f"{gate}_{part}" for gate in LN_GATES for part in ("gamma", "beta"))
 _CELL_SCOPE_NAME = re.compile(r"^(?:layer_?norm(?:ali[sz]ed)?|ln)_?gru(?:_?cell)?(?:_\d+)?$")
-
-_REQUIRED = ("inputs", "outputs", "final_h")
-GOLDEN_FIELDS = _REQUIRED + ("sequence_length", "initial_h", "activation")
-
-RANDOM_BATCH = 3
-RANDOM_STEPS = 7
-RANDOM_LENGTHS = (7, 4, 1)
-
-
-# ----------------------------------------------------------------------------------------------
-# recognition
-# ----------------------------------------------------------------------------------------------
-
-
-def recognise(table, claimed) -> list:
-    groups = []
-    for name in table:
-        if not name.endswith("/gates/kernel"):
-            continue
-        scope = name[: -len("/gates/kernel")]
-        norms = {k: f"{scope}/{k.replace('_', '/', 1)}" for k in _NORMS}
-        present = {k: n for k, n in norms.items() if n in table}
-        named_as_cell = bool(_CELL_SCOPE_NAME.match(scope.rsplit("/", 1)[-1].lower()))
-        if not present and not named_as_cell:
-            continue
-        members = [name, f"{scope}/candidate/kernel", *present.values()]
-        if any(n in claimed for n in members):
-            continue
-        group = _group(scope, present, table)
-        claimed.update(group.weights.values())
-        groups.append(group)
-    return groups
-
-
-def _group(scope, norms, table) -> Group:
-    weights = {"gates_kernel": f"{scope}/gates/kernel"}
-    if f"{scope}/candidate/kernel" in table:
-        weights["candidate_kernel"] = f"{scope}/candidate/kernel"
-    biases = {k: f"{scope}/{k.replace('_', '/')}" for k in ("gates_bias", "candidate_bias")
-              if f"{scope}/{k.replace('_', '/')}" in table}
-    weights.update(biases)
-    weights.update(norms)
-    layer_norm = bool(norms)
-    group = Group(scope=scope, kind=ID, weights=weights, naming="hand-rolled TF1 layer-norm GRU",
-                  config={"num_units": None, "layer_norm": layer_norm}, role=role_of(scope))
-
-    def bad(message):
-        group.problems.append(f"inconsistent LayerNormGRUCell group {scope}: {message}")
-
-    kshape = table[weights["gates_kernel"]].shape
-    if len(kshape) != 2 or kshape[1] % 2 or kshape[1] == 0:
-        bad(f"{scope}/gates/kernel has shape {shape_text(kshape)}, expected [input_depth + num_units, "
-            "2 * num_units]")
-        return group
-    units = kshape[1] // 2
-    if kshape[0] <= units:
-        bad(f"{scope}/gates/kernel has shape {shape_text(kshape)}: {kshape[0]} rows leave no input "
-            f"depth for num_units={units}")
-        return group
-    group.config["num_units"] = units
-    group.input_depth = kshape[0] - units
-    if "candidate_kernel" not in weights:
-        bad(f"{scope}/candidate/kernel is missing")
-    if layer_norm and len(norms) != len(_NORMS):
-        missing = sorted(k.replace("_", "/", 1) for k in set(_NORMS) - set(norms))
-        bad(f"layer norm variables missing: {', '.join(missing)}")
-    if layer_norm and biases:
-        bad(f"has both biases ({', '.join(sorted(biases.values()))}) and layer norm variables; the "
-            "cell has biases only when layer_norm=False")
-    if not layer_norm and len(biases) != 2:
-        bad("has neither the layer norm variables nor both biases (gates/bias, candidate/bias)")
-    expect = {"candidate_kernel": (kshape[0], units), "gates_bias": (2 * units,), "candidate_bias": (units,)}
-    expect.update({k: (units,) for k in norms})
-    for key, shape in expect.items():
-        if key in weights and table[weights[key]].shape != shape:
-            bad(f"{weights[key]} has shape {shape_text(table[weights[key]].shape)}, expected "
-                f"{shape_text(shape)} for num_units={units} and input depth {group.input_depth}")
-    return group
-
-
-def describe(group) -> str:
-    return (f"num_units={group.config['num_units']} input_depth={group.input_depth} "
-            f"layer_norm={group.config['layer_norm']}")
-
-
-details = _cell.details
-build_input_shape = _cell.build_input_shape
-
-
-# ----------------------------------------------------------------------------------------------
-# golden files
-# ----------------------------------------------------------------------------------------------
-
-
-def check_golden(scope, fields, path) -> None:
-    _cell.require(scope, fields, path, _REQUIRED)
-
-
-def config_from_golden(fields):
-    return ({"activation": str(fields["activation"])} if "activation" in fields else {}), None
-
-
-# ----------------------------------------------------------------------------------------------
-# verification
-# ----------------------------------------------------------------------------------------------
+_TITLE = "LayerNormGRUCell"
 
 #: Activations the NumPy reference knows (the checkpoint's --config activation=...).
 _ACTIVATIONS = {
@@ -184,24 +62,48 @@ _ACTIVATIONS = {
 }
 
 
+def _group(scope, norms, table) -> Group:
+    weights = {"gates_kernel": f"{scope}/gates/kernel"}
+    if f"{scope}/candidate/kernel" in table:
+        weights["candidate_kernel"] = f"{scope}/candidate/kernel"
+    biases = {k: f"{scope}/{k.replace('_', '/')}" for k in ("gates_bias", "candidate_bias")
+              if f"{scope}/{k.replace('_', '/')}" in table}
+    weights.update(biases)
+    weights.update(norms)
+    layer_norm = bool(norms)
+    group = Group(scope=scope, kind=LayerNormGruCellKind.ID, weights=weights, naming="hand-rolled TF1 layer-norm GRU",
+                  config={"num_units": None, "layer_norm": layer_norm}, role=role_of(scope))
+    units = _cell.kernel_units(group, table, weights["gates_kernel"], 2, _TITLE, f"{scope}/gates/kernel")
+    if units is None:
+        return group
+    if "candidate_kernel" not in weights:
+        _cell.problem(group, _TITLE, f"{scope}/candidate/kernel is missing")
+    if layer_norm and len(norms) != len(_NORMS):
+        missing = sorted(k.replace("_", "/", 1) for k in set(_NORMS) - set(norms))
+        _cell.problem(group, _TITLE, f"layer norm variables missing: {', '.join(missing)}")
+    if layer_norm and biases:
+        _cell.problem(group, _TITLE, f"has both biases ({', '.join(sorted(biases.values()))}) and layer norm "
+                                     "variables; the cell has biases only when layer_norm=False")
+    if not layer_norm and len(biases) != 2:
+        _cell.problem(group, _TITLE, "has neither the layer norm variables nor both biases (gates/bias, "
+                                     "candidate/bias)")
+    rows = table[weights["gates_kernel"]].shape[0]
+    expect = {"candidate_kernel": (rows, units), "gates_bias": (2 * units,), "candidate_bias": (units,)}
+    expect.update({k: (units,) for k in norms})
+    _cell.check_shapes(group, table, expect, _TITLE,
+                       f" for num_units={units} and input depth {group.input_depth}")
+    return group
+
+
 def run_cell(cell, inputs, lengths=None, initial_state=None):
     """``dynamic_rnn`` semantics with the replacement cell on Keras' RNN layer: (outputs, h).
 
     Outputs at and past each example's length are zero, the state frozen at its last valid step.
     """
-    import keras
-    import tensorflow as tf
-
-    inputs = tf.convert_to_tensor(np.asarray(inputs, np.float32))
-    b, t = inputs.shape[0], inputs.shape[1]
-    lengths = np.full([b], t) if lengths is None else np.asarray(lengths).reshape(-1)
-    mask = tf.constant(np.arange(t)[None, :] < lengths[:, None])
     if initial_state is None:
-        initial_state = np.zeros([b, cell.num_units], np.float32)
-    rnn = keras.layers.RNN(cell, return_sequences=True, return_state=True)
-    outputs, h = rnn(inputs, mask=mask, initial_state=[tf.constant(np.asarray(initial_state, np.float32))])
-    outputs = tf.where(mask[:, :, None], outputs, tf.zeros_like(outputs))
-    return outputs.numpy(), h.numpy()
+        initial_state = np.zeros([np.shape(inputs)[0], cell.num_units], np.float32)
+    outputs, (h,) = _cell.run_dynamic_rnn(cell, inputs, lengths, [initial_state])
+    return outputs, h
 
 
 def reference_cell(values, config, inputs, lengths, initial_state):
@@ -213,28 +115,70 @@ def reference_cell(values, config, inputs, lengths, initial_state):
                                      activation=_ACTIVATIONS[config.get("activation")])
 
 
-def verify(factory, values, config, compare, fields, rng, group) -> None:
-    """A batch of sequences of different lengths from a random state (or the golden's)."""
-    units = config["num_units"]
-    depth = values["gates_kernel"].shape[0] - units
-    if fields is not None:
-        x = fields["inputs"]
-        lengths = fields.get("sequence_length")
-        init = fields.get("initial_h")
-        want = (fields["outputs"], fields["final_h"])
-    else:
-        if config.get("activation") not in _ACTIVATIONS:
-            compare.mismatch(f"no NumPy reference for activation {config.get('activation')!r} "
-                             f"(known: tanh, relu, sigmoid, linear); verify with --golden")
+class LayerNormGruCellKind(_cell.CellKind):
+    ID = "layer_norm_gru_cell"
+    TITLE = _TITLE
+    REPLACEMENT = "tf2norm.replacements.LayerNormGRUCell"
+    # Before any kind that would take a `<gate>/gamma` + `<gate>/beta` pair for a layer norm of its own.
+    PRIORITY = 10
+    SETTABLE = ("activation", "dropout_keep_prob", "dropout_prob_seed")
+    REQUIRED_GOLDEN = ("inputs", "outputs", "final_h")
+    GOLDEN_FIELDS = REQUIRED_GOLDEN + ("sequence_length", "initial_h", "activation")
+    SOURCE = (
+        SourceCalls(names=("tf2norm.replacements.LayerNormGRUCell",), positional=("num_units", "activation"),
+                    settings={"activation": "activation", "dropout_keep_prob": "dropout_keep_prob",
+                              "dropout_prob_seed": "dropout_prob_seed"}),
+    )
+
+    def recognise(self, table, claimed) -> list:
+        groups = []
+        for name in table:
+            if not name.endswith("/gates/kernel"):
+                continue
+            scope = name[: -len("/gates/kernel")]
+            norms = {k: f"{scope}/{k.replace('_', '/', 1)}" for k in _NORMS}
+            present = {k: n for k, n in norms.items() if n in table}
+            named_as_cell = bool(_CELL_SCOPE_NAME.match(scope.rsplit("/", 1)[-1].lower()))
+            if not present and not named_as_cell:
+                continue
+            members = [name, f"{scope}/candidate/kernel", *present.values()]
+            if any(n in claimed for n in members):
+                continue
+            group = _group(scope, present, table)
+            claimed.update(group.weights.values())
+            groups.append(group)
+        return groups
+
+    def describe(self, group) -> str:
+        return (f"num_units={group.config['num_units']} input_depth={group.input_depth} "
+                f"layer_norm={group.config['layer_norm']}")
+
+    def config_from_golden(self, fields):
+        return ({"activation": str(fields["activation"])} if "activation" in fields else {}), None
+
+    def verify(self, factory, values, config, compare, fields, rng, group) -> None:
+        """A batch of sequences of different lengths from a random state (or the golden's)."""
+        units = config["num_units"]
+        depth = values["gates_kernel"].shape[0] - units
+        if fields is not None:
+            x = fields["inputs"]
+            lengths = fields.get("sequence_length")
+            init = fields.get("initial_h")
+            want = (fields["outputs"], fields["final_h"])
+        else:
+            if config.get("activation") not in _ACTIVATIONS:
+                compare.mismatch(f"no NumPy reference for activation {config.get('activation')!r} "
+                                 f"(known: tanh, relu, sigmoid, linear); verify with --golden")
+                return
+            x, lengths, (init,) = _cell.random_sequences(rng, depth, units, 1)
+            want = reference_cell(values, config, x, lengths, init)
+        if x.shape[-1] != depth:
+            compare.mismatch(f"inputs have depth {x.shape[-1]}, the kernel expects {depth}")
             return
-        x = rng.standard_normal((RANDOM_BATCH, RANDOM_STEPS, depth)).astype(np.float32)
-        lengths = np.array(RANDOM_LENGTHS, np.int32)
-        init = (0.5 * rng.standard_normal((RANDOM_BATCH, units))).astype(np.float32)
-        want = reference_cell(values, config, x, lengths, init)
-    if x.shape[-1] != depth:
-        compare.mismatch(f"inputs have depth {x.shape[-1]}, the kernel expects {depth}")
-        return
-    layer = factory([None, depth])
-    got = run_cell(layer, x, lengths, init)
-    compare("outputs", got[0], want[0])
-    compare("final h", got[1], want[1])
+        layer = factory([None, depth])
+        got = run_cell(layer, x, lengths, init)
+        compare("outputs", got[0], want[0])
+        compare("final h", got[1], want[1])
+
+
+KIND = LayerNormGruCellKind()

@@ -38,48 +38,18 @@ import re
 
 import numpy as np
 
-from ..naming import Group, role_of, shape_text
+from ..model import Group, SourceCalls, role_of
 from . import _cell
 
-ID = "lstm_cell"
-TITLE = "LayerNormBasicLSTMCell"
-REPLACEMENT = "tf2norm.replacements.LayerNormBasicLSTMCell"
-PRIORITY = 10
-SETTABLE = ("forget_bias", "dropout_keep_prob", "dropout_prob_seed")
-CELL = True
-DATA_FORMAT = False
-# What `--source FILE` reads (see checkpoints/source.py): the calls that make this kind's groups, legacy
-# and migrated (`rewriters.<id>.<ATTRIBUTE>`: a rewriter's set of legacy names), their positional
-# parameters, which argument is which setting, the arguments that name the scope, and the settings
-# the call itself implies.
-SOURCE = (
-    (("rewriters.layer_norm_basic_lstm_cell.LEGACY", "tf2norm.replacements.LayerNormBasicLSTMCell",
-      "tf2norm.replacements.LayerNormBasicLSTM"),
-     ("num_units", "forget_bias"),
-     {"forget_bias": "forget_bias", "dropout_keep_prob": "dropout_keep_prob",
-      "dropout_prob_seed": "dropout_prob_seed"}, (), {}),
-)
-
-LN_GATES = ("input", "transform", "forget", "output", "state")
 #: TF1 defaults of what a checkpoint cannot tell (the user overrides them with --config).
 DEFAULTS = {"forget_bias": 1.0}
+LN_GATES = ("input", "transform", "forget", "output", "state")
 
 # (suffix relative to the cell scope, naming) for the kernel and the bias; longest first.
 _KERNEL_SUFFIXES = (("linear/weights", "TF 0.12"), ("kernel", "TF 1.2-1.15"), ("weights", "TF 1.0-1.1"))
 _BIAS_SUFFIXES = ("linear/b", "linear/biases", "bias", "biases")
 _CELL_SCOPE_NAME = re.compile(r"^(layer_norm_basic_lstm_cell(_\d+)?|LayerNormBasicLSTMCell)$")
-
-_REQUIRED = ("inputs", "outputs", "final_c", "final_h")
-GOLDEN_FIELDS = _REQUIRED + ("sequence_length", "initial_c", "initial_h", "forget_bias")
-
-RANDOM_BATCH = 3
-RANDOM_STEPS = 7
-RANDOM_LENGTHS = (7, 4, 1)
-
-
-# ----------------------------------------------------------------------------------------------
-# recognition
-# ----------------------------------------------------------------------------------------------
+_TITLE = "LayerNormBasicLSTMCell"
 
 
 def _cell_candidates(names):
@@ -94,22 +64,6 @@ def _cell_candidates(names):
     return found
 
 
-def recognise(table, claimed) -> list:
-    groups = []
-    for scope, (kernel, naming) in _cell_candidates(table).items():
-        gates = {f"{g}_{p}": f"{scope}/{g}/{p}" for g in LN_GATES for p in ("gamma", "beta")}
-        present = {k: n for k, n in gates.items() if n in table}
-        named_as_cell = bool(_CELL_SCOPE_NAME.match(scope.rsplit("/", 1)[-1]))
-        if not present and not named_as_cell:
-            continue
-        if any(n in claimed for n in present.values()) or kernel in claimed:
-            continue
-        group = _group(scope, kernel, naming, present, table)
-        claimed.update(group.weights.values())
-        groups.append(group)
-    return groups
-
-
 def _group(scope, kernel, naming, gates, table) -> Group:
     weights = {"kernel": kernel}
     bias = next((f"{scope}/{s}" for s in _BIAS_SUFFIXES if f"{scope}/{s}" in table), None)
@@ -117,68 +71,24 @@ def _group(scope, kernel, naming, gates, table) -> Group:
         weights["bias"] = bias
     weights.update(gates)
     layer_norm = bool(gates)
-    group = Group(scope=scope, kind=ID, weights=weights, naming=naming,
-                  config={"num_units": None, "layer_norm": layer_norm, **DEFAULTS},
-                  role=role_of(scope))
-
-    def bad(message):
-        group.problems.append(f"inconsistent LayerNormBasicLSTMCell group {scope}: {message}")
-
-    kshape = table[kernel].shape
-    if len(kshape) != 2 or kshape[1] % 4 or kshape[1] == 0:
-        bad(f"kernel {kernel} has shape {shape_text(kshape)}, expected [input_depth + num_units, "
-            "4 * num_units]")
+    group = Group(scope=scope, kind=LstmCellKind.ID, weights=weights, naming=naming,
+                  config={"num_units": None, "layer_norm": layer_norm, **DEFAULTS}, role=role_of(scope))
+    units = _cell.kernel_units(group, table, kernel, 4, _TITLE, f"kernel {kernel}")
+    if units is None:
         return group
-    units = kshape[1] // 4
-    if kshape[0] <= units:
-        bad(f"kernel {kernel} has shape {shape_text(kshape)}: {kshape[0]} rows leave no input depth "
-            f"for num_units={units}")
-        return group
-    group.config["num_units"] = units
-    group.input_depth = kshape[0] - units
     if layer_norm and len(gates) != 2 * len(LN_GATES):
         missing = sorted(set(f"{g}/{p}" for g in LN_GATES for p in ("gamma", "beta"))
                          - {k.replace("_", "/", 1) for k in gates})
-        bad(f"layer norm variables missing: {', '.join(missing)}")
+        _cell.problem(group, _TITLE, f"layer norm variables missing: {', '.join(missing)}")
     if layer_norm and bias is not None:
-        bad(f"has both a bias ({bias}) and layer norm variables; TF1 creates the bias only "
-            "when layer_norm=False")
+        _cell.problem(group, _TITLE, f"has both a bias ({bias}) and layer norm variables; TF1 creates the bias "
+                                     "only when layer_norm=False")
     if not layer_norm and bias is None:
-        bad("has neither a bias nor layer norm variables")
+        _cell.problem(group, _TITLE, "has neither a bias nor layer norm variables")
     expect = {"bias": (4 * units,)}
     expect.update({k: (units,) for k in gates})
-    for key, shape in expect.items():
-        if key in weights and table[weights[key]].shape != shape:
-            bad(f"{weights[key]} has shape {shape_text(table[weights[key]].shape)}, expected "
-                f"{shape_text(shape)} for num_units={units}")
+    _cell.check_shapes(group, table, expect, _TITLE, f" for num_units={units}")
     return group
-
-
-def describe(group) -> str:
-    return (f"num_units={group.config['num_units']} input_depth={group.input_depth} "
-            f"layer_norm={group.config['layer_norm']}")
-
-
-details = _cell.details
-build_input_shape = _cell.build_input_shape
-
-
-# ----------------------------------------------------------------------------------------------
-# golden files
-# ----------------------------------------------------------------------------------------------
-
-
-def check_golden(scope, fields, path) -> None:
-    _cell.require(scope, fields, path, _REQUIRED)
-
-
-def config_from_golden(fields):
-    return ({"forget_bias": float(fields["forget_bias"])} if "forget_bias" in fields else {}), None
-
-
-# ----------------------------------------------------------------------------------------------
-# verification
-# ----------------------------------------------------------------------------------------------
 
 
 def run_cell(cell, inputs, lengths=None, initial_state=None):
@@ -186,20 +96,9 @@ def run_cell(cell, inputs, lengths=None, initial_state=None):
 
     Outputs at and past each example's length are zero, the state frozen at its last valid step.
     """
-    import keras
-    import tensorflow as tf
-
-    inputs = tf.convert_to_tensor(np.asarray(inputs, np.float32))
-    b, t = inputs.shape[0], inputs.shape[1]
-    lengths = np.full([b], t) if lengths is None else np.asarray(lengths).reshape(-1)
-    mask = tf.constant(np.arange(t)[None, :] < lengths[:, None])
     if initial_state is None:
-        initial_state = [np.zeros([b, cell.num_units], np.float32)] * 2
-    rnn = keras.layers.RNN(cell, return_sequences=True, return_state=True)
-    outputs, c, h = rnn(inputs, mask=mask,
-                        initial_state=[tf.constant(np.asarray(s, np.float32)) for s in initial_state])
-    outputs = tf.where(mask[:, :, None], outputs, tf.zeros_like(outputs))
-    return outputs.numpy(), (c.numpy(), h.numpy())
+        initial_state = [np.zeros([np.shape(inputs)[0], cell.num_units], np.float32)] * 2
+    return _cell.run_dynamic_rnn(cell, inputs, lengths, initial_state)
 
 
 def reference_cell(values, config, inputs, lengths, initial_state):
@@ -217,34 +116,67 @@ def reference_cell(values, config, inputs, lengths, initial_state):
                                       initial_state=initial_state)
 
 
-def _random_case(rng, depth, units):
-    x = rng.standard_normal((RANDOM_BATCH, RANDOM_STEPS, depth)).astype(np.float32)
-    init = tuple((0.5 * rng.standard_normal((RANDOM_BATCH, units))).astype(np.float32)
-                 for _ in range(2))
-    return x, np.array(RANDOM_LENGTHS, np.int32), init
+class LstmCellKind(_cell.CellKind):
+    ID = "lstm_cell"
+    TITLE = _TITLE
+    REPLACEMENT = "tf2norm.replacements.LayerNormBasicLSTMCell"
+    PRIORITY = 10
+    SETTABLE = ("forget_bias", "dropout_keep_prob", "dropout_prob_seed")
+    REQUIRED_GOLDEN = ("inputs", "outputs", "final_c", "final_h")
+    GOLDEN_FIELDS = REQUIRED_GOLDEN + ("sequence_length", "initial_c", "initial_h", "forget_bias")
+    SOURCE = (
+        SourceCalls(names=("tf2norm.replacements.LayerNormBasicLSTMCell", "tf2norm.replacements.LayerNormBasicLSTM"),
+                    legacy_from=("layer_norm_basic_lstm_cell.LEGACY",), positional=("num_units", "forget_bias"),
+                    settings={"forget_bias": "forget_bias", "dropout_keep_prob": "dropout_keep_prob",
+                              "dropout_prob_seed": "dropout_prob_seed"}),
+    )
+
+    def recognise(self, table, claimed) -> list:
+        groups = []
+        for scope, (kernel, naming) in _cell_candidates(table).items():
+            gates = {f"{g}_{p}": f"{scope}/{g}/{p}" for g in LN_GATES for p in ("gamma", "beta")}
+            present = {k: n for k, n in gates.items() if n in table}
+            named_as_cell = bool(_CELL_SCOPE_NAME.match(scope.rsplit("/", 1)[-1]))
+            if not present and not named_as_cell:
+                continue
+            if any(n in claimed for n in present.values()) or kernel in claimed:
+                continue
+            group = _group(scope, kernel, naming, present, table)
+            claimed.update(group.weights.values())
+            groups.append(group)
+        return groups
+
+    def describe(self, group) -> str:
+        return (f"num_units={group.config['num_units']} input_depth={group.input_depth} "
+                f"layer_norm={group.config['layer_norm']}")
+
+    def config_from_golden(self, fields):
+        return ({"forget_bias": float(fields["forget_bias"])} if "forget_bias" in fields else {}), None
+
+    def verify(self, factory, values, config, compare, fields, rng, group) -> None:
+        """A batch of sequences of different lengths from a random state (or the golden's)."""
+        if fields is not None:
+            x = fields["inputs"]
+            lengths = fields.get("sequence_length")
+            init = None
+            if "initial_c" in fields or "initial_h" in fields:
+                units = config["num_units"]
+                zero = np.zeros((x.shape[0], units), np.float32)
+                init = (fields.get("initial_c", zero), fields.get("initial_h", zero))
+            want = (fields["outputs"], (fields["final_c"], fields["final_h"]))
+        else:
+            x, lengths, init = _cell.random_sequences(rng, values["kernel"].shape[0] - config["num_units"],
+                                                      config["num_units"], 2)
+            want = reference_cell(values, config, x, lengths, init)
+        depth = values["kernel"].shape[0] - config["num_units"]
+        if x.shape[-1] != depth:
+            compare.mismatch(f"inputs have depth {x.shape[-1]}, the kernel expects {depth}")
+            return
+        layer = factory([None, x.shape[-1]])
+        got = run_cell(layer, x, lengths, init)
+        compare("outputs", got[0], want[0])
+        compare("final c", got[1][0], want[1][0])
+        compare("final h", got[1][1], want[1][1])
 
 
-def verify(factory, values, config, compare, fields, rng, group) -> None:
-    """A batch of sequences of different lengths from a random state (or the golden's)."""
-    if fields is not None:
-        x = fields["inputs"]
-        lengths = fields.get("sequence_length")
-        init = None
-        if "initial_c" in fields or "initial_h" in fields:
-            units = config["num_units"]
-            zero = np.zeros((x.shape[0], units), np.float32)
-            init = (fields.get("initial_c", zero), fields.get("initial_h", zero))
-        want = (fields["outputs"], (fields["final_c"], fields["final_h"]))
-    else:
-        x, lengths, init = _random_case(rng, values["kernel"].shape[0] - config["num_units"],
-                                        config["num_units"])
-        want = reference_cell(values, config, x, lengths, init)
-    depth = values["kernel"].shape[0] - config["num_units"]
-    if x.shape[-1] != depth:
-        compare.mismatch(f"inputs have depth {x.shape[-1]}, the kernel expects {depth}")
-        return
-    layer = factory([None, x.shape[-1]])
-    got = run_cell(layer, x, lengths, init)
-    compare("outputs", got[0], want[0])
-    compare("final c", got[1][0], want[1][0])
-    compare("final h", got[1][1], want[1][1])
+KIND = LstmCellKind()
