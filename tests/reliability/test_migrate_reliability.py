@@ -350,8 +350,15 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
         from tf2norm.rewriters import command
 
         pool = ProcessPoolExecutor(max_workers=2, initializer=command._worker_dies_with, initargs=(os.getpid(),))
+        def pid_after(delay):
+            time.sleep(delay)
+            return os.getpid()
+
+        # Wait until every worker has answered once, so each has run its initializer.
+        seen = set()
+        while not pool._processes or seen != set(pool._processes):
+            seen |= set(f.result() for f in [pool.submit(pid_after, 0.3) for _ in range(2)])
         futures = [pool.submit(time.sleep, 120) for _ in range(2)]
-        time.sleep(1)
         print(" ".join(str(pid) for pid in pool._processes), flush=True)
         os.kill(os.getpid(), 9)
         """)

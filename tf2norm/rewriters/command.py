@@ -159,6 +159,13 @@ def _run_files(driver, files, options, jobs, show_progress):
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
+        # What the workers' initializer and SIGTERM handler import is imported here first: a worker
+        # forked while another thread of ours held an import lock would otherwise deadlock on it,
+        # before it could ask to die with us.
+        import ctypes  # noqa: F401
+
+        from tf2norm.rewriters import _files  # noqa: F401
+
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_dies_with, initargs=(os.getpid(),))
         try:
             results = pool.map(driver.process_file, files, [options] * len(files), chunksize=4)
