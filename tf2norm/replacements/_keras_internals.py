@@ -22,7 +22,7 @@ import sys
 from keras.src.backend import rnn  # noqa: F401  (re-exported: see the module docstring)
 
 #: The Keras versions whose internals these were checked against (major.minor).
-TESTED = ("3.10", "3.11", "3.12", "3.13", "3.14", "3.15")
+TESTED = ("3.15",)
 
 try:  # Keras' TensorFlow RNN loop
     from keras.src.backend.tensorflow.rnn import rnn as _tf_rnn
