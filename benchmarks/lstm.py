@@ -32,7 +32,7 @@ def _candidates(H):
     import keras
 
     from tf2norm.replacements import LayerNormBasicLSTMCell
-    from tf2norm.replacements.layer_norm_lstm import LayerNormBasicLSTM
+    from tf2norm.replacements.layer_norm_basic_lstm import LayerNormBasicLSTM
 
     return {
         "tf2norm": lambda: LayerNormBasicLSTM(H, return_sequences=True),

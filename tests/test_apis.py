@@ -68,6 +68,23 @@ def test_every_replacement_belongs_to_an_api():
     assert all(hasattr(replacements, name) for name in owned)
 
 
+def test_every_replacement_module_belongs_to_an_api():
+    from tf2norm import replacements
+
+    modules = {api.id for api in apis.APIS} | {m for api in apis.APIS for m in api.modules}
+    assert _public_modules(replacements) == modules | set(apis.SHARED_MODULES)
+
+
+@pytest.mark.parametrize("api", apis.APIS, ids=API_IDS)
+def test_an_apis_replacements_live_in_its_modules(api):
+    import importlib
+
+    homes = [importlib.import_module(f"tf2norm.replacements.{m}")
+             for m in (api.id, *api.modules, *apis.SHARED_MODULES)]
+    for name in api.replacements:
+        assert any(hasattr(module, name) for module in homes), f"{name} is not in {api.id}'s modules"
+
+
 def test_every_checkpoint_kind_belongs_to_an_api():
     assert {k.ID for k in kinds.all_kinds()} == {kind for api in apis.APIS for kind in api.kinds}
 

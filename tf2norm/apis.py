@@ -4,9 +4,9 @@ A legacy API (tf.contrib.layers.batch_norm, tfa's LayerNormLSTMCell, a hand-writ
 has one id: its rewriter's (`tf2norm migrate --only ID`). The id names its parts:
 
 * `tf2norm/rewriters/<id>.py` and `tests/rewriters/test_<id>.py`;
-* `tf2norm/replacements/<id>.py`, which defines its `replacements` (exported by tf2norm.replacements;
-  a replacement two APIs share lives in a family module, such as `batch_normalization.py`), and
-  `tests/replacements/test_<id>*.py`;
+* `tf2norm/replacements/<id>.py` (and its `modules`), which define its `replacements` (exported by
+  tf2norm.replacements; what several APIs share lives in a `SHARED_MODULES` module, such as
+  `batch_normalization.py`), and `tests/replacements/test_<id>*.py`;
 * with arithmetic of its own: `tf2norm/reference/<id>.py` (the NumPy oracle), the goldens
   `fixtures/golden/<prefix>*.npz` written by its `generators` from the real legacy library, and
   `tests/replacements/test_<id>_golden.py`;
@@ -56,6 +56,8 @@ class Api:
     #: Public names of tf2norm.replacements that migrated code of this API uses.
     replacements: tuple[str, ...]
     rows: tuple[Row, ...]
+    #: Modules of tf2norm.replacements besides `<id>.py` that hold its replacements.
+    modules: tuple[str, ...] = ()
     #: Checkpoint group kinds (modules of tf2norm.checkpoints.kinds) its replacements load.
     kinds: tuple[str, ...] = ()
     #: File name prefixes of its goldens in fixtures/golden/.
@@ -108,6 +110,7 @@ APIS: tuple[Api, ...] = (
         id="layer_norm_basic_lstm_cell",
         identifiers=frozenset({"contrib"}),
         replacements=("LayerNormBasicLSTMCell", "LayerNormBasicLSTM"),
+        modules=("layer_norm_basic_lstm",),  # the fast sequence layer
         rows=(
         Row(
             legacy='`tf.contrib.rnn.LayerNormBasicLSTMCell`',
@@ -329,6 +332,9 @@ BY_ID: dict[str, Api] = {api.id: api for api in APIS}
 #: Replacements no one API owns: TF1 variable sharing for Keras layers (`scoped_layer.py`), which
 #: the rewriters of layer functions emit for calls that share variables by scope.
 SHARED_REPLACEMENTS = ("scoped_layer", "clear_scoped_layers")
+#: Modules of tf2norm.replacements that several APIs share: the Keras BatchNormalization of contrib's
+#: and tf.layers' batch norms, and scoped_layer.
+SHARED_MODULES = ("batch_normalization", "scoped_layer")
 
 
 def identifiers() -> frozenset[str]:

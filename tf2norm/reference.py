@@ -688,7 +688,7 @@ def tfa_group_norm_grads(x, loss_weights, gamma=None, beta=None, *, groups=32, a
 
 
 # --------------------------------------------------------------------------------------------
-# LayerNormGRUCell: the hand-rolled TF1 layer-norm GRU (spec: tf2norm/replacements/layer_norm_gru_cell.py,
+# LayerNormGRUCell: the hand-rolled TF1 layer-norm GRU (spec: tf2norm/replacements/hand_rolled_layer_norm_gru.py,
 # TF1 code: fixtures/tf1/make_golden_layer_norm_gru.py)
 # --------------------------------------------------------------------------------------------
 

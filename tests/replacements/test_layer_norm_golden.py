@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from tests.golden import cases, case_ids, max_abs_error
 from tf2norm.replacements import LayerNorm, layer_norm
-from tf2norm.replacements.layer_norm import resolve_axes
+from tf2norm.replacements.contrib_layer_norm import resolve_axes
 
 GOLDEN = {g.name: g for g in cases("layernorm_")}
 PROGRAMS = case_ids("layernorm_")

@@ -1,6 +1,6 @@
 """Groups of the widely copied TF1 ``BNLSTMCell`` -> ``tf2norm.replacements.BatchNormLSTMCell``.
 
-The cell is specified in :mod:`tf2norm.replacements.batch_norm_lstm_cell` (its TF1 code is in
+The cell is specified in :mod:`tf2norm.replacements.hand_rolled_bn_lstm` (its TF1 code is in
 ``fixtures/tf1/bn_lstm_program.py``). Names relative to the cell scope ``S`` (``.../BNLSTMCell``
 unless the cell was called with ``scope=``), the replacement weight in brackets, H = num_units,
 R = max_bn_steps:

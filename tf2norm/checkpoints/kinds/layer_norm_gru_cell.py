@@ -1,6 +1,6 @@
 """Hand-rolled TF1 layer-norm GRU cell groups -> ``tf2norm.replacements.LayerNormGRUCell``.
 
-The cell is the one specified in :mod:`tf2norm.replacements.layer_norm_gru_cell` (the TF1 code is
+The cell is the one specified in :mod:`tf2norm.replacements.hand_rolled_layer_norm_gru` (the TF1 code is
 in ``fixtures/tf1/make_golden_layer_norm_gru.py``). Names relative to the cell scope ``S`` (the
 replacement weight in brackets):
 

@@ -59,7 +59,7 @@ import keras
 import tensorflow as tf
 
 from tf2norm.replacements._tf1_cell import Tf1RecurrentCell, Weight
-from tf2norm.replacements.layer_norm_lstm_cell import layer_norm
+from tf2norm.replacements.layer_norm_basic_lstm_cell import layer_norm
 
 #: The layer norms of the cell, each over one [B, H] pre-activation.
 LN_GATES = ("reset", "update", "candidate")
