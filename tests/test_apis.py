@@ -156,3 +156,31 @@ def test_the_support_table_names_exactly_the_rewriters_codes_and_the_apis_kinds(
     cells = [getattr(row, field) for row in api.rows for field in ("keras", "compat", "reported")]
     assert _codes(" ".join(cells)) == set(rewriter.rules)
     assert set(re.findall(r"`(\w+)`", " ".join(row.kind for row in api.rows))) >= set(api.kinds)
+
+
+def _tests(directory: str) -> list[str]:
+    return sorted(p.stem for p in (ROOT / "tests" / directory).glob("test_*.py"))
+
+
+@pytest.mark.parametrize("api", apis.APIS, ids=API_IDS)
+def test_every_api_has_its_tests(api):
+    replacement_tests = [t for t in _tests("replacements") if t.startswith(f"test_{api.id}")]
+    assert replacement_tests, f"no tests/replacements/test_{api.id}*.py"
+    if api.arithmetic:
+        assert f"test_{api.id}_golden" in replacement_tests
+    if api.kinds:
+        assert any(t.startswith(f"test_{api.id}") for t in _tests("checkpoints")), \
+            f"no tests/checkpoints/test_{api.id}*.py"
+
+
+# Tests of what no one API owns: shared replacement modules, the contract of every layer, Keras
+# internals; the checkpoint tools' generic parts.
+_GENERIC_TESTS = {"test_batch_normalization", "test_contract", "test_keras_internals"}
+
+
+@pytest.mark.parametrize("directory", ["replacements", "checkpoints"])
+def test_every_test_module_is_named_by_its_api(directory):
+    for test in _tests(directory):
+        owners = [api.id for api in apis.APIS for name in (api.id, *api.modules)
+                  if test == f"test_{name}" or test.startswith(f"test_{name}_")]
+        assert owners or test in _GENERIC_TESTS or test.startswith("test_checkpoint_"), test

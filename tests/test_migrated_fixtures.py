@@ -53,7 +53,7 @@ EXPECTED_FINDINGS = {
 NOT_BUILT = {"py2_legacy": "does not parse", "unconvertible": "keeps the contrib calls it reports",
              # TF 2 Keras code (tfa never ran on TF 1.x), not a tf.compat.v1 graph for the runner; its
              # migrated versions are built and checked against tfa's numbers by
-             # tests/replacements/test_group_normalization_golden.py.
+             # tests/replacements/test_tfa_normalization_golden.py.
              "tfa_convnet": "TF 2 Keras code, not a TF1 graph",
              # Likewise; built and checked against tfa's numbers by
              # tests/replacements/test_tfa_rnn_cells_golden.py.

@@ -1,6 +1,6 @@
 """`tf2norm.replacements.BatchNormalization` as a Keras 3 layer: modes, distribution, precision, saving.
 
-The numbers against real TF1 are in test_batch_norm_golden.py.
+The numbers against real TF1 are in test_contrib_batch_norm_golden.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`tf2norm.replacements.batch_norm`: TF 1.15 contrib semantics in tf.compat.v1 graphs.
 
-The numbers are checked against real TF1 in test_batch_norm_golden.py; this module checks the
+The numbers are checked against real TF1 in test_contrib_batch_norm_golden.py; this module checks the
 graph-building contract: names, sharing, collections, update placement and argument errors.
 """
 

@@ -1,6 +1,6 @@
 """`LayerNorm` and `layer_norm` beyond the numbers: TF1's variables, collections, errors, Keras use.
 
-The numbers against real TF 1.15 are in test_layer_norm_golden.py.
+The numbers against real TF 1.15 are in test_contrib_layer_norm_golden.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """BatchNormLSTMCell beyond the goldens: arguments, training resolution, Keras integration, config.
 
-The numbers themselves are held to real TF 1.15 in test_batch_norm_lstm_golden.py; here the
+The numbers themselves are held to real TF 1.15 in test_hand_rolled_bn_lstm_golden.py; here the
 expected values come from tf2norm.reference (the NumPy second oracle) or from the spec directly.
 """
 

@@ -1,6 +1,6 @@
 """LayerNormGRUCell as a Keras 3 cell and as a TF1 cell: API, dropout rules, saving, scoping, errors.
 
-The numbers against real TF1 are in test_layer_norm_gru_golden.py; here the NumPy reference
+The numbers against real TF1 are in test_hand_rolled_layer_norm_gru_golden.py; here the NumPy reference
 (tf2norm.reference.ln_gru_*) is the oracle where numbers are needed.
 """
 

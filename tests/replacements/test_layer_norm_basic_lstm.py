@@ -6,7 +6,7 @@ for the default `jit_compile=True` (XLA's tanh/sigmoid/rsqrt differ from TensorF
 an ulp, so each mode is compared with the cell in that mode). Outputs and states must agree
 within 1e-6 (they are in fact equal); gradients, which the layer computes by hand in another
 order, within 1e-5 of the gradient's magnitude. The golden fixtures hold the layer to real TF 1.15
-within the 2e-6 of tests/replacements/test_lstm_golden.py in both modes.
+within the 2e-6 of tests/replacements/test_layer_norm_basic_lstm_cell_golden.py in both modes.
 """
 
 from __future__ import annotations

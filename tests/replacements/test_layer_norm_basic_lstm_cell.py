@@ -1,6 +1,6 @@
 """LayerNormBasicLSTMCell as a Keras 3 cell and as a TF1 cell: API, dropout rules, saving, scoping.
 
-The numbers against real TF1 are in test_lstm_golden.py; here the NumPy reference
+The numbers against real TF1 are in test_layer_norm_basic_lstm_cell_golden.py; here the NumPy reference
 (tf2norm.reference) serves as the oracle where numbers are needed.
 """
 
@@ -135,19 +135,6 @@ def test_graph_mode_scopes_reuse_and_static_unrolling():
         with tf.compat.v1.variable_scope("unrolled"):
             shared(x[:, 0], shared.zero_state(2, tf.float32))
         assert len(tf.compat.v1.global_variables()) == 11
-
-
-def test_dropout_wrapper_and_multi_rnn_cell_in_graph_mode():
-    with tf.Graph().as_default():
-        cells = [DropoutWrapper(LayerNormBasicLSTMCell(4), output_keep_prob=0.9) for _ in range(2)]
-        x = tf.compat.v1.placeholder(tf.float32, [2, 6, 3])
-        outputs, states = tf.compat.v1.nn.dynamic_rnn(MultiRNNCell(cells), x, dtype=tf.float32)
-        assert outputs.shape == (2, 6, 4)
-        assert isinstance(states[1], LSTMStateTuple)
-        names = sorted(v.op.name for v in tf.compat.v1.global_variables())
-        assert names[0] == "rnn/multi_rnn_cell/cell_0/layer_norm_basic_lstm_cell/forget/beta"
-    with pytest.raises(NotImplementedError, match="variational_recurrent"):
-        DropoutWrapper(LayerNormBasicLSTMCell(4), variational_recurrent=True)
 
 
 # NUMERICS.md: TF 1.x's own test vectors, a two-layer MultiRNNCell of LayerNormBasicLSTMCell(2),

@@ -1,5 +1,5 @@
 """tf2norm.replacements.GroupNormalization / InstanceNormalization: arguments, errors, weights,
-serialisation, dynamic shapes and mixed precision (the numbers are in test_group_normalization_golden)."""
+serialisation, dynamic shapes and mixed precision (the numbers are in test_tfa_normalization_golden)."""
 
 from __future__ import annotations
 

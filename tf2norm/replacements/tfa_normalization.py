@@ -5,7 +5,7 @@ end of life and does not install on TF 2.16+) usually become `keras.layers.Group
 (`groups=-1` for instance normalisation): in float32 Keras 3.15's layer gives tfa's numbers bit for
 bit (same reshape into groups, `tf.nn.moments`, the same `x * inv + (beta - mean * inv)`), with the
 same weights (`gamma`, `beta`, shape `[C]`). These replacements are for the two cases where it does
-not (measured against real tfa 0.23 in `tests/replacements/test_group_normalization_golden.py`):
+not (measured against real tfa 0.23 in `tests/replacements/test_tfa_normalization_golden.py`):
 
 * **a negative `axis` other than -1 when there is one channel per group** (InstanceNormalization,
   `groups=-1` or `groups` equal to the channel count). tfa skips the reshape on that path and drops
