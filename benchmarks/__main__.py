@@ -19,8 +19,10 @@ SUITES = ("lstm", "batch_norm", "migrate", "checkpoint")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma-separated subset of {','.join(SUITES)}")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, the small LSTM shape only, smaller trees and checkpoint")
-    parser.add_argument("--full-tree", action="store_true", help="migrate: every .py file of keras + tensorflow, not a sample")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds, the small LSTM shape only, smaller trees and checkpoint")
+    parser.add_argument("--full-tree", action="store_true",
+                        help="migrate: every .py file of keras + tensorflow, not a sample")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(only) - set(SUITES))

@@ -63,7 +63,8 @@ def versions(with_tensorflow: bool) -> str:
         import numpy
         import tensorflow as tf
 
-        threads = (tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())
+        threads = (tf.config.threading.get_intra_op_parallelism_threads(),
+                   tf.config.threading.get_inter_op_parallelism_threads())
         parts += [f"TensorFlow {tf.__version__}", f"Keras {keras.__version__}", f"NumPy {numpy.__version__}"]
         parts.append("TF threads intra/inter %s/%s (0 = all cores)" % threads)
     return "software: " + ", ".join(parts)

@@ -45,7 +45,8 @@ def main() -> None:
             sess.run(tf.compat.v1.global_variables_initializer())
             saver.save(sess, args.prefix, write_meta_graph=False)
     sizes = {name: int(np.prod(shape)) * 4 for name, shape in shapes.items()}
-    print(json.dumps(dict(bytes=sum(sizes.values()), largest=max(sizes.values()), largest_name=max(sizes, key=sizes.get))))
+    print(json.dumps(dict(bytes=sum(sizes.values()), largest=max(sizes.values()),
+                          largest_name=max(sizes, key=sizes.get))))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def main(in_tree: str, out_tree: str) -> None:
     start = time.perf_counter()
     from tensorflow.tools.compatibility import ast_edits, tf_upgrade_v2
 
-    upgrader = ast_edits.ASTCodeUpgrader(tf_upgrade_v2.TFAPIChangeSpec(import_rename=False, upgrade_compat_v1_import=True))
+    spec = tf_upgrade_v2.TFAPIChangeSpec(import_rename=False, upgrade_compat_v1_import=True)
+    upgrader = ast_edits.ASTCodeUpgrader(spec)
     imported = time.perf_counter() - start
     files = failed = 0
     for root, _, names in os.walk(in_tree):

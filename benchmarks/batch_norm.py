@@ -96,7 +96,8 @@ def run(quick: bool = False) -> tuple[str, list]:
         )
         findings.append((f"BatchNormalization {phase}: vs keras", ratio, f"<= {TARGET}"))
     text = (
-        f"2. BatchNormalization, NHWC {'x'.join(map(str, SHAPE))} float32, CPU: median ms, each layer in its faster mode\n"
+        f"2. BatchNormalization, NHWC {'x'.join(map(str, SHAPE))} float32, CPU: median ms, "
+        "each layer in its faster mode\n"
         + format_table(["phase", "tf2norm ms", "keras ms", "ratio", "<=1.1x"], rows)
         + "\n\n   all modes (median ms, ± half inter-quartile range):\n"
         + format_table(["phase", "layer", "graph ms", "xla ms"], detail)

@@ -81,7 +81,8 @@ def run(quick: bool = False) -> tuple[str, list]:
         info = json.loads(made.stdout.strip().splitlines()[-1])
         exe = _tf2norm()
         log("  checkpoint: converting the small fixture (fixed cost)")
-        base_rc, base_s, base_rss, base_err = _peak_rss([exe, "checkpoint", "convert", str(SMALL), "--out", str(Path(tmp) / "small_out")])
+        base_rc, base_s, base_rss, base_err = _peak_rss(
+            [exe, "checkpoint", "convert", str(SMALL), "--out", str(Path(tmp) / "small_out")])
         log("  checkpoint: converting the synthetic checkpoint")
         rc, seconds, rss, err = _peak_rss([exe, "checkpoint", "convert", prefix, "--out", str(Path(tmp) / "big_out")])
     largest = info["largest"]
@@ -100,8 +101,9 @@ def run(quick: bool = False) -> tuple[str, list]:
     text = (
         "4. tf2norm checkpoint convert, peak RSS of the process\n"
         + format_table(["checkpoint", "largest tensor MiB", "peak / largest", "peak RSS MiB", "wall s", "result"], rows)
-        + f"\n   peak {rss / largest:.2f}x the largest tensor {verdict(rss / largest, TARGET, at_most=True) if rc == 0 else 'FAILED'}"
-        f" (target <= {TARGET:g}x); above the fixed cost the conversion adds {added:.2f}x the largest tensor"
+        + f"\n   peak {rss / largest:.2f}x the largest tensor "
+        + (verdict(rss / largest, TARGET, at_most=True) if rc == 0 else "FAILED")
+        + f" (target <= {TARGET:g}x); above the fixed cost the conversion adds {added:.2f}x the largest tensor"
     )
     finding = (rss / largest) if rc == 0 else None
     return text, [("checkpoint convert peak RSS / largest tensor", finding, f"<= {TARGET:g}")]

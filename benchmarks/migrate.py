@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 TARGET_SPEEDUP = 10.0
 TARGET_HELP_S = 0.5
 SAMPLE_FILES = 400
-CLI_TIMEOUT_S = 60  # the as-shipped tf_upgrade_v2 run is informative only  # default tree size (plus the fixtures); --full-tree takes every file
+# The as-shipped tf_upgrade_v2 run is informative only.
+CLI_TIMEOUT_S = 60
 
 
 def _bin(name: str) -> str | None:
@@ -115,7 +116,8 @@ def run(quick: bool = False, full_tree: bool = False) -> tuple[str, list]:
         text = (
             "3. tf2norm migrate --check vs tf_upgrade_v2: not available (" + why + ")\n"
             f"   cold start `tf2norm --help`: median {help_median:.3f} s over {len(help_times)} runs "
-            f"(max {max(help_times):.3f}) {verdict(help_median, TARGET_HELP_S, at_most=True)} (target < {TARGET_HELP_S} s)"
+            f"(max {max(help_times):.3f}) {verdict(help_median, TARGET_HELP_S, at_most=True)} "
+            f"(target < {TARGET_HELP_S} s)"
         )
         findings.append(("tf2norm --help cold start (s)", help_median, f"< {TARGET_HELP_S}"))
         findings.append(("migrate --check vs tf_upgrade_v2", None, "not available"))
@@ -133,7 +135,8 @@ def run(quick: bool = False, full_tree: bool = False) -> tuple[str, list]:
         if cli:
             try:
                 cli_s, cli_proc = _timed(
-                    [cli, "--intree", str(tree), "--outtree", str(Path(tmp) / "out_cli"), "--reportfile", str(Path(tmp) / "report.txt")],
+                    [cli, "--intree", str(tree), "--outtree", str(Path(tmp) / "out_cli"),
+                     "--reportfile", str(Path(tmp) / "report.txt")],
                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
                     timeout=CLI_TIMEOUT_S,
                 )
@@ -172,14 +175,17 @@ def run(quick: bool = False, full_tree: bool = False) -> tuple[str, list]:
     if driver and ours_ok:
         speedup = ours_fps / theirs_fps
         lines.append(
-            f"   speed-up {speedup:.2f}x {verdict(speedup, TARGET_SPEEDUP, at_most=False)} (target >= {TARGET_SPEEDUP:g}x)"
+            f"   speed-up {speedup:.2f}x {verdict(speedup, TARGET_SPEEDUP, at_most=False)} "
+            f"(target >= {TARGET_SPEEDUP:g}x)"
         )
         findings.append(("migrate --check speed-up over tf_upgrade_v2", speedup, f">= {TARGET_SPEEDUP:g}"))
     else:
-        lines.append(f"   speed-up: not measured (tf2norm exit {ours.returncode}, driver {'ok' if driver else 'failed'})")
+        lines.append(f"   speed-up: not measured (tf2norm exit {ours.returncode}, "
+                     f"driver {'ok' if driver else 'failed'})")
         findings.append(("migrate --check speed-up over tf_upgrade_v2", None, "failed to run"))
     lines.append(
-        f"   cold start `tf2norm --help`: median {help_median:.3f} s over {len(help_times)} runs (max {max(help_times):.3f}) "
+        f"   cold start `tf2norm --help`: median {help_median:.3f} s over {len(help_times)} runs "
+        f"(max {max(help_times):.3f}) "
         f"{verdict(help_median, TARGET_HELP_S, at_most=True)} (target < {TARGET_HELP_S} s)"
     )
     findings.append(("tf2norm --help cold start (s)", help_median, f"< {TARGET_HELP_S}"))

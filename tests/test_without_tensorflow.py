@@ -6,8 +6,9 @@ The "no TensorFlow" environment is simulated in a subprocess by an import hook t
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from tf2norm import _requirements
 

@@ -9,8 +9,17 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.checkpoints.checkpoint_helpers import (CONVERT_OPTIONS, NAMES, cli, convert_fixture, copy_fixture, fixture,
-                                listing, read_all, write_checkpoint)
+from tests.checkpoints.checkpoint_helpers import (
+    CONVERT_OPTIONS,
+    NAMES,
+    cli,
+    convert_fixture,
+    copy_fixture,
+    fixture,
+    listing,
+    read_all,
+    write_checkpoint,
+)
 
 LN = "layer_norm_basic_lstm_cell"
 CELL0 = f"rnn/multi_rnn_cell/cell_0/{LN}"

@@ -6,12 +6,11 @@ import sys
 
 import pytest
 
-from tf2norm.checkpoints.manifest import apply_options, build_input_shape
+from tests.checkpoints.names import F, bn, ln_cell, plain_cell
 from tf2norm.checkpoints.errors import CheckpointError
+from tf2norm.checkpoints.manifest import apply_options, build_input_shape
 from tf2norm.checkpoints.model import parse_data_format
 from tf2norm.checkpoints.naming import recognise
-
-from tests.checkpoints.names import F, bn, ln_cell, plain_cell
 
 
 def test_optimizer_slots_are_left_out_and_attributed():

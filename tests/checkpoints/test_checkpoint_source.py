@@ -5,7 +5,6 @@ import os
 import shutil
 
 from tests.checkpoints.checkpoint_helpers import ROOT, cli, fixture
-
 from tf2norm.checkpoints import inspect, source
 from tf2norm.rewriters import _driver
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.checkpoints.names import F, LN_WEIGHTS, ln_cell, plain_cell, summary
+from tests.checkpoints.names import LN_WEIGHTS, F, ln_cell, plain_cell, summary
 from tf2norm.checkpoints.model import role_of
 from tf2norm.checkpoints.naming import recognise
 

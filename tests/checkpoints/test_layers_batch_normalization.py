@@ -22,7 +22,8 @@ NAME = "layers_bn"
 CKPT = fixture(NAME, "model.ckpt")
 GOLDEN = fixture(NAME, "golden.npz")
 # What TF1 was called with that the checkpoint cannot record (the rest are tf.layers' defaults).
-CONFIG = ["--config", "net/batch_normalization_1:momentum=0.9", "--config", "net/batch_normalization_1:renorm_momentum=0.9",
+CONFIG = ["--config", "net/batch_normalization_1:momentum=0.9",
+          "--config", "net/batch_normalization_1:renorm_momentum=0.9",
           "--config", "net/batch_normalization_2:epsilon=1e-5", "--config", "net/ghost_bn:virtual_batch_size=2",
           "--data-format", "net/batch_normalization_2=NC"]
 # scope -> (channels, center, renorm, virtual batch variable shape or None)
@@ -56,7 +57,8 @@ def test_inspect_finds_the_tf_layers_groups_with_their_defaults():
     assert all(not g["problems"] for g in report["groups"])
     ghost = report["groups"][-1]
     # The virtual-batch shape [1, 1, C] records the layout (rank 2), not the virtual batch size.
-    assert (ghost["data_format"], ghost["data_format_given"], ghost["config"]["virtual_batch_size"]) == ("NC", True, None)
+    assert (ghost["data_format"], ghost["data_format_given"], ghost["config"]["virtual_batch_size"]) == (
+        "NC", True, None)
     assert [v["name"] for v in report["unrecognised"]] == ["net/conv1/kernel", "net/conv2/kernel", "net/proj/kernel"]
     text = cli("inspect", fixture(NAME)).stdout.splitlines()
     i = text.index("  net/ghost_bn  [tf.layers.batch_normalization]")
@@ -186,7 +188,8 @@ def test_verify_fails_on_contrib_rules_momentum_or_altered_values(tmp_path):
 
 def test_verify_without_the_virtual_batch_size_skips_that_group():
     without = [
-        "--config", "net/batch_normalization_1:momentum=0.9", "--config", "net/batch_normalization_1:renorm_momentum=0.9",
+        "--config", "net/batch_normalization_1:momentum=0.9",
+        "--config", "net/batch_normalization_1:renorm_momentum=0.9",
         "--config", "net/batch_normalization_2:epsilon=1e-5", "--data-format", "net/batch_normalization_2=NC"]
     run = cli("verify", fixture(NAME), *without)
     assert run.exit_code == 0, run.stdout + run.stderr
@@ -268,7 +271,8 @@ def test_the_tf1_checkpoint_restores_unchanged_into_compat_batch_normalization()
         with tf.compat.v1.Session(graph=graph) as sess:
             tf.compat.v1.train.Saver().restore(sess, CKPT)
             infer = sess.run(taps, {training: False, **{inputs[s]: fields[s]["infer_inputs"] for s in GROUPS}})
-            train = sess.run(taps + [updates], {training: True, **{inputs[s]: fields[s]["train_inputs"] for s in GROUPS}})
+            feed = {training: True, **{inputs[s]: fields[s]["train_inputs"] for s in GROUPS}}
+            train = sess.run(taps + [updates], feed)
             after = sess.run(variables)
     for k, scope in enumerate(GROUPS):
         _close(infer[k], fields[scope]["infer_outputs"], f"{scope} infer")

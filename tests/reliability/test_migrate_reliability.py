@@ -344,7 +344,7 @@ def test_jobs_are_capped_by_files_and_cpus(tmp_path, monkeypatch):
 
 
 def test_workers_exit_when_the_parent_is_killed(tmp_path):
-    script = textwrap.dedent(f"""\
+    script = textwrap.dedent("""\
         import os, sys, time
         from concurrent.futures import ProcessPoolExecutor
         from tf2norm.rewriters import command

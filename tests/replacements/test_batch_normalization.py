@@ -65,7 +65,8 @@ def test_graph_mode_update_ops_go_to_update_ops():
 
 
 def test_keras_fit_updates_statistics():
-    model = keras.Sequential([keras.Input((4, 4, 3)), BatchNormalization(momentum=0.5), keras.layers.Flatten(), keras.layers.Dense(1)])
+    model = keras.Sequential([keras.Input((4, 4, 3)), BatchNormalization(momentum=0.5), keras.layers.Flatten(),
+                              keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(X, np.zeros((8, 1)), batch_size=8, epochs=1, verbose=0)
     bn = model.layers[0]

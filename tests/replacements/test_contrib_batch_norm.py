@@ -46,7 +46,8 @@ def test_default_names_are_uniquified_like_tf1(graph):
     ]
     # contrib's model_variable: every variable is a model variable; only beta/gamma train.
     assert _names(GK.MODEL_VARIABLES) == _names()
-    assert _names(GK.TRAINABLE_VARIABLES) == ["BatchNorm/beta", "BatchNorm_1/beta", "BatchNorm_1/gamma", "block/bn/beta"]
+    assert _names(GK.TRAINABLE_VARIABLES) == [
+        "BatchNorm/beta", "BatchNorm_1/beta", "BatchNorm_1/gamma", "block/bn/beta"]
 
 
 def test_reuse_true_shares_variables_and_missing_scope_raises(graph):

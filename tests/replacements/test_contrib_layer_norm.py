@@ -135,7 +135,8 @@ def test_float16_inputs_make_float16_variables_and_use_epsilon_1e_3():
 
 
 BAD_CALLS = [
-    (dict(begin_norm_axis=3), ValueError, r"begin_params_axis \(-1\) and begin_norm_axis \(3\) must be < rank\(inputs\) \(3\)"),
+    (dict(begin_norm_axis=3), ValueError,
+     r"begin_params_axis \(-1\) and begin_norm_axis \(3\) must be < rank\(inputs\) \(3\)"),
     (dict(begin_params_axis=3), ValueError, r"begin_params_axis \(3\) and begin_norm_axis \(1\) must be < rank"),
     (dict(begin_norm_axis=-4), ValueError, r"begin_norm_axis \(-4\) must be >= -rank\(inputs\) \(-3\)"),
     (dict(begin_norm_axis=1.0), TypeError, "begin_norm_axis must be a Python int"),

@@ -61,7 +61,8 @@ def test_weights_names_shapes_and_initialisers():
 
 
 def test_kernel_and_bias_initializers_in_keras_and_graph_code():
-    cell = LayerNormGRUCell(3, layer_norm=False, kernel_initializer="ones", bias_initializer=keras.initializers.Constant(0.5))
+    cell = LayerNormGRUCell(3, layer_norm=False, kernel_initializer="ones",
+                            bias_initializer=keras.initializers.Constant(0.5))
     cell.build((None, 2))
     np.testing.assert_array_equal(cell.gates_kernel.numpy(), np.ones((5, 6), np.float32))
     np.testing.assert_array_equal(cell.gates_bias.numpy(), np.full(6, 0.5, np.float32))
@@ -159,7 +160,8 @@ def test_dynamic_rnn_eagerly_with_initial_state_and_time_major():
 
 def test_config_round_trip_and_keras_file(tmp_path):
     cell = LayerNormGRUCell(
-        4, activation="relu", layer_norm=False, dropout_keep_prob=0.8, kernel_initializer=keras.initializers.Orthogonal()
+        4, activation="relu", layer_norm=False, dropout_keep_prob=0.8,
+        kernel_initializer=keras.initializers.Orthogonal()
     )
     clone = LayerNormGRUCell.from_config(cell.get_config())
     assert clone.get_config() == cell.get_config()
@@ -198,7 +200,8 @@ def test_graph_mode_scopes_reuse_and_static_unrolling():
         explicit = LayerNormGRUCell(4, layer_norm=False)
         explicit(x[:, 0], explicit.zero_state(2, tf.float32), scope="mine")
         names = [v.op.name for v in tf.compat.v1.global_variables()]
-        assert len(names) == 12 and names[-4:] == ["mine/gates/kernel", "mine/gates/bias", "mine/candidate/kernel", "mine/candidate/bias"]
+        assert len(names) == 12 and names[-4:] == [
+            "mine/gates/kernel", "mine/gates/bias", "mine/candidate/kernel", "mine/candidate/bias"]
 
 
 def test_dropout_wrapper_and_multi_rnn_cell_in_graph_mode():

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tf2norm import reference
-from tf2norm.replacements import DropoutWrapper, LayerNormBasicLSTMCell, LSTMStateTuple, MultiRNNCell
+from tf2norm.replacements import LayerNormBasicLSTMCell, LSTMStateTuple, MultiRNNCell
 
 RNG = np.random.RandomState(3)
 X = RNG.normal(0, 1, (2, 6, 3)).astype(np.float32)
@@ -139,7 +139,8 @@ def test_graph_mode_scopes_reuse_and_static_unrolling():
 
 # NUMERICS.md: TF 1.x's own test vectors, a two-layer MultiRNNCell of LayerNormBasicLSTMCell(2),
 # every variable 0.5 except gamma=1 and beta=0, one step.
-_VECTOR_STATE = ((0.1 * np.array([[0, 1]]), 0.1 * np.array([[2, 3]])), (0.1 * np.array([[4, 5]]), 0.1 * np.array([[6, 7]])))
+_VECTOR_STATE = ((0.1 * np.array([[0, 1]]), 0.1 * np.array([[2, 3]])),
+                 (0.1 * np.array([[4, 5]]), 0.1 * np.array([[6, 7]])))
 _VECTORS = {
     True: dict(h=[[-0.38079708, 0.38079708]], c0=[[-1.0, 1.0]], c1=[[-1.0, 1.0]]),
     False: dict(h=[[0.70230919, 0.72581059]], c0=[[0.8020075, 0.89599884]], h0=[[0.56668288, 0.60858738]],

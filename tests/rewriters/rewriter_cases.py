@@ -12,7 +12,6 @@ import libcst as cst
 
 from tf2norm.rewriters import _driver
 
-
 # The mapping tests read one emitted call per line: they run with a line length nothing reaches.
 # test_layout.py tests the wrapping to the file's line length.
 UNWRAPPED = 1000

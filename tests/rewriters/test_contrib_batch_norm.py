@@ -1,8 +1,8 @@
 """contrib_batch_norm: tf.contrib.layers.batch_norm / slim.batch_norm -> BatchNormalization or batch_norm."""
 
 import pytest
-from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 from tf2norm.rewriters import contrib_batch_norm
 
 ONLY = ("contrib_batch_norm",)

@@ -1,8 +1,8 @@
 """contrib_layer_norm: tf.contrib.layers.layer_norm / slim.layer_norm -> LayerNormalization, LayerNorm or layer_norm."""
 
 import pytest
-from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 from tf2norm.rewriters import contrib_layer_norm
 
 ONLY = ("contrib_layer_norm",)

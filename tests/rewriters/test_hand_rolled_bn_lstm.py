@@ -1,6 +1,7 @@
 """hand_rolled_bn_lstm: the copied TF1 BNLSTMCell class -> its calls become BatchNormLSTMCell (TF2N851-854)."""
 
 import pytest
+
 from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
 ONLY = ("hand_rolled_bn_lstm",)

@@ -1,8 +1,8 @@
 """hand_rolled_layer_norm_gru: hand-written TF1 layer-norm GRU classes are reported (TF2N801), never rewritten."""
 
 import pytest
-from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 from tf2norm.rewriters import hand_rolled_layer_norm_gru
 
 ONLY = ("hand_rolled_layer_norm_gru",)

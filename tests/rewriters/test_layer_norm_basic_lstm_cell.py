@@ -1,8 +1,8 @@
 """layer_norm_basic_lstm_cell: tf.contrib.rnn.LayerNormBasicLSTMCell -> tf2norm.replacements' cell."""
 
 import pytest
-from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 from tf2norm.rewriters import layer_norm_basic_lstm_cell
 
 ONLY = ("layer_norm_basic_lstm_cell",)

@@ -4,8 +4,8 @@
 from textwrap import dedent
 
 import pytest
-from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 from tf2norm.rewriters import layers_batch_normalization
 
 ONLY = ("layers_batch_normalization",)

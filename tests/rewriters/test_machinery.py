@@ -4,8 +4,8 @@ import json
 import sys
 
 import pytest
-from tests.rewriters.rewriter_cases import check, migrate
 
+from tests.rewriters.rewriter_cases import check, migrate
 from tf2norm import rewriters
 from tf2norm.rewriters import _driver, _findings
 from tf2norm.rewriters._rewriter import Rewriter

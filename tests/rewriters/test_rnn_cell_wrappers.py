@@ -1,8 +1,8 @@
 """rnn_cell_wrappers: MultiRNNCell / DropoutWrapper / LSTMStateTuple / dynamic_rnn around migrated cells."""
 
 import pytest
-from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 from tf2norm.rewriters import rnn_cell_wrappers
 
 

@@ -2,8 +2,8 @@
 or tf2norm.replacements.GroupNormalization / InstanceNormalization."""
 
 import pytest
-from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 from tf2norm.rewriters import tfa_normalization
 
 ONLY = ("tfa_normalization",)

@@ -1,8 +1,8 @@
 """tfa_rnn_cells: tfa.rnn.LayerNormLSTMCell / LayerNormSimpleRNNCell -> tf2norm.replacements' cells, both targets."""
 
 import pytest
-from tests.rewriters.rewriter_cases import check, check_noop, migrate
 
+from tests.rewriters.rewriter_cases import check, check_noop, migrate
 from tf2norm.rewriters import tfa_rnn_cells
 
 ONLY = ("tfa_rnn_cells",)

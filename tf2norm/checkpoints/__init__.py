@@ -16,7 +16,8 @@ Python::
     layers = restore("converted/")                  # {tf1 scope: built, loaded replacement layer}
     restore_into(model, "converted/", {"block1/BatchNorm": "bn1"})   # into your own Keras model
 
-Modules: :mod:`.naming` (group recognition, pure), :mod:`.kinds` (one module per kind of group), :mod:`.reader` (TF1 reading),
+Modules: :mod:`.model` (the data types), :mod:`.naming` (group recognition, pure), :mod:`.kinds` (one
+module per kind of group), :mod:`.reader` (TF1 reading),
 :mod:`.manifest` (the converted format), :mod:`.convert`, :mod:`.restore`, :mod:`.verify`,
 :mod:`.golden` (the recorded-TF1-outputs format). Nothing here imports TensorFlow at import time,
 but TensorFlow 2.16+ must be installed (any distribution; `pip install 'tf2norm[tf]'` brings

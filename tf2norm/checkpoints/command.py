@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import Counter
 import os
 import sys
+from collections import Counter
 
 import click
 
@@ -236,7 +236,8 @@ def verify(ckpt, converted, golden, atol, rtol, seed, data_formats, settings, so
     reference of the TF1 math, or, with --golden, the recorded TF1 inputs, compared with the
     recorded TF1 outputs. Prints one row per group; exits 1 if any group is above tolerance.
     """
-    from .verify import format_table, unrecorded_settings_hint, verify as run
+    from .verify import format_table, unrecorded_settings_hint
+    from .verify import verify as run
 
     left_out, warnings, from_source = [], [], []
     results = run(ckpt, converted=converted, golden=golden, atol=atol, rtol=rtol, seed=seed,

@@ -60,8 +60,8 @@ from __future__ import annotations
 import json
 import os
 
-from .errors import CheckpointError
 from . import kinds
+from .errors import CheckpointError
 from .model import Inventory, parse_data_format
 
 FORMAT = "tf2norm-converted-checkpoint"

@@ -27,7 +27,7 @@ def recognise(variables) -> Inventory:
         v = v if isinstance(v, Variable) else Variable(v[0], tuple(int(d) for d in v[1]), str(v[2]))
         table[v.name] = v
     inv = Inventory(variables=table)
-    claimed = set()
+    claimed: set[str] = set()
     for kind in kinds.all_kinds():
         inv.groups.extend(kind.recognise(table, claimed))
 

@@ -48,7 +48,8 @@ class Tf2LayerCheckpointWriter:
                 owner = getattr(owner, part)
             setattr(owner, leaf, tf.Variable(0.0))
         dummy = tf.train.Checkpoint(layer=holder).write(os.path.join(self._scratch, "graph", "ckpt"))
-        (graph,) = tf.raw_ops.RestoreV2(prefix=dummy, tensor_names=[_GRAPH_KEY], shape_and_slices=[""], dtypes=[tf.string])
+        (graph,) = tf.raw_ops.RestoreV2(prefix=dummy, tensor_names=[_GRAPH_KEY], shape_and_slices=[""],
+                                        dtypes=[tf.string])
         self._save(_GRAPH_KEY, graph)
         return self
 

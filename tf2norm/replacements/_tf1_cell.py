@@ -311,7 +311,8 @@ class Tf1RecurrentCell(keras.layers.Layer):
         for name, value in values.items():
             fix = self._unserialisable(name, value)
             if fix is not None:
-                raise ValueError(f"{type(self).__name__}.get_config: {name} is a tensor and cannot be serialised; {fix}")
+                raise ValueError(f"{type(self).__name__}.get_config: {name} is a tensor and cannot be "
+                                 f"serialised; {fix}")
         config = super().get_config()
         config.update(values)
         return config

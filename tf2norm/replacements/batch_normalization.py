@@ -117,7 +117,8 @@ class BatchNormalization(keras.layers.Layer):
             if axis == 0:
                 raise ValueError("virtual_batch_size: the batch dimension must be 0, so axis cannot be 0")
         if adjustment is not None and not callable(adjustment):
-            raise TypeError(f"adjustment must be a function of the input shape returning (scale, bias), got {adjustment!r}")
+            raise TypeError("adjustment must be a function of the input shape returning (scale, bias), "
+                            f"got {adjustment!r}")
         if virtual_batch_size is not None and adjustment is not None:
             raise ValueError("virtual_batch_size and adjustment cannot be used together (as in TF 1.15)")
         if synchronized and (virtual_batch_size is not None or adjustment is not None):
@@ -224,7 +225,8 @@ class BatchNormalization(keras.layers.Layer):
                 return tf.sqrt(variance_initializer(shape, dtype=dtype))
 
             self.moving_stddev = self.add_weight(name="moving_stddev", initializer=stddev_initializer, **statistic)
-            self.renorm_mean = self.add_weight(name="renorm_mean", initializer=self.moving_mean_initializer, **statistic)
+            self.renorm_mean = self.add_weight(name="renorm_mean", initializer=self.moving_mean_initializer,
+                                               **statistic)
             self.renorm_stddev = self.add_weight(name="renorm_stddev", initializer=stddev_initializer, **statistic)
         if self.zero_debias_moving_mean:
             self.moving_mean_biased = self.add_weight(name="moving_mean_biased", initializer="zeros", **statistic)

@@ -40,7 +40,8 @@ def _zero_debias_variables(moving_mean):
     zeros = tf.compat.v1.zeros_initializer()
     with tf.compat.v1.variable_scope(moving_mean.op.name):
         biased = tf.compat.v1.get_variable(
-            _unique_debias_name("biased"), shape=moving_mean.shape, dtype=moving_mean.dtype, initializer=zeros, trainable=False
+            _unique_debias_name("biased"), shape=moving_mean.shape, dtype=moving_mean.dtype, initializer=zeros,
+            trainable=False
         )
         local_step = tf.compat.v1.get_variable(
             _unique_debias_name("local_step"), shape=[], dtype=moving_mean.dtype, initializer=zeros, trainable=False

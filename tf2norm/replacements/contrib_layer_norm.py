@@ -26,9 +26,10 @@ import operator
 import keras
 import tensorflow as tf
 
-from tf2norm.replacements._modes import in_legacy_graph
 from tf2norm.replacements._layer_norm_math import normalize
+from tf2norm.replacements._modes import in_legacy_graph
 from tf2norm.replacements._tf1_variables import collections_for, model_variable
+
 
 def _axis(name, value) -> int:
     """A Python or NumPy integer, as TF1 needed it to build the graph (not a tensor, not a bool)."""
@@ -48,7 +49,8 @@ def resolve_axes(rank: int, begin_norm_axis: int, begin_params_axis: int) -> tup
     norm = begin_norm_axis + rank if begin_norm_axis < 0 else begin_norm_axis
     if begin_params_axis >= rank or norm >= rank:
         raise ValueError(
-            "begin_params_axis (%d) and begin_norm_axis (%d) must be < rank(inputs) (%d)" % (begin_params_axis, norm, rank)
+            "begin_params_axis (%d) and begin_norm_axis (%d) must be < rank(inputs) (%d)"
+            % (begin_params_axis, norm, rank)
         )
     if norm < 0:
         raise ValueError(f"begin_norm_axis ({begin_norm_axis}) must be >= -rank(inputs) ({-rank})")

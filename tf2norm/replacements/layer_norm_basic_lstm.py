@@ -391,7 +391,8 @@ class LayerNormBasicLSTM(keras.layers.RNN):
                 raise TypeError(f"LayerNormBasicLSTM: cell must be a LayerNormBasicLSTMCell, got {type(cell).__name__}")
             changed = sorted(k for k, v in cell_args.items() if not _is_default(v, _CELL_DEFAULTS[k]))
             if changed:
-                raise ValueError(f"LayerNormBasicLSTM: with cell=, the cell's own settings apply; do not pass {changed}")
+                raise ValueError("LayerNormBasicLSTM: with cell=, the cell's own settings apply; "
+                                 f"do not pass {changed}")
             if units is not None and int(units) != cell.num_units:
                 raise ValueError(f"LayerNormBasicLSTM: units={units} but the cell has num_units={cell.num_units}")
         super().__init__(

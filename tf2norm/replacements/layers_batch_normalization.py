@@ -113,7 +113,8 @@ class LayersBatchNormalization:
             renorm_clipping = dict(renorm_clipping or {})
             unknown = set(renorm_clipping) - set(_RENORM_CLIPPING_KEYS)
             if unknown:
-                raise ValueError(f"renorm_clipping {renorm_clipping} contains keys not in {list(_RENORM_CLIPPING_KEYS)}")
+                raise ValueError(f"renorm_clipping {renorm_clipping} contains keys not in "
+                                 f"{list(_RENORM_CLIPPING_KEYS)}")
         self.axis = axis
         self.momentum = momentum
         self.epsilon = epsilon
@@ -240,7 +241,8 @@ class LayersBatchNormalization:
                     "virtual_batch_size must be a positive integer that divides the true batch size of the input Tensor"
                 )
             if axis == 0:
-                raise ValueError("When using virtual_batch_size, the batch dimension must be 0 and thus axis cannot include 0")
+                raise ValueError("When using virtual_batch_size, the batch dimension must be 0 and thus axis "
+                                 "cannot include 0")
             if self.adjustment is not None:
                 raise ValueError("When using virtual_batch_size, adjustment cannot be specified")
         channels = input_shape[axis]

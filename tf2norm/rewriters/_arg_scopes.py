@@ -21,6 +21,7 @@ import dataclasses
 import sys
 
 import libcst as cst
+
 from tf2norm.rewriters import _calls
 from tf2norm.rewriters._findings import Rule
 from tf2norm.rewriters._signature import code
@@ -77,8 +78,8 @@ def plan(ctx, spec: Spec) -> dict[cst.Call, dict[str, cst.BaseExpression]]:
         for call in calls:
             if ctx.names.canonical(call.func) in spec.legacy:
                 direct[call] = {**direct.get(call, {}), **block.defaults}
-            elif _keyword(call, "normalizer_fn") is not None:
-                if ctx.names.canonical(_keyword(call, "normalizer_fn").value) in spec.legacy:
+            elif (normalizer_fn := _keyword(call, "normalizer_fn")) is not None:
+                if ctx.names.canonical(normalizer_fn.value) in spec.legacy:
                     params[call] = {**params.get(call, {}), **block.defaults}
             elif ctx.names.canonical(call.func) in spec.layers:
                 found, normalizer, base = _enclosing_normalizer(ctx, spec, call)
@@ -133,7 +134,8 @@ def _blocks(ctx, spec: Spec):
             if not isinstance(call, cst.Call) or ctx.names.canonical(call.func) not in ARG_SCOPES:
                 continue
             ops = call.args[0].value if call.args and call.args[0].keyword is None else None
-            ops = _keyword(call, "list_ops_or_scope").value if _keyword(call, "list_ops_or_scope") else ops
+            listed = _keyword(call, "list_ops_or_scope")
+            ops = listed.value if listed else ops
             if not isinstance(ops, (cst.List, cst.Tuple)):
                 continue
             entries = [e.value for e in ops.elements if ctx.names.canonical(e.value) in spec.legacy]
@@ -176,10 +178,11 @@ def _enclosing_normalizer(ctx, spec: Spec, call: cst.Call):
             if not any(_op_name(ctx.names.canonical(e.value)) == op
                        and ctx.names.canonical(e.value) in spec.layers for e in ops.elements):
                 continue
-            if base is None and _keyword(scope, "normalizer_params") is not None:
-                base = _keyword(scope, "normalizer_params").value
-            if normalizer is None and _keyword(scope, "normalizer_fn") is not None:
-                normalizer = _keyword(scope, "normalizer_fn").value
+            params, function = _keyword(scope, "normalizer_params"), _keyword(scope, "normalizer_fn")
+            if base is None and params is not None:
+                base = params.value
+            if normalizer is None and function is not None:
+                normalizer = function.value
     if normalizer is None:
         return False, False, None
     return True, ctx.names.canonical(normalizer) in spec.legacy, base
@@ -217,7 +220,7 @@ def _merge_params(original: cst.Call, defaults: dict, base: cst.BaseExpression |
             keys = {_key(e) for e in params.elements}
             extra = [cst.DictElement(_string(k), v) for k, v in defaults.items() if k not in keys]
             return params.with_changes(elements=_spaced([*params.elements, *extra]))
-        elements = [cst.DictElement(_string(k), v) for k, v in defaults.items()]
+        elements: list[cst.BaseDictElement] = [cst.DictElement(_string(k), v) for k, v in defaults.items()]
         if params is not None:
             elements.append(cst.StarredDictElement(params))
         return cst.Dict(_spaced(elements))
@@ -228,7 +231,7 @@ def _merge_params(original: cst.Call, defaults: dict, base: cst.BaseExpression |
             args = list(updated.args)
             args[index] = args[index].with_changes(value=merged(args[index].value))
             return updated.with_changes(args=args)
-        items = [(a, i) for i, a in enumerate(updated.args)]
+        items: list[tuple[cst.Arg, int | None]] = [(a, i) for i, a in enumerate(updated.args)]
         items.append((_calls.keyword("normalizer_params", merged(base.deep_clone() if base else None)), None))
         return updated.with_changes(args=_calls.relaid(updated, items))
 
@@ -237,7 +240,8 @@ def _merge_params(original: cst.Call, defaults: dict, base: cst.BaseExpression |
 
 def _key(element) -> str | None:
     if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
-        return element.key.evaluated_value
+        value = element.key.evaluated_value
+        return value if isinstance(value, str) else None
     return None
 
 
@@ -273,13 +277,15 @@ def _drop_item(original: cst.With, updated: cst.With, item: cst.WithItem) -> cst
 
 
 def _flatten(ctx, original: cst.With, updated: cst.With):
-    """The block's statements in place of the `with` (LibCST re-indents them)."""
+    """The block's statements in place of the `with` (LibCST re-indents them); an indented block only."""
+    assert isinstance(updated.body, cst.IndentedBlock)
     statements = list(updated.body.body)
     comments = [cst.EmptyLine(comment=cst.Comment(c)) for c in ctx.rescued.pop(original, [])]
     header = updated.body.header.comment
     if header is not None:
         comments.append(cst.EmptyLine(comment=header))
     first = statements[0]
+    assert isinstance(first, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
     statements[0] = first.with_changes(leading_lines=[*updated.leading_lines, *comments, *first.leading_lines])
     return cst.FlattenSentinel(statements)
 

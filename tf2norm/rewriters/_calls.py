@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import libcst as cst
 
 _NO_SPACE = cst.SimpleWhitespace("")
@@ -27,7 +29,7 @@ def call(func: cst.BaseExpression, *args: cst.Arg) -> cst.Call:
     return cst.Call(func=func, args=[*spaced, *args[-1:]])
 
 
-def relaid(original: cst.Call, items: list[tuple[cst.Arg, int | None]]) -> list[cst.Arg]:
+def relaid(original: cst.Call, items: Sequence[tuple[cst.Arg, int | None]]) -> list[cst.Arg]:
     """Arguments for a call replacing `original`, laid out like it.
 
     `items` are (argument, index of the original argument it stands in for, or None). An argument
@@ -40,6 +42,7 @@ def relaid(original: cst.Call, items: list[tuple[cst.Arg, int | None]]) -> list[
     if len(args) > 1 and len(breaks) == len(args) - 1 \
             and all(isinstance(b, cst.ParenthesizedWhitespace) for b in breaks):
         # One argument per line: new arguments get a line of their own too.
+        assert isinstance(args[0].comma, cst.Comma)
         separator = args[0].comma.with_changes(
             whitespace_after=breaks[0].with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[]))
     last = len(args) - 1

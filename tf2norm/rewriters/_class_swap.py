@@ -8,12 +8,13 @@ run by `ClassSwapRewriter`: every reference to the class becomes the replacement
 
 calls, the class used as a value (`cell_class=...`, `isinstance`, `functools.partial`), as a
 member's owner (`Cell.from_config(...)`, with `members`) and as a base class (reported with
-`subclass_rule`: its internals are not the legacy class's). A call is bound to the class's `signature`
-first (unless not `checked`): one the legacy class rejected is reported (TF2N010/TF2N011) and left unchanged; a `dropped`
-keyword (a Keras 2 base-layer argument Keras 3 rejects) is removed when it holds its no-op default,
-and reported with `dropped_rule` otherwise; `**kwargs` that may hide one are passed on and reported
-with `star_rule`. A spec whose classes are TF1 cells (`cell`) registers each construction on
-`ctx.cells`, so the TF1 wrappers and dynamic_rnn around it are migrated too (rnn_cell_wrappers).
+`subclass_rule`: its internals are not the legacy class's). A call is bound to the class's
+`signature` first (unless not `checked`): one the legacy class rejected is reported (TF2N010/TF2N011)
+and left unchanged; a `dropped` keyword (a Keras 2 base-layer argument Keras 3 rejects) is removed
+when it holds its no-op default, and reported with `dropped_rule` otherwise; `**kwargs` that may hide
+one are passed on and reported with `star_rule`. A spec whose classes are TF1 cells (`cell`)
+registers each construction on `ctx.cells`, so the TF1 wrappers and dynamic_rnn around it are
+migrated too (rnn_cell_wrappers).
 A rewriter with more to decide (tfa's normalisations pick a Keras layer where it is exact)
 subclasses `ClassSwapRewriter` and overrides `rewrite_call` or `rewrite_reference`.
 """
@@ -142,7 +143,7 @@ class ClassSwapRewriter(Rewriter):
         if not swap.checked:
             self.replace(ctx, call.func, swap)
             return
-        dropped: set[int] = set()
+        dropped: set[int] | None = set()
         if any(arg.star for arg in call.args) and self.spec.star_rule is not None:
             ctx.report(self.spec.star_rule, call, cls=swap.name, **swap.fields)
         else:
@@ -150,8 +151,8 @@ class ClassSwapRewriter(Rewriter):
             if bound is None:
                 return
             dropped = self.dropped(ctx, call, swap, bound)
-            if dropped is None:
-                return
+        if dropped is None:
+            return
         self.replace(ctx, call.func, swap)
         if dropped:
             kept = [i for i in range(len(call.args)) if i not in dropped]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import cast
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import ImportAssignment, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, ImportAssignment, MetadataWrapper, PositionProvider
 
 from tf2norm.rewriters import _findings, _layout
 from tf2norm.rewriters._names import Resolver, canonical, dotted
@@ -23,6 +25,11 @@ from tf2norm.rewriters._signature import is_literal
 REPLACEMENTS = "tf2norm.replacements"
 # Modules that no longer import on TF 2.16+: an import of them nothing uses any more is removed.
 _GONE_MODULES = ("tensorflow.contrib", "tensorflow_addons")
+
+
+def _root(name: cst.BaseExpression) -> str:
+    """The first module of an imported dotted name (`tensorflow` of `tensorflow.contrib`)."""
+    return (dotted(name) or "").split(".")[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +52,7 @@ class FileContext:
         self.target = target
         self.line_length = line_length  # None: the file's (see _layout.line_length)
         self.names = Resolver(self.wrapper, modules)
-        self._positions: dict[cst.CSTNode, dict] = {}
+        self._positions: dict[cst.CSTNode, Mapping[cst.CSTNode, CodeRange]] = {}
         self._line_offsets: dict[cst.CSTNode, int] | None = None
         self.legacy = legacy
         self.rewriter: str | None = None
@@ -60,7 +67,7 @@ class FileContext:
         #: The arg_scope list entries the rewriters took out (one arg_scope may list several functions).
         self.arg_scope_entries: set[cst.CSTNode] = set()
         self._imports: set[str] = set()
-        self._free: set[str] | None = None
+        self._free: set[str] = set()  # set by _plan_removals
         self._bound: set[str] = set()
         self._modules: dict[str, bool] = {}
         self._removed_aliases: set[cst.ImportAlias] = set()
@@ -135,7 +142,8 @@ class FileContext:
                 self._line_offsets[statement] = offset
                 offset += self.module.code_for_node(statement).count(self.module.default_newline)
         if top not in self._positions:
-            alone = cst.Module(body=[top], default_indent=self.module.default_indent,
+            statement = cast(cst.SimpleStatementLine | cst.BaseCompoundStatement, top)  # a module's statement
+            alone = cst.Module(body=[statement], default_indent=self.module.default_indent,
                                default_newline=self.module.default_newline)
             self._positions[top] = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
         where, offset = self._positions[top][node], self._line_offsets[top]
@@ -187,10 +195,10 @@ class FileContext:
             usable = True
             for scope in {s for s in self.names.scopes.values() if s is not None}:
                 for assignment in scope.assignments:
-                    node = assignment.node
+                    node = getattr(assignment, "node", None)
                     if assignment.name == module and not (
                             isinstance(assignment, ImportAssignment) and isinstance(node, cst.Import)
-                            and all(dotted(a.name).split(".")[0] != module or a.asname is None for a in node.names)):
+                            and all(_root(a.name) != module or a.asname is None for a in node.names)):
                         usable = False
             self._modules[module] = usable
         return cst.Name(module) if self._modules[module] else None
@@ -199,13 +207,14 @@ class FileContext:
         """`tf.compat.v1.<path>` spelled with the file's own TensorFlow import (added if it has none)."""
         global_scope = self.names.scopes.get(self.module)
         for assignment in sorted(global_scope.assignments if global_scope else (), key=lambda a: a.name):
+            assert global_scope is not None  # the loop runs over its assignments
             if not isinstance(assignment, ImportAssignment) or len(global_scope[assignment.name]) != 1:
                 continue
-            node = assignment.node
+            node = cast(cst.Import | cst.ImportFrom, assignment.node)
             for alias in [] if isinstance(node.names, cst.ImportStar) else node.names:
                 name = dotted(alias.name)
                 target = f"{dotted(node.module)}.{name}" if isinstance(node, cst.ImportFrom) and node.module else name
-                bound = alias.asname.name.value if alias.asname else name
+                bound = cast(cst.Name, alias.asname.name).value if alias.asname else name
                 if bound != assignment.name or isinstance(node, cst.ImportFrom) and node.relative:
                     continue
                 if target == "tensorflow":
@@ -222,12 +231,12 @@ class FileContext:
             return self.module
         self._plan_removals()
         self._codemod = CodemodContext()
-        for module in sorted(m for m, usable in self._modules.items() if usable):
-            AddImportsVisitor.add_needed_import(self._codemod, module)
+        for name in sorted(m for m, usable in self._modules.items() if usable):
+            AddImportsVisitor.add_needed_import(self._codemod, name)
         source = self.module.code
         style = _layout.style(self.path, source, self.module.default_indent, self.line_length)
         apply = _Apply(self, _layout.Layout(style, set()))
-        module = self.module.visit(apply)
+        module = cast(cst.Module, self.module.visit(apply))
         if apply.layout.statements:
             # Laid out once every edit is in place: removing `with slim.arg_scope(...)` dedents its body.
             module = module.visit(_LayOut(apply.layout, module.default_indent))
@@ -278,7 +287,7 @@ class FileContext:
 
     def _removal_verdicts(self, bound: dict) -> None:
         """Marks the legacy imports and aliases whose every use was rewritten (or removed)."""
-        verdicts: dict[cst.CSTNode, bool] = {}
+        verdicts: dict[cst.CSTNode, bool | None] = {}
         for name, assignments in bound.items():
             for assignment in assignments:
                 target = self._legacy_binding(assignment)
@@ -286,7 +295,7 @@ class FileContext:
                     continue
                 references = [r.node for r in assignment.references]
                 if (isinstance(target, cst.ImportAlias) and target.asname is None and "." not in name
-                        and "." in dotted(target.name)
+                        and "." in (dotted(target.name) or "")
                         and any(isinstance(a, ImportAssignment) and a.node is not assignment.node
                                 for a in assignments)):
                     # The root `tensorflow` that `import tensorflow.contrib.layers` also binds:
@@ -297,17 +306,18 @@ class FileContext:
                     continue
                 removable = all(self._is_consumed(r) for r in references)
                 verdicts[target] = verdicts.get(target) is not False and removable
-        for target, removable in verdicts.items():
-            if not removable:
+        for target, verdict in verdicts.items():
+            if not verdict:
                 continue
             if isinstance(target, cst.ImportAlias):
                 self._removed_aliases.add(target)
-            else:
+            elif isinstance(target, cst.Assign):
                 self._removed_assigns.add(target)
 
     def _removed(self, assignment) -> bool:
         if isinstance(assignment, ImportAssignment):
-            return any(alias in self._removed_aliases for alias in assignment.node.names)
+            node = cast(cst.Import | cst.ImportFrom, assignment.node)
+            return not isinstance(node.names, cst.ImportStar) and any(a in self._removed_aliases for a in node.names)
         statement = self.names.assign_of(assignment)
         return statement is not None and statement in self._removed_assigns
 
@@ -417,7 +427,8 @@ class _Apply(cst.CSTTransformer):
     def _drop(self, body, keep_one: bool):
         if not any(id(s) in self._dropped for s in body):
             return body
-        kept, carried = [], []
+        kept: list = []
+        carried: list[cst.EmptyLine] = []
         for statement in body:
             if id(statement) in self._dropped:
                 # Comments above a removed import stay, above the next statement.

@@ -97,12 +97,11 @@ def _registry():
 
 def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, list[_findings.Finding]]:
     """The migrated bytes of one file and what could not be converted; raises _Unprocessable."""
+    problem: str | None = None
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:  # a bad coding declaration, or bytes that are not UTF-8 early on
         encoding, problem = "utf-8", str(error)
-    else:
-        problem = None
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
@@ -116,7 +115,7 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         python_tree = ast.parse(data)
     except SyntaxError as python:
         raise _fail(path, "TF2N001", python.lineno or 1, python.offset or 1, reason=python.msg,
-                    hint=_findings.syntax_hint(python.msg, python.text)) from None
+                    hint=_findings.syntax_hint(python.msg, python.text or "")) from None
     except (RecursionError, ValueError) as error:
         reason = str(error) or type(error).__name__
         raise _fail(path, "TF2N001", reason=reason, hint=_findings.syntax_hint(reason, "")) from None
@@ -193,7 +192,7 @@ def process_file(path: str, options: Options) -> Result:
         except _files.Unreadable as problem:
             return Result(path, findings=[problem.finding], failed=True)
         result = guarded(lambda: process_data(snapshot.data, path, options), path, options.file_timeout)
-        if result.changed and options.write:
+        if result.changed and options.write and result.output is not None:
             try:
                 _files.replace(path, snapshot, result.output)
             except _files.Unwritable as problem:
@@ -250,7 +249,7 @@ def guarded(work, path: str, seconds: float | None) -> Result:
         finally:
             threading.stack_size(previous)
     thread.join(seconds)
-    while thread.is_alive():
+    while thread.is_alive() and thread.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_OverBudget))
         thread.join(0.05)
     if "result" in box:
@@ -268,8 +267,8 @@ def _notebook(path: str) -> Result:
     """Notebooks are not migrated: those whose code cells use a legacy API are reported (TF2N006)."""
     try:
         snapshot = _files.read(path)
-    except _files.Unreadable as problem:
-        return Result(path, findings=[problem.finding], failed=True)
+    except _files.Unreadable as unreadable:
+        return Result(path, findings=[unreadable.finding], failed=True)
     try:
         cells = json.loads(snapshot.data.decode("utf-8")).get("cells", [])
         sources = [(n, c.get("source", "")) for n, c in enumerate(cells, 1) if c.get("cell_type") == "code"]

@@ -104,6 +104,7 @@ def scoped(ctx, layer: cst.BaseExpression, scope: cst.BaseExpression, reuse: cst
 def _reuse(ctx, reuse: cst.BaseExpression | None, how: Sharing) -> cst.BaseExpression:
     """TF1's rule for the reuse of a scope: the call's `reuse`, or else the enclosing scope's."""
     if how.explicit:
+        assert reuse is not None  # explicit: a literal True or AUTO_REUSE
         return reuse
     enclosing = cst.Attribute(value=cst.Call(func=ctx.tf_compat_v1("get_variable_scope")), attr=cst.Name("reuse"))
     if reuse is None:
@@ -243,7 +244,7 @@ class LayerCallRewriter(Rewriter):
         ctx.edit(call.func, lambda _: ctx.replacement(self.spec.compat), consumes=call.func)
         if extra:
             def add_defaults(updated: cst.Call) -> cst.Call:
-                items = [(a, i) for i, a in enumerate(updated.args)]
+                items: list[tuple[cst.Arg, int | None]] = [(a, i) for i, a in enumerate(updated.args)]
                 items += [(_calls.keyword(k, v), None) for k, v in extra.items()]
                 return updated.with_changes(args=_calls.relaid(updated, items))
 

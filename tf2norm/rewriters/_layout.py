@@ -22,13 +22,18 @@ import dataclasses
 import functools
 import io
 import os
+import sys
 import tokenize
+from collections.abc import Mapping
+from typing import TypeVar, cast
 
 import libcst as cst
 
-try:
+_Node = TypeVar("_Node", bound=cst.CSTNode)
+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 
 DEFAULT_LINE_LENGTH = 88
@@ -98,7 +103,7 @@ def style(path: str, source: str, indent: str, length: int | None = None) -> Sty
     """How the file lays out brackets that span lines (the majority of its own multi-line brackets), and
     its line length (`length`, else `line_length`)."""
     visual = hanging = alone = attached = 0
-    stack = []  # [opening row, opening column, first token (row, col) inside, first continuation column]
+    stack: list[list] = []  # [opening row, opening column, first token (row, col) inside, first continuation column]
     row = 0
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -188,8 +193,8 @@ class Layout:
     def _anchors(self, node: cst.CSTNode) -> list[cst.Call]:
         """The outermost touched calls (built by a rewriter, or calling a name a rewriter wrote)."""
         if self._is_touched(node):
-            return [node]
-        found = []
+            return [cast(cst.Call, node)]
+        found: list[cst.Call] = []
         for child in node.children:
             found.extend(self._anchors(child))
         return found
@@ -222,7 +227,7 @@ class Layout:
         self._built_after: set[int] = set()
         flatten = _Flatten()
         laid = anchor.visit(flatten)
-        return None if flatten.blocked else laid
+        return None if flatten.blocked else cast(cst.Call, laid)
 
     def _keep(self, node, ids: set[int]) -> None:
         ids.add(id(node))
@@ -270,7 +275,7 @@ class Layout:
         return cst.ParenthesizedWhitespace(first_line=cst.TrailingWhitespace(), empty_lines=[], indent=relative,
                                            last_line=_space(indentation[len(block):] if relative else indentation))
 
-    def _fits(self, prefix: str, node: cst.CSTNode, tail: int) -> bool:
+    def _fits(self, prefix: str, node: cst.BaseExpression, tail: int) -> bool:
         lines = (prefix + self._text(node)).split("\n")
         limit = self.style.line_length
         return all(_width(line) <= limit for line in lines[:-1]) and _width(lines[-1]) + tail <= limit
@@ -281,9 +286,8 @@ class Layout:
                 and not chain[-1].func.lpar:
             chain.append(chain[-1].func)
         trailers = [_code(c)[len(_code(c.func)):] for c in chain]
-        order = range(len(chain))
-        if self.style.visual:
-            order = reversed(order)  # fill the first call's arguments, as a visual-indent writer does
+        # A visual-indent writer fills the first call's arguments.
+        order = range(len(chain) - 1, -1, -1) if self.style.visual else range(len(chain))
         tried = []
         for k in order:
             c = chain[k]
@@ -398,14 +402,14 @@ class Layout:
 
 def _render(statement: cst.SimpleStatementLine, indents: list[str], indent: str) -> str:
     """The statement's code exactly as it stands in the file, at its block indentation."""
-    node = statement.with_changes(leading_lines=[])
+    node: cst.SimpleStatementLine | cst.BaseCompoundStatement = statement.with_changes(leading_lines=[])
     for level in reversed(indents):
         node = cst.If(test=cst.Name("_"), body=cst.IndentedBlock(body=[node], indent=level))
     code = cst.Module(body=[node], default_indent=indent, default_newline="\n").code
     return code.split("\n", len(indents))[-1]
 
 
-def _replaced(node: cst.CSTNode, replacements: dict[int, cst.CSTNode]) -> cst.CSTNode:
+def _replaced(node: _Node, replacements: Mapping[int, cst.CSTNode]) -> _Node:
     """`node` with the nodes whose ids are keys of `replacements` replaced (all in one pass: a
     replacement rebuilds the tree above it, and the ids of the other nodes must still hold)."""
 
@@ -413,7 +417,7 @@ def _replaced(node: cst.CSTNode, replacements: dict[int, cst.CSTNode]) -> cst.CS
         def on_leave(self, original, updated):
             return replacements.get(id(original), updated)
 
-    return node.visit(_Replace())
+    return cast(_Node, node.visit(_Replace()))
 
 
 def _rebuild(chain: list[cst.Call], k: int, replacement: cst.Call) -> cst.Call:

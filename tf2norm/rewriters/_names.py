@@ -11,15 +11,19 @@ reference to the legacy symbol, rewritten where it stands.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator, Mapping
+from typing import cast
 
 import libcst as cst
 from libcst.metadata import (
     Assignment,
+    BaseAssignment,
     ExpressionContext,
     ExpressionContextProvider,
     ImportAssignment,
     ParentNodeProvider,
     QualifiedNameSource,
+    Scope,
 )
 
 from tf2norm.rewriters._scopes import LinearScopeProvider
@@ -40,7 +44,7 @@ def canonical(qualified: str | None) -> str | None:
 
 def module_paths(symbols) -> frozenset[str]:
     """Every proper dotted prefix of `symbols`: the module paths an alias assignment may name."""
-    paths = set()
+    paths: set[str] = set()
     for symbol in symbols:
         parts = symbol.split(".")
         paths.update(".".join(parts[:i]) for i in range(1, len(parts)))
@@ -62,8 +66,8 @@ class Resolver:
 
     def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str]):
         metadata = wrapper.resolve_many([LinearScopeProvider, ParentNodeProvider])
-        self.scopes = metadata[LinearScopeProvider]
-        self.parents = metadata[ParentNodeProvider]
+        self.scopes = cast(Mapping[cst.CSTNode, "Scope | None"], metadata[LinearScopeProvider])
+        self.parents = cast(Mapping[cst.CSTNode, cst.CSTNode], metadata[ParentNodeProvider])
         self.contexts = wrapper.resolve(ExpressionContextProvider)  # already computed for the scopes
         self._modules = modules
         self._cache: dict[cst.CSTNode, str | None] = {}
@@ -131,7 +135,7 @@ class Resolver:
             self._candidates[key] = found
         return self._candidates[key]
 
-    def binding(self, node: cst.Name) -> Assignment | None:
+    def binding(self, node: cst.Name) -> BaseAssignment | None:
         """The one assignment `node` can refer to, or None when there are none or several."""
         scope = self.scopes.get(node)
         if scope is None:
@@ -173,7 +177,7 @@ class Resolver:
                 self._children.setdefault(parent, []).append(child)
         return self._children.get(node, [])
 
-    def descendants(self, node: cst.CSTNode, stop=()):
+    def descendants(self, node: cst.CSTNode, stop: type | tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
         """`node` and everything below it, not entering nodes of the types in `stop` (below `node`)."""
         stack = [node]
         while stack:
@@ -181,11 +185,11 @@ class Resolver:
             yield current
             stack.extend(c for c in self.children(current) if not isinstance(c, stop))
 
-    def ancestors(self, node: cst.CSTNode):
-        node = self.parents.get(node)
-        while node is not None:
-            yield node
-            node = self.parents.get(node)
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        parent = self.parents.get(node)
+        while parent is not None:
+            yield parent
+            parent = self.parents.get(parent)
 
     def references(self, predicate):
         """Outermost Name/Attribute chains in load context whose canonical name satisfies predicate.

@@ -32,7 +32,7 @@ class _View(AbstractSet):
     def _from_iterable(cls, iterable):
         return set(iterable)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # a mutable-looking set is not hashable
 
 
 class _Prefix(_View):
@@ -115,6 +115,7 @@ def _infer_accesses(visitor) -> None:
         inner_at = {a: i for i, a in enumerate(inner)}
         inner_indexes = [a._index for a in inner]
         fallback = None
+        referents: AbstractSet
         for access in accesses:
             # An access refers to the assignments of enclosing scopes and the earlier ones of its own.
             count = bisect.bisect_left(inner_indexes, access._index)

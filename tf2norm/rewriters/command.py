@@ -157,12 +157,11 @@ def _main_thread() -> bool:
 
 def _run_files(driver, files, options, jobs, show_progress):
     if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
         # What the workers' initializer and SIGTERM handler import is imported here first: a worker
         # forked while another thread of ours held an import lock would otherwise deadlock on it,
         # before it could ask to die with us.
         import ctypes  # noqa: F401
+        from concurrent.futures import ProcessPoolExecutor
 
         from tf2norm.rewriters import _files  # noqa: F401
 

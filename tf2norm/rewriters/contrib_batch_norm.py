@@ -19,8 +19,8 @@ from __future__ import annotations
 import libcst as cst
 
 from tf2norm.rewriters import _arg_scopes, _layer_calls
-from tf2norm.rewriters._signature import code, is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._signature import code, is_literal, literal
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.batch_norm",
@@ -123,21 +123,31 @@ def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
 def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
     """BatchNormalization and its arguments: [(Keras keyword, getter of its value, index of the call
     argument it stands for or None)]."""
-    items = [(keras, lambda u, v=v: cst.parse_expression(v), None)
-             for tf1, keras, v in TF1_DEFAULTS if args.value(tf1) is None]
+    items: list[_layer_calls.Item] = [(keras, _parsed(v), None) for tf1, keras, v in TF1_DEFAULTS
+                                      if args.value(tf1) is None]
     for name in args.names():
         source = args.bound.index.get(name)
         if name == "data_format" and args.given(name):
             axis = AXIS[literal(args.value(name))]
             if axis is not None:
-                items.append(("axis", lambda u, axis=axis: cst.Integer(axis), source))
+                items.append(("axis", _parsed(axis), source))
         elif name in PARAM_DICTS and args.given(name):
-            entries = _literal_dict(ctx, args.value(name), PARAM_DICTS[name])
+            entries = _literal_dict(ctx, args.value(name), PARAM_DICTS[name]) or []  # checked literal by _check
             for i, (keras, get) in enumerate(entries):
-                items.append((keras, lambda u, get=get, f=args.getter(name): get(f(u)), source if i == 0 else None))
+                items.append((keras, _composed(get, args.getter(name)), source if i == 0 else None))
         elif name in RENAMED and not (name == "fused" and is_literal(args.value(name), None)):
             items.append((RENAMED[name], args.getter(name), source))
     return lambda: ctx.replacement("BatchNormalization"), sorted(items, key=lambda item: KERAS_ORDER.index(item[0]))
+
+
+def _parsed(code_text: str):
+    """A getter of a fresh `code_text` expression, whatever the updated call."""
+    return lambda updated: cst.parse_expression(code_text)
+
+
+def _composed(inner, outer):
+    """A getter of `inner(outer(updated))`: an entry of a dict argument."""
+    return lambda updated: inner(outer(updated))
 
 
 def _is_update_ops(ctx, node: cst.BaseExpression) -> bool:

@@ -24,8 +24,8 @@ import re
 import libcst as cst
 
 from tf2norm.rewriters import _arg_scopes, _layer_calls
-from tf2norm.rewriters._signature import is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._signature import is_literal, literal
 
 LEGACY = frozenset({
     "tensorflow.contrib.layers.layer_norm",
@@ -48,7 +48,8 @@ RENAMED = {"begin_norm_axis": "begin_norm_axis", "begin_params_axis": "begin_par
            "scale": "scale", "trainable": "trainable", "scope": "name"}
 
 # The emitted constructors' own argument order.
-ORDER = ("axis", "begin_norm_axis", "begin_params_axis", "epsilon", "center", "scale", "activation", "trainable", "name")
+ORDER = ("axis", "begin_norm_axis", "begin_params_axis", "epsilon", "center", "scale", "activation", "trainable",
+         "name")
 
 # No Keras equivalent: the call is left unchanged unless they are absent or None.
 NO_KERAS_EQUIVALENT = ("variables_collections", "outputs_collections")

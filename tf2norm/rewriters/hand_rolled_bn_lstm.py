@@ -30,9 +30,9 @@ import libcst as cst
 
 from tf2norm.rewriters import _calls, _findings, _tf1_cells
 from tf2norm.rewriters._context import MigratedCell
-from tf2norm.rewriters._signature import Mismatch, bind, code, literal
 from tf2norm.rewriters._findings import Rule, rules
 from tf2norm.rewriters._rewriter import PlanRewriter
+from tf2norm.rewriters._signature import Mismatch, bind, code, literal
 
 # The cell is a user class: what ties it to TF1 is its base, TF1's RNNCell.
 LEGACY = _tf1_cells.BASES
@@ -160,6 +160,7 @@ def _copied_cell(ctx, classdef: cst.ClassDef):
             if ctx.names.canonical(param.default) not in TANH:
                 defaults[name] = param.default
             continue
+        assert param.default is not None  # the signature check above: these parameters have defaults
         value = literal(param.default)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return None, None, f"its {name} default {code(param.default)} is not a number"
@@ -174,7 +175,8 @@ def _copied_cell(ctx, classdef: cst.ClassDef):
     missing = [g for g in ("xh", "hh", "c") if g not in groups]
     if missing:
         terms = {"xh": "input-to-hidden", "hh": "hidden-to-hidden", "c": "cell"}
-        return None, None, f"it does not batch-normalise the {', '.join(terms[g] for g in missing)} term (no {missing[0]!r})"
+        missed = ", ".join(terms[g] for g in missing)
+        return None, None, f"it does not batch-normalise the {missed} term (no {missing[0]!r})"
     if not _keyword_is(groups["xh"], "no_offset", True) or _keyword_is(groups["hh"], "no_offset", True) \
             or _keyword_is(groups["c"], "no_offset", True):
         return None, None, "its offsets differ (only 'xh' may pass no_offset=True)"
@@ -236,6 +238,7 @@ def _stops_normalising(ctx, classdef) -> bool:
 
 def _batch_norm_epsilon(ctx, classdef, call: cst.Call):
     """The batch-norm method's `epsilon` default when it is not 1e-5 (None when it is), or a reason."""
+    assert isinstance(call.func, cst.Attribute)  # `self.<method>(...)`, as _scan found it
     method = call.func.attr.value
     for statement in classdef.body.body:
         if isinstance(statement, cst.FunctionDef) and statement.name.value == method:
@@ -260,7 +263,7 @@ def _rewrite_call(ctx, call: cst.Call, params: tuple[str, ...], defaults: dict) 
         return 0
 
     def build(updated: cst.Call) -> cst.Call:
-        items = []
+        items: list[tuple[cst.Arg, int | None]] = []
         for name, i in sorted(bound.index.items(), key=lambda item: item[1]):
             arg = updated.args[i]
             if name == "num_units" and arg.keyword is None:

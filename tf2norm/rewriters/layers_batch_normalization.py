@@ -20,8 +20,8 @@ from __future__ import annotations
 import libcst as cst
 
 from tf2norm.rewriters import _calls, _findings, _layer_calls
-from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._signature import Mismatch, bind, code, is_literal
 
 _FUNCTION_NAMES = ("batch_normalization",)
 _CLASS_NAMES = ("BatchNormalization",)

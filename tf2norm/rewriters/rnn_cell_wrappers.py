@@ -38,7 +38,7 @@ the cell in one file and reuses its variable scope from another must use the com
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import ImportAssignment
+from libcst.metadata import BaseAssignment, ImportAssignment
 
 from tf2norm.rewriters import _calls, _findings
 from tf2norm.rewriters._context import MigratedCell
@@ -194,7 +194,8 @@ def _layer_calls(ctx, references) -> dict:
     """
     if ctx.reuses_variable_scopes():
         return {}
-    calls, by_binding = {}, {}
+    calls: dict[cst.Call, tuple] = {}
+    by_binding: dict[object, list[cst.Call]] = {}
     for node, name in references:
         call = ctx.names.parents.get(node)
         if name != "tensorflow.nn.dynamic_rnn" or not (isinstance(call, cst.Call) and call.func is node):
@@ -209,13 +210,14 @@ def _layer_calls(ctx, references) -> dict:
                 ctx.report(_findings.RULES[mismatch.code], call, api=f"dynamic_rnn -> {single[1].sequence_layer}",
                            reason=mismatch.reason)
             continue
-        single = _single_cell(ctx, bound.value("cell"))
+        cell_argument = bound.value("cell")
+        single = _single_cell(ctx, cell_argument) if cell_argument is not None else None
         if single is not None:
             binding, cell = single
             calls[call] = (bound, cell.sequence_layer)
             by_binding.setdefault(binding, []).append(call)
     for binding, users in by_binding.items():
-        if binding is _INLINE:
+        if not isinstance(binding, BaseAssignment):  # _INLINE
             continue
         cell_arguments = {calls[c][0].value("cell") for c in users}
         for access in binding.references:
@@ -246,7 +248,7 @@ def _single_cell(ctx, cell: cst.BaseExpression) -> tuple[object, MigratedCell] |
             return None
         cell = statement.value
     migrated = ctx.cells.get(cell.func) if isinstance(cell, cst.Call) else None
-    if migrated is None or migrated.sequence_layer is None:
+    if not isinstance(cell, cst.Call) or migrated is None or migrated.sequence_layer is None:
         return None
     try:
         constructor = bind(cell, migrated.signature, required=1)
@@ -320,7 +322,7 @@ class _Taint:
         self.nodes = set(seeds)
         self._bindings: set = set()
         self._attributes: set[str] = set()
-        self._visible = {}  # Name node -> the assignments it may refer to
+        self._visible: dict[cst.Name, set] = {}  # Name node -> the assignments it may refer to
         self._below: dict[cst.CSTNode, list] = {}
         sources = list(self._sources())
         changed = bool(self.nodes)

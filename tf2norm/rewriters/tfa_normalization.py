@@ -36,8 +36,8 @@ import libcst as cst
 
 from tf2norm.rewriters import _calls
 from tf2norm.rewriters._class_swap import ClassSwap, ClassSwapRewriter, Swap
-from tf2norm.rewriters._signature import is_literal, literal
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._signature import is_literal, literal
 
 _MODULES = ("tensorflow_addons.layers", "tensorflow_addons.layers.normalizations")
 _CLASSES = ("GroupNormalization", "InstanceNormalization")
@@ -111,7 +111,7 @@ class _Rewriter(ClassSwapRewriter):
         instance_as_keras = keras is not None and cls == "InstanceNormalization"
 
         def build(updated: cst.Call) -> cst.Call:
-            items = [(updated.args[i], i) for i in kept]
+            items: list[tuple[cst.Arg, int | None]] = [(updated.args[i], i) for i in kept]
             if instance_as_keras:
                 items.insert(0, (_calls.keyword("groups", cst.UnaryOperation(cst.Minus(), cst.Integer("1"))), None))
             func = (cst.parse_expression(f"{keras.value}.layers.GroupNormalization") if keras is not None

@@ -235,7 +235,8 @@ class BatchNormKind(CheckpointKind):
                 "tf1_api")
     DATA_FORMAT = True
     GOLDEN_FIELDS = ("train_inputs", "train_outputs", "infer_inputs", "infer_outputs", "data_format", "epsilon",
-                     "decay", "fused", "renorm_decay", "virtual_batch_size", "tf1_api") + tuple(f"train_{s}" for s in _STATE)
+                     "decay", "fused", "renorm_decay", "virtual_batch_size", "tf1_api") \
+        + tuple(f"train_{s}" for s in _STATE)
     SOURCE = (
         SourceCalls(names=("tf2norm.replacements.batch_norm",), legacy_from=("contrib_batch_norm.LEGACY",),
                     positional=("inputs", "decay", "center", "scale", "epsilon"),

@@ -212,7 +212,8 @@ class BnLstmCellKind(_cell.CellKind):
     SETTABLE = ("decay", "epsilon", "forget_bias", "activation")
     REQUIRED_GOLDEN = ("inputs", "outputs", "final_c", "final_h")
     GOLDEN_FIELDS = REQUIRED_GOLDEN + ("final_step", "training", "sequence_length", "initial_c", "initial_h",
-                                       "initial_step", "decay", "epsilon", "forget_bias", "activation") + _STATISTIC_FIELDS
+                                       "initial_step", "decay", "epsilon", "forget_bias", "activation") \
+        + _STATISTIC_FIELDS
     SOURCE = (
         # The migrated calls: tf2norm migrate writes the copied class's defaults into each one.
         SourceCalls(names=("tf2norm.replacements.BatchNormLSTMCell",),

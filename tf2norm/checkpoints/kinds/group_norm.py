@@ -102,7 +102,8 @@ class GroupNormKind(CheckpointKind):
 
     def describe(self, group) -> str:
         c = group.config
-        text = f"channels={group.channels} center={c['center']} scale={c['scale']} axis={c['axis']} epsilon={c['epsilon']}"
+        text = (f"channels={group.channels} center={c['center']} scale={c['scale']} axis={c['axis']} "
+                f"epsilon={c['epsilon']}")
         if c.get("groups") is None:
             return (text + f" groups=? (not recorded, nor the class: a candidate; convert and verify take it "
                     f"with --config {group.scope}:groups=N, -1 for InstanceNormalization)")

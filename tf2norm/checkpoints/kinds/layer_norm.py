@@ -37,7 +37,6 @@ from ..errors import CheckpointError
 from ..model import Group, SourceCalls, shape_text
 from ._kind import CheckpointKind
 
-
 #: TF1's default of what a checkpoint cannot tell (the user overrides it with --config).
 DEFAULTS = {"begin_norm_axis": 1}
 NAMING = "tf.contrib.layers.layer_norm"

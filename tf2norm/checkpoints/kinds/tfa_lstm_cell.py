@@ -127,7 +127,8 @@ class TfaLstmCellKind(_cell.CellKind):
               "recurrent_activation": config.get("recurrent_activation", "sigmoid")}
 
         def numpy_cell(x, mask, init):
-            return reference.keras_rnn(lambda xt, s: reference.tfa_ln_lstm_step(xt, s, values, **kw), x, init, mask=mask)
+            return reference.keras_rnn(lambda xt, s: reference.tfa_ln_lstm_step(xt, s, values, **kw), x, init,
+                                       mask=mask)
 
         _cell.verify_keras_rnn(factory, fields, rng, compare, depth=values["kernel"].shape[0], units=units,
                     states=("final_h", "final_c"), reference=numpy_cell)

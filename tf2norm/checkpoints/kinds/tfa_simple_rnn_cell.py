@@ -1,4 +1,5 @@
-"""``tfa.rnn.LayerNormSimpleRNNCell`` groups (tensorflow-addons, Keras 2) -> ``tf2norm.replacements.LayerNormSimpleRNNCell``.
+"""``tfa.rnn.LayerNormSimpleRNNCell`` groups (tensorflow-addons, Keras 2) ->
+``tf2norm.replacements.LayerNormSimpleRNNCell``.
 
 Same checkpoint formats as :mod:`tfa_lstm_cell` (Keras 2 object-based ``model.save_weights``, or
 Keras 2 variable names from a name-based Saver). Members relative to the cell path ``S``:
