@@ -111,10 +111,17 @@ def test_an_api_with_arithmetic_has_goldens_and_their_generators(api):
         assert not api.goldens and not api.generators
         return
     assert api.goldens and api.generators
+    assert (ROOT / "tf2norm" / "reference" / f"{api.id}.py").is_file(), f"no NumPy reference for {api.id}"
     for prefix in api.goldens:
         assert any(name.startswith(prefix) for name in _goldens()), f"no fixtures/golden/{prefix}*.npz"
     for generator in api.generators:
         assert (ROOT / generator).is_file(), generator
+
+
+def test_every_reference_module_belongs_to_an_api():
+    from tf2norm import reference
+
+    assert _public_modules(reference) == {api.id for api in apis.APIS if api.arithmetic}
 
 
 def test_every_generator_belongs_to_an_api():

@@ -321,9 +321,9 @@ def test_bn_training_grads(path):
     r = d = None
     if renorm:
         red = tuple(i for i in range(x.ndim) if i != opts["axis"] % x.ndim)
-        mean = R._mean(x, red)
+        mean = R.reduce_mean(x, red)
         dev = (x - np.expand_dims(mean, red)).astype(np.float32)
-        var = R._mean(dev * dev, red)
+        var = R.reduce_mean(dev * dev, red)
         r, d = R.renorm_correction(mean, var, data["var:BatchNorm/renorm_mean"],
                                    data["var:BatchNorm/renorm_stddev"], opts["epsilon"],
                                    opts["renorm_clipping"])
@@ -765,9 +765,9 @@ def test_tlbn_training_grads(path):
     r = d = None
     if kw.get("renorm"):
         red = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
-        mean = R._mean(x, red)
+        mean = R.reduce_mean(x, red)
         dev = (x - np.expand_dims(mean, red)).astype(np.float32)
-        var = R._mean(dev * dev, red)
+        var = R.reduce_mean(dev * dev, red)
         r, d = R.renorm_correction(mean, var, data["var:" + names["renorm_mean"]],
                                    data["var:" + names["renorm_stddev"]], eps, kw.get("renorm_clipping"))
     fused = R.layers_uses_fused(cfg["rank"], axis, kw.get("fused"), bool(kw.get("renorm")))
