@@ -6,7 +6,6 @@ import os
 import shutil
 from dataclasses import dataclass
 
-import numpy as np
 from click.testing import CliRunner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -76,15 +75,11 @@ def copy_fixture(name, dest) -> str:
     return str(dest)
 
 
-def golden(name) -> dict:
-    """{scope: {field: array}} of a fixture's golden.npz."""
-    out = {}
-    with np.load(fixture(name, "golden.npz")) as data:
-        for key in data.files:
-            if key != "__format__":
-                scope, _, field = key.rpartition(":")
-                out.setdefault(scope, {})[field] = data[key]
-    return out
+def golden(name, which="golden.npz") -> dict:
+    """{scope: {field: array}} of a fixture's golden file, read by verify's own reader."""
+    from tf2norm.checkpoints import golden as golden_file
+
+    return golden_file.load(fixture(name, which))
 
 
 def listing(directory) -> list:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.checkpoints.checkpoint_helpers import cli, copy_fixture, fixture, read_all, write_checkpoint
+from tests.checkpoints.checkpoint_helpers import cli, copy_fixture, fixture, golden, read_all, write_checkpoint
 from tf2norm.checkpoints import CheckpointError, kinds, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.naming import recognise
 from tf2norm.replacements import LayerNorm, layer_norm
@@ -29,16 +29,6 @@ GROUPS = {
     "encoder/LayerNorm_1": ([6], False, True, -1),
     "head/LayerNorm": ([4, 6], True, True, 1),
 }
-
-
-def golden():
-    out = {}
-    with np.load(GOLDEN) as data:
-        for key in data.files:
-            if key != "__format__":
-                scope, _, field = key.rpartition(":")
-                out.setdefault(scope, {})[field] = data[key]
-    return out
 
 
 def _close(got, want, what):
@@ -197,7 +187,7 @@ def test_verify_fails_on_a_wrong_begin_norm_axis_and_on_altered_values(tmp_path)
 
 
 def test_verify_reports_golden_inputs_that_do_not_fit(tmp_path):
-    fields = golden()
+    fields = golden(NAME)
     bad = {"__format__": np.array("tf2norm-golden-1"),
            "head/LayerNorm:inputs": fields["encoder/LayerNorm"]["inputs"][:, :, :5],
            "head/LayerNorm:outputs": fields["encoder/LayerNorm"]["outputs"][:, :, :5]}
@@ -216,7 +206,7 @@ def test_restore_reproduces_tf1(tmp_path):
     assert list(layers) == list(GROUPS)
     for scope, layer in layers.items():
         assert isinstance(layer, LayerNorm) and layer.begin_norm_axis == GROUPS[scope][3]
-        fields = golden()[scope]
+        fields = golden(NAME)[scope]
         _close(layer(fields["inputs"]), fields["outputs"], scope)
 
 
@@ -229,7 +219,7 @@ def test_restore_into_a_keras_model_and_the_tf2_checkpoint(tmp_path):
     c = LayerNorm(begin_params_axis=-2, name="ln_c")(b)
     model = keras.Model(inputs, [a, b, c])
     restore_into(model, out, {"encoder/LayerNorm": "ln_a", "encoder/LayerNorm_1": "ln_b", "head/LayerNorm": "ln_c"})
-    fields = golden()
+    fields = golden(NAME)
     _close(model.get_layer("ln_a")(fields["encoder/LayerNorm"]["inputs"]), fields["encoder/LayerNorm"]["outputs"], "a")
     _close(model.get_layer("ln_b")(fields["encoder/LayerNorm_1"]["inputs"]), fields["encoder/LayerNorm_1"]["outputs"],
            "b")
@@ -254,7 +244,7 @@ def test_a_layer_spelling_begin_params_axis_from_the_front_is_the_same_setting()
 
 
 def test_load_tf1_weights_straight_from_the_checkpoint():
-    fields = golden()["head/LayerNorm"]
+    fields = golden(NAME)["head/LayerNorm"]
     layer = LayerNorm(begin_params_axis=1)
     layer.build((None, 4, 6))
     load_tf1_weights(layer, CKPT, "head/LayerNorm")
@@ -269,7 +259,7 @@ def test_load_tf1_weights_straight_from_the_checkpoint():
 
 def test_the_tf1_checkpoint_restores_unchanged_into_compat_layer_norm():
     """--target compat: TF1's own Saver restores every layer_norm (the custom-scoped one too)."""
-    fields = golden()
+    fields = golden(NAME)
     graph = tf.Graph()
     with graph.as_default():
         x = {s: tf.compat.v1.placeholder(tf.float32, [None, 4, 6]) for s in ("a", "b", "c", "d")}

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.checkpoints.checkpoint_helpers import ROOT, cli, copy_fixture, fixture, read_all, write_checkpoint
+from tests.checkpoints.checkpoint_helpers import ROOT, cli, copy_fixture, fixture, golden, read_all, write_checkpoint
 from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.kinds.bn_lstm_cell import MEMBERS, run_cell
 from tf2norm.checkpoints.naming import recognise
@@ -35,16 +35,6 @@ STATISTICS = [f"{g}/{s}" for g in ("xh", "hh", "c") for s in ("pop_mean", "pop_v
 
 def max_err(got, want):
     return float(np.max(np.abs(np.asarray(got, np.float64) - np.asarray(want, np.float64))))
-
-
-def goldens(which="golden.npz") -> dict:
-    out = {}
-    with np.load(fixture(NAME, which)) as data:
-        for key in data.files:
-            if key != "__format__":
-                scope, _, field = key.rpartition(":")
-                out.setdefault(scope, {})[field] = data[key]
-    return out
 
 
 def check_cell(cell, fields):
@@ -231,7 +221,7 @@ def test_another_copy_is_exit_2_and_nothing_written(tmp_path):
 
 
 def test_golden_file_with_a_missing_field_is_bad_input(tmp_path):
-    data = {f"{scope}:{field}": value for scope, fields in goldens().items()
+    data = {f"{scope}:{field}": value for scope, fields in golden(NAME).items()
             for field, value in fields.items() if field != "final_h"}
     data["__format__"] = np.array("tf2norm-golden-1")
     np.savez(tmp_path / "golden.npz", **data)
@@ -256,13 +246,13 @@ def test_restored_cells_reproduce_tf1_inference_and_training(converted):
         layers = restore(out)  # fresh layers each time: a training run moves their statistics
         assert [type(layer) for layer in layers.values()] == [BatchNormLSTMCell] * 2
         assert layers[CELL1].decay == 0.9
-        for scope, fields in goldens(which).items():
+        for scope, fields in golden(NAME, which).items():
             check_cell(layers[scope], fields)
 
 
 def test_restore_into_a_users_model_and_load_tf1_weights(converted):
     out, _ = converted
-    fields = goldens("golden_training.npz")[CELL1]
+    fields = golden(NAME, "golden_training.npz")[CELL1]
     cell = BatchNormLSTMCell(4, 5, decay=0.9)
     model = keras.Sequential([keras.Input((None, 6)), keras.layers.RNN(cell, name="decoder")])
     restore_into(model, out, {CELL1: "decoder"})
@@ -282,7 +272,7 @@ def test_tf2_object_checkpoints_restore_with_tensorflow_alone(converted):
         cell = BatchNormLSTMCell(**entry["config"])
         cell.build(tuple(entry["build_input_shape"]))
         tf.train.Checkpoint(layer=cell).read(str(Path(out) / entry["tf2_checkpoint"])).assert_existing_objects_matched()
-        check_cell(cell, goldens()[entry["scope"]])
+        check_cell(cell, golden(NAME)[entry["scope"]])
 
 
 def _tf2_program(source, inputs, lengths):

@@ -13,11 +13,10 @@ import json
 import warnings
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.checkpoints.checkpoint_helpers import cli, fixture
+from tests.checkpoints.checkpoint_helpers import cli, fixture, golden
 from tests.golden import cases, max_abs_error
 from tf2norm.checkpoints import CheckpointError, inspect, load_tf1_weights, naming, recognise, restore, restore_into
 from tf2norm.replacements import GroupNormalization
@@ -29,11 +28,6 @@ GN, IN = "layer_with_weights-1", "layer_with_weights-3"
 DECLARE = ["--config", f"{GN}:groups=4", "--config", f"{IN}:groups=-1"]
 VALUE = "/.ATTRIBUTES/VARIABLE_VALUE"
 F = "float32"
-
-
-def _golden():
-    with np.load(GOLDEN) as data:
-        return {k: data[k] for k in data.files}
 
 
 # -- recognition ---------------------------------------------------------------------------------
@@ -211,26 +205,26 @@ def test_restore_into_the_migrated_model_reproduces_tfa(tmp_path, norm):
 def test_restore_fresh_layers_and_the_tf2_checkpoints(tmp_path):
     out = tmp_path / "out"
     assert cli("convert", CKPT, "--out", out, *DECLARE).exit_code == 0
-    golden = _golden()
+    fields = golden("tfa_norm_convnet")
     layers = restore(out)
     for scope, layer in layers.items():
         assert type(layer) is keras.layers.GroupNormalization
-        assert max_abs_error(layer(golden[f"{scope}:inputs"]), golden[f"{scope}:outputs"]) <= 1e-6
+        assert max_abs_error(layer(fields[scope]["inputs"]), fields[scope]["outputs"]) <= 1e-6
     manifest = json.loads((out / "manifest.json").read_text())
     for entry in manifest["groups"]:
         layer = keras.layers.GroupNormalization(**entry["config"])
         layer.build(entry["build_input_shape"])
         tf.train.Checkpoint(layer=layer).read(str(out / entry["tf2_checkpoint"])).assert_consumed()
         scope = entry["scope"]
-        assert max_abs_error(layer(golden[f"{scope}:inputs"]), golden[f"{scope}:outputs"]) <= 1e-6
+        assert max_abs_error(layer(fields[scope]["inputs"]), fields[scope]["outputs"]) <= 1e-6
 
 
 def test_load_straight_from_the_tfa_checkpoint():
-    golden = _golden()
+    fields = golden("tfa_norm_convnet")
     layer = keras.layers.GroupNormalization(groups=-1, center=False)
     layer.build((None, None, None, 6))
     load_tf1_weights(layer, CKPT, IN)
-    assert max_abs_error(layer(golden[f"{IN}:inputs"]), golden[f"{IN}:outputs"]) <= 1e-6
+    assert max_abs_error(layer(fields[IN]["inputs"]), fields[IN]["outputs"]) <= 1e-6
     with_beta = keras.layers.GroupNormalization(groups=-1)
     with_beta.build((None, None, None, 6))
     with pytest.raises(CheckpointError, match="the layer has beta which TF1 group layer_with_weights-3 lacks"):

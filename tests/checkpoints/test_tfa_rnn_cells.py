@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.checkpoints import checkpoint_helpers
 from tests.checkpoints.checkpoint_helpers import cli, fixture, write_checkpoint
 from tests.golden import cases, max_abs_error
 from tf2norm.checkpoints import CheckpointError, inspect, load_tf1_weights, recognise, restore, restore_into
@@ -41,7 +42,7 @@ def _load(name):
 
 
 def _golden_fields(scope):
-    return {k.rpartition(":")[2]: v for k, v in _load("golden.npz").items() if k.startswith(scope + ":")}
+    return checkpoint_helpers.golden("tfa_cells")[scope]
 
 
 def _run(cell, fields):
