@@ -732,7 +732,8 @@ def test_tlbn_reference_would_catch_contrib_rules():
     assert not R.layers_uses_fused(2) and R.contrib_uses_fused(2, None, False)
     names = tlbn_variables(cfg)
     args = dict(axis=-1, training=True, beta=data["var:" + names["beta"]], gamma=data["var:" + names["gamma"]],
-                moving_mean=data["var:" + names["moving_mean"]], moving_variance=data["var:" + names["moving_variance"]],
+                moving_mean=data["var:" + names["moving_mean"]],
+                moving_variance=data["var:" + names["moving_variance"]],
                 epsilon=1e-6, momentum=0.9)
     y_fused, _ = R.layers_batch_normalization(data["in:step0"], fused=True, **args)
     y_plain, _ = R.layers_batch_normalization(data["in:step0"], fused=False, **args)

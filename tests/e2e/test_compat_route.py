@@ -24,8 +24,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.e2e.e2e_support import (CONTINUE_STEPS, E2E, EVAL_ATOL, PROGRAMS, STEP_ATOL, STEP_RTOL, VAR_ATOL,
-                         checkpoint, check_close, fields, golden, run, tool)
+from tests.e2e.e2e_support import (
+    CONTINUE_STEPS,
+    E2E,
+    EVAL_ATOL,
+    PROGRAMS,
+    STEP_ATOL,
+    STEP_RTOL,
+    VAR_ATOL,
+    check_close,
+    checkpoint,
+    fields,
+    golden,
+    run,
+    tool,
+)
 
 RUNNER = Path(__file__).resolve().parent / "run_migrated.py"
 

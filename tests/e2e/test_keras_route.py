@@ -18,8 +18,18 @@ import warnings
 import numpy as np
 import pytest
 
-from tests.e2e.e2e_support import (E2E, EVAL_ATOL, STEP_ATOL, STEP_RTOL, checkpoint, check_close, fields,
-                         golden, run, tool)
+from tests.e2e.e2e_support import (
+    E2E,
+    EVAL_ATOL,
+    STEP_ATOL,
+    STEP_RTOL,
+    check_close,
+    checkpoint,
+    fields,
+    golden,
+    run,
+    tool,
+)
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")

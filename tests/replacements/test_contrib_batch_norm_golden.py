@@ -46,7 +46,8 @@ def _tf1_kwargs(cfg):
         kwargs.pop("updates_collections")
     if "param_initializers" in kwargs:
         kwargs["param_initializers"] = {
-            k: tf.compat.v1.constant_initializer(np.asarray(v, np.float32)) for k, v in kwargs["param_initializers"].items()
+            k: tf.compat.v1.constant_initializer(np.asarray(v, np.float32))
+            for k, v in kwargs["param_initializers"].items()
         }
     return kwargs
 
@@ -69,7 +70,9 @@ def test_graph_mode_batch_norm_matches_tf1(name):
             assert tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS) == update_ops
 
             def step(k, training):
-                return ([y_train], {x: golden[f"in:step{k}"]}) if training else ([y_inf], {x_inf: golden[f"in:step{k}"]})
+                if training:
+                    return [y_train], {x: golden[f"in:step{k}"]}
+                return [y_inf], {x_inf: golden[f"in:step{k}"]}
 
             y_grad = y_train
         else:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.golden import cases, case_ids, max_abs_error
+from tests.golden import case_ids, cases, max_abs_error
 from tf2norm.replacements import LayerNorm, layer_norm
 from tf2norm.replacements.contrib_layer_norm import resolve_axes
 

@@ -182,7 +182,8 @@ def test_eager_dynamic_rnn_matches_tf1(name):
         outs, _, combined = _tf1_style_rnn(cfg, inputs, sequence_length, keep_prob, make_cell=lambda: next(rebuilt))
         loss = tf.reduce_sum(combined * golden["in:loss_weights"])
     _assert_outputs({k: v.numpy() for k, v in outs.items()}, golden)
-    weights = [(prefix + w.name.replace("_", "/", 1), w) for cell, prefix in zip(cells, _cell_prefixes(cfg)) for w in cell.weights]
+    weights = [(prefix + w.name.replace("_", "/", 1), w)
+               for cell, prefix in zip(cells, _cell_prefixes(cfg)) for w in cell.weights]
     grads = tape.gradient(loss, [inputs] + [w for _, w in weights])
     for target, value in zip(["inputs"] + [n for n, _ in weights], grads):
         _assert_grad(name, target, value.numpy(), golden["grad:" + target])

@@ -126,7 +126,8 @@ OPTIONS = {
     "mask_no_layer_norm_last_output": ({}, dict(mask=_right_padded_mask([5, T, 1])), dict(layer_norm=False)),
     "initial_state": (
         dict(return_sequences=True, return_state=True),
-        dict(initial_state=[np.full((B, H), 0.3, np.float32), np.linspace(-0.5, 0.5, B * H, dtype=np.float32).reshape(B, H)]),
+        dict(initial_state=[np.full((B, H), 0.3, np.float32),
+                            np.linspace(-0.5, 0.5, B * H, dtype=np.float32).reshape(B, H)]),
         {},
     ),
     "initial_state_mask_backwards": (
@@ -238,7 +239,8 @@ def test_weights_are_the_cells():
     layer.build((B, T, D))
     assert isinstance(layer.cell, LayerNormBasicLSTMCell)
     names = sorted(v.path.split("/")[-1] for v in layer.weights)
-    expected = ["kernel"] + [f"{n}_{p}" for n in ("input", "transform", "forget", "output", "state") for p in ("gamma", "beta")]
+    expected = ["kernel"] + [f"{n}_{p}" for n in ("input", "transform", "forget", "output", "state")
+                             for p in ("gamma", "beta")]
     assert names == sorted(expected)
     assert layer.cell.kernel.shape == (D + H, 4 * H)
     no_ln = LayerNormBasicLSTM(H, layer_norm=False)
@@ -351,7 +353,8 @@ def test_matches_real_tf1(name, mode):
         )
         layer.build(inputs.shape)
         cells = [layer.forward_layer.cell, layer.backward_layer.cell]
-        prefixes = ["bidirectional_rnn/fw/layer_norm_basic_lstm_cell/", "bidirectional_rnn/bw/layer_norm_basic_lstm_cell/"]
+        prefixes = ["bidirectional_rnn/fw/layer_norm_basic_lstm_cell/",
+                    "bidirectional_rnn/bw/layer_norm_basic_lstm_cell/"]
     else:
         layers = [_golden_layer(cfg, mode) for _ in range(cfg["layers"])]
         shape = inputs.shape
@@ -365,7 +368,8 @@ def test_matches_real_tf1(name, mode):
             prefixes = [f"rnn/multi_rnn_cell/cell_{k}/layer_norm_basic_lstm_cell/" for k in range(cfg["layers"])]
     for cell, prefix in zip(cells, prefixes):
         _load(cell, golden, prefix)
-    variables = {prefix + n: getattr(cell, n.replace("/", "_")) for cell, prefix in zip(cells, prefixes) for n in golden.with_prefix("var:" + prefix)}
+    variables = {prefix + n: getattr(cell, n.replace("/", "_"))
+                 for cell, prefix in zip(cells, prefixes) for n in golden.with_prefix("var:" + prefix)}
 
     @tf.function
     def run(x):
@@ -374,7 +378,8 @@ def test_matches_real_tf1(name, mode):
             outs = {}
             if cfg["bidirectional"]:
                 fw, bw, fw_c, fw_h, bw_c, bw_h = layer(x, mask=mask, training=False)
-                outs.update(outputs_fw=fw, outputs_bw=bw, state_fw_c=fw_c, state_fw_h=fw_h, state_bw_c=bw_c, state_bw_h=bw_h)
+                outs.update(outputs_fw=fw, outputs_bw=bw, state_fw_c=fw_c, state_fw_h=fw_h, state_bw_c=bw_c,
+                            state_bw_h=bw_h)
                 combined = tf.concat([fw, bw], -1)
             else:
                 seq = x

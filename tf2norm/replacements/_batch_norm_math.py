@@ -314,7 +314,8 @@ def forward(x, state, cfg, channels, training):
 def _renorm_correction(mean, variance, state, cfg):
     """TF 1.15's r and d, from the renorm averages before this step's update."""
     stddev = tf.sqrt(variance + cfg.epsilon)
-    renorm_stddev = tf.maximum(tf.convert_to_tensor(state.renorm_stddev), tf.sqrt(tf.constant(cfg.epsilon, stddev.dtype)))
+    renorm_stddev = tf.maximum(tf.convert_to_tensor(state.renorm_stddev),
+                               tf.sqrt(tf.constant(cfg.epsilon, stddev.dtype)))
     r = stddev / renorm_stddev
     d = (mean - tf.convert_to_tensor(state.renorm_mean)) / renorm_stddev
     clipping = cfg.renorm_clipping or {}
