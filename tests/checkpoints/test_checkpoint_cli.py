@@ -57,7 +57,7 @@ def test_inspect_finds_every_group(name):
     groups, unrecognised = EXPECTED_GROUPS[name]
     assert {g["scope"]: essentials(g) for g in report["groups"]} == groups
     assert len(report["unrecognised"]) == unrecognised
-    assert all(not g["problems"] for g in report["groups"])
+    assert all(g["problems"] == [] and g["findings"] == [] for g in report["groups"])
 
 
 def test_inspect_text_lists_groups_configs_and_the_rest():

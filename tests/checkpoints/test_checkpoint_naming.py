@@ -11,6 +11,7 @@ from tf2norm.checkpoints.errors import CheckpointError
 from tf2norm.checkpoints.manifest import apply_options, build_input_shape
 from tf2norm.checkpoints.model import parse_data_format
 from tf2norm.checkpoints.naming import recognise
+from tf2norm.checkpoints.rules import RULES
 
 
 def test_optimizer_slots_are_left_out_and_attributed():
@@ -61,6 +62,17 @@ def test_inconsistent_groups_are_reported(names, message):
     inv = recognise(names)
     assert inv.problems == [message]
     assert len(inv.groups) == 1 and inv.groups[0].problems == [message]
+    # ... as a coded error finding placed at the group's scope.
+    (finding,) = inv.groups[0].findings
+    code = "TF2N902" if "unsupported dtype" in message else "TF2N901"
+    assert (finding.path, finding.code, finding.message, finding.severity) == (
+        inv.groups[0].scope, code, message, "error")
+    assert finding.hint == RULES[code].hint
+
+
+def test_checkpoint_rules_are_the_tf2n9xx_codes():
+    assert set(RULES) == {"TF2N901", "TF2N902", "TF2N903"}
+    assert all(rule.code == code and rule.message and rule.hint for code, rule in RULES.items())
 
 
 def test_options_set_layout_and_constructor_arguments():

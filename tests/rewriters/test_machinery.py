@@ -19,7 +19,9 @@ def test_rewriters_are_discovered_in_dependency_order():
 
 
 def test_finding_codes_are_unique_and_stable_in_form():
-    tables = [_findings.RULES] + [r.rules for r in rewriters.available().values()]
+    from tf2norm.checkpoints.rules import RULES as CHECKPOINT_RULES
+
+    tables = [_findings.RULES, CHECKPOINT_RULES] + [r.rules for r in rewriters.available().values()]
     codes = [code for table in tables for code in table]
     assert len(codes) == len(set(codes))
     assert all(len(code) == 7 and code.startswith("TF2N") and code[4:].isdigit() for code in codes)

@@ -23,6 +23,7 @@ from . import kinds, naming, source
 from . import manifest as mf
 from .errors import CheckpointError
 from .reader import Tf1Checkpoint
+from .rules import RULES
 from .tf2_export import Tf2LayerCheckpointWriter
 
 TF2_DIR = "tf2"
@@ -69,7 +70,7 @@ def non_finite(name: str, array) -> list[str]:
     if array.dtype.kind not in "fc":
         return []
     bad = array.size - int(np.count_nonzero(np.isfinite(array)))
-    return [f"{name} holds {bad} NaN or infinite values of {array.size}; the layer will compute NaN"] if bad else []
+    return [RULES["TF2N903"].finding(name, 0, 0, name=name, bad=bad, size=array.size).message] if bad else []
 
 
 def _fsync(path):

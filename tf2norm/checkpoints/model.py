@@ -1,8 +1,8 @@
 """The checkpoint tools' data model: variables, recognised groups, inventories, layouts.
 
-A leaf module: it imports nothing of tf2norm, so the kinds (tf2norm.checkpoints.kinds), the
-recognition (``naming``), the manifest, the report, conversion and verification all share these types
-without importing each other.
+A leaf module (it imports only tf2norm.findings' types), so the kinds (tf2norm.checkpoints.kinds), the
+recognition (``naming``), the manifest, the report, conversion and verification all share these
+types without importing each other.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from tf2norm.findings import Rule
 
 #: Only float32 checkpoints are converted: the replacements reproduce TF1's float32 arithmetic.
 SUPPORTED_DTYPES = ("float32",)
@@ -50,12 +52,22 @@ class Group:
     #: user says).
     data_format: str | None = None
     data_format_given: bool = False
-    #: one-line descriptions of what is inconsistent (shapes, missing members, dtype)
+    #: one-line descriptions of what is inconsistent (shapes, missing members, dtype): the messages of
+    #: its error findings
     problems: list = field(default_factory=list)
+    #: what is wrong with the group, as coded findings (tf2norm.checkpoints.rules), placed at its scope
+    findings: list = field(default_factory=list)
     #: constructor arguments the checkpoint cannot record without which its variables are not
     #: surely this kind ({key: why}); until ``--config SCOPE:KEY=...`` (or a golden file, or the
     #: converted manifest) gives them, the group is a candidate: listed by inspect, not converted.
     required: dict = field(default_factory=dict)
+
+    def report(self, rule: Rule, **fields) -> None:
+        """A finding of `rule` on this group; an error's message is also one of its `problems`."""
+        finding = rule.finding(self.scope, 0, 0, **fields)
+        self.findings.append(finding)
+        if finding.severity == "error":
+            self.problems.append(finding.message)
 
     @property
     def unresolved(self) -> list:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from . import kinds
 from .model import SUPPORTED_DTYPES, Inventory, Variable, natural_key
+from .rules import RULES
 
 
 def recognise(variables) -> Inventory:
@@ -38,8 +39,7 @@ def recognise(variables) -> Inventory:
         for name in g.weights.values():
             dtype = table[name].dtype
             if dtype not in SUPPORTED_DTYPES:
-                g.problems.append(
-                    f"{name}: unsupported dtype {dtype} (tf2norm converts float32 checkpoints only)")
+                g.report(RULES["TF2N902"], name=name, dtype=dtype)
         inv.problems.extend(g.problems)
     return inv
 

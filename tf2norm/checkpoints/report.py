@@ -57,6 +57,7 @@ def as_json(path: str, inv: Inventory) -> dict:
                 "weights": {k: {"tf1_name": n, "shape": list(inv.variables[n].shape),
                                 "dtype": inv.variables[n].dtype} for k, n in g.weights.items()},
                 "problems": g.problems,
+                "findings": [f.as_dict() for f in g.findings],
             }
             for g in inv.groups
         ],

@@ -11,64 +11,12 @@ comment on any line of the reported expression, once a person has checked the co
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
 import sys
 import tokenize
 
-
-@dataclasses.dataclass(frozen=True, order=True)
-class Finding:
-    path: str
-    line: int
-    col: int
-    code: str
-    message: str
-    hint: str
-    rewriter: str | None = None
-    end_line: int = dataclasses.field(default=0, compare=False)
-    severity: str = dataclasses.field(default="warning", compare=False)
-
-    def as_dict(self) -> dict:
-        # The JSON schema: exactly these keys, in this order.
-        return {
-            "path": self.path,
-            "line": self.line,
-            "col": self.col,
-            "code": self.code,
-            "message": self.message,
-            "hint": self.hint,
-            "rewriter": self.rewriter,
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """One finding code: its message and hint (both may hold `{name}` fields the reporting site fills)
-    and its severity: "error" for a file that could not be processed at all, "warning" for code
-    left unchanged (or changed, and worth a look)."""
-
-    code: str
-    message: str
-    hint: str
-    severity: str = "warning"
-
-    def finding(self, path: str, line: int, col: int, rewriter: str | None = None, end_line: int = 0,
-                **fields) -> Finding:
-        """A finding of this rule at `path:line:col`, its fields filled in."""
-        fields["rewriter"] = rewriter
-        return Finding(path, line, col, self.code, self.message.format(**fields), self.hint.format(**fields),
-                       rewriter, end_line or line, self.severity)
-
-
-def rules(*table: Rule) -> dict[str, Rule]:
-    """`{code: rule}` of a rewriter's (or the driver's) rules."""
-    by_code = {rule.code: rule for rule in table}
-    if len(by_code) != len(table):
-        raise ValueError("two rules share a code")
-    return by_code
-
+from tf2norm.findings import Finding, Rule, rules  # noqa: F401  (the rewriters import them from here)
 
 # The driver's rules (files that cannot be processed) and the argument checks every rewriter shares.
 # TF2N001's hint is `syntax_hint`'s.

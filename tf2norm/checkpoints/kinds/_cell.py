@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..model import Group, shape_text
+from ..rules import RULES
 from ._kind import CheckpointKind
 
 RANDOM_BATCH = 3
@@ -43,7 +44,7 @@ class CellKind(CheckpointKind):
 # ---------------------------------------------------------------------------------------- recognition
 def problem(group: Group, title: str, message: str) -> None:
     """Record that the members of `group` (of the kind called `title`) contradict each other."""
-    group.problems.append(f"inconsistent {title} group {group.scope}: {message}")
+    group.report(RULES["TF2N901"], title=title, scope=group.scope, detail=message)
 
 
 def kernel_units(group: Group, table: dict, kernel: str, gates: int, title: str, label: str) -> int | None:

@@ -44,6 +44,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..model import DATA_FORMATS, Group, SourceCalls, parse_data_format, shape_text
+from ..rules import RULES
 from ._kind import CheckpointKind
 
 _LAYERS_SETTINGS = {"axis": "axis", "momentum": "momentum", "epsilon": "epsilon", "fused": "fused",
@@ -111,7 +112,7 @@ def _group(scope, table) -> Group:
                   channels=channels[0] if len(channels) == 1 else None, data_format="NHWC")
 
     def bad(message):
-        group.problems.append(f"inconsistent batch_norm group {scope}: {message}")
+        group.report(RULES["TF2N901"], title="batch_norm", scope=scope, detail=message)
 
     if renorm and len(renorm) != len(_RENORM):
         bad(f"has {', '.join(renorm)} but not all of {', '.join(_RENORM)}")

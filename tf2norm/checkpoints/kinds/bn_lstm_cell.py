@@ -52,6 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..model import Group, SourceCalls, role_of, shape_text
+from ..rules import RULES
 from . import _cell
 
 #: What a checkpoint cannot tell, as the copied cell had it (the user overrides them with --config).
@@ -101,7 +102,7 @@ def _group(scope, table) -> Group:
                   config={"num_units": None, "max_bn_steps": None, **DEFAULTS}, role=role_of(scope))
 
     def bad(message):
-        group.problems.append(f"inconsistent BNLSTMCell group {scope}: {message}")
+        group.report(RULES["TF2N901"], title="BNLSTMCell", scope=scope, detail=message)
 
     variant = _variant(scope, table)
     if variant is not None:

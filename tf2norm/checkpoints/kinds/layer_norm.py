@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..model import Group, SourceCalls, shape_text
+from ..rules import RULES
 from ._kind import CheckpointKind
 
 #: TF1's default of what a checkpoint cannot tell (the user overrides it with --config).
@@ -58,11 +59,11 @@ def _group(scope, weights, table) -> Group:
     group = Group(scope=scope, kind=LayerNormKind.ID, weights=weights, naming=NAMING, config=config,
                   channels=params[-1] if params else None, params_shape=tuple(params))
     if len(set(shapes.values())) != 1:
-        group.problems.append(f"inconsistent layer_norm group {scope}: beta has shape "
-                              f"{shape_text(shapes['beta'])}, gamma {shape_text(shapes['gamma'])}")
+        group.report(RULES["TF2N901"], title="layer_norm", scope=scope,
+                     detail=f"beta has shape {shape_text(shapes['beta'])}, gamma {shape_text(shapes['gamma'])}")
     elif not params:
-        group.problems.append(f"inconsistent layer_norm group {scope}: scalar "
-                              f"{' and '.join(weights)}; layer_norm's parameters have at least one dim")
+        group.report(RULES["TF2N901"], title="layer_norm", scope=scope,
+                     detail=f"scalar {' and '.join(weights)}; layer_norm's parameters have at least one dim")
     return group
 
 

@@ -82,14 +82,13 @@ class TfaLstmCellKind(_cell.CellKind):
             groups.append(group)
             missing = [m for m in MEMBERS[3:] if m not in weights]
             if missing:
-                group.problems.append(f"inconsistent {_TITLE} group {scope}: layer norm variables missing: "
-                                      f"{', '.join(missing)}")
+                _cell.problem(group, _TITLE, f"layer norm variables missing: {', '.join(missing)}")
             recurrent = table[weights["recurrent_kernel"]].shape
             kernel = table[weights["kernel"]].shape
             if len(recurrent) != 2 or recurrent[1] != 4 * recurrent[0] or recurrent[0] == 0 or len(kernel) != 2:
-                group.problems.append(f"inconsistent {_TITLE} group {scope}: recurrent_kernel has shape "
-                                      f"{shape_text(recurrent)}, kernel {shape_text(kernel)}; expected "
-                                      "[units, 4 * units] and [input_depth, 4 * units]")
+                _cell.problem(group, _TITLE, f"recurrent_kernel has shape {shape_text(recurrent)}, kernel "
+                                             f"{shape_text(kernel)}; expected [units, 4 * units] and "
+                                             "[input_depth, 4 * units]")
                 continue
             units = recurrent[0]
             group.config["units"] = units

@@ -70,9 +70,8 @@ class TfaSimpleRnnCellKind(_cell.CellKind):
             recurrent = table[weights["recurrent_kernel"]].shape
             kernel = table[weights["kernel"]].shape
             if len(recurrent) != 2 or recurrent[0] != recurrent[1] or recurrent[0] == 0 or len(kernel) != 2:
-                group.problems.append(f"inconsistent {_TITLE} group {scope}: recurrent_kernel has shape "
-                                      f"{list(recurrent)}, kernel {list(kernel)}; expected [units, units] and "
-                                      "[input_depth, units]")
+                _cell.problem(group, _TITLE, f"recurrent_kernel has shape {list(recurrent)}, kernel {list(kernel)}; "
+                                             "expected [units, units] and [input_depth, units]")
                 continue
             units = recurrent[0]
             group.config["units"] = units
