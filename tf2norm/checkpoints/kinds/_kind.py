@@ -49,10 +49,10 @@ class CheckpointKind(abc.ABC):
     def recognise(self, table: dict, claimed: set) -> list[Group]:
         """The groups among ``table`` (``{name: Variable}``), never taking a name in ``claimed`` (and
         adding theirs). A group with inconsistent members is still returned, with an error finding
-        saying why (``group.report(rules.RULES["TF2N901"], ...)``; ``_cell.problem`` for cells). A group whose variables are this kind only given a setting the checkpoint cannot record
-        (a group norm's ``groups``) names it in ``Group.required``: a candidate, which ``inspect``
-        lists and ``convert``/``verify`` take only once ``--config SCOPE:KEY=...`` (or a golden
-        file) gives it."""
+        saying why (``group.report(rules.RULES["TF2N901"], ...)``; ``_cell.problem`` for cells). A
+        group whose variables are this kind only given a setting the checkpoint cannot record (a group
+        norm's ``groups``) names it in ``Group.required``: a candidate, which ``inspect`` lists and
+        ``convert``/``verify`` take only once ``--config SCOPE:KEY=...`` (or a golden file) gives it."""
 
     @abc.abstractmethod
     def describe(self, group: Group) -> str:
