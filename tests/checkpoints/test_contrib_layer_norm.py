@@ -13,8 +13,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.checkpoints.checkpoint_helpers import cli, copy_fixture, fixture, golden, read_all, write_checkpoint
-from tf2norm.checkpoints import CheckpointError, kinds, load_tf1_weights, restore, restore_into
+from tests.checkpoints.checkpoint_helpers import (
+    cli,
+    copy_fixture,
+    fixture,
+    golden,
+    read_all,
+    write_checkpoint,
+)
+from tf2norm.checkpoints import (
+    CheckpointError,
+    kinds,
+    load_tf1_weights,
+    restore,
+    restore_into,
+)
 from tf2norm.checkpoints.naming import recognise
 from tf2norm.replacements import LayerNorm, layer_norm
 

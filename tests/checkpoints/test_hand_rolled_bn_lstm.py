@@ -19,7 +19,15 @@ import keras
 import numpy as np
 import pytest
 
-from tests.checkpoints.checkpoint_helpers import ROOT, cli, copy_fixture, fixture, golden, read_all, write_checkpoint
+from tests.checkpoints.checkpoint_helpers import (
+    ROOT,
+    cli,
+    copy_fixture,
+    fixture,
+    golden,
+    read_all,
+    write_checkpoint,
+)
 from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.kinds.bn_lstm_cell import MEMBERS, run_cell
 from tf2norm.checkpoints.naming import recognise

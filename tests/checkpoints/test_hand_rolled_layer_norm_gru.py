@@ -15,7 +15,14 @@ import keras
 import numpy as np
 import pytest
 
-from tests.checkpoints.checkpoint_helpers import cli, copy_fixture, fixture, golden, read_all, write_checkpoint
+from tests.checkpoints.checkpoint_helpers import (
+    cli,
+    copy_fixture,
+    fixture,
+    golden,
+    read_all,
+    write_checkpoint,
+)
 from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.kinds.layer_norm_gru_cell import run_cell
 from tf2norm.checkpoints.naming import recognise

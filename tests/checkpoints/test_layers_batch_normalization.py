@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.checkpoints.checkpoint_helpers import cli, fixture, golden, read_all, write_checkpoint
+from tests.checkpoints.checkpoint_helpers import (
+    cli,
+    fixture,
+    golden,
+    read_all,
+    write_checkpoint,
+)
 from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.naming import recognise
 from tf2norm.replacements import BatchNormalization, batch_normalization

@@ -18,7 +18,15 @@ import tensorflow as tf
 
 from tests.checkpoints.checkpoint_helpers import cli, fixture, golden
 from tests.golden import cases, max_abs_error
-from tf2norm.checkpoints import CheckpointError, inspect, load_tf1_weights, naming, recognise, restore, restore_into
+from tf2norm.checkpoints import (
+    CheckpointError,
+    inspect,
+    load_tf1_weights,
+    naming,
+    recognise,
+    restore,
+    restore_into,
+)
 from tf2norm.replacements import GroupNormalization
 
 CKPT = fixture("tfa_norm_convnet")

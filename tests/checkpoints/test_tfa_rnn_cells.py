@@ -21,7 +21,14 @@ import tensorflow as tf
 from tests.checkpoints import checkpoint_helpers
 from tests.checkpoints.checkpoint_helpers import cli, fixture, write_checkpoint
 from tests.golden import cases, max_abs_error
-from tf2norm.checkpoints import CheckpointError, inspect, load_tf1_weights, recognise, restore, restore_into
+from tf2norm.checkpoints import (
+    CheckpointError,
+    inspect,
+    load_tf1_weights,
+    recognise,
+    restore,
+    restore_into,
+)
 from tf2norm.replacements import LayerNormLSTMCell, LayerNormSimpleRNNCell
 
 CKPT = fixture("tfa_cells")

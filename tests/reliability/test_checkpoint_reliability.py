@@ -11,7 +11,13 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.checkpoints.checkpoint_helpers import cli, copy_fixture, fixture, read_all, write_checkpoint
+from tests.checkpoints.checkpoint_helpers import (
+    cli,
+    copy_fixture,
+    fixture,
+    read_all,
+    write_checkpoint,
+)
 from tests.reliability import crafted
 from tf2norm import exit_codes
 

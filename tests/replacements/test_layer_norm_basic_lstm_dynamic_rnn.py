@@ -15,7 +15,11 @@ import pytest
 import tensorflow as tf
 
 from tests.golden import cases, max_abs_error
-from tf2norm.replacements import LayerNormBasicLSTM, LayerNormBasicLSTMCell, LSTMStateTuple
+from tf2norm.replacements import (
+    LayerNormBasicLSTM,
+    LayerNormBasicLSTMCell,
+    LSTMStateTuple,
+)
 
 ATOL = 1e-6
 GRAD_RTOL = 1e-5

@@ -13,7 +13,11 @@ import pytest
 import tensorflow as tf
 
 from tests.golden import GOLDEN_DIR, Golden
-from tf2norm.replacements import BatchNormalization, LayersBatchNormalization, batch_normalization
+from tf2norm.replacements import (
+    BatchNormalization,
+    LayersBatchNormalization,
+    batch_normalization,
+)
 
 GENERATOR = Path(__file__).resolve().parents[2] / "fixtures" / "tf1" / "make_golden_layers_bn.py"
 UPDATE_OPS = tf.compat.v1.GraphKeys.UPDATE_OPS

@@ -19,7 +19,11 @@ import pytest
 import tensorflow as tf
 
 from tests.golden import case_ids, cases
-from tf2norm.replacements import BatchNormalization, LayersBatchNormalization, batch_normalization
+from tf2norm.replacements import (
+    BatchNormalization,
+    LayersBatchNormalization,
+    batch_normalization,
+)
 
 ATOL = 1e-6
 RTOL = 1e-6

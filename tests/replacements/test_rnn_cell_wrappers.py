@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf2norm.replacements import DropoutWrapper, LayerNormBasicLSTMCell, LSTMStateTuple, MultiRNNCell
+from tf2norm.replacements import (
+    DropoutWrapper,
+    LayerNormBasicLSTMCell,
+    LSTMStateTuple,
+    MultiRNNCell,
+)
 
 X = np.random.RandomState(4).normal(0, 1, (3, 5, 2)).astype(np.float32)
 

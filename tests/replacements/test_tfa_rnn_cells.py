@@ -13,7 +13,10 @@ import tensorflow as tf
 
 from tf2norm import reference
 from tf2norm.replacements import LayerNormLSTMCell, LayerNormSimpleRNNCell
-from tf2norm.replacements.tfa_rnn_cells import Keras2LayerNormalization, _keras2_activation
+from tf2norm.replacements.tfa_rnn_cells import (
+    Keras2LayerNormalization,
+    _keras2_activation,
+)
 
 X = np.random.RandomState(7).normal(0, 1, (2, 6, 3)).astype(np.float32)
 CELLS = [LayerNormLSTMCell, LayerNormSimpleRNNCell]

@@ -271,3 +271,15 @@ def test_untouched_code_is_not_reflowed(tmp_path):
     assert migrated(tmp_path, source, line_length=79) == dedent(source).replace(
         "import tensorflow as tf\n", "import tensorflow as tf\nfrom tf2norm.replacements import BatchNormalization\n"
     ).replace("tf.contrib.layers.batch_norm(x)", "BatchNormalization(momentum=0.999, scale=False)(x, training=True)")
+
+
+def test_this_repository_configures_no_line_length_for_its_fixtures():
+    # ruff's E501 limit is `lint.pycodestyle.max-line-length`, not `line-length`: migrate would read
+    # that, and README's runs over fixtures/ (laid out by each file's own lines) would change.
+    from pathlib import Path
+
+    from tf2norm.rewriters import _layout
+
+    root = Path(__file__).resolve().parents[2]
+    for directory in (root, root / "fixtures" / "legacy", root / "fixtures" / "e2e" / "shared_towers"):
+        assert _layout.configured_line_length(str(directory)) is None, directory

@@ -29,7 +29,13 @@ from .convert import checked_inventory, non_finite, settle_candidates
 from .errors import CheckpointError
 from .model import parse_data_format
 from .reader import Tf1Checkpoint
-from .restore import build_layer, check_and_assign, layer_name, load_converted_group, open_weights
+from .restore import (
+    build_layer,
+    check_and_assign,
+    layer_name,
+    load_converted_group,
+    open_weights,
+)
 
 
 @dataclass

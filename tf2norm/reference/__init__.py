@@ -34,7 +34,9 @@ One module per legacy API, named by its id in tf2norm.apis; everything is import
 from __future__ import annotations
 
 from tf2norm.reference._common import F32
-from tf2norm.reference._common import _mean as reduce_mean  # TF1's float32 reduce_mean, for replays
+from tf2norm.reference._common import (
+    _mean as reduce_mean,  # TF1's float32 reduce_mean, for replays
+)
 from tf2norm.reference.contrib_batch_norm import (
     FUSED_MIN_EPSILON,
     batch_norm,

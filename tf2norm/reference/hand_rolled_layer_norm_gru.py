@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf2norm.reference._common import F32, _activation, _f32, _reverse_sequence, _sigmoid
-from tf2norm.reference.layer_norm_basic_lstm_cell import layer_norm as _ln  # the parameters are named layer_norm
+from tf2norm.reference._common import (
+    F32,
+    _activation,
+    _f32,
+    _reverse_sequence,
+    _sigmoid,
+)
+from tf2norm.reference.layer_norm_basic_lstm_cell import (
+    layer_norm as _ln,  # the parameters are named layer_norm
+)
 
 #: The layer norms of the LN-GRU cell, one per [B, H] pre-activation: reset and update gates, candidate.
 LN_GRU_GATES = ("reset", "update", "candidate")

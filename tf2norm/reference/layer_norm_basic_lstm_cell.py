@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf2norm.reference._common import F32, _activation, _f32, _mean, _reverse_sequence, _rsqrt, _sigmoid
+from tf2norm.reference._common import (
+    F32,
+    _activation,
+    _f32,
+    _mean,
+    _reverse_sequence,
+    _rsqrt,
+    _sigmoid,
+)
 
 #: The layer-norm scopes of LayerNormBasicLSTMCell, in the order the gates come out of the split.
 LN_GATES = ("input", "transform", "forget", "output")

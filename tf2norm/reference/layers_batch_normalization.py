@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from tf2norm.reference._common import F32, _f32, _mean, _rsqrt
-from tf2norm.reference.contrib_batch_norm import apply_renorm, batch_norm, moving_average, one_minus_rate
+from tf2norm.reference.contrib_batch_norm import (
+    apply_renorm,
+    batch_norm,
+    moving_average,
+    one_minus_rate,
+)
 
 
 def layers_uses_fused(rank, axis=-1, fused=None, renorm=False, virtual_batch_size=None, adjustment=None):

@@ -20,10 +20,20 @@ from tf2norm.replacements.hand_rolled_bn_lstm import BatchNormLSTMCell
 from tf2norm.replacements.hand_rolled_layer_norm_gru import LayerNormGRUCell
 from tf2norm.replacements.layer_norm_basic_lstm import LayerNormBasicLSTM
 from tf2norm.replacements.layer_norm_basic_lstm_cell import LayerNormBasicLSTMCell
-from tf2norm.replacements.layers_batch_normalization import LayersBatchNormalization, batch_normalization
-from tf2norm.replacements.rnn_cell_wrappers import DropoutWrapper, LSTMStateTuple, MultiRNNCell
+from tf2norm.replacements.layers_batch_normalization import (
+    LayersBatchNormalization,
+    batch_normalization,
+)
+from tf2norm.replacements.rnn_cell_wrappers import (
+    DropoutWrapper,
+    LSTMStateTuple,
+    MultiRNNCell,
+)
 from tf2norm.replacements.scoped_layer import clear_scoped_layers, scoped_layer
-from tf2norm.replacements.tfa_normalization import GroupNormalization, InstanceNormalization
+from tf2norm.replacements.tfa_normalization import (
+    GroupNormalization,
+    InstanceNormalization,
+)
 from tf2norm.replacements.tfa_rnn_cells import LayerNormLSTMCell, LayerNormSimpleRNNCell
 
 __all__ = [

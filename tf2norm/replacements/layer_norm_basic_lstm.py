@@ -56,7 +56,10 @@ from tf2norm.replacements import _keras_internals
 from tf2norm.replacements._layer_norm_math import tf1_epsilon
 from tf2norm.replacements._modes import static_bool
 from tf2norm.replacements._tf1_cell import LSTMStateTuple, is_active_keep_prob
-from tf2norm.replacements.layer_norm_basic_lstm_cell import GATES, LayerNormBasicLSTMCell
+from tf2norm.replacements.layer_norm_basic_lstm_cell import (
+    GATES,
+    LayerNormBasicLSTMCell,
+)
 
 _TANH = (tf.tanh, tf.math.tanh, tf.nn.tanh, keras.activations.tanh)
 # The cell's own keyword defaults (forget_bias=1.0, ..., reuse=None), read from its signature so

@@ -13,7 +13,12 @@ import keras
 import tensorflow as tf
 
 from tf2norm.replacements._modes import in_legacy_graph
-from tf2norm.replacements._tf1_cell import LSTMStateTuple, is_active_keep_prob, is_tf1_call, tf1_dropout
+from tf2norm.replacements._tf1_cell import (
+    LSTMStateTuple,
+    is_active_keep_prob,
+    is_tf1_call,
+    tf1_dropout,
+)
 
 __all__ = ["DropoutWrapper", "LSTMStateTuple", "MultiRNNCell"]
 

@@ -16,7 +16,12 @@ from typing import cast
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import CodeRange, ImportAssignment, MetadataWrapper, PositionProvider
+from libcst.metadata import (
+    CodeRange,
+    ImportAssignment,
+    MetadataWrapper,
+    PositionProvider,
+)
 
 from tf2norm.rewriters import _findings, _layout
 from tf2norm.rewriters._names import Resolver, canonical, dotted
