@@ -1,4 +1,7 @@
-"""Loading the real-TF1 golden fixtures (fixtures/golden/*.npz, made by fixtures/tf1/make_golden.py)."""
+"""Loading the real-TF1 golden fixtures (fixtures/golden/*.npz).
+
+They are made by the generators of fixtures/tf1/ and fixtures/tfa/.
+"""
 
 from __future__ import annotations
 

@@ -24,8 +24,7 @@ def _writer():
     return module
 
 
-# One file per generator that writes through golden_writer (make_golden, make_golden_layer_norm,
-# make_golden_bn_lstm, make_golden_layers_bn, make_golden_layer_norm_gru, make_golden_tfa_cells).
+# One file per generator that writes through golden_writer (fixtures/tf1/*.py and fixtures/tfa/tfa_rnn_cells.py).
 WRITTEN = ["golden/bn_rank3.npz", "golden/lstm_one_layer.npz", "golden/lngru_one_layer.npz",
            "golden/tfa_cell_lstm_default.npz", "golden/layernorm_rank3_default.npz", "golden/bnlstm_defaults.npz",
            "golden/tlbn_rank3.npz", "checkpoints/layer_norm/golden.npz", "checkpoints/bn_lstm/model.npz",

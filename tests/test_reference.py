@@ -1,7 +1,7 @@
 """tf2norm.reference (the NumPy second oracle) against real TF 1.15 golden files and TF1's own vectors.
 
 Needs no TensorFlow: the golden files under fixtures/golden were written by
-fixtures/tf1/make_golden.py under TF 1.15.0.
+the generators of fixtures/tf1/ under TF 1.15.0.
 """
 
 import json
@@ -372,7 +372,7 @@ def test_bn_decay_float32_rule_bit_exact(name, float32_decay):
 
 
 # ------------------------------------------------------------------------------------------------
-# tf.contrib.layers.layer_norm (fixtures/golden/layernorm_*.npz, fixtures/tf1/make_golden_layer_norm.py)
+# tf.contrib.layers.layer_norm (fixtures/golden/layernorm_*.npz, fixtures/tf1/contrib_layer_norm.py)
 # ------------------------------------------------------------------------------------------------
 
 LN_FILES = sorted(GOLDEN.glob("layernorm_*.npz"))
@@ -444,7 +444,7 @@ def test_layer_norm_axes_follow_tf1():
         R.layer_norm_axes(3, 1, 3)
 
 
-# -- tensorflow-addons GroupNormalization / InstanceNormalization (fixtures/tfa/make_golden_tfa_norm.py) --
+# -- tensorflow-addons GroupNormalization / InstanceNormalization (fixtures/tfa/tfa_normalization.py) --
 
 TFA_NORM_FILES = [p for p in sorted(GOLDEN.glob("tfa_norm_*.npz")) if not p.stem.startswith("tfa_norm_model_")]
 
@@ -670,7 +670,7 @@ def test_keras2_hard_sigmoid():
 
 
 # ------------------------------------------------------------------------------------------------
-# tf.layers.batch_normalization / tf.layers.BatchNormalization (fixtures/tf1/make_golden_layers_bn.py)
+# tf.layers.batch_normalization / tf.layers.BatchNormalization (fixtures/tf1/layers_batch_normalization.py)
 # ------------------------------------------------------------------------------------------------
 
 TLBN_FILES = sorted(p for p in GOLDEN.glob("tlbn_*.npz") if p.stem != "tlbn_naming")
@@ -783,7 +783,7 @@ def test_tlbn_training_grads(path):
 
 
 # ------------------------------------------------------------------------------------------------
-# The copied TF1 BNLSTMCell (fixtures/golden/bnlstm_*.npz, fixtures/tf1/make_golden_bn_lstm.py)
+# The copied TF1 BNLSTMCell (fixtures/golden/bnlstm_*.npz, fixtures/tf1/hand_rolled_bn_lstm.py)
 # ------------------------------------------------------------------------------------------------
 
 BNLSTM_FILES = sorted(GOLDEN.glob("bnlstm_*.npz"))

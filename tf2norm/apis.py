@@ -103,7 +103,7 @@ APIS: tuple[Api, ...] = (
         ),
         kinds=("batch_norm",),
         goldens=("bn_",),
-        generators=("fixtures/tf1/make_golden.py", "fixtures/tf1/make_checkpoints.py"),
+        generators=("fixtures/tf1/contrib_batch_norm.py", "fixtures/tf1/make_checkpoints.py"),
         checkpoints=("bn_convnet", "bn_extras"),
     ),
     Api(
@@ -124,7 +124,7 @@ APIS: tuple[Api, ...] = (
         ),
         kinds=("lstm_cell",),
         goldens=("lstm_",),
-        generators=("fixtures/tf1/make_golden.py", "fixtures/tf1/make_checkpoints.py"),
+        generators=("fixtures/tf1/layer_norm_basic_lstm_cell.py", "fixtures/tf1/make_checkpoints.py"),
         checkpoints=("ln_lstm", "ln_lstm_bidir", "tf10_naming", "tf012_naming"),
         cells=True,
     ),
@@ -170,7 +170,7 @@ APIS: tuple[Api, ...] = (
         ),
         kinds=("layer_norm",),
         goldens=("layernorm_",),
-        generators=("fixtures/tf1/make_golden_layer_norm.py",),
+        generators=("fixtures/tf1/contrib_layer_norm.py",),
         checkpoints=("layer_norm",),
     ),
     Api(
@@ -207,7 +207,7 @@ APIS: tuple[Api, ...] = (
         ),
         kinds=("batch_norm",),
         goldens=("tlbn_",),
-        generators=("fixtures/tf1/make_golden_layers_bn.py",),
+        generators=("fixtures/tf1/layers_batch_normalization.py",),
         checkpoints=("layers_bn",),
     ),
     Api(
@@ -238,7 +238,7 @@ APIS: tuple[Api, ...] = (
         ),
         kinds=("tfa_lstm_cell", "tfa_simple_rnn_cell"),
         goldens=("tfa_cell_",),
-        generators=("fixtures/tfa/make_golden_tfa_cells.py",),
+        generators=("fixtures/tfa/tfa_rnn_cells.py",),
         checkpoints=("tfa_cells",),
     ),
     Api(
@@ -271,7 +271,7 @@ APIS: tuple[Api, ...] = (
         ),
         kinds=("group_norm",),
         goldens=("tfa_norm_",),
-        generators=("fixtures/tfa/make_golden_tfa_norm.py",),
+        generators=("fixtures/tfa/tfa_normalization.py",),
         checkpoints=("tfa_norm_convnet",),
     ),
     Api(
@@ -292,7 +292,7 @@ APIS: tuple[Api, ...] = (
         ),
         kinds=("layer_norm_gru_cell",),
         goldens=("lngru_",),
-        generators=("fixtures/tf1/make_golden_layer_norm_gru.py",),
+        generators=("fixtures/tf1/hand_rolled_layer_norm_gru.py",),
         checkpoints=("ln_gru", "ln_gru_bidir"),
     ),
     Api(
@@ -321,7 +321,7 @@ APIS: tuple[Api, ...] = (
         ),
         kinds=("bn_lstm_cell",),
         goldens=("bnlstm_",),
-        generators=("fixtures/tf1/make_golden_bn_lstm.py", "fixtures/tf1/bn_lstm_program.py"),
+        generators=("fixtures/tf1/hand_rolled_bn_lstm.py", "fixtures/tf1/bn_lstm_program.py"),
         checkpoints=("bn_lstm",),
         cells=True,
     ),

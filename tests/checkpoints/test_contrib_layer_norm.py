@@ -1,5 +1,5 @@
 """layer_norm checkpoint groups: the real TF 1.15 checkpoint fixtures/checkpoints/layer_norm
-(written by fixtures/tf1/make_golden_layer_norm.py) through inspect / convert / verify, and loaded
+(written by fixtures/tf1/contrib_layer_norm.py) through inspect / convert / verify, and loaded
 into tf2norm's replacements (Keras LayerNorm, and the tf.compat.v1 layer_norm with TF1's Saver)
 reproducing the outputs TF 1.15 recorded (golden.npz)."""
 

@@ -1,6 +1,6 @@
 """Checkpoints of the hand-rolled TF1 layer-norm GRU cell: inspect / convert / verify and restoring.
 
-The fixtures are real TF 1.15 checkpoints of the TF1 cell in fixtures/tf1/make_golden_layer_norm_gru.py
+The fixtures are real TF 1.15 checkpoints of the TF1 cell in fixtures/tf1/hand_rolled_layer_norm_gru.py
 (fixtures/checkpoints/ln_gru*/). Every expected number below was computed by TF 1.15 (golden.npz,
 model.npz); the NumPy reference only serves `verify` without `--golden`.
 """

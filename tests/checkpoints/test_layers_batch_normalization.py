@@ -1,5 +1,5 @@
 """tf.layers batch-norm groups: the real TF 1.15 checkpoint fixtures/checkpoints/layers_bn (written by
-`fixtures/tf1/make_golden_layers_bn.py checkpoints`) through inspect / convert / verify, and loaded into
+`fixtures/tf1/layers_batch_normalization.py checkpoints`) through inspect / convert / verify, and loaded into
 tf2norm's replacements (the Keras BatchNormalization(tf1_api="layers") and, for --target compat, TF1's
 own Saver into batch_normalization) reproducing the outputs TF 1.15 recorded (golden.npz)."""
 

@@ -2,7 +2,7 @@
 `model.save_weights` wrote (TF format), onto keras.layers.GroupNormalization.
 
 The fixture fixtures/checkpoints/tfa_norm_convnet/ was written by real tfa 0.23 on TF 2.15
-(fixtures/tfa/make_golden_tfa_norm.py): `ckpt` (TF format), `weights.h5`, and golden.npz with each
+(fixtures/tfa/tfa_normalization.py): `ckpt` (TF format), `weights.h5`, and golden.npz with each
 normalisation layer's input and output inside the model. The whole model's outputs are
 fixtures/golden/tfa_norm_model_convnet.npz. Every expected number was computed by tfa.
 """

@@ -1,7 +1,7 @@
 """tfa_lstm_cell / tfa_simple_rnn_cell checkpoint groups: tfa.rnn cells saved by Keras 2, onto tf2norm's cells.
 
 The fixture fixtures/checkpoints/tfa_cells/ was written by real tfa 0.23 on TF 2.15
-(fixtures/tfa/make_golden_tfa_cells.py): a Keras 2 tagger (RNN(LayerNormLSTMCell), Bidirectional(RNN(
+(fixtures/tfa/tfa_rnn_cells.py): a Keras 2 tagger (RNN(LayerNormLSTMCell), Bidirectional(RNN(
 LayerNormSimpleRNNCell)), RNN(LayerNormSimpleRNNCell(3, use_bias=False, layernorm_epsilon=1e-3,
 activation="relu")), Dense) trained one Adam step, saved with `model.save_weights` as `ckpt` (TF format,
 object-based) and `weights.h5`; `golden.npz` holds each cell's inputs and tfa's outputs inside the model,

@@ -1,6 +1,6 @@
 """LayerNormGRUCell against real TF 1.15 (fixtures/golden/lngru_*.npz), in four modes.
 
-The goldens come from the hand-rolled TF1 cell in fixtures/tf1/make_golden_layer_norm_gru.py.
+The goldens come from the hand-rolled TF1 cell in fixtures/tf1/hand_rolled_layer_norm_gru.py.
 
 * graph: tf.compat.v1 graph code, `tf.compat.v1.nn.dynamic_rnn` / `bidirectional_dynamic_rnn`
   (and MultiRNNCell), variables created by the cell under TF1's names, loaded by name, gradients;

@@ -19,17 +19,17 @@ from tf2norm.replacements import (
     batch_normalization,
 )
 
-GENERATOR = Path(__file__).resolve().parents[2] / "fixtures" / "tf1" / "make_golden_layers_bn.py"
+GENERATOR = Path(__file__).resolve().parents[2] / "fixtures" / "tf1" / "layers_batch_normalization.py"
 UPDATE_OPS = tf.compat.v1.GraphKeys.UPDATE_OPS
 
 
 def _generator():
-    """fixtures/tf1/make_golden_layers_bn.py, for the very program whose TF1 names tlbn_naming holds."""
+    """fixtures/tf1/layers_batch_normalization.py, for the very program whose TF1 names tlbn_naming holds."""
     import sys
 
     sys.path.insert(0, str(GENERATOR.parent))
     try:
-        spec = importlib.util.spec_from_file_location("make_golden_layers_bn", GENERATOR)
+        spec = importlib.util.spec_from_file_location("layers_batch_normalization_generator", GENERATOR)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:

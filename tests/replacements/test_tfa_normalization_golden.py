@@ -1,5 +1,5 @@
 """tfa.layers.GroupNormalization / InstanceNormalization migrated, against real tfa 0.23 (TF 2.15.1)
-(fixtures/golden/tfa_norm_*.npz, made by fixtures/tfa/make_golden_tfa_norm.py).
+(fixtures/golden/tfa_norm_*.npz, made by fixtures/tfa/tfa_normalization.py).
 
 `tf2norm migrate` emits `keras.layers.GroupNormalization` (instance normalisation: `groups=-1`)
 when the axis is -1 or positive and no float16 policy is visible, else tf2norm's

@@ -1,6 +1,6 @@
 """LayerNormLSTMCell / LayerNormSimpleRNNCell against real tensorflow-addons 0.23 (fixtures/golden/tfa_cell_*.npz).
 
-The goldens were computed by tfa's own cells under TF 2.15 / Keras 2.15 (fixtures/tfa/make_golden_tfa_cells.py).
+The goldens were computed by tfa's own cells under TF 2.15 / Keras 2.15 (fixtures/tfa/tfa_rnn_cells.py).
 Here the same models are rebuilt on Keras 3 with tf2norm's cells, given tfa's weights with
 `set_weights` in tfa's `get_weights()` order, and run eagerly, in `tf.function`, and as a Keras
 functional model; gradients of the recorded loss are compared too.

@@ -1,5 +1,5 @@
 """LayerNormGRUCell: the hand-rolled TF1 layer-norm GRU (spec: tf2norm/replacements/hand_rolled_layer_norm_gru.py,
-TF1 code: fixtures/tf1/make_golden_layer_norm_gru.py)."""
+TF1 code: fixtures/tf1/hand_rolled_layer_norm_gru.py)."""
 
 from __future__ import annotations
 

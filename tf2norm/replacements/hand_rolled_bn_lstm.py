@@ -2,7 +2,7 @@
 
 TF 1.x never shipped a batch-normalised LSTM cell; one hand-written `BNLSTMCell` was copied from
 repository to repository (NUMERICS.md section 3). This cell computes what that one computed, op
-for op, on Keras 3; `fixtures/tf1/make_golden_bn_lstm.py` holds the TF1 cell itself, whose outputs
+for op, on Keras 3; `fixtures/tf1/hand_rolled_bn_lstm.py` holds the TF1 cell itself, whose outputs
 on real TF 1.15 are the goldens the tests hold this replacement to.
 
 Spec. The TF1 cell was `BNLSTMCell(num_units, is_training_tensor, max_bn_steps, initial_scale=0.1,

@@ -3,7 +3,7 @@
 TF 1.x never shipped a layer-norm GRU. The usual hand-rolled one copies the recipe of
 `tf.contrib.rnn.LayerNormBasicLSTMCell` (its `_norm` and `_linear`) onto `tf.nn.rnn_cell.GRUCell`;
 this module defines that cell precisely (the spec below), and
-`fixtures/tf1/make_golden_layer_norm_gru.py` holds it written as a TF 1.15 `RNNCell`, whose outputs
+`fixtures/tf1/hand_rolled_layer_norm_gru.py` holds it written as a TF 1.15 `RNNCell`, whose outputs
 on real TF 1.15 are the goldens the tests hold this replacement to. A hand-written cell that differs
 from the spec (layer norm over all 2H gate units at once, biases kept beside the norm, gate order
 u, r, ...) is a different cell: compare it with the spec before switching.

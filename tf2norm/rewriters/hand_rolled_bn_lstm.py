@@ -2,7 +2,7 @@
 its instantiations there become `tf2norm.replacements.BatchNormLSTMCell(...)`, in both targets.
 
 TF 1.x had no batch-normalised LSTM; one `BNLSTMCell` was copied from repository to repository
-(NUMERICS.md section 3; the TF1 cell is written out in fixtures/tf1/make_golden_bn_lstm.py). A
+(NUMERICS.md section 3; the TF1 cell is written out in fixtures/tf1/hand_rolled_bn_lstm.py). A
 class is that cell when it is named `BNLSTMCell`, derives from TF1's `RNNCell` (however imported,
 or through a class of the file), and its source says so:
 

@@ -1,7 +1,7 @@
 """Hand-rolled TF1 layer-norm GRU cell groups -> ``tf2norm.replacements.LayerNormGRUCell``.
 
 The cell is the one specified in :mod:`tf2norm.replacements.hand_rolled_layer_norm_gru` (the TF1 code is
-in ``fixtures/tf1/make_golden_layer_norm_gru.py``). Names relative to the cell scope ``S`` (the
+in ``fixtures/tf1/hand_rolled_layer_norm_gru.py``). Names relative to the cell scope ``S`` (the
 replacement weight in brackets):
 
 =========================  ======================  ===========================================
