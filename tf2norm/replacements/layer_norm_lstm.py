@@ -140,22 +140,28 @@ class _Recurrence:
         # `gates` up to the four normalised gates, `finish` the rest of the step. Each also
         # returns what the backward pass needs from the step (pruned when nothing saves it).
         def gates(t, h):
-            z = tf.matmul(tf.concat([x[t], h], 1), kernel)
+            xh = tf.concat([x[t], h], 1)
+            z = tf.matmul(xh, kernel)
             if not self.layer_norm:
                 z = tf.nn.bias_add(z, bias)
-                return tuple(tf.split(z, 4, axis=1)), ({"z": z} if save else {})
+                return tuple(tf.split(z, 4, axis=1)), ({"xh": xh, "z": z} if save else {})
             normed = [
                 _layer_norm(gate, weights["gamma4"][k], weights["beta4"][k], self.eps)
                 for k, gate in enumerate(tf.split(z, 4, axis=1))
             ]
             saved = {}
             if save:
-                saved = {"z": z, "zmean": tf.concat([n[1] for n in normed], 1), "zrstd": tf.concat([n[2] for n in normed], 1)}
+                saved = {
+                    "xh": xh,  # the kernel's gradient is one matmul over all steps' [x, h]
+                    "z": z,
+                    "zmean": tf.concat([n[1] for n in normed], 1),
+                    "zrstd": tf.concat([n[2] for n in normed], 1),
+                }
             return tuple(n[0] for n in normed), saved
 
         def finish(t, c, h, prev_out, ijfo):
             i, j, f, o = ijfo
-            saved = {"cprev": c, "hprev": h}
+            saved = {"cprev": c}
             g = tf.tanh(j)
             if drop is not None:
                 g = g * drop[t]
@@ -232,8 +238,8 @@ class _Recurrence:
         """The reverse loop of `_forward`, from its saved tensors.
 
         Returns d_c0, d_h0, the gradients of the pre-norm gates `dz` [T,B,4H] stacked over T and,
-        with layer norm, the gradients of the gammas and betas (`gamma4`, `beta4` [4, H] and
-        `state` [2, H]: gamma, beta).
+        with layer norm, the gradients of the gammas and betas: "gamma" and "beta" [5, H], rows
+        i, j, f, o and the state.
         """
         units, dtype = self.units, x.dtype
         steps, depth = _dim(x, 0), x.shape[-1]
@@ -256,8 +262,11 @@ class _Recurrence:
                 d_new_h, d_new_c = dh + d_out, dc
             c_prev = saved["cprev"][t]
             if self.layer_norm:
-                zhat = (tf.reshape(saved["z"][t], [-1, 4, units]) - saved["zmean"][t][:, :, None]) * saved["zrstd"][t][:, :, None]
-                i, j, f, o = tf.unstack(zhat * weights["gamma4"] + weights["beta4"], axis=1)
+                # Gate by gate, as in the forward pass: XLA compiles a [B, 4, H] stack of the
+                # four gates' gradients into slow concatenating kernels.
+                z_mean, z_rstd = tf.split(saved["zmean"][t], 4, axis=1), tf.split(saved["zrstd"][t], 4, axis=1)
+                zhat = [(z_k - z_mean[k]) * z_rstd[k] for k, z_k in enumerate(tf.split(saved["z"][t], 4, axis=1))]
+                i, j, f, o = (zhat[k] * weights["gamma4"][k] + weights["beta4"][k] for k in range(4))
             else:
                 i, j, f, o = tf.split(saved["z"][t], 4, axis=1)
             tanh_j = tf.tanh(j)
@@ -281,17 +290,18 @@ class _Recurrence:
             d_i = d_c_raw * g * s_i * (1 - s_i)
             d_f = d_c_raw * c_prev * s_f * (1 - s_f)
             if self.layer_norm:
-                dy = tf.stack([d_i, d_j, d_f, d_o], axis=1)
+                dy = (d_i, d_j, d_f, d_o, d_c_norm)  # the five norms' output gradients
+                xhat = (*zhat, chat)
                 # The gammas' and betas' gradients are summed over the steps in the loop state,
                 # elementwise per batch row (the batch is summed once, after the loop): no
-                # [T, B, 4H] arrays to fill, write and reduce afterwards.
+                # [T, B, 5H] arrays to fill, write and reduce afterwards.
                 sums = {
-                    "gamma4": sums["gamma4"] + dy * zhat,
-                    "beta4": sums["beta4"] + dy,
-                    "state": sums["state"] + tf.stack([d_c_norm * chat, d_c_norm], axis=1),
+                    "gamma": [acc + d * xh for acc, d, xh in zip(sums["gamma"], dy, xhat)],
+                    "beta": [acc + d for acc, d in zip(sums["beta"], dy)],
                 }
-                dz = _layer_norm_backward(dy, zhat, saved["zrstd"][t][:, :, None], weights["gamma4"])
-                dz = tf.reshape(dz, [-1, 4 * units])
+                dz = tf.concat(
+                    [_layer_norm_backward(dy[k], zhat[k], z_rstd[k], weights["gamma4"][k]) for k in range(4)], 1
+                )
             else:
                 dz = tf.concat([d_i, d_j, d_f, d_o], 1)
             if mask is not None:
@@ -306,42 +316,39 @@ class _Recurrence:
         dz_ta = tf.TensorArray(dtype, size=steps, element_shape=[d_h.shape[0], 4 * units])
         sums = {}
         if self.layer_norm:
-            rows = tf.zeros_like(d_h)[:, None, :]
-            sums = {"gamma4": tf.tile(rows, [1, 4, 1]), "beta4": tf.tile(rows, [1, 4, 1]), "state": tf.tile(rows, [1, 2, 1])}
+            sums = {"gamma": [tf.zeros_like(d_h)] * 5, "beta": [tf.zeros_like(d_h)] * 5}  # [B, H] each
         _, d_c0, d_h0, _, dz_ta, sums = tf.while_loop(
             lambda t, *_: t >= 0,
             body,
             (steps - 1, d_c, d_h, tf.zeros_like(d_h), dz_ta, sums),
             maximum_iterations=steps,
         )
-        return d_c0, d_h0, dz_ta.stack(), {k: tf.reduce_sum(v, axis=0) for k, v in sums.items()}
+        return d_c0, d_h0, dz_ta.stack(), {k: tf.reduce_sum(tf.stack(v), axis=1) for k, v in sums.items()}
 
     def gradients(self, d_outputs, d_c, d_h, x, mask, drop, weights, saved):
         """d_x [T,B,D], d_c0, d_h0 and the weight gradients keyed like `weights`.
 
-        Only the reverse loop runs compiled; what does not feed the recurrence is a few large
-        matmuls over all steps, left to TensorFlow's kernels, so that graph pruning drops any of
-        them nobody asked for (e.g. d_x for a first layer).
+        Only the reverse loop runs compiled; what does not feed the recurrence is two large
+        matmuls over all steps (d_x, and the kernel's gradient from the saved `[x, h]`), left to
+        TensorFlow's kernels, so that graph pruning drops d_x when nobody asks for it (a first
+        layer).
         """
         units = self.units
         steps, batch, depth = _dim(x, 0), _dim(x, 1), x.shape[-1]
         # W_h^T is transposed once here: inside the compiled loop the matmul library would
         # repack the transposed operand at every step.
         w_h_t = tf.transpose(weights["kernel"][depth:])
-        d_c0, d_h0, dz, sums = self.backward(d_outputs, d_c, d_h, x, mask, drop, dict(weights, kernel_h_t=w_h_t), saved)
+        d_c0, d_h0, dz, sums = self.backward(
+            d_outputs, d_c, d_h, x, mask, drop, dict(weights, kernel_h_t=w_h_t), saved
+        )
         dz = tf.reshape(dz, [-1, 4 * units])
         w_x = weights["kernel"][:depth]
         d_x = tf.reshape(tf.matmul(dz, w_x, transpose_b=True), [steps, batch, depth])
-        x_flat = tf.reshape(x, [-1, depth])
-        h_prev = tf.reshape(saved["hprev"], [-1, units])
-        grads = {
-            "kernel": tf.concat(
-                [tf.matmul(x_flat, dz, transpose_a=True), tf.matmul(h_prev, dz, transpose_a=True)], 0
-            )
-        }
+        xh = tf.reshape(saved["xh"], [-1, depth + units])
+        grads = {"kernel": tf.matmul(xh, dz, transpose_a=True)}
         if self.layer_norm:
-            grads["gamma4"], grads["beta4"] = sums["gamma4"], sums["beta4"]
-            grads["state_gamma"], grads["state_beta"] = sums["state"][0], sums["state"][1]
+            grads["gamma4"], grads["beta4"] = sums["gamma"][:4], sums["beta"][:4]
+            grads["state_gamma"], grads["state_beta"] = sums["gamma"][4], sums["beta"][4]
         else:
             grads["bias"] = tf.reduce_sum(dz, axis=0)
         return d_x, d_c0, d_h0, grads
