@@ -16,11 +16,13 @@
   keeps only `dz @ W_h^T` and elementwise work per step, and sums the layer-norm gammas' and
   betas' gradients in its state; the gradients of the inputs and the kernel are a few large
   matmuls over all steps;
-* the input projection stays inside the loop (`[x_t, h] @ kernel`, as the cell): hoisting
-  `x @ W_x` out of the loop as one big matmul changes the summation order (a few 1e-7 over 50
-  steps at H=128); the four gate norms stay four per-gate moments: one `[B, 4, H]` moments call
-  reduces in another order at some shapes, and under XLA even depending on the surrounding
-  kernels;
+* the input projection stays inside the loop (`[x_t, h] @ kernel`, as the cell) and the four
+  gate norms stay four per-gate moments. Both alternatives were measured (issue 15) and change
+  the numbers without being faster here: hoisting `x @ W_x` out of the loop as one big matmul
+  changes the summation order (8e-7 after 50 steps at H=128) and was slower under XLA (each step
+  then reads its slice of a [T, B, 4H] array inside several kernels); one `[B, 4, H]` moments
+  call for the four gates reduces in another order at some shapes (under XLA even depending on
+  the surrounding kernels) and saved kernels but no time;
 * both loops are compiled with XLA (`jit_compile=True`, the default), which fuses each step's
   elementwise work. Under XLA, tanh, sigmoid and rsqrt use XLA's own kernels, which differ from
   TensorFlow's by an ulp or so; over a sequence that reaches a few 1e-6 at H=128 (the same
