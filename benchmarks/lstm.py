@@ -78,7 +78,7 @@ def run(quick: bool = False) -> tuple[str, list]:
     import numpy as np
     import tensorflow as tf
 
-    rounds = 3 if quick else 5
+    rounds = 3 if quick else 9  # 9: medians steady to a few % on an idle 2-CPU machine
     configs = CONFIGS[:1] if quick else CONFIGS
     rows, detail_rows, findings = [], [], []
     for cfg in configs:

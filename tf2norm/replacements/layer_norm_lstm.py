@@ -22,7 +22,8 @@
   changes the summation order (8e-7 after 50 steps at H=128) and was slower under XLA (each step
   then reads its slice of a [T, B, 4H] array inside several kernels); one `[B, 4, H]` moments
   call for the four gates reduces in another order at some shapes (under XLA even depending on
-  the surrounding kernels) and saved kernels but no time;
+  the surrounding kernels) and saved kernels but no time. Matmuls for the moments, separate
+  matmuls for x and h, and two half-batch chains per step were no faster either;
 * both loops are compiled with XLA (`jit_compile=True`, the default), which fuses each step's
   elementwise work. Under XLA, tanh, sigmoid and rsqrt use XLA's own kernels, which differ from
   TensorFlow's by an ulp or so; over a sequence that reaches a few 1e-6 at H=128 (the same
