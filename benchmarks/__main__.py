@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     from benchmarks import _harness
 
     started = time.perf_counter()
+    run_cpu = _harness.cpu_snapshot()
     print("tf2norm benchmarks" + (" (quick)" if args.quick else ""))
     for line in _harness.machine_note():
         print(line)
@@ -45,6 +46,7 @@ def main(argv=None) -> int:
             continue
         _harness.log(f"{name} ...")
         suite_start = time.perf_counter()
+        suite_cpu = _harness.cpu_snapshot()
         if name == "lstm":
             from benchmarks import lstm as suite
 
@@ -62,7 +64,8 @@ def main(argv=None) -> int:
 
             text, found = suite.run(quick=args.quick)
         print(text)
-        print(f"   ({time.perf_counter() - suite_start:.0f} s)")
+        print(f"   ({time.perf_counter() - suite_start:.0f} s; "
+              f"{_harness.others_cpu_use(suite_cpu, _harness.cpu_snapshot())} meanwhile)")
         print(flush=True)
         findings += found
     print("summary (value, target):")
@@ -76,7 +79,8 @@ def main(argv=None) -> int:
         ok = value <= bound if at_most else value >= bound
         rows.append([label, f"{value:.3g}", target, "met" if ok else "MISSED"])
     print(_harness.format_table(["measure", "value", "target", ""], rows))
-    print(f"load average at end (1/5/15 min): {_harness.load_average()}; total {time.perf_counter() - started:.0f} s")
+    print(f"load average at end (1/5/15 min): {_harness.load_average()}; total {time.perf_counter() - started:.0f} s; "
+          f"{_harness.others_cpu_use(run_cpu, _harness.cpu_snapshot())} during the run")
     return 0
 
 

@@ -23,6 +23,41 @@ def load_average() -> str:
         return "n/a"
 
 
+@dataclass
+class CpuSnapshot:
+    """CPU seconds the whole machine and this process (with its finished children) have used."""
+
+    wall: float
+    machine_busy: float | None  # from /proc/stat; None where it cannot be read
+    own: float
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    busy = None
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    return CpuSnapshot(time.perf_counter(), busy, t.user + t.system + t.children_user + t.children_system)
+
+
+def others_cpu_use(start: CpuSnapshot, end: CpuSnapshot) -> str:
+    """How many CPUs other processes kept busy between two snapshots, on average.
+
+    A direct measure of how shared the machine was while the figures were taken (the load
+    average also counts this process and lags by minutes).
+    """
+    wall = end.wall - start.wall
+    if start.machine_busy is None or end.machine_busy is None or wall <= 0:
+        return "other processes' CPU use: n/a"
+    others = max(0.0, (end.machine_busy - start.machine_busy) - (end.own - start.own)) / wall
+    return f"other processes kept {others:.2f} of {os.cpu_count()} CPUs busy"
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:

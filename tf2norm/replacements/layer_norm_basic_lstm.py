@@ -8,15 +8,22 @@
 * the forward loop is one `tf.while_loop` with the cell's arithmetic op for op (the matmul of
   `[x, h]`, the four per-gate layer norms, the state layer norm, epsilon 1e-12), so its numbers
   are those of `keras.layers.RNN(cell)` run in the same compilation mode: bit for bit in the
-  tests (graph mode, and XLA with `jit_compile=True`);
+  tests (graph mode, and XLA with `jit_compile=True`). Under XLA the loop is pipelined: step
+  t + 1's projection and gate norms run at the end of step t. The ops and their order are the
+  same; what changes is how XLA cuts the step into kernels (it no longer splits the cell update
+  over two threads every step, a hand-off that costs more than it saves at these sizes);
 * the backward pass is written by hand instead of being derived from the loop: the reverse loop
-  keeps only `dz @ W_h^T` and elementwise work per step; the gradients of the inputs, the kernel
-  and the layer-norm gammas and betas are a few large matmuls and reductions over all steps;
-* the input projection stays inside the loop (`[x_t, h] @ kernel`, as the cell): hoisting
-  `x @ W_x` out of the loop as one big matmul changes the summation order (a few 1e-6 at H=128)
-  and measured slower under XLA on CPU; the four gate norms stay four per-gate moments: one
-  `[B, 4, H]` moments call measured no faster under XLA and differs in the last bit at small
-  batch sizes (rsqrt's vector and scalar code paths);
+  keeps only `dz @ W_h^T` and elementwise work per step, and sums the layer-norm gammas' and
+  betas' gradients in its state; the gradients of the inputs and the kernel are a few large
+  matmuls over all steps;
+* the input projection stays inside the loop (`[x_t, h] @ kernel`, as the cell) and the four
+  gate norms stay four per-gate moments. Both alternatives were measured (issue 15) and change
+  the numbers without being faster here: hoisting `x @ W_x` out of the loop as one big matmul
+  changes the summation order (8e-7 after 50 steps at H=128) and was slower under XLA (each step
+  then reads its slice of a [T, B, 4H] array inside several kernels); one `[B, 4, H]` moments
+  call for the four gates reduces in another order at some shapes (under XLA even depending on
+  the surrounding kernels) and saved kernels but no time. Matmuls for the moments, separate
+  matmuls for x and h, and two half-batch chains per step were no faster either;
 * both loops are compiled with XLA (`jit_compile=True`, the default), which fuses each step's
   elementwise work. Under XLA, tanh, sigmoid and rsqrt use XLA's own kernels, which differ from
   TensorFlow's by an ulp or so; over a sequence that reaches a few 1e-6 at H=128 (the same
@@ -80,18 +87,15 @@ def _is_default(value, default) -> bool:
     return value is default or (isinstance(value, (bool, int, float, str)) and value == default)
 
 
-def _layer_norm(x, gamma, beta, eps, save):
-    """TF1's layer norm (`nn.moments` + `nn.batch_normalization`), the cell's ops exactly.
+def _layer_norm(x, gamma, beta, eps):
+    """TF1's layer norm over the last axis (`nn.moments` + `nn.batch_normalization`), the cell's ops.
 
-    Returns y and, when `save`, what the backward pass needs: the normalised x and 1/std.
+    Returns y and, for the backward pass, the mean and 1/std (unused ones are pruned).
     """
-    mean, variance = tf.nn.moments(x, axes=[1], keepdims=True)
+    mean, variance = tf.nn.moments(x, axes=[x.shape.rank - 1], keepdims=True)
     rstd = tf.math.rsqrt(variance + eps)
     inv = rstd * gamma
-    y = x * inv + (beta - mean * inv)
-    if not save:
-        return y, None, None
-    return y, (x - mean) * rstd, rstd
+    return x * inv + (beta - mean * inv), mean, rstd
 
 
 def _layer_norm_backward(dy, xhat, rstd, gamma):
@@ -115,6 +119,9 @@ class _Recurrence:
         self.forget_bias = forget_bias
         self.eps = eps
         self.zero_output_for_mask = zero_output_for_mask
+        # Under XLA the forward loop is pipelined (see `_forward`); the plain loop keeps the
+        # graph mode op for op the same graph as `keras.layers.RNN(cell)`'s.
+        self.pipelined = jit_compile
         options = dict(jit_compile=jit_compile, autograph=False)
         self.forward = tf.function(self._forward, **options)
         self.backward = tf.function(self._backward, **options)
@@ -131,57 +138,98 @@ class _Recurrence:
         forget_bias = tf.cast(self.forget_bias, dtype)
         zero_output = tf.zeros_like(h0)
 
-        def cell(t, c, h):
-            # LayerNormBasicLSTMCell._step, op for op, so the numbers are the cell's.
-            z = tf.matmul(tf.concat([x[t], h], 1), kernel)
-            saved = {"cprev": c, "hprev": h}
-            if self.layer_norm:
-                gates = [
-                    _layer_norm(gate, weights["gamma4"][k], weights["beta4"][k], self.eps, save)
-                    for k, gate in enumerate(tf.split(z, 4, axis=1))
-                ]
-                i, j, f, o = (gate[0] for gate in gates)
-                if save:
-                    saved["zhat"] = tf.concat([gate[1] for gate in gates], 1)
-                    saved["zrstd"] = tf.concat([gate[2] for gate in gates], 1)
-            else:
+        # LayerNormBasicLSTMCell._step, op for op, so the numbers are the cell's, in two halves:
+        # `gates` up to the four normalised gates, `finish` the rest of the step. Each also
+        # returns what the backward pass needs from the step (pruned when nothing saves it).
+        def gates(t, h):
+            xh = tf.concat([x[t], h], 1)
+            z = tf.matmul(xh, kernel)
+            if not self.layer_norm:
                 z = tf.nn.bias_add(z, bias)
-                i, j, f, o = tf.split(z, 4, axis=1)
-                saved["z"] = z
+                return tuple(tf.split(z, 4, axis=1)), ({"xh": xh, "z": z} if save else {})
+            normed = [
+                _layer_norm(gate, weights["gamma4"][k], weights["beta4"][k], self.eps)
+                for k, gate in enumerate(tf.split(z, 4, axis=1))
+            ]
+            saved = {}
+            if save:
+                saved = {
+                    "xh": xh,  # the kernel's gradient is one matmul over all steps' [x, h]
+                    "z": z,
+                    "zmean": tf.concat([n[1] for n in normed], 1),
+                    "zrstd": tf.concat([n[2] for n in normed], 1),
+                }
+            return tuple(n[0] for n in normed), saved
+
+        def finish(t, c, h, prev_out, ijfo):
+            i, j, f, o = ijfo
+            saved = {"cprev": c}
             g = tf.tanh(j)
             if drop is not None:
                 g = g * drop[t]
             new_c = c * tf.sigmoid(f + forget_bias) + tf.sigmoid(i) * g
             if self.layer_norm:
-                new_c, chat, crstd = _layer_norm(new_c, weights["state_gamma"], weights["state_beta"], self.eps, save)
-                if save:
-                    saved["chat"], saved["crstd"] = chat, crstd
+                c_raw = new_c
+                new_c, mean, rstd = _layer_norm(c_raw, weights["state_gamma"], weights["state_beta"], self.eps)
+                saved["chat"], saved["crstd"] = (c_raw - mean) * rstd, rstd
             new_h = tf.tanh(new_c) * tf.sigmoid(o)
-            return new_c, new_h, saved
-
-        def body(t, c, h, prev_out, out_ta, saved_tas):
-            new_c, new_h, saved = cell(t, c, h)
             out = new_h
             if mask is not None:
                 m = mask[t]
                 new_c = tf.where(m, new_c, c)
                 out = tf.where(m, new_h, zero_output if self.zero_output_for_mask else prev_out)
                 new_h = tf.where(m, new_h, h)
-            out_ta = out_ta.write(t, out)
-            saved_tas = {k: ta.write(t, saved[k]) for k, ta in saved_tas.items()}
-            return t + 1, new_c, new_h, out, out_ta, saved_tas
+            return new_c, new_h, out, saved
 
+        def write(t, tas, out, saved):
+            """Step t's output (unless None) and the saved tensors in `saved`, into the arrays."""
+            out_ta, saved_tas = tas
+            if out is not None:
+                out_ta = out_ta.write(t, out)
+            return out_ta, {k: ta.write(t, saved[k]) if k in saved else ta for k, ta in saved_tas.items()}
+
+        ijfo0, gates_saved0 = gates(0, h0)
         saved_tas = {}
         if save:
-            _, _, probe = cell(0, c0, h0)  # for the shapes only: nothing uses it, so it is pruned
+            # The shapes of what a step saves (nothing uses this step's values, so it is pruned).
+            probe = dict(gates_saved0, **finish(0, c0, h0, zero_output, ijfo0)[3])
             saved_tas = {k: tf.TensorArray(dtype, size=steps, element_shape=v.shape) for k, v in probe.items()}
-        out_ta = tf.TensorArray(dtype, size=steps, element_shape=h0.shape)
-        _, c, h, _, out_ta, saved_tas = tf.while_loop(
-            lambda t, *_: t < steps,
-            body,
-            (tf.constant(0), c0, h0, zero_output, out_ta, saved_tas),
-            maximum_iterations=steps,
-        )
+        tas = (tf.TensorArray(dtype, size=steps, element_shape=h0.shape), saved_tas)
+
+        if not self.pipelined:
+
+            def body(t, c, h, prev_out, tas):
+                ijfo, gates_saved = gates(t, h)
+                new_c, new_h, out, saved = finish(t, c, h, prev_out, ijfo)
+                return t + 1, new_c, new_h, out, write(t, tas, out, dict(saved, **gates_saved))
+
+            _, c, h, _, tas = tf.while_loop(
+                lambda t, *_: t < steps, body, (tf.constant(0), c0, h0, zero_output, tas), maximum_iterations=steps
+            )
+        else:
+            # Step t + 1's gates are computed at the end of step t and carried to the next
+            # iteration (the first before the loop, the last step's finish after it): the same
+            # ops on the same values, but XLA then compiles the gate norms and the cell update
+            # into separate small kernels instead of one kernel it splits over two threads
+            # every step, a hand-off that costs more than it saves at these sizes.
+            # What the gates save is written where it is computed, not carried (a carried
+            # array would be copied in and out of every iteration).
+            def body(t, c, h, prev_out, ijfo, tas):
+                new_c, new_h, out, saved = finish(t, c, h, prev_out, ijfo)
+                ijfo, gates_saved = gates(t + 1, new_h)
+                tas = write(t + 1, write(t, tas, out, saved), None, gates_saved)
+                return t + 1, new_c, new_h, out, ijfo, tas
+
+            last = steps - 1
+            _, c, h, prev_out, ijfo, tas = tf.while_loop(
+                lambda t, *_: t < last,
+                body,
+                (tf.constant(0), c0, h0, zero_output, ijfo0, write(0, tas, None, gates_saved0)),
+                maximum_iterations=last,
+            )
+            c, h, out, saved = finish(last, c, h, prev_out, ijfo)
+            tas = write(last, tas, out, saved)
+        out_ta, saved_tas = tas
         outputs = out_ta.stack()
         if not save:
             return outputs, c, h
@@ -191,16 +239,17 @@ class _Recurrence:
     def _backward(self, d_outputs, d_c, d_h, x, mask, drop, weights, saved):
         """The reverse loop of `_forward`, from its saved tensors.
 
-        Returns d_c0, d_h0 and, stacked over T, the gradients of the pre-norm gates `dz`
-        [T,B,4H] and, with layer norm, of the normalised gates `dy` and cell `d_c_norm`.
+        Returns d_c0, d_h0, the gradients of the pre-norm gates `dz` [T,B,4H] stacked over T and,
+        with layer norm, the gradients of the gammas and betas: "gamma" and "beta" [5, H], rows
+        i, j, f, o and the state.
         """
         units, dtype = self.units, x.dtype
         steps, depth = _dim(x, 0), x.shape[-1]
-        w_h = weights["kernel"][depth:]
+        w_h_t = weights["kernel_h_t"]
         forget_bias = tf.cast(self.forget_bias, dtype)
         carry_output = mask is not None and not self.zero_output_for_mask
 
-        def body(t, dc, dh, d_prev_out, tas):
+        def body(t, dc, dh, d_prev_out, dz_ta, sums):
             d_out = d_outputs[t]
             if mask is not None:
                 # A masked step passes the state (and, without zero_output_for_mask, the
@@ -215,8 +264,11 @@ class _Recurrence:
                 d_new_h, d_new_c = dh + d_out, dc
             c_prev = saved["cprev"][t]
             if self.layer_norm:
-                zhat = tf.reshape(saved["zhat"][t], [-1, 4, units])
-                i, j, f, o = tf.unstack(zhat * weights["gamma4"] + weights["beta4"], axis=1)
+                # Gate by gate, as in the forward pass: XLA compiles a [B, 4, H] stack of the
+                # four gates' gradients into slow concatenating kernels.
+                z_mean, z_rstd = tf.split(saved["zmean"][t], 4, axis=1), tf.split(saved["zrstd"][t], 4, axis=1)
+                zhat = [(z_k - z_mean[k]) * z_rstd[k] for k, z_k in enumerate(tf.split(saved["z"][t], 4, axis=1))]
+                i, j, f, o = (zhat[k] * weights["gamma4"][k] + weights["beta4"][k] for k in range(4))
             else:
                 i, j, f, o = tf.split(saved["z"][t], 4, axis=1)
             tanh_j = tf.tanh(j)
@@ -231,7 +283,6 @@ class _Recurrence:
             d_o = d_new_h * tanh_c * s_o * (1 - s_o)
             d_c_norm = d_new_c + d_new_h * s_o * (1 - tanh_c * tanh_c)
             if self.layer_norm:
-                tas["d_c_norm"] = tas["d_c_norm"].write(t, d_c_norm)
                 d_c_raw = _layer_norm_backward(d_c_norm, chat, saved["crstd"][t], weights["state_gamma"])
             else:
                 d_c_raw = d_c_norm
@@ -241,63 +292,65 @@ class _Recurrence:
             d_i = d_c_raw * g * s_i * (1 - s_i)
             d_f = d_c_raw * c_prev * s_f * (1 - s_f)
             if self.layer_norm:
-                dy = tf.stack([d_i, d_j, d_f, d_o], axis=1)
-                tas["dy"] = tas["dy"].write(t, tf.reshape(dy, [-1, 4 * units]))
-                dz = _layer_norm_backward(dy, zhat, saved["zrstd"][t][:, :, None], weights["gamma4"])
-                dz = tf.reshape(dz, [-1, 4 * units])
+                dy = (d_i, d_j, d_f, d_o, d_c_norm)  # the five norms' output gradients
+                xhat = (*zhat, chat)
+                # The gammas' and betas' gradients are summed over the steps in the loop state,
+                # elementwise per batch row (the batch is summed once, after the loop): no
+                # [T, B, 5H] arrays to fill, write and reduce afterwards.
+                sums = {
+                    "gamma": [acc + d * xh for acc, d, xh in zip(sums["gamma"], dy, xhat)],
+                    "beta": [acc + d for acc, d in zip(sums["beta"], dy)],
+                }
+                dz = tf.concat(
+                    [_layer_norm_backward(dy[k], zhat[k], z_rstd[k], weights["gamma4"][k]) for k in range(4)], 1
+                )
             else:
                 dz = tf.concat([d_i, d_j, d_f, d_o], 1)
             if mask is not None:
                 dz = tf.where(mask[t], dz, tf.zeros_like(dz))  # no NaN from a padded step's values
-            tas["dz"] = tas["dz"].write(t, dz)
-            dh_prev = tf.matmul(dz, w_h, transpose_b=True)
+            dz_ta = dz_ta.write(t, dz)
+            dh_prev = tf.matmul(dz, w_h_t)
             dc_prev = d_c_raw * s_f
             if mask is not None:
                 dh_prev, dc_prev = dh_prev + pass_h, m * dc_prev + pass_c
-            return t - 1, dc_prev, dh_prev, d_prev_out, tas
+            return t - 1, dc_prev, dh_prev, d_prev_out, dz_ta, sums
 
-        def array(width):
-            return tf.TensorArray(dtype, size=steps, element_shape=[d_h.shape[0], width])
-
-        tas = {"dz": array(4 * units)}
+        dz_ta = tf.TensorArray(dtype, size=steps, element_shape=[d_h.shape[0], 4 * units])
+        sums = {}
         if self.layer_norm:
-            tas.update(dy=array(4 * units), d_c_norm=array(units))
-        _, d_c0, d_h0, _, tas = tf.while_loop(
+            sums = {"gamma": [tf.zeros_like(d_h)] * 5, "beta": [tf.zeros_like(d_h)] * 5}  # [B, H] each
+        _, d_c0, d_h0, _, dz_ta, sums = tf.while_loop(
             lambda t, *_: t >= 0,
             body,
-            (steps - 1, d_c, d_h, tf.zeros_like(d_h), tas),
+            (steps - 1, d_c, d_h, tf.zeros_like(d_h), dz_ta, sums),
             maximum_iterations=steps,
         )
-        return d_c0, d_h0, {k: ta.stack() for k, ta in tas.items()}
+        return d_c0, d_h0, dz_ta.stack(), {k: tf.reduce_sum(tf.stack(v), axis=1) for k, v in sums.items()}
 
     def gradients(self, d_outputs, d_c, d_h, x, mask, drop, weights, saved):
         """d_x [T,B,D], d_c0, d_h0 and the weight gradients keyed like `weights`.
 
-        Only the reverse loop runs compiled; what does not feed the recurrence is a few large
-        matmuls and reductions over all steps, left to TensorFlow's kernels, so that graph
-        pruning drops any of them nobody asked for (e.g. d_x for a first layer).
+        Only the reverse loop runs compiled; what does not feed the recurrence is two large
+        matmuls over all steps (d_x, and the kernel's gradient from the saved `[x, h]`), left to
+        TensorFlow's kernels, so that graph pruning drops d_x when nobody asks for it (a first
+        layer).
         """
         units = self.units
         steps, batch, depth = _dim(x, 0), _dim(x, 1), x.shape[-1]
-        d_c0, d_h0, per_step = self.backward(d_outputs, d_c, d_h, x, mask, drop, weights, saved)
-        dz = tf.reshape(per_step["dz"], [-1, 4 * units])
+        # W_h^T is transposed once here: inside the compiled loop the matmul library would
+        # repack the transposed operand at every step.
+        w_h_t = tf.transpose(weights["kernel"][depth:])
+        d_c0, d_h0, dz, sums = self.backward(
+            d_outputs, d_c, d_h, x, mask, drop, dict(weights, kernel_h_t=w_h_t), saved
+        )
+        dz = tf.reshape(dz, [-1, 4 * units])
         w_x = weights["kernel"][:depth]
         d_x = tf.reshape(tf.matmul(dz, w_x, transpose_b=True), [steps, batch, depth])
-        x_flat = tf.reshape(x, [-1, depth])
-        h_prev = tf.reshape(saved["hprev"], [-1, units])
-        grads = {
-            "kernel": tf.concat(
-                [tf.matmul(x_flat, dz, transpose_a=True), tf.matmul(h_prev, dz, transpose_a=True)], 0
-            )
-        }
+        xh = tf.reshape(saved["xh"], [-1, depth + units])
+        grads = {"kernel": tf.matmul(xh, dz, transpose_a=True)}
         if self.layer_norm:
-            dy = tf.reshape(per_step["dy"], [-1, 4, units])
-            zhat = tf.reshape(saved["zhat"], [-1, 4, units])
-            grads["gamma4"] = tf.reduce_sum(dy * zhat, axis=0)
-            grads["beta4"] = tf.reduce_sum(dy, axis=0)
-            d_c_norm = tf.reshape(per_step["d_c_norm"], [-1, units])
-            grads["state_gamma"] = tf.reduce_sum(d_c_norm * tf.reshape(saved["chat"], [-1, units]), axis=0)
-            grads["state_beta"] = tf.reduce_sum(d_c_norm, axis=0)
+            grads["gamma4"], grads["beta4"] = sums["gamma"][:4], sums["beta"][:4]
+            grads["state_gamma"], grads["state_beta"] = sums["gamma"][4], sums["beta"][4]
         else:
             grads["bias"] = tf.reduce_sum(dz, axis=0)
         return d_x, d_c0, d_h0, grads
