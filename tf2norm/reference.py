@@ -6,6 +6,10 @@ TF 1.15 computed in float32 (matmul, reductions, the layer-norm and batch-norm f
 averages); transcendental functions are evaluated in float64 and rounded once, which is closer to
 the true value than TF's own float32 kernels (those differ from it by a few ulp only).
 
+Inside ``with float64():`` every one of those float32 (and float16) roundings is a float64 one
+instead: the same formulas, evaluated without float32 rounding. tests/tolerance.py measures TF 1.x's
+own float32 error with it (a golden against this on the golden's own inputs and weights).
+
 Public functions:
 
 * :func:`layer_norm` -- ``tf.contrib.layers.layer_norm`` over the last axis, as the LN-LSTM cell uses it.
@@ -32,9 +36,12 @@ Public functions:
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 __all__ = [
+    "float64",
     "layer_norm",
     "ln_lstm_step",
     "ln_lstm_sequence",
@@ -59,7 +66,26 @@ __all__ = [
     "layers_uses_fused",
 ]
 
+#: The type every float32 step of TF 1.x is rounded to here; `float64()` swaps it for float64.
 F32 = np.float32
+
+
+@contextlib.contextmanager
+def float64():
+    """Evaluate this module's functions in float64 while the block runs: the same math as TF 1.x's
+    float32 (and float16) arithmetic, without its rounding. Epsilons stay those of the input dtype
+    (a float16 layer norm keeps its 1e-3). Not thread-safe: it swaps a module global."""
+    global F32
+    saved, F32 = F32, np.float64
+    try:
+        yield
+    finally:
+        F32 = saved
+
+
+def _in_precision(dtype):
+    """`dtype` (a float16 the golden was computed in), or float64 inside `float64()`."""
+    return np.dtype(np.float64) if F32 is np.float64 else np.dtype(dtype)
 
 #: TF 1.4-1.15 ``tf.nn.fused_batch_norm`` raises any smaller epsilon to this (a cuDNN requirement).
 FUSED_MIN_EPSILON = 1.001e-5
@@ -543,7 +569,7 @@ def contrib_layer_norm(x, beta=None, gamma=None, *, begin_norm_axis=1, begin_par
     ``x.shape[begin_params_axis:]``; ``activation`` (a NumPy function) is applied last.
     """
     x = np.asarray(x)
-    dtype = np.float16 if x.dtype == np.float16 else F32
+    dtype = _in_precision(np.float16) if x.dtype == np.float16 else np.dtype(F32)
     axes, params = layer_norm_axes(x.ndim, begin_norm_axis, begin_params_axis)
     expected = tuple(x.shape[a] for a in params)
     for name, p in (("beta", beta), ("gamma", gamma)):
@@ -552,9 +578,9 @@ def contrib_layer_norm(x, beta=None, gamma=None, *, begin_norm_axis=1, begin_par
     mean = _mean(x, axes, keepdims=True)
     d = (x.astype(F32) - mean).astype(F32)
     var = _mean(d * d, axes, keepdims=True)
-    eps = LAYER_NORM_FLOAT16_EPSILON if dtype == np.float16 else LAYER_NORM_EPSILON
+    eps = LAYER_NORM_FLOAT16_EPSILON if x.dtype == np.float16 else LAYER_NORM_EPSILON
     mean, var = mean.astype(dtype), var.astype(dtype)
-    s = (var + dtype(eps)).astype(dtype)
+    s = (var + dtype.type(eps)).astype(dtype)
     inv = (1.0 / np.sqrt(s.astype(np.float64))).astype(dtype)
     if gamma is not None:
         inv = (inv * np.asarray(gamma, dtype)).astype(dtype)
@@ -635,7 +661,7 @@ def _tfa_moments(x, axes):
     mean = _mean(y, axes, keepdims=True)
     d = (y - mean).astype(F32)
     var = _mean(d * d, axes, keepdims=True)
-    return mean.astype(x.dtype), var.astype(x.dtype)
+    return mean.astype(_in_precision(x.dtype)), var.astype(_in_precision(x.dtype))
 
 
 def tfa_group_norm(x, gamma=None, beta=None, *, groups=32, axis=-1, epsilon=1e-3, dtype=np.float32):
@@ -646,7 +672,7 @@ def tfa_group_norm(x, gamma=None, beta=None, *, groups=32, axis=-1, epsilon=1e-3
     mixed precision, where the inputs are cast first): ``inv = rsqrt(var + eps) * gamma``,
     ``y = x * inv + (beta - mean * inv)``.
     """
-    dtype = np.dtype(dtype)
+    dtype = _in_precision(dtype)
     x = np.asarray(x).astype(dtype)
     grouped_shape, reduction, weights = tfa_group_norm_layout(x.shape, groups, axis)
     xg = x.reshape(grouped_shape)
