@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from checkpoint_helpers import cli, copy_fixture, fixture, read_all, write_checkpoint
+from checkpoint_helpers import NORMALISATION_ATOL, cli, copy_fixture, fixture, read_all, write_checkpoint
 from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.naming import recognise
 from tf2norm.replacements import LayerNorm, layer_norm
@@ -42,7 +42,7 @@ def golden():
 
 
 def _close(got, want, what):
-    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-6, err_msg=what)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=NORMALISATION_ATOL, err_msg=what)
 
 
 # -- inspect ----------------------------------------------------------------------------------------
@@ -169,8 +169,8 @@ def test_verify_against_the_reference_and_tf1():
     run = cli("verify", fixture(NAME))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert _rows(run.stdout) == {s: ("NumPy reference", "pass") for s in GROUPS}
-    # The golden file records each call's begin_norm_axis; atol 1e-6.
-    run = cli("verify", fixture(NAME), "--golden", GOLDEN, "--atol", "1e-6")
+    # The golden file records each call's begin_norm_axis.
+    run = cli("verify", fixture(NAME), "--golden", GOLDEN, "--atol", str(NORMALISATION_ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert _rows(run.stdout) == {s: ("TF1 golden", "pass") for s in GROUPS}
 
@@ -178,7 +178,7 @@ def test_verify_against_the_reference_and_tf1():
 def test_verify_converted_against_tf1(tmp_path):
     out = tmp_path / "conv"
     assert cli("convert", fixture(NAME), "--out", out, *CONFIG).exit_code == 0
-    run = cli("verify", fixture(NAME), "--converted", out, "--golden", GOLDEN, "--atol", "1e-6")
+    run = cli("verify", fixture(NAME), "--converted", out, "--golden", GOLDEN, "--atol", str(NORMALISATION_ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert set(_rows(run.stdout).values()) == {("TF1 golden", "pass")}
 
@@ -293,5 +293,5 @@ def test_the_tf1_checkpoint_restores_unchanged_into_compat_layer_norm():
 
 def test_copied_fixture_directory_works_as_a_checkpoint_path(tmp_path):
     path = copy_fixture(NAME, tmp_path / "copy")
-    run = cli("verify", path, "--golden", GOLDEN, "--atol", "1e-6")
+    run = cli("verify", path, "--golden", GOLDEN, "--atol", str(NORMALISATION_ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr

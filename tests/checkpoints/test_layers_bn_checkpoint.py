@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from checkpoint_helpers import cli, fixture, golden, read_all, write_checkpoint
+from checkpoint_helpers import SEQUENCE_ATOL, cli, fixture, golden, read_all, write_checkpoint
 from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.naming import recognise
 from tf2norm.replacements import BatchNormalization, batch_normalization
@@ -32,7 +32,7 @@ GROUPS = {
     "net/batch_normalization_2": (4, True, False, None),
     "net/ghost_bn": (6, False, False, [1, 1, 6]),
 }
-ATOL = 2e-6
+ATOL = SEQUENCE_ATOL  # checkpoint_helpers.py says why
 
 
 def _close(got, want, what):
