@@ -60,7 +60,8 @@ class RNNCell:
     """TF1's `RNNCell` base, for the cells people wrote by hand (`class MyCell(tf.nn.rnn_cell.RNNCell)`).
 
     A subclass defines `state_size`, `output_size` and `call(inputs, state)` (or overrides
-    `__call__`, as many did), and may define `build(input_shape)`. What this base gives, as TF1's did:
+    `__call__`, as many did), and may define `build(input_shape)`, creating its variables there with
+    `self.add_variable(...)` as TF1's `LayerRNNCell` subclasses did. What this base gives, as TF1's did:
 
     * `cell(inputs, state, scope=None)`: at the first call in a graph, `build(inputs.shape)` and the
       cell's variable scope (the snake case of the class name, `my_cell`, uniquified `my_cell_1`, or
@@ -79,6 +80,8 @@ class RNNCell:
     _tf1_scope = None
     _rnncell_reuse = None
     _rnncell_name = None
+    dtype = None
+    trainable = True
 
     def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
         self._rnncell_name = name
@@ -103,6 +106,18 @@ class RNNCell:
 
     def build(self, input_shape):
         """Called once before the first call (TF1's RNNCell.build did nothing)."""
+
+    def add_variable(self, name, shape, dtype=None, initializer=None, trainable=True, **kwargs):
+        """TF1's `LayerRNNCell.add_variable` (in `build`): `tf.compat.v1.get_variable` in the cell's scope.
+
+        `build` runs inside the cell's variable scope, so the variable gets TF1's name
+        (`<cell scope>/<name>`); `regularizer`, `constraint` and `partitioner` are passed on.
+        """
+        options = {k: v for k, v in kwargs.items() if k in ("regularizer", "constraint", "partitioner")}
+        return tf.compat.v1.get_variable(name, shape, dtype=dtype or self.dtype or tf.float32,
+                                         initializer=initializer, trainable=trainable, **options)
+
+    add_weight = add_variable
 
     def call(self, inputs, state):
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs, state) or __call__")
