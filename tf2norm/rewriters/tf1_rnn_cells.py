@@ -26,6 +26,7 @@ from __future__ import annotations
 import libcst as cst
 
 from tf2norm.rewriters._class_swap import ClassSwap, ClassSwapRewriter, Swap
+from tf2norm.rewriters._names import canonical
 from tf2norm.rewriters._findings import Rule, rules
 from tf2norm.rewriters._signature import code, is_literal
 
@@ -81,6 +82,9 @@ _UNMAPPED_MODULES = ("tensorflow.contrib.rnn", "tensorflow.contrib.cudnn_rnn")
 UNMAPPED_LEGACY = {f"{m}.{n}": n for m in _UNMAPPED_MODULES for n in UNMAPPED
                    if not (m.endswith("cudnn_rnn") and not n.startswith("Cudnn"))}
 
+# TF1 cells other rewriters migrate (a cell factory may choose among them and these).
+_OTHER_CELLS = frozenset({"tensorflow.contrib.rnn.LayerNormBasicLSTMCell"})
+
 RULES = rules(
     Rule("TF2N310", "class {name} subclasses TF1's {cls}: it now subclasses tf2norm.replacements.{cls}, a Keras 3 "
                     "cell whose internals (build, call, _kernel, _num_units) are not TF1's",
@@ -115,6 +119,25 @@ class Tf1CellsRewriter(ClassSwapRewriter):
                 self.rewrite_call(ctx, parent, swap)
             else:
                 self.rewrite_reference(ctx, node, swap)
+        self.settle_factories(ctx)
+
+    def settle_factories(self, ctx) -> None:
+        """A name bound to one TF1 cell class or another (`cell_fn = tf.nn.rnn_cell.GRUCell` in one branch,
+        `tf.contrib.rnn.LSTMBlockCell` in the next, `return cell_fn`): when every assignment's value was
+        rewritten here or reported where it is, the name holds nothing left to say (no TF2N012)."""
+        cells = self.legacy | _OTHER_CELLS
+        for node in list(ctx.names.contexts):
+            if not isinstance(node, cst.Name) or node in ctx.handled or not ctx.names.is_load(node) \
+                    or ctx.names.qualified(node) is not None:
+                continue
+            candidates = {canonical(c) for c in ctx.names.candidates(node)}
+            if not candidates or not candidates <= cells:
+                continue
+            scope = ctx.names.scopes.get(node)
+            assignments = list(scope[node.value]) if scope is not None else []
+            statements = [ctx.names.assign_of(a) for a in assignments]
+            if statements and all(s is not None and s.value in ctx.handled for s in statements):
+                ctx.handled.add(node)
 
     def rewrite_reference(self, ctx, node, swap: Swap) -> None:
         if swap.replacement == "RNNCell":
