@@ -363,6 +363,20 @@ class Tf1RecurrentCell(keras.layers.Layer):
         return cls(**config)
 
 
+def program_graph():
+    """The tf.compat.v1 graph being built, also from inside a control-flow body.
+
+    TF 2.x builds `dynamic_rnn`'s while loop as a function (control flow v2): inside it the default
+    graph is the loop body's FuncGraph, a new one for every `dynamic_rnn` call, while TF1 had one
+    graph. A cell remembers its scope per program graph, so that a second `dynamic_rnn` over the
+    same cell reuses its variables as TF1 did.
+    """
+    graph = tf.compat.v1.get_default_graph()
+    while getattr(graph, "outer_graph", None) is not None:
+        graph = graph.outer_graph
+    return graph
+
+
 def tf1_layer_scope(cell, scope, base_name: str, reuse):
     """The variable scope TF1's `RNNCell.__call__` + `tf.layers.Layer.__call__` entered for a call.
 
@@ -371,7 +385,7 @@ def tf1_layer_scope(cell, scope, base_name: str, reuse):
     reuse=True. An explicit `scope=` is used as is. `cell` keeps the captured scopes in its
     `_rnncell_scope`, `_tf1_scope` and `_tf1_built_graphs` (a WeakSet of graphs).
     """
-    graph = tf.compat.v1.get_default_graph()
+    graph = program_graph()
     built = graph in cell._tf1_built_graphs
     if scope is not None:
         outer = tf.compat.v1.variable_scope(scope)
