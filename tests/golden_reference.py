@@ -604,6 +604,14 @@ def _call_cell_step(x, state, w):
     return new_h, (new_h,)
 
 
+def _residual(step):
+    """ResidualWrapper: the cell's output plus its input."""
+    def wrapped(x, state, weights):
+        output, new_state = step(x, state, weights)
+        return (_c._f32(x) + output).astype(R.F32), new_state
+    return wrapped
+
+
 def _tf1cell_layer(spec, weights, batch):
     """(step, zero state, state concatenated in TF1) of one cell spec of a tf1cell case, wrappers applied."""
     from tf2norm.reference import tf1_rnn_cells as cells
@@ -618,7 +626,7 @@ def _tf1cell_layer(spec, weights, batch):
         zero = tuple(np.zeros((batch, units), R.F32) for _ in range(1 if cls == "CallCell" else 2))
     for wrapper, options in spec["wrappers"]:
         if wrapper == "ResidualWrapper":
-            step = (lambda inner: lambda x, s, w: (lambda o, n: ((_c._f32(x) + o).astype(R.F32), n))(*inner(x, s, w)))(step)
+            step = _residual(step)
         elif wrapper == "DropoutWrapper":
             assert all(v == 1.0 for k, v in options.items() if k.endswith("keep_prob")), options  # no mask to replay
         else:

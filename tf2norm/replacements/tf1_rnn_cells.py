@@ -28,7 +28,12 @@ import keras
 import tensorflow as tf
 
 from tf2norm.replacements._modes import in_legacy_graph
-from tf2norm.replacements._tf1_cell import LSTMStateTuple, Tf1RecurrentCell, Weight, tf1_layer_scope
+from tf2norm.replacements._tf1_cell import (
+    LSTMStateTuple,
+    Tf1RecurrentCell,
+    Weight,
+    tf1_layer_scope,
+)
 
 __all__ = ["BasicLSTMCell", "BasicRNNCell", "GRUCell", "LSTMCell", "RNNCell"]
 

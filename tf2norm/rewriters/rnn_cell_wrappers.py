@@ -1,5 +1,5 @@
-"""Legacy `MultiRNNCell`, `DropoutWrapper`, `ResidualWrapper`, `DeviceWrapper`, `LSTMStateTuple`, `tf.nn.(bidirectional_)dynamic_rnn`
--> tf2norm.replacements' versions, `LayerNormBasicLSTM`, `tf.compat.v1.nn.dynamic_rnn`.
+"""Legacy `MultiRNNCell`, `DropoutWrapper`, `ResidualWrapper`, `DeviceWrapper`, `LSTMStateTuple`, `tf.nn.dynamic_rnn`
+(and `bidirectional_dynamic_rnn`) -> tf2norm.replacements' own, `LayerNormBasicLSTM`, `tf.compat.v1.nn.dynamic_rnn`.
 
 The TF1 wrappers raise "not available with Keras 3" on TF 2.16+, whatever they wrap; tf2norm's take
 any cell TF1 code can call as `cell(x, state)` (its own cells, hand-written cells on its `RNNCell`,

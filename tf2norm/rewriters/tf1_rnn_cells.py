@@ -26,8 +26,8 @@ from __future__ import annotations
 import libcst as cst
 
 from tf2norm.rewriters._class_swap import ClassSwap, ClassSwapRewriter, Swap
-from tf2norm.rewriters._names import canonical
 from tf2norm.rewriters._findings import Rule, rules
+from tf2norm.rewriters._names import canonical
 from tf2norm.rewriters._signature import code, is_literal
 
 #: Modules TF1 code reaches the core cells through (`tensorflow.compat.v1.` spellings fold onto these).
