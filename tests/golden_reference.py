@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from tf2norm import reference as R
+from tf2norm.reference import _common as _c
 
 # ------------------------------------------------------------------------------------ families
 
@@ -27,7 +28,8 @@ from tf2norm import reference as R
 def family(golden) -> str:
     """The family of a golden case: the prefix of its file name (lstm, bn, tlbn, ...)."""
     name = golden.name
-    for prefix in ("tfa_norm_model", "tfa_norm", "tfa_cell", "layernorm", "bnlstm", "lngru", "lstm", "tlbn", "bn"):
+    for prefix in ("tfa_norm_model", "tfa_norm", "tfa_cell", "layernorm", "bnlstm", "lngru", "lstm", "tlbn", "bn",
+                   "tf1cell"):
         if name.startswith(prefix + "_"):
             return prefix
     raise KeyError(f"no reference replay for golden case {name}")
@@ -581,6 +583,83 @@ def _bnlstm_gradients(golden, keys):
     return grads
 
 
+
+# ------------------------------------------------------------------------ TF1's core cells and wrappers
+
+_TF1CELL_SCOPES = {"BasicRNNCell": "basic_rnn_cell", "BasicLSTMCell": "basic_lstm_cell", "LSTMCell": "lstm_cell",
+                   "GRUCell": "gru_cell", "LayerNormBasicLSTMCell": "layer_norm_basic_lstm_cell",
+                   "SketchCell": "SketchCell", "CallCell": "call_cell"}
+
+
+def _sketch_step(x, state, w):
+    """fixtures/tf1/tf1_rnn_cells.py's SketchCell (state (c, h), concatenated in TF1)."""
+    c, h = state
+    z = (np.matmul(np.concatenate([_c._f32(x), _c._f32(h)], 1), _c._f32(w["W"])).astype(R.F32) + _c._f32(w["b"]))
+    a, g = np.split(z.astype(R.F32), 2, axis=1)
+    new_c = (c * _c._sigmoid(g)).astype(R.F32) + _c._tanh(a)
+    new_c = new_c.astype(R.F32)
+    new_h = _c._tanh(new_c)
+    return new_h, (new_c, new_h)
+
+
+def _call_cell_step(x, state, w):
+    """fixtures/tf1/tf1_rnn_cells.py's CallCell."""
+    (h,) = state
+    z = np.matmul(np.concatenate([_c._f32(x), _c._f32(h)], 1), _c._f32(w["kernel"])).astype(R.F32) + _c._f32(w["bias"])
+    new_h = _c._tanh(z.astype(R.F32))
+    return new_h, (new_h,)
+
+
+def _residual(step):
+    """ResidualWrapper: the cell's output plus its input."""
+    def wrapped(x, state, weights):
+        output, new_state = step(x, state, weights)
+        return (_c._f32(x) + output).astype(R.F32), new_state
+    return wrapped
+
+
+def _tf1cell_layer(spec, weights, batch):
+    """(step, zero state, state concatenated in TF1) of one cell spec of a tf1cell case, wrappers applied."""
+    from tf2norm.reference import tf1_rnn_cells as cells
+
+    cls, kw = spec["class"], spec["kwargs"]
+    if cls in cells.STEPS:
+        step, zero = cells.cell_step(cls, kw), cells.zero_state(cls, kw, batch)
+    else:
+        units = kw["num_units"]
+        step = {"LayerNormBasicLSTMCell": lambda x, s, w: R.ln_lstm_step(x, s, w),
+                "SketchCell": _sketch_step, "CallCell": _call_cell_step}[cls]
+        zero = tuple(np.zeros((batch, units), R.F32) for _ in range(1 if cls == "CallCell" else 2))
+    for wrapper, options in spec["wrappers"]:
+        if wrapper == "ResidualWrapper":
+            step = _residual(step)
+        elif wrapper == "DropoutWrapper":
+            assert all(v == 1.0 for k, v in options.items() if k.endswith("keep_prob")), options  # no mask to replay
+        else:
+            assert wrapper == "DeviceWrapper", wrapper
+    concatenated = cls == "SketchCell" or (cls in ("BasicLSTMCell", "LSTMCell") and not kw.get("state_is_tuple", True))
+    return step, zero, concatenated
+
+
+def _tf1cell_outputs(golden, arrays):
+    from tf2norm.reference import tf1_rnn_cells as cells
+
+    cfg = golden.config
+    stacked = len(cfg["cells"]) > 1
+    layers, weights = [], []
+    for i, spec in enumerate(cfg["cells"]):
+        scope = spec["kwargs"].get("name") or _TF1CELL_SCOPES[spec["class"]]
+        prefix = (f"rnn/multi_rnn_cell/cell_{i}/" if stacked else "rnn/")
+        weights.append(_cell_weights(arrays, prefix, scope))
+        layers.append(_tf1cell_layer(spec, weights[-1], cfg["batch"]))
+    outputs, states = cells.dynamic_rnn(arrays["in:inputs"], [s for s, _, _ in layers], [z for _, z, _ in layers],
+                                        weights, sequence_length=arrays.get("in:sequence_length"))
+    flat = []
+    for (_, _, concatenated), state in zip(layers, states):
+        flat.extend([np.concatenate(state, axis=1)] if concatenated else list(state))
+    return {"out:outputs": outputs, **{f"out:state_{i}": s for i, s in enumerate(flat)}}
+
+
 # ------------------------------------------------------------------------------- dispatch
 
 _FORWARD = {
@@ -593,6 +672,7 @@ _FORWARD = {
     "tfa_norm_model": _tfa_convnet_outputs,
     "tfa_cell": _tfa_cell_outputs,
     "bnlstm": _bnlstm_outputs,
+    "tf1cell": _tf1cell_outputs,
 }
 
 
@@ -615,4 +695,5 @@ _GRADIENTS = {
     "tfa_norm_model": _differenced(_convnet_loss),
     "tfa_cell": _differenced(_tfa_cell_loss),
     "bnlstm": _bnlstm_gradients,
+    "tf1cell": _differenced(_sequence_loss(_tf1cell_outputs)),
 }

@@ -258,8 +258,8 @@ def test_list_rewriters():
     lines = result.stdout.splitlines()
     assert [line for line in lines if not line.startswith(" ")] == [
         "contrib_batch_norm", "contrib_layer_norm", "hand_rolled_bn_lstm", "hand_rolled_layer_norm_gru",
-        "layer_norm_basic_lstm_cell", "layers_batch_normalization", "rnn_cell_wrappers", "tfa_normalization",
-        "tfa_rnn_cells",
+        "layer_norm_basic_lstm_cell", "layers_batch_normalization", "tf1_rnn_cells", "rnn_cell_wrappers",
+        "tfa_normalization", "tfa_rnn_cells",
         "(every rewriter, and files that cannot be processed)"]
     assert "    TF2N001  cannot parse: {reason}" in lines
     assert "    TF2N104  batch_norm: {reason}; Keras layers share weights by object, not by variable scope; " \

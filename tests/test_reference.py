@@ -503,3 +503,46 @@ def test_bnlstm_batch_norm_formula():
     np.testing.assert_allclose(y, [[-1.0, -0.5], [1.0, 0.5]], atol=1e-6)
     np.testing.assert_allclose(mean, [0.2, 0.4], atol=1e-6)   # 0.9 * 0 + 0.1 * (2, 4)
     np.testing.assert_allclose(var, [1.0, 1.3], atol=1e-6)    # 0.9 * 1 + 0.1 * (1, 4)
+
+
+# ---------------------------------------------------------------- TF1's core cells (tf1cell_*.npz)
+TF1_CELL_STEPS = {"BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell"}
+TF1_CELL_FILES = [p for p in sorted(GOLDEN.glob("tf1cell_*.npz"))
+                  if all(s["class"] in TF1_CELL_STEPS and not s["wrappers"]
+                         for s in json.loads(str(np.load(p)["config"]))["cells"])]
+
+
+def test_tf1_cell_golden_files_exist():
+    # every case without wrappers, hand-written or LN cells: the plain cells, stacked or not
+    assert [p.stem for p in TF1_CELL_FILES] == [
+        "tf1cell_basic_lstm", "tf1cell_basic_lstm_concat_state", "tf1cell_basic_rnn", "tf1cell_basic_rnn_relu_named",
+        "tf1cell_gru", "tf1cell_gru_relu", "tf1cell_lstm_default", "tf1cell_lstm_proj_concat_state",
+        "tf1cell_lstm_proj_peep_clip", "tf1cell_static_rnn_lstm",
+    ]
+
+
+@pytest.mark.parametrize("path", TF1_CELL_FILES, ids=lambda p: p.stem)
+def test_tf1_cell_golden(path):
+    from tf2norm.reference import tf1_rnn_cells as cells
+
+    data = dict(np.load(path))
+    cfg = json.loads(str(data.pop("config")))
+    (spec,) = cfg["cells"]
+    scope = "rnn/" + spec["kwargs"].get("name", _TF1_CELL_SCOPES[spec["class"]]) + "/"
+    weights = {k[len("var:" + scope):]: v for k, v in data.items() if k.startswith("var:" + scope)}
+    assert len(weights) == len(cfg["variables"])
+    outputs, (state,) = cells.dynamic_rnn(
+        data["in:inputs"], [cells.cell_step(spec["class"], spec["kwargs"])],
+        [cells.zero_state(spec["class"], spec["kwargs"], cfg["batch"])], [weights],
+        sequence_length=data.get("in:sequence_length"))
+    np.testing.assert_allclose(outputs, data["out:outputs"], rtol=0, atol=2e-6)
+    if spec["kwargs"].get("state_is_tuple", True):
+        expected = [data[f"out:state_{i}"] for i in range(len(state))]
+    else:  # concatenated (c, h)
+        expected = np.split(data["out:state_0"], [spec["kwargs"]["num_units"]], axis=1)
+    for value, want in zip(state, expected):
+        np.testing.assert_allclose(value, want, rtol=0, atol=2e-6)
+
+
+_TF1_CELL_SCOPES = {"BasicRNNCell": "basic_rnn_cell", "BasicLSTMCell": "basic_lstm_cell", "LSTMCell": "lstm_cell",
+                    "GRUCell": "gru_cell"}

@@ -139,23 +139,48 @@ APIS: tuple[Api, ...] = (
     Api(
         id="rnn_cell_wrappers",
         identifiers=_RNN_CELL_MODULES | {"dynamic_rnn", "bidirectional_dynamic_rnn", "LSTMStateTuple"},
-        replacements=("MultiRNNCell", "DropoutWrapper", "LSTMStateTuple"),
+        replacements=("MultiRNNCell", "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "LSTMStateTuple"),
         rows=(
         Row(
-            legacy='`MultiRNNCell`, `DropoutWrapper`, `LSTMStateTuple`, `tf.nn.(bidirectional_)dynamic_rnn` '
-                   'around those cells',
-            keras="tf2norm's wrappers; `dynamic_rnn` over one cell: "
+            legacy='`MultiRNNCell`, `DropoutWrapper`, `ResidualWrapper`, `DeviceWrapper`, `LSTMStateTuple` (any '
+                   'cells), `tf.nn.(bidirectional_)dynamic_rnn` around migrated cells',
+            keras="tf2norm's wrappers (`LSTMStateTuple`: TensorFlow's own class); `dynamic_rnn` over one LN cell: "
                   '`LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(...)`',
             compat="tf2norm's wrappers, `tf.compat.v1.nn.dynamic_rnn`",
             mapped='all',
-            reported='TF2N301 wraps cells tf2norm does not migrate, 302 variational_recurrent, 303, 304 '
-                     'state_is_tuple=False',
+            reported='TF2N302 variational_recurrent, 303, 304 state_is_tuple=False',
             kind="(the cells')",
             error='—',
         ),
         ),
         wraps_cells=True,
         arithmetic=False,
+    ),
+    Api(
+        id="tf1_rnn_cells",
+        identifiers=_RNN_CELL_MODULES,
+        replacements=("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell"),
+        rows=(
+        Row(
+            legacy='`BasicRNNCell`, `BasicLSTMCell`, `LSTMCell`, `GRUCell` of `tf.nn.rnn_cell` / '
+                   '`tf.compat.v1.nn.rnn_cell` / `tf.contrib.rnn`; `RNNCell` / `LayerRNNCell` as the base of '
+                   'hand-written cells',
+            keras="tf2norm's class of the same name, same arguments (TF1 variable names in graphs; "
+                  "`RNNCell`: TF1's scoping, `zero_state`, `add_variable`, so `get_variable` code runs)",
+            compat='same',
+            mapped='all (TF1 signatures); `LSTMCell` num_proj, use_peepholes, cell_clip, proj_clip, initializer, '
+                   'state_is_tuple',
+            reported='TF2N310 subclass of a concrete cell (converted), 311 num_unit_shards/num_proj_shards, 312 '
+                     'TF1 cells without a replacement (LSTMBlockCell, GRUBlockCell, Cudnn-compatible, contrib '
+                     'research cells: the fix for each)',
+            kind='— (TF1 Saver checkpoints restore as is)',
+            error='2.4e-7 over 6 steps, 0.31 of the bound (gradients 0.22); seeded DropoutWrapper masks bit for '
+                  'bit',
+        ),
+        ),
+        goldens=("tf1cell_",),
+        generators=("fixtures/tf1/tf1_rnn_cells.py",),
+        cells=True,
     ),
     Api(
         id="contrib_layer_norm",

@@ -39,10 +39,15 @@ RECIPES = {
     "BatchNormLSTMCell": Recipe(lambda: replacements.BatchNormLSTMCell(4, max_bn_steps=3), (2, 5, 3), cell=True),
     "LayerNormLSTMCell": Recipe(lambda: replacements.LayerNormLSTMCell(4), (2, 5, 3), cell=True),
     "LayerNormSimpleRNNCell": Recipe(lambda: replacements.LayerNormSimpleRNNCell(4), (2, 5, 3), cell=True),
+    "BasicRNNCell": Recipe(lambda: replacements.BasicRNNCell(4, activation="relu"), (2, 5, 3), cell=True),
+    "BasicLSTMCell": Recipe(lambda: replacements.BasicLSTMCell(4, forget_bias=0.5), (2, 5, 3), cell=True),
+    "LSTMCell": Recipe(lambda: replacements.LSTMCell(4, use_peepholes=True, cell_clip=2.0, num_proj=3, proj_clip=1.0),
+                       (2, 5, 3), cell=True),
+    "GRUCell": Recipe(lambda: replacements.GRUCell(4), (2, 5, 3), cell=True),
 }
 # TF1's wrappers hold other cells and exist for TF1 code (dynamic_rnn), which saves with a Saver; they
 # have no Keras config (tests/replacements/test_rnn_cell_wrappers.py covers them).
-NOT_SAVED = {"MultiRNNCell", "DropoutWrapper"}
+NOT_SAVED = {"MultiRNNCell", "DropoutWrapper", "ResidualWrapper", "DeviceWrapper"}
 
 
 def _inputs(recipe: Recipe) -> np.ndarray:

@@ -70,7 +70,10 @@ def test_names_that_say_layer_norm_gru(name):
 @pytest.mark.parametrize("name", NOT_MATCHING)
 def test_other_cell_names_are_left_alone(name):
     assert not hand_rolled_layer_norm_gru.is_ln_gru_name(name)
-    check_noop(f"import tensorflow as tf\n\nclass {name}(tf.nn.rnn_cell.RNNCell):\n    pass\n")
+    check_noop(f"import tensorflow as tf\n\nclass {name}(tf.nn.rnn_cell.RNNCell):\n    pass\n", only=ONLY)
+    # with every rewriter: a hand-written cell like any other, on tf2norm's RNNCell (tf1_rnn_cells)
+    check(f"import tensorflow as tf\n\nclass {name}(tf.nn.rnn_cell.RNNCell):\n    pass\n",
+          f"import tensorflow as tf\nfrom tf2norm.replacements import RNNCell\n\nclass {name}(RNNCell):\n    pass\n")
 
 
 def test_exact_positions_of_several_classes_nested_ones_and_a_base_defined_in_the_file():
@@ -176,9 +179,6 @@ def test_silenced_by_an_ignore_comment():
         # Only used, defined elsewhere: what it computes cannot even be seen.
         "import tensorflow as tf\nfrom model.cells import LNGRUCell\n\ncell = LNGRUCell(64)\n"
         "out, st = tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)\n",
-        # Not a class definition: a variable or function of that name.
-        "import tensorflow as tf\n\nLNGRUCell = tf.nn.rnn_cell.GRUCell\n",
-        "import tensorflow as tf\n\ndef LayerNormGRUCell(units):\n    return tf.nn.rnn_cell.GRUCell(units)\n",
         # A base bound twice, on a class of another name: no TF2N012 either.
         "try:\n    from tensorflow.contrib.rnn import RNNCell\nexcept ImportError:\n"
         "    from tensorflow.nn.rnn_cell import RNNCell\n\nclass MyCell(RNNCell):\n    pass\n",
@@ -186,6 +186,17 @@ def test_silenced_by_an_ignore_comment():
 )
 def test_look_alikes_are_left_alone(source):
     check_noop(source)
+
+
+@pytest.mark.parametrize("source", [
+    "import tensorflow as tf\n\nLNGRUCell = tf.nn.rnn_cell.GRUCell\n",
+    "import tensorflow as tf\n\ndef LayerNormGRUCell(units):\n    return tf.nn.rnn_cell.GRUCell(units)\n",
+])
+def test_a_variable_or_function_of_that_name_is_no_class_to_report(source):
+    check_noop(source, only=ONLY)
+    # with every rewriter, TF1's GRUCell itself becomes tf2norm's (tf1_rnn_cells), and nothing is reported
+    check(source, source.replace("tf.nn.rnn_cell.GRUCell", "GRUCell")
+          .replace("import tensorflow as tf\n", "import tensorflow as tf\nfrom tf2norm.replacements import GRUCell\n"))
 
 
 def test_other_rewriters_keep_their_tf2n012_for_their_own_names():

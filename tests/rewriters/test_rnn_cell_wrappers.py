@@ -131,27 +131,45 @@ def test_lstm_state_tuple_always_migrates():
     )
 
 
-def test_wrappers_are_not_touched_when_the_cell_rewriter_is_skipped():
+def test_wrappers_migrate_whatever_they_wrap():
+    # TF1's wrappers raise on Keras 3 whatever they wrap, and tf2norm's take any TF1-callable cell: a
+    # cell built elsewhere, a parameter, a cell another rewriter skipped (TF2N301 is retired).
     source = ("import tensorflow as tf\n"
               "cell = tf.contrib.rnn.MultiRNNCell([tf.contrib.rnn.LayerNormBasicLSTMCell(8)])\n")
     output, findings = migrate(source, "keras", only=("rnn_cell_wrappers",))
-    assert output == source
-    assert [(f.code, f.line, f.col) for f in findings] == [("TF2N301", 2, 8)]
+    assert output == ("import tensorflow as tf\nfrom tf2norm.replacements import MultiRNNCell\n\n"
+                      "cell = MultiRNNCell([tf.contrib.rnn.LayerNormBasicLSTMCell(8)])\n")
+    assert findings == []
+    check(
+        """\
+        import tensorflow as tf
+        from model.cells import make_cell
+
+
+        def wrap(cell, keep):
+            return tf.nn.rnn_cell.DropoutWrapper(cell, 0.5)
+
+
+        stack = tf.contrib.rnn.MultiRNNCell([wrap(make_cell(), 0.9) for _ in range(2)])
+        out, state = tf.nn.dynamic_rnn(stack, x, dtype=tf.float32)
+        """,
+        """\
+        import tensorflow as tf
+        from model.cells import make_cell
+        from tf2norm.replacements import DropoutWrapper, MultiRNNCell
+
+
+        def wrap(cell, keep):
+            return DropoutWrapper(cell, 0.5)
+
+
+        stack = MultiRNNCell([wrap(make_cell(), 0.9) for _ in range(2)])
+        out, state = tf.compat.v1.nn.dynamic_rnn(stack, x, dtype=tf.float32)
+        """,
+    )
 
 
 REPORTED = {
-    "MultiRNNCell over GRU cells": (
-        "cell = tf.contrib.rnn.MultiRNNCell([tf.contrib.rnn.GRUCell(8) for _ in range(2)])\n",
-        ("TF2N301", 2, 8),
-        "tf.contrib.rnn.MultiRNNCell wraps [tf.contrib.rnn.GRUCell(8) for _ in range(2)], which tf2norm does not "
-        "migrate; it raises on Keras 3 and was left unchanged",
-    ),
-    "DropoutWrapper over a cell from a parameter": (
-        "def wrap(cell):\n    return tf.nn.rnn_cell.DropoutWrapper(cell, 0.5)\n",
-        ("TF2N301", 3, 12),
-        "tf.nn.rnn_cell.DropoutWrapper wraps cell, which tf2norm does not migrate; it raises on Keras 3 and was "
-        "left unchanged",
-    ),
     "variational dropout": (
         "cell = tf.contrib.rnn.DropoutWrapper(tf.contrib.rnn.LayerNormBasicLSTMCell(8), variational_recurrent=True)\n",
         ("TF2N302", 2, 8),

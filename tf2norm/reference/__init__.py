@@ -29,6 +29,8 @@ One module per legacy API, named by its id in tf2norm.apis; everything is import
 * :func:`keras2_layer_norm`, :func:`tfa_ln_lstm_step`, :func:`tfa_ln_simple_rnn_step`,
   :func:`keras_rnn`, :func:`keras_bidirectional` -- tensorflow-addons 0.23's LayerNormLSTMCell and
   LayerNormSimpleRNNCell on Keras 2.15 (its two LayerNormalization paths), run as Keras' RNN did.
+* :func:`basic_rnn_step`, :func:`basic_lstm_step`, :func:`lstm_step`, :func:`gru_step` -- TF1's core
+  cells (``tf1_rnn_cells``: also ``dynamic_rnn`` over a stack of them).
 """
 
 from __future__ import annotations
@@ -79,6 +81,12 @@ from tf2norm.reference.layers_batch_normalization import (
     layers_batch_normalization,
     layers_uses_fused,
 )
+from tf2norm.reference.tf1_rnn_cells import (
+    basic_lstm_step,
+    basic_rnn_step,
+    gru_step,
+    lstm_step,
+)
 from tf2norm.reference.tfa_normalization import (
     tfa_group_norm,
     tfa_group_norm_grads,
@@ -95,6 +103,10 @@ from tf2norm.reference.tfa_rnn_cells import (
 )
 
 __all__ = [
+    "basic_rnn_step",
+    "basic_lstm_step",
+    "lstm_step",
+    "gru_step",
     "F32",
     "float64",
     "reduce_mean",

@@ -25,11 +25,20 @@ from tf2norm.replacements.layers_batch_normalization import (
     batch_normalization,
 )
 from tf2norm.replacements.rnn_cell_wrappers import (
+    DeviceWrapper,
     DropoutWrapper,
     LSTMStateTuple,
     MultiRNNCell,
+    ResidualWrapper,
 )
 from tf2norm.replacements.scoped_layer import clear_scoped_layers, scoped_layer
+from tf2norm.replacements.tf1_rnn_cells import (
+    BasicLSTMCell,
+    BasicRNNCell,
+    GRUCell,
+    LSTMCell,
+    RNNCell,
+)
 from tf2norm.replacements.tfa_normalization import (
     GroupNormalization,
     InstanceNormalization,
@@ -52,6 +61,13 @@ __all__ = [
     "LSTMStateTuple",
     "MultiRNNCell",
     "DropoutWrapper",
+    "ResidualWrapper",
+    "DeviceWrapper",
+    "RNNCell",
+    "BasicRNNCell",
+    "BasicLSTMCell",
+    "LSTMCell",
+    "GRUCell",
     "scoped_layer",
     "clear_scoped_layers",
     "LayerNormLSTMCell",

@@ -40,8 +40,25 @@ import tensorflow as tf
 from tf2norm.replacements._modes import in_legacy_graph, static_bool
 
 
-class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
-    """TF1's `LSTMStateTuple(c, h)`, which raises on Keras 3 under `tf.compat.v1.nn.rnn_cell`."""
+def _tensorflow_lstm_state_tuple():
+    """TensorFlow's own `LSTMStateTuple` class, or None where this TensorFlow no longer has it.
+
+    `tf.compat.v1.nn.rnn_cell.LSTMStateTuple` raises on Keras 3, but the class behind it still lives in
+    `tensorflow.python.ops.rnn_cell_impl` (TF 2.16-2.21). Using that class keeps `isinstance(state,
+    LSTMStateTuple)` true both ways between tf2norm's states and those TensorFlow's own code makes.
+    """
+    try:
+        from tensorflow.python.ops import rnn_cell_impl
+    except ImportError:
+        return None
+    cls = getattr(rnn_cell_impl, "LSTMStateTuple", None)
+    if not (isinstance(cls, type) and issubclass(cls, tuple) and getattr(cls, "_fields", None) == ("c", "h")):
+        return None
+    return cls
+
+
+class _LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
+    """TF1's `LSTMStateTuple(c, h)`, for a TensorFlow without its own class."""
 
     __slots__ = ()
 
@@ -50,6 +67,11 @@ class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
         if self.c.dtype != self.h.dtype:
             raise TypeError(f"Inconsistent internal state: {self.c.dtype} vs {self.h.dtype}")
         return self.c.dtype
+
+
+#: TF1's `LSTMStateTuple(c, h)`: TensorFlow's own class where it is importable (it is on TF 2.16-2.21),
+#: so that states made by tf2norm and by TensorFlow's code pass each other's `isinstance` checks.
+LSTMStateTuple = _tensorflow_lstm_state_tuple() or _LSTMStateTuple
 
 
 def is_tf1_call(state, args, kwargs) -> bool:
@@ -92,8 +114,25 @@ def tf1_dropout(x, keep_prob, seed, training, legacy: bool):
 
 
 def keep_prob_dropout(x, keep_prob, seed):
-    """TF1's `nn.dropout(x, keep_prob, seed)`: zero or `x / keep_prob`."""
-    return tf.nn.dropout(x, rate=1.0 - tf.cast(keep_prob, x.dtype), seed=seed)
+    """TF1's `nn.dropout(x, keep_prob, seed)` (TF 1.15's `dropout_v2`), op for op: zero or `x * (1 / keep_prob)`.
+
+    Not TF2's `tf.nn.dropout`, whose arithmetic differs: `rate` is TF1's `1 - keep_prob` (in Python for
+    a float: `1 - 0.9` is 0.09999999999999998, which rounds to float32 0.1, while `1 - float32(0.9)`
+    is 0.10000002), which moves the mask's threshold, and TF2 divides by `1 - rate` where TF1
+    multiplied by `1 / (1 - rate)`, which moves the kept values by an ulp. With an op seed and the
+    same graph seed the uniform draws are TF1's (same kernel and Philox stream), so the masks are
+    TF1's bit for bit.
+    """
+    x = tf.convert_to_tensor(x)
+    if isinstance(keep_prob, (int, float)):
+        rate = tf.constant(1.0 - keep_prob, dtype=x.dtype)
+    else:
+        rate = 1 - tf.cast(keep_prob, x.dtype)
+    random = tf.random.uniform(tf.shape(x), seed=seed, dtype=x.dtype)
+    scale = 1 / (1 - rate)
+    kept = x * scale * tf.cast(random >= rate, x.dtype)
+    kept.set_shape(x.shape)
+    return kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,9 +151,15 @@ class Weight:
 
 
 def tf1_initializer(initializer):
-    """A `Weight.initializer` as `tf.compat.v1.get_variable` takes it."""
+    """A `Weight.initializer` as `tf.compat.v1.get_variable` takes it.
+
+    A TF1 initializer object (`tf.compat.v1.orthogonal_initializer()`, a user's function) is passed
+    on as it is, so that TF1 code gets the values (and seeds) TF1 drew.
+    """
     if initializer is None:
         return None
+    if callable(initializer) and not isinstance(initializer, keras.initializers.Initializer):
+        return initializer
     if isinstance(initializer, keras.initializers.Constant):
         return tf.compat.v1.constant_initializer(initializer.value)
     initializer = keras.initializers.get(initializer)
@@ -140,6 +185,8 @@ class Tf1RecurrentCell(keras.layers.Layer):
     TF1_SCOPE: str = ""
     #: "layer": TF1's LayerRNNCell scoping; "call": `variable_scope(scope or TF1_SCOPE)` every call.
     TF1_SCOPING: str = "layer"
+    #: The constructor's `name=` is also the TF1 scope (TF1's core cells, tf.layers layers, took `name`).
+    TF1_NAME_IS_SCOPE: bool = False
     #: The constructor arguments `get_config` writes (attributes of the same name; see _config_value).
     CONFIG: tuple[str, ...] = ()
     #: Keep probability and op seed of the cell's recurrent dropout (`dropout`).
@@ -149,6 +196,7 @@ class Tf1RecurrentCell(keras.layers.Layer):
     def __init__(self, reuse=None, **kwargs):
         super().__init__(**kwargs)
         self.reuse = reuse
+        self.tf1_scope_name = (kwargs.get("name") if self.TF1_NAME_IS_SCOPE else None) or self.TF1_SCOPE
         self._rnncell_scope = None
         self._tf1_scope = None
         self._tf1_built_graphs: weakref.WeakSet = weakref.WeakSet()
@@ -280,18 +328,7 @@ class Tf1RecurrentCell(keras.layers.Layer):
         """Enter the variable scope TF1 entered for this call (see TF1_SCOPING)."""
         if self.TF1_SCOPING == "call":
             return tf.compat.v1.variable_scope(scope or self.TF1_SCOPE)
-        # TF1's RNNCell.__call__ + tf.layers.Layer.__call__: the first call captures the current
-        # scope, then a child scope named TF1_SCOPE (uniquified as TF1 did, `_1`, ...); later calls
-        # re-enter it with reuse=True. An explicit `scope=` is used as is.
-        graph = tf.compat.v1.get_default_graph()
-        built = graph in self._tf1_built_graphs
-        if scope is not None:
-            outer = tf.compat.v1.variable_scope(scope)
-        else:
-            if self._rnncell_scope is None or not built:
-                self._rnncell_scope = tf.compat.v1.get_variable_scope()
-            outer = tf.compat.v1.variable_scope(self._rnncell_scope)
-        return _Tf1CellScope(self, outer, scope, built, graph)
+        return tf1_layer_scope(self, scope, self.tf1_scope_name, self.reuse)
 
     # ---------------------------------------------------------------------------------- config
     def _config_value(self, name: str):
@@ -326,12 +363,46 @@ class Tf1RecurrentCell(keras.layers.Layer):
         return cls(**config)
 
 
-class _Tf1CellScope:
-    """Context manager: outer captured scope, then the cell's own `TF1_SCOPE` scope."""
+def program_graph():
+    """The tf.compat.v1 graph being built, also from inside a control-flow body.
 
-    def __init__(self, cell, outer, explicit_scope, built, graph):
+    TF 2.x builds `dynamic_rnn`'s while loop as a function (control flow v2): inside it the default
+    graph is the loop body's FuncGraph, a new one for every `dynamic_rnn` call, while TF1 had one
+    graph. A cell remembers its scope per program graph, so that a second `dynamic_rnn` over the
+    same cell reuses its variables as TF1 did.
+    """
+    graph = tf.compat.v1.get_default_graph()
+    while getattr(graph, "outer_graph", None) is not None:
+        graph = graph.outer_graph
+    return graph
+
+
+def tf1_layer_scope(cell, scope, base_name: str, reuse):
+    """The variable scope TF1's `RNNCell.__call__` + `tf.layers.Layer.__call__` entered for a call.
+
+    The first call in a graph captures the current scope, then a child scope named `base_name`
+    (uniquified as TF1 did, `_1`, ...; taken as is with `reuse`); later calls re-enter it with
+    reuse=True. An explicit `scope=` is used as is. `cell` keeps the captured scopes in its
+    `_rnncell_scope`, `_tf1_scope` and `_tf1_built_graphs` (a WeakSet of graphs).
+    """
+    graph = program_graph()
+    built = graph in cell._tf1_built_graphs
+    if scope is not None:
+        outer = tf.compat.v1.variable_scope(scope)
+    else:
+        if cell._rnncell_scope is None or not built:
+            cell._rnncell_scope = tf.compat.v1.get_variable_scope()
+        outer = tf.compat.v1.variable_scope(cell._rnncell_scope)
+    return _Tf1CellScope(cell, outer, scope, built, graph, base_name, reuse)
+
+
+class _Tf1CellScope:
+    """Context manager: outer captured scope, then the cell's own scope (`base_name`)."""
+
+    def __init__(self, cell, outer, explicit_scope, built, graph, base_name, reuse):
         self._cell, self._outer, self._explicit = cell, outer, explicit_scope
         self._built, self._graph = built, graph
+        self._base_name, self._reuse = base_name, reuse
         self._inner = None
 
     def __enter__(self):
@@ -342,14 +413,14 @@ class _Tf1CellScope:
             own_scope = tf.compat.v1.get_variable_scope()
         else:
             if cell._tf1_scope is None or not self._built:
-                if cell.reuse:
-                    with tf.compat.v1.variable_scope(cell.TF1_SCOPE) as captured:
+                if self._reuse:
+                    with tf.compat.v1.variable_scope(self._base_name) as captured:
                         cell._tf1_scope = captured
                 else:
-                    with tf.compat.v1.variable_scope(None, default_name=cell.TF1_SCOPE) as captured:
+                    with tf.compat.v1.variable_scope(None, default_name=self._base_name) as captured:
                         cell._tf1_scope = captured
             own_scope = cell._tf1_scope
-        reuse = True if self._built else cell.reuse
+        reuse = True if self._built else self._reuse
         self._inner = tf.compat.v1.variable_scope(own_scope, reuse=reuse, auxiliary_name_scope=False)
         return self._inner.__enter__()
 

@@ -53,3 +53,15 @@ def base_of(ctx, base: cst.BaseExpression, depth: int = 0) -> str | None:
         if found is not None:
             return found
     return None
+
+
+def keep_bases(ctx, classdef: cst.ClassDef, depth: int = 0) -> None:
+    """Marks the bases of `classdef`, and of the classes of this file it derives from, as handled: a
+    rewriter that reports a class as left unchanged keeps tf1_rnn_cells from rewriting its TF1 base."""
+    for arg in classdef.bases:
+        ctx.handled.add(arg.value)
+        if depth < _MAX_DEPTH and isinstance(arg.value, cst.Name):
+            assignment = ctx.names.binding(arg.value)
+            node = getattr(assignment, "node", None)
+            if not isinstance(assignment, ImportAssignment) and isinstance(node, cst.ClassDef):
+                keep_bases(ctx, node, depth + 1)

@@ -92,6 +92,9 @@ REWRITER = PlanRewriter(LEGACY, RULES, plan)
 def _plan_class(ctx, classdef: cst.ClassDef) -> None:
     if not any(_is_tf1_cell(ctx, arg.value) for arg in classdef.bases):
         return  # a Keras layer, a torch module, ...: another class that happens to share the name
+    # The class stays as it is, base included (every finding below says so): tf1_rnn_cells would
+    # give it tf2norm's RNNCell.
+    _tf1_cells.keep_bases(ctx, classdef)
     params, defaults, reason = _copied_cell(ctx, classdef)
     if reason is not None:
         ctx.report(RULES["TF2N852"], classdef.name, reason=reason)

@@ -53,6 +53,8 @@ def plan(ctx) -> None:
             base = _tf1_cells.base_of(ctx, arg.value)
             if base is not None:
                 ctx.report(RULES["TF2N801"], node.name, name=node.name.value, base=base)
+                # Left unchanged, base included: tf1_rnn_cells would give it tf2norm's RNNCell.
+                _tf1_cells.keep_bases(ctx, node)
                 break
     # Nothing is rewritten here, so a TF1 cell base bound more than once (try/except imports) is no
     # reason for the shared "left unchanged, bind it once" finding (TF2N012).

@@ -1,17 +1,19 @@
-"""Legacy `MultiRNNCell`, `DropoutWrapper`, `LSTMStateTuple`, `tf.nn.(bidirectional_)dynamic_rnn` around a
-migrated LayerNormBasicLSTMCell -> tf2norm.replacements' versions, `LayerNormBasicLSTM`, `tf.compat.v1.nn.dynamic_rnn`.
+"""Legacy `MultiRNNCell`, `DropoutWrapper`, `ResidualWrapper`, `DeviceWrapper`, `LSTMStateTuple`, `tf.nn.dynamic_rnn`
+(and `bidirectional_dynamic_rnn`) -> tf2norm.replacements' own, `LayerNormBasicLSTM`, `tf.compat.v1.nn.dynamic_rnn`.
 
-The cells followed are those other rewriters migrated, `ctx.cells` (every API with `cells` in
-tf2norm.apis runs first): LayerNormBasicLSTMCell calls, which may also become the cell's sequence
-layer, and other TF1-callable cells, such as a hand-written BNLSTMCell turned into BatchNormLSTMCell
-(wrappers and dynamic_rnn only).
+The TF1 wrappers raise "not available with Keras 3" on TF 2.16+, whatever they wrap; tf2norm's take
+any cell TF1 code can call as `cell(x, state)` (its own cells, hand-written cells on its `RNNCell`,
+cells built in another module) with TF1's scoping and numbers, so every wrapper is migrated, and a
+wrapped cell tf2norm cannot migrate is reported where it is built (its own rewriter's finding).
+`LSTMStateTuple` becomes tf2norm's, which is TensorFlow's own class (so `isinstance` holds against
+states other code makes).
 
-The TF1 wrappers raise on Keras 3, so they must change with the cell they wrap; they are followed
-through names, lists, `cells.append(cell)`, comprehensions, helper functions returning cells and
-`self.cell` attributes. A wrapper around anything else (a GRUCell, a cell built elsewhere) is left as
-it was and reported: tf2norm does not migrate it. `LSTMStateTuple` is a plain named tuple and always
-becomes tf2norm's. `dynamic_rnn` left the TF2 namespace but `tf.compat.v1.nn.dynamic_rnn` runs any
-cell that is callable as `cell(x, state)`.
+`dynamic_rnn` left the TF2 namespace but `tf.compat.v1.nn.dynamic_rnn` runs any cell that is
+callable as `cell(x, state)`; it is rewritten where it runs cells that were migrated: those of the
+other rewriters, `ctx.cells` (every API with `cells` in tf2norm.apis runs first: LayerNormBasicLSTMCell
+calls, which may also become the cell's sequence layer, TF1's core cells, a hand-written BNLSTMCell
+turned into BatchNormLSTMCell), and the wrappers, followed through names, lists,
+`cells.append(cell)`, comprehensions, helper functions returning cells and `self.cell` attributes.
 
 Keras target: `dynamic_rnn(cell, x, ...)` over one migrated LayerNormBasicLSTMCell (built inline, or
 a name bound once to one that nothing else calls: `cell.zero_state(...)`, `state_size` and
@@ -53,6 +55,8 @@ WRAPPERS = {
     "MultiRNNCell": (("cells", "state_is_tuple"), ("cells",)),
     "DropoutWrapper": (("cell", "input_keep_prob", "output_keep_prob", "state_keep_prob", "variational_recurrent",
                         "input_size", "dtype", "seed", "dropout_state_filter_visitor"), ("cell",)),
+    "ResidualWrapper": (("cell", "residual_fn"), ("cell",)),
+    "DeviceWrapper": (("cell", "device"), ("cell",)),
 }
 # DropoutWrapper arguments tf2norm's version lacks, with the TF1 default that may be dropped.
 DROPOUT_UNSUPPORTED = {"variational_recurrent": False, "input_size": None, "dtype": None,
@@ -75,9 +79,6 @@ CELL_READS = frozenset({"zero_state", "state_size", "output_size"})
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)  # their bodies run later, not here
 
 RULES = rules(
-    Rule("TF2N301", "{api} wraps {what}, which tf2norm does not migrate; it raises on Keras 3 and was left unchanged",
-                    "migrate the wrapped cells too; if they are LayerNormBasicLSTMCells built where tf2norm cannot "
-                    "follow, use tf2norm.replacements.{name}"),
     Rule("TF2N302", "DropoutWrapper({argument}=...): tf2norm.replacements.DropoutWrapper has no {argument}; left "
                     "unchanged",
                     "drop the argument"),
@@ -96,8 +97,8 @@ def plan(ctx) -> None:
         parent = ctx.names.parents.get(node)
         if isinstance(parent, cst.Call) and parent.func is node and name.rsplit(".", 1)[-1] in WRAPPERS:
             wrapper_calls[parent] = _cell_arguments(parent, WRAPPERS[name.rsplit(".", 1)[-1]])
-    migrated = set(ctx.cells)
-    taint = _Taint(ctx, migrated, wrapper_calls)
+    # Every wrapper is migrated, so a dynamic_rnn over one runs migrated code.
+    taint = _Taint(ctx, set(ctx.cells) | set(wrapper_calls), wrapper_calls)
     layer_calls = _layer_calls(ctx, references) if ctx.target == "keras" else {}
     for node, name in references:
         short = name.rsplit(".", 1)[-1]
@@ -112,16 +113,10 @@ def plan(ctx) -> None:
             elif called and not raw.startswith("tensorflow.compat.") \
                     and taint.any(_cell_arguments(parent, RNN_FUNCTIONS[name])):
                 _compat_v1(ctx, node, short)
-        elif called and parent in taint.nodes:
-            _wrapper(ctx, parent, short)
         elif called:
-            cells = _cell_arguments(parent, WRAPPERS[short])
-            ctx.report(RULES["TF2N301"], parent, api=code(node), name=short,
-                       what=code(cells[0]) if len(cells) == 1 else "its cells")
-        elif migrated:
-            ctx.edit(node, lambda _, short=short: ctx.replacement(short), consumes=node)
+            _wrapper(ctx, parent, short)
         else:
-            ctx.report(RULES["TF2N301"], node, api=code(node), name=short, what="cells")
+            ctx.edit(node, lambda _, short=short: ctx.replacement(short), consumes=node)
 
 
 REWRITER = PlanRewriter(LEGACY, RULES, plan)
