@@ -27,8 +27,7 @@ from tests.e2e.e2e_support import (
     CONTINUE_STEPS,
     E2E,
     EVAL_ATOL,
-    STEP_ATOL,
-    STEP_RTOL,
+    STAT_RTOL,
     VAR_ATOL,
     check_close,
     checkpoint,
@@ -39,9 +38,19 @@ from tests.e2e.e2e_support import (
 )
 
 pytest.importorskip("tf_slim")
+# Two targets, each a tf_upgrade_v2 run, a migration and a whole program replayed (about a minute).
+pytestmark = pytest.mark.slow
 
 NAME = "slim_helper_net"
 RUNNER = Path(__file__).resolve().parent / "run_migrated.py"
+# Outputs of the continuation steps: issue 13's bound for the third-party programs (2e-6 + 1e-5
+# relative to the array's largest magnitude). The other programs' STEP_RTOL (1e-6) is tighter than
+# this one can be: six training-mode batch norms in a row (each dividing by the standard deviation
+# of 8 to 128 values per channel) amplify the last-bit differences of one SGD step -- TF 2.21's
+# convolution kernels, and the gamma gradients grappler reassociates (README: 4e-7) -- to 4.2e-6 on
+# logits of magnitude 1.7 (measured with and without oneDNN: 4.2e-6, 5.3e-6). A default that did not
+# reach a batch norm (is_training, decay, epsilon, scale) moves them by 1e-3 or more.
+OUTPUT_ATOL, OUTPUT_RTOL = 2e-6, 1e-5
 MODULES = ("model.py", "net_ops.py")
 
 # (path, line, code) of what `tf2norm migrate` reports: in the keras target, normalizer_fn= becomes
@@ -118,8 +127,8 @@ def test_continued_training_matches_tf1_step_by_step(replayed):
     g = golden(NAME)
     worst = {}
     for k in range(CONTINUE_STEPS):
-        for part, atol, rtol in (("train", STEP_ATOL, STEP_RTOL), ("eval", STEP_ATOL, STEP_RTOL),
-                                 ("stat", 0.0, 1e-6), ("var", VAR_ATOL, 0.0)):
+        for part, atol, rtol in (("train", OUTPUT_ATOL, OUTPUT_RTOL), ("eval", OUTPUT_ATOL, OUTPUT_RTOL),
+                                 ("stat", 0.0, STAT_RTOL), ("var", VAR_ATOL, 0.0)):
             expected = fields(g, f"step{k}/{part}/")
             actual = fields(results, f"step{k}/{part}/")
             assert sorted(actual) == sorted(expected), f"step{k}/{part}: other variables than TF1"
