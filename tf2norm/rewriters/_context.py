@@ -254,7 +254,7 @@ class FileContext:
         apply = _Apply(self, _layout.Layout(style, set()))
         module = cast(cst.Module, self.module.visit(apply))
         if apply.layout.statements:
-            # Laid out once every edit is in place: removing `with slim.arg_scope(...)` dedents its body.
+            # Laid out once every edit is in place, at the statements' final indentation.
             module = module.visit(_LayOut(apply.layout, module.default_indent))
         # Imports go among the top-level simple statements: AddImportsVisitor (slow per node) only
         # needs to see those, not the whole file.

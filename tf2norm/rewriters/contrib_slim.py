@@ -176,15 +176,15 @@ def _plan_import(ctx, node: cst.Import, free: bool) -> None:
         if target(name) is None:
             continue
         assert name is not None
-        if _missing(name):
-            missing = _missing(name)
+        missing = _missing(name)
+        if missing is not None:
             ctx.report(RULES["TF2N110"], alias, name=dotted(alias.name), missing=missing, hint=MISSING[missing])
             continue
         if alias.asname is None:
             # `import tensorflow.contrib.slim` binds `tensorflow`, whose chains are rewritten one by one;
             # the import itself keeps binding `tensorflow` for the file's other uses.
             ctx.edit(alias, lambda updated: updated.with_changes(name=cst.Name("tensorflow")))
-        elif not free and alias.asname.name.value != TF_SLIM:
+        elif not free and _bound_name(alias) != TF_SLIM:
             ctx.report(RULES["TF2N111"], alias, name=dotted(alias.name))
         else:
             mapped = _mapped(name)
@@ -205,7 +205,7 @@ def _plan_import_from(ctx, node: cst.ImportFrom, free: bool) -> None:
         name = f"{module}.{dotted(alias.name)}"
         if target(name) is None:
             continue
-        bound = alias.asname.name.value if alias.asname else dotted(alias.name)
+        bound = _bound_name(alias)
         missing = _missing(name)
         if missing is not None:
             ctx.report(RULES["TF2N110"], alias, name=name, missing=missing, hint=MISSING[missing])
@@ -241,7 +241,15 @@ def _plan_from_slim(ctx, node: cst.ImportFrom, module: str) -> None:
     ctx.edit(node, lambda updated: _with_module(updated, new))
 
 
-def _without(ctx, node: cst.ImportFrom, updated: cst.CSTNode, movable: dict) -> cst.CSTNode:
+def _bound_name(alias: cst.ImportAlias) -> str:
+    """The name an import alias binds (`x` of `import a.b as x`, `a.b` of `import a.b`)."""
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return dotted(alias.name) or ""
+
+
+def _without(ctx, node: cst.ImportFrom, updated: cst.CSTNode,
+             movable: dict) -> cst.CSTNode | cst.RemovalSentinel:
     """`updated` without the names that move to imports of their own (added unless they went unused)."""
     assert not isinstance(node.names, cst.ImportStar)
     for alias in node.names:
