@@ -10,7 +10,7 @@ import tensorflow as tf
 
 tf_slim = pytest.importorskip("tf_slim")
 
-from tf_slim.nets import alexnet  # noqa: E402
+from tf_slim.nets import alexnet, inception_v1  # noqa: E402
 
 from tf2norm.replacements import batch_norm, layer_norm  # noqa: E402
 
@@ -25,12 +25,27 @@ def _updates(g):
     return g.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
 
 
-def test_both_are_arg_scope_functions_keyed_as_tf_slim_keys_them():
-    for function in (batch_norm, layer_norm):
+def test_both_are_arg_scope_functions_under_tf_slims_own_key():
+    # One function for arg_scope, as contrib's and slim's batch_norm were in TF1: a list naming
+    # either gives its defaults to both.
+    for function, namesake in ((batch_norm, tf_slim.batch_norm), (layer_norm, tf_slim.layer_norm)):
         assert tf_slim.has_arg_scope(function)
-        # tf_slim's key is str() of the undecorated function, which add_arg_scope records as _key_op.
-        assert tf_slim.arg_scope_func_key(function) == str(function.__wrapped__)
-        assert function.__name__ == function.__wrapped__.__name__
+        assert tf_slim.arg_scope_func_key(function) == tf_slim.arg_scope_func_key(namesake)
+        assert function.__name__ == namesake.__name__
+        assert function.__doc__.startswith("TF 1.15 `tf.contrib.layers.")
+
+
+def test_an_arg_scope_over_tf_slims_function_reaches_it_and_nesting_order_holds(graph):
+    x = tf.compat.v1.placeholder(tf.float32, [4, 3])
+    with tf_slim.arg_scope([tf_slim.batch_norm], is_training=False):
+        batch_norm(x, scope="slims")
+        with tf_slim.arg_scope([batch_norm], is_training=True):
+            batch_norm(x, scope="inner_ours")
+    with tf_slim.arg_scope([batch_norm], is_training=True):
+        with tf_slim.arg_scope([tf_slim.batch_norm], is_training=False):
+            batch_norm(x, scope="inner_slims")
+    # The innermost arg_scope wins whichever function it lists: only inner_ours trains.
+    assert sorted({op.name.split("/")[0] for op in _updates(graph)}) == ["inner_ours"]
 
 
 def test_direct_call_takes_the_defaults_and_its_own_arguments_win(graph):
@@ -59,6 +74,19 @@ def test_normalizer_fn_repeat_and_a_tf_slim_net_take_the_defaults(graph):
     # Every batch norm was made with scale=True, and none trains at is_training=False.
     assert len(gammas) == 1 + 2 + 7  # conv, rep/rep_1..2, alexnet's 5 convs and 2 fcs (fc8 has none)
     assert _updates(graph) == []
+
+
+@pytest.mark.parametrize("is_training", [False, True])
+def test_a_tf_slim_net_that_opens_its_own_arg_scope_over_batch_norm_reaches_tf2norms(graph, is_training):
+    # inception_v1 opens arg_scope([tf_slim.batch_norm, dropout], is_training=...) around its layers;
+    # with normalizer_fn=tf2norm's batch_norm that must reach it, as it reached contrib's in TF1.
+    images = tf.compat.v1.placeholder(tf.float32, [1, 224, 224, 3])
+    with tf_slim.arg_scope([tf_slim.conv2d], normalizer_fn=batch_norm):
+        inception_v1.inception_v1(images, num_classes=10, is_training=is_training)
+    batch_norms = {v.op.name.rsplit("/", 2)[0] for v in tf.compat.v1.global_variables() if "BatchNorm" in v.op.name}
+    assert len(batch_norms) == 57  # every convolution but the logits
+    # Two moving-average updates per batch norm when training, none at inference.
+    assert len(_updates(graph)) == (2 * 57 if is_training else 0)
 
 
 def test_layer_norm_takes_the_defaults(graph):

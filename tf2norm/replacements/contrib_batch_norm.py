@@ -50,7 +50,7 @@ def _zero_debias_variables(moving_mean):
     return biased, local_step
 
 
-@arg_scope_function  # slim's arg_scope defaults reach it however it is called (contrib_slim)
+@arg_scope_function("batch_norm")  # slim's arg_scope defaults reach it however it is called
 def batch_norm(
     inputs,
     decay=0.999,

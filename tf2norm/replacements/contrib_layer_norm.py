@@ -188,7 +188,7 @@ class LayerNorm(keras.layers.Layer):
         return config
 
 
-@arg_scope_function  # slim's arg_scope defaults reach it however it is called (contrib_slim)
+@arg_scope_function("layer_norm")  # slim's arg_scope defaults reach it however it is called
 def layer_norm(
     inputs,
     center=True,
