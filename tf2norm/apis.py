@@ -197,7 +197,8 @@ APIS: tuple[Api, ...] = (
             compat='same',
             mapped="every slim name tf_slim 1.1.0 has (layers, arg_scope, nets, learning, losses, metrics, ...)",
             reported='TF2N110 a name tf_slim lacks (feature columns, bow_encoder, ...), 111 the file binds '
-                     '`tf_slim` to something else',
+                     '`tf_slim` to something else, 112 a tf_slim net that builds tf_slim\'s own batch_norm '
+                     '(inception/resnet arg_scope functions, resnet_v2; it raises on Keras 3), converted',
             kind='—',
             error="tf_slim's layers: TF 1.15's; batch_norm as contrib_batch_norm (e2e golden `slim_helper_net`)",
         ),

@@ -50,6 +50,10 @@ SPELLINGS = {
     "slim beside other contrib names": (
         "from tensorflow.contrib import slim, layers\nnet = slim.flatten(layers.flatten(x))\n",
         "from tensorflow.contrib import layers\nimport tf_slim as slim\n\nnet = slim.flatten(layers.flatten(x))\n"),
+    "a submodule imported without as": (
+        "import tensorflow as tf\nimport tensorflow.contrib.slim.nets\nnet, _ = tf.contrib.slim.nets.vgg.vgg_16(x)\n",
+        "import tensorflow as tf\nimport tensorflow\nimport tf_slim\nimport tf_slim.nets\n\n"
+        "net, _ = tf_slim.nets.vgg.vgg_16(x)\n"),
     "one line of several imports": ("import numpy as np, tensorflow.contrib.slim as slim\ny = slim.flatten(np.x)\n",
                                     "import numpy as np, tf_slim as slim\ny = slim.flatten(np.x)\n"),
 }
@@ -140,3 +144,51 @@ def test_a_second_run_changes_nothing_and_tf_slim_code_is_not_touched():
                                "    y = slim.conv2d(x, 8, [3, 3])\n", "compat")
     assert output == "import tf_slim as slim\nwith slim.arg_scope([slim.conv2d]):\n    y = slim.conv2d(x, 8, [3, 3])\n"
     assert migrate(output, "compat") == (output, [])
+
+
+def test_tf_slim_nets_that_build_tf_slims_own_batch_norm_are_reported():
+    # tf_slim's batch_norm raises on Keras 3; these nets give it to their layers (arg_scope functions)
+    # or call it (resnet_v2). Their own arg_scopes over tf_slim.batch_norm are fine (one key).
+    found = check(
+        """\
+        import tensorflow.contrib.slim as slim
+        from tensorflow.contrib.slim.nets import inception, resnet_v2, vgg
+
+        with slim.arg_scope(inception.inception_v3_arg_scope()):
+            y = resnet_v2.resnet_v2_50(x)
+            z = vgg.vgg_16(x)
+        """,
+        """\
+        import tf_slim as slim
+        from tf_slim.nets import inception, resnet_v2, vgg
+
+        with slim.arg_scope(inception.inception_v3_arg_scope()):
+            y = resnet_v2.resnet_v2_50(x)
+            z = vgg.vgg_16(x)
+        """,
+        findings=[("TF2N112", 4, 21), ("TF2N112", 5, 9)], only=ONLY)
+    assert [f.message for f in found] == [
+        "inception.inception_v3_arg_scope: tf_slim's inception.inception_v3_arg_scope (what it becomes) builds "
+        "tf_slim's own batch_norm, which raises on Keras 3 (it needs tf_keras)",
+        "resnet_v2.resnet_v2_50: tf_slim's resnet_v2.resnet_v2_50 (what it becomes) builds tf_slim's own "
+        "batch_norm, which raises on Keras 3 (it needs tf_keras)"]
+    assert [f.hint for f in found] == [
+        "open your own arg_scope over the same layers with normalizer_fn=tf2norm.replacements.batch_norm (copy "
+        "the net's arg_scope function), or run with tf_keras and TF_USE_LEGACY_KERAS=1",
+        "copy the net and call tf2norm.replacements.batch_norm where it calls batch_norm, or run with tf_keras "
+        "and TF_USE_LEGACY_KERAS=1"]
+    check("from tensorflow.contrib.slim.python.slim.nets.resnet_utils import resnet_arg_scope\n",
+          "from tf_slim.nets.resnet_utils import resnet_arg_scope\n", findings=[("TF2N112", 1, 67)], only=ONLY)
+
+
+def test_the_reported_tf_slim_functions_exist_and_build_tf_slims_batch_norm():
+    tf_slim = pytest.importorskip("tf_slim")
+    import importlib
+    import inspect
+
+    for path in contrib_slim.SLIM_BATCH_NORM:
+        module, function = path.rsplit(".", 1)
+        source = inspect.getsource(getattr(importlib.import_module(f"tf_slim.{module}"), function))
+        named = "batch_norm" in source or "resnet_v2(" in source or "bottleneck" in source
+        assert named, path
+    assert tf_slim.batch_norm.__module__ == "tf_slim.layers.layers"

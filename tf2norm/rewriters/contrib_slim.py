@@ -12,7 +12,8 @@ rewriters replace them by tf2norm's functions, which are tf_slim arg_scope funct
 (tf2norm.replacements.contrib_slim), so tf_slim's `arg_scope` reaches them.
 
 What tf_slim 1.1.0 lacks (contrib's feature columns, `bow_encoder`, ...) is reported at each use,
-with what to use instead, and left as it is.
+with what to use instead, and left as it is; so are the nets of tf_slim that build tf_slim's own
+batch_norm (inception's and resnet's arg_scope functions, resnet_v2), which raises on Keras 3.
 """
 
 from __future__ import annotations
@@ -81,9 +82,28 @@ for _name in ("abc", "collections", "collections_abc", "contrib_sparse_ops", "de
               "sparse_tensor_py", "string_ops", "tensor_shape", "variable_scope"):
     MISSING.setdefault(_name, "import what it names directly (it was a module slim imported, not slim's API)")
 
+_ARG_SCOPE_HINT = ("open your own arg_scope over the same layers with normalizer_fn=tf2norm.replacements.batch_norm "
+                   "(copy the net's arg_scope function), or run with tf_keras and TF_USE_LEGACY_KERAS=1")
+#: tf_slim's nets that build tf_slim's own batch_norm, which raises on Keras 3 (it needs tf_keras):
+#: their arg_scope functions give the layers normalizer_fn=tf_slim.batch_norm, and resnet_v2 calls it
+#: directly. (Their own arg_scopes over tf_slim.batch_norm reach tf2norm's: one arg_scope key.)
+SLIM_BATCH_NORM = {
+    **{f"nets.{module}.{function}": _ARG_SCOPE_HINT for module, function in (
+        ("inception", "inception_v1_arg_scope"), ("inception", "inception_v2_arg_scope"),
+        ("inception", "inception_v3_arg_scope"), ("inception_v1", "inception_v1_arg_scope"),
+        ("inception_v2", "inception_v2_arg_scope"), ("inception_v3", "inception_v3_arg_scope"),
+        ("resnet_utils", "resnet_arg_scope"), ("resnet_v1", "resnet_arg_scope"), ("resnet_v2", "resnet_arg_scope"))},
+    **{f"nets.resnet_v2.{function}": "copy the net and call tf2norm.replacements.batch_norm where it calls "
+                                     "batch_norm, or run with tf_keras and TF_USE_LEGACY_KERAS=1"
+       for function in ("bottleneck", "resnet_v2", "resnet_v2_50", "resnet_v2_101", "resnet_v2_152",
+                        "resnet_v2_200")},
+}
+
 RULES = rules(
     Rule("TF2N110", "{name}: tf_slim 1.1.0 (the maintained tf.contrib.slim) has no {missing}; left unchanged",
                     "{hint}"),
+    Rule("TF2N112", "{name}: tf_slim's {function} (what it becomes) builds tf_slim's own batch_norm, which raises "
+                    "on Keras 3 (it needs tf_keras)", "{hint}"),
     Rule("TF2N111", "{name}: the file binds tf_slim to something else, so tf.contrib.slim cannot become the "
                     "tf_slim package here; left unchanged",
                     "rename the file's own tf_slim, then run tf2norm again"),
@@ -110,6 +130,21 @@ def _missing(name: str) -> str | None:
     return first if first in MISSING else None
 
 
+def _slim_batch_norm(name: str) -> str | None:
+    """The part after slim of a canonical name whose tf_slim version builds tf_slim's batch_norm, or None."""
+    match = target(name)
+    if match is None or match[1] != TF_SLIM:
+        return None
+    rest = name[len(match[0]) + 1:]
+    return rest if rest in SLIM_BATCH_NORM else None
+
+
+def _report_slim_batch_norm(ctx, node: cst.CSTNode, spelled: str, canonical_name: str) -> None:
+    rest = _slim_batch_norm(canonical_name)
+    if rest is not None:
+        ctx.report(RULES["TF2N112"], node, name=spelled, function=rest.split(".", 1)[1], hint=SLIM_BATCH_NORM[rest])
+
+
 def _mapped(name: str) -> str:
     prefix, tf_slim = target(name)  # type: ignore[misc]  # only called on names under a prefix
     return tf_slim + name[len(prefix):]
@@ -133,6 +168,7 @@ def plan(ctx) -> None:
         if missing is not None:
             ctx.report(RULES["TF2N110"], node, name=dotted(node) or name, missing=missing, hint=MISSING[missing])
             continue
+        _report_slim_batch_norm(ctx, node, dotted(node) or name, name)
         _plan_chain(ctx, node, free)
 
 
@@ -181,9 +217,17 @@ def _plan_import(ctx, node: cst.Import, free: bool) -> None:
             ctx.report(RULES["TF2N110"], alias, name=dotted(alias.name), missing=missing, hint=MISSING[missing])
             continue
         if alias.asname is None:
-            # `import tensorflow.contrib.slim` binds `tensorflow`, whose chains are rewritten one by one;
-            # the import itself keeps binding `tensorflow` for the file's other uses.
-            ctx.edit(alias, lambda updated: updated.with_changes(name=cst.Name("tensorflow")))
+            # `import tensorflow.contrib.slim[.nets]` binds `tensorflow`, whose chains are rewritten one by
+            # one; the import keeps binding `tensorflow` for the file's other uses, and a submodule it
+            # loaded (`tf_slim.nets`, which `import tf_slim` does not load) is imported as tf_slim's.
+            mapped = _mapped(name)
+
+            def keep_tensorflow(updated: cst.ImportAlias, alias=alias, mapped=mapped) -> cst.ImportAlias:
+                if mapped != TF_SLIM and not ctx.removed(alias):
+                    ctx.add_import(mapped)
+                return updated.with_changes(name=cst.Name("tensorflow"))
+
+            ctx.edit(alias, keep_tensorflow)
         elif not free and _bound_name(alias) != TF_SLIM:
             ctx.report(RULES["TF2N111"], alias, name=dotted(alias.name))
         else:
@@ -237,6 +281,7 @@ def _plan_from_slim(ctx, node: cst.ImportFrom, module: str) -> None:
         missing = _missing(name)
         if missing is not None:
             ctx.report(RULES["TF2N110"], alias, name=name, missing=missing, hint=MISSING[missing])
+        _report_slim_batch_norm(ctx, alias, name, name)
     new = _mapped(module)
     ctx.edit(node, lambda updated: _with_module(updated, new))
 
