@@ -787,3 +787,33 @@ def test_module_docstring_names_legacy_symbol_and_target():
     first_lines = contrib_batch_norm.__doc__.splitlines()[:2]
     assert "tf.contrib.layers.batch_norm" in first_lines[0]
     assert "BatchNormalization" in first_lines[1]
+
+
+def test_arg_scope_over_recursive_functions_of_the_file_terminates_and_looks_into_them():
+    check(
+        """\
+        import tensorflow.contrib.slim as slim
+
+        def even(x, n):
+            return x if n == 0 else odd(slim.flatten(x), n - 1)
+
+        def odd(x, n):
+            return even(x, n - 1)
+
+        with slim.arg_scope([slim.batch_norm], is_training=False):
+            y = even(x, 4)
+        """,
+        """\
+        import tf_slim as slim
+        from tf2norm.replacements import batch_norm
+
+        def even(x, n):
+            return x if n == 0 else odd(slim.flatten(x), n - 1)
+
+        def odd(x, n):
+            return even(x, n - 1)
+
+        with slim.arg_scope([batch_norm], is_training=False):
+            y = even(x, 4)
+        """,
+    )

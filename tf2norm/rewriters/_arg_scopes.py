@@ -69,6 +69,7 @@ def plan(ctx, spec: Spec) -> dict[cst.Call, dict[str, cst.BaseExpression]]:
     """Plans the list entries; returns, for each direct call inside such blocks, its inherited defaults."""
     blocks = sorted(_blocks(ctx, spec), key=lambda b: len(list(ctx.names.ancestors(b.with_node))))
     direct: dict[cst.Call, dict[str, cst.BaseExpression]] = {}
+    looked_into: dict[cst.FunctionDef, bool] = {}  # functions of the file: do they reach the function?
     for block in blocks:  # outer blocks first: an inner block's defaults win
         for call in ctx.names.descendants(block.with_node.body, _DEFS):
             if not isinstance(call, cst.Call):
@@ -76,7 +77,7 @@ def plan(ctx, spec: Spec) -> dict[cst.Call, dict[str, cst.BaseExpression]]:
             if ctx.names.canonical(call.func) in spec.legacy:
                 direct[call] = {**direct.get(call, {}), **block.defaults}
             elif ctx.target == "keras":
-                reason = _opaque(ctx, spec, call, set())
+                reason = _opaque(ctx, spec, call, looked_into)
                 if reason:
                     block.reasons.append(reason)
     for block in blocks:
@@ -125,7 +126,7 @@ def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
     return next((a for a in call.args if a.keyword is not None and a.keyword.value == name), None)
 
 
-def _opaque(ctx, spec: Spec, call: cst.Call, seen: set) -> str | None:
+def _opaque(ctx, spec: Spec, call: cst.Call, looked_into: dict) -> str | None:
     """Why `call` may reach a direct call of the legacy function out of tf2norm's sight, or None.
 
     TensorFlow (slim's layers, repeat, nets: they reach batch_norm only through normalizer_fn, which
@@ -145,15 +146,13 @@ def _opaque(ctx, spec: Spec, call: cst.Call, seen: set) -> str | None:
         return None  # a method of a local value (a tensor, a list): not a layer function
     definition = _local_function(ctx, func)
     if definition is not None:
-        if definition in seen:
-            return None
-        seen.add(definition)
-        for inner in ctx.names.descendants(definition.body):
-            if not isinstance(inner, cst.Call):
-                continue
-            if ctx.names.canonical(inner.func) in spec.legacy or _opaque(ctx, spec, inner, seen):
-                return f"it calls {code(func)}(), which calls {spec.name}"
-        return None
+        if definition not in looked_into:
+            looked_into[definition] = False  # a recursive call adds nothing
+            looked_into[definition] = any(
+                isinstance(inner, cst.Call) and (ctx.names.canonical(inner.func) in spec.legacy
+                                                 or _opaque(ctx, spec, inner, looked_into) is not None)
+                for inner in ctx.names.descendants(definition.body))
+        return f"it calls {code(func)}(), which calls {spec.name}" if looked_into[definition] else None
     # A function value (a lambda, a functools.partial), a method of self.
     return f"it calls {code(func)}(), which may call {spec.name}"
 
