@@ -102,11 +102,11 @@ SLIM_BATCH_NORM = {
 RULES = rules(
     Rule("TF2N110", "{name}: tf_slim 1.1.0 (the maintained tf.contrib.slim) has no {missing}; left unchanged",
                     "{hint}"),
-    Rule("TF2N112", "{name}: tf_slim's {function} (what it becomes) builds tf_slim's own batch_norm, which raises "
-                    "on Keras 3 (it needs tf_keras)", "{hint}"),
     Rule("TF2N111", "{name}: the file binds tf_slim to something else, so tf.contrib.slim cannot become the "
                     "tf_slim package here; left unchanged",
                     "rename the file's own tf_slim, then run tf2norm again"),
+    Rule("TF2N112", "{name}: tf_slim's {function} (what it becomes) builds tf_slim's own batch_norm, which raises "
+                    "on Keras 3 (it needs tf_keras)", "{hint}"),
 )
 
 
