@@ -257,13 +257,15 @@ def test_list_rewriters():
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert [line for line in lines if not line.startswith(" ")] == [
-        "contrib_batch_norm", "contrib_layer_norm", "hand_rolled_bn_lstm", "hand_rolled_layer_norm_gru",
-        "layer_norm_basic_lstm_cell", "layers_batch_normalization", "tf1_rnn_cells", "rnn_cell_wrappers",
-        "tfa_normalization", "tfa_rnn_cells",
+        "contrib_batch_norm", "contrib_layer_norm", "contrib_slim", "hand_rolled_bn_lstm",
+        "hand_rolled_layer_norm_gru", "layer_norm_basic_lstm_cell", "layers_batch_normalization", "tf1_rnn_cells",
+        "rnn_cell_wrappers", "tfa_normalization", "tfa_rnn_cells",
         "(every rewriter, and files that cannot be processed)"]
     assert "    TF2N001  cannot parse: {reason}" in lines
     assert "    TF2N104  batch_norm: {reason}; Keras layers share weights by object, not by variable scope; " \
            "left unchanged" in lines
+    assert "    TF2N110  {name}: tf_slim 1.1.0 (the maintained tf.contrib.slim) has no {missing}; left unchanged" \
+        in lines
 
 
 @pytest.mark.parametrize("args, message", [

@@ -96,7 +96,7 @@ APIS: tuple[Api, ...] = (
                    '(around the layer), trainable, scope->name',
             reported='TF2N101 (no Keras equivalent), 102 batch_weights, 103 updates_collections, 104 reuse '
                      'without scope, 105/106 non-literal or tensor arguments, 107 activation_fn that may be '
-                     'None, 109 arg_scope kept',
+                     'None, 109 (keras) an arg_scope that may reach a call made a Keras layer out of sight',
             kind='`batch_norm`',
             error=(
                 'fused path (rank 2/4, the default): bit-identical to TF 1.15 on every fused golden, outputs, '
@@ -196,7 +196,7 @@ APIS: tuple[Api, ...] = (
             mapped='begin_norm_axis, begin_params_axis, center, scale, activation_fn (around the layer), '
                    'trainable, scope->name, scope+reuse->`scoped_layer`',
             reported='TF2N401 variables/outputs_collections, 402 reuse without scope (or of the default '
-                     '`LayerNorm_N`), 404 arg_scope kept',
+                     '`LayerNorm_N`), 404 (keras) an arg_scope that may reach a call made a Keras layer out of sight',
             kind='`layer_norm` (scopes named `LayerNorm[_N]`; begin_norm_axis via `--config`, default 1)',
             error='3.6e-7 outputs, gradients 1.6e-7 of their scale; 0.13 of the bound',
         ),
@@ -205,6 +205,31 @@ APIS: tuple[Api, ...] = (
         goldens=("layernorm_",),
         generators=("fixtures/tf1/contrib_layer_norm.py",),
         checkpoints=("layer_norm",),
+    ),
+    Api(
+        id="contrib_slim",
+        identifiers=frozenset({"contrib"}),
+        # tf_slim is the replacement; replacements/contrib_slim.py makes batch_norm and layer_norm its
+        # arg_scope functions.
+        replacements=(),
+        rows=(
+        Row(
+            legacy='`tf.contrib.slim` (`import tensorflow.contrib.slim as slim`, `from tensorflow.contrib import '
+                   'slim`, `slim = tf.contrib.slim`, `tf.contrib.slim.x`, `.nets`, `.python.slim.*`), '
+                   "contrib.framework's `arg_scope` / `add_arg_scope`",
+            keras='`tf_slim` (`import tf_slim as slim`; `pip install tf-slim`); `arg_scope([slim.batch_norm], ...)` '
+                  "lists tf2norm's `batch_norm` (a tf_slim arg_scope function)",
+            compat='same',
+            mapped="every slim name tf_slim 1.1.0 has (layers, arg_scope, nets, learning, losses, metrics, ...)",
+            reported='TF2N110 a name tf_slim lacks (feature columns, bow_encoder, ...), 111 the file binds '
+                     '`tf_slim` to something else, 112 a tf_slim net that builds tf_slim\'s own batch_norm '
+                     '(inception/resnet arg_scope functions, resnet_v2; it raises on Keras 3), converted',
+            kind='—',
+            error="e2e `slim_helper_net` (arg_scope over batch norms reached from another module, both targets): "
+                  'eval after restore 3.6e-7, 3 steps within 4.2e-6 (logits of 1.7)',
+        ),
+        ),
+        arithmetic=False,
     ),
     Api(
         id="layers_batch_normalization",

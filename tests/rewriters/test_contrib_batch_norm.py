@@ -60,7 +60,7 @@ def test_module_alias_inside_a_function():
     )
 
 
-def test_contrib_imports_still_used_stay():
+def test_slim_imports_still_used_become_tf_slim():
     check(
         """\
         import tensorflow.contrib.slim as slim
@@ -69,7 +69,7 @@ def test_contrib_imports_still_used_stay():
         net = slim.batch_norm(net)
         """,
         """\
-        import tensorflow.contrib.slim as slim
+        import tf_slim as slim
         from tf2norm.replacements import BatchNormalization
 
         net = slim.conv2d(x, 8, [3, 3])
@@ -374,9 +374,8 @@ def test_normalizer_fn_becomes_the_compat_function_in_both_targets():
         """
     after = """\
         import tensorflow as tf
+        import tf_slim as slim
         from tf2norm.replacements import batch_norm
-
-        slim = tf.contrib.slim
 
         net = slim.conv2d(x, 8, [3, 3], normalizer_fn=batch_norm,
                           normalizer_params={'decay': 0.9, 'is_training': training})
@@ -408,7 +407,9 @@ def test_functools_partial():
 
 # -- arg_scope ------------------------------------------------------------------------------------
 
-def test_arg_scope_defaults_pushed_into_calls_and_layer_params():
+def test_arg_scope_lists_the_replacement_and_stays():
+    # tf2norm's batch_norm is a tf_slim arg_scope function: the list names it, so the defaults keep
+    # reaching it as a layer's normalizer_fn; the direct call gets them written in as well.
     check(
         """\
         import tensorflow as tf
@@ -424,15 +425,15 @@ def test_arg_scope_defaults_pushed_into_calls_and_layer_params():
         """,
         """\
         import tensorflow as tf
+        import tf_slim as slim
         from tf2norm.replacements import batch_norm
-
-        slim = tf.contrib.slim
 
         def net(x, is_training, params):
             with slim.arg_scope([slim.conv2d], normalizer_fn=batch_norm, normalizer_params=params):
-                x = slim.conv2d(x, 8, [3, 3], normalizer_params={"is_training": is_training, "decay": 0.9, **params})
-                x = slim.conv2d(x, 8, [3, 3], normalizer_fn=batch_norm, normalizer_params={'scale': True, "is_training": is_training, "decay": 0.9})
-                x = batch_norm(x, decay=0.99, is_training=is_training)
+                with slim.arg_scope([batch_norm], is_training=is_training, decay=0.9):
+                    x = slim.conv2d(x, 8, [3, 3])
+                    x = slim.conv2d(x, 8, [3, 3], normalizer_fn=batch_norm, normalizer_params={'scale': True})
+                    x = batch_norm(x, decay=0.99, is_training=is_training)
             return x
         """,
         target="compat",
@@ -451,21 +452,72 @@ def test_arg_scope_keras_target_maps_inherited_defaults():
         """,
         """\
         import tensorflow as tf
-        from tf2norm.replacements import BatchNormalization
+        import tf_slim as slim
+        from tf2norm.replacements import BatchNormalization, batch_norm
 
-        slim = tf.contrib.slim
-
-        with slim.arg_scope([slim.dropout], is_training=is_training, decay=0.9):
+        with slim.arg_scope([batch_norm, slim.dropout], is_training=is_training, decay=0.9):
             x = BatchNormalization(momentum=0.9, scale=False, name='bn')(x, training=is_training)
             x = slim.dropout(x)
         """,
     )
 
 
-def test_arg_scope_whose_defaults_leave_the_block_is_reported_and_kept():
+def test_one_line_arg_scope_keeps_its_list_and_slim():
+    # The bug this replaces: the list became `[]` and the `slim` alias went, a NameError at run time.
+    before = """\
+        import tensorflow as tf
+        slim = tf.contrib.slim
+        with slim.arg_scope([slim.batch_norm], is_training=t): y = slim.batch_norm(x)
+        """
+    check(before, """\
+        import tensorflow as tf
+        import tf_slim as slim
+        from tf2norm.replacements import batch_norm
+
+        with slim.arg_scope([batch_norm], is_training=t): y = batch_norm(x, is_training=t)
+        """, target="compat")
+    check(before, """\
+        import tensorflow as tf
+        import tf_slim as slim
+        from tf2norm.replacements import BatchNormalization, batch_norm
+
+        with slim.arg_scope([batch_norm], is_training=t): y = BatchNormalization(momentum=0.999, scale=False)(x, training=t)
+        """)
+
+
+ARG_SCOPE_SPELLINGS = [
+    ("import tensorflow as tf\n", "tf.contrib.framework.arg_scope", "import tensorflow as tf\nimport tf_slim\n",
+     "tf_slim.arg_scope"),
+    ("from tensorflow.contrib.framework import arg_scope\n", "arg_scope", "from tf_slim import arg_scope\n",
+     "arg_scope"),
+    ("import tensorflow as tf\ncontrib_framework = tf.contrib.framework\narg_scope = contrib_framework.arg_scope\n",
+     "arg_scope", "import tensorflow as tf\nimport tf_slim\n{R}\narg_scope = tf_slim.arg_scope\n", "arg_scope"),
+    ("from tensorflow.contrib.framework.python.ops.arg_scope import arg_scope\n", "arg_scope",
+     "from tf_slim.ops.arg_scope import arg_scope\n", "arg_scope"),
+    # the project's own ops module that re-exports contrib's arg_scope (migrated on its own)
+    ("from ops import arg_scope\n", "arg_scope", "from ops import arg_scope\n", "arg_scope"),
+    ("import ops\n", "ops.arg_scope", "import ops\n", "ops.arg_scope"),
+]
+
+
+@pytest.mark.parametrize("imports, spelling, migrated_imports, migrated", ARG_SCOPE_SPELLINGS)
+def test_arg_scope_is_recognised_however_reached(imports, spelling, migrated_imports, migrated):
+    source = (f"{imports}from tensorflow.contrib.layers import batch_norm as bn\n\n"
+              f"with {spelling}([bn], is_training=t):\n    y = bn(x)\n")
+    output, findings = migrate(source, "keras")
+    replacements = "from tf2norm.replacements import BatchNormalization, batch_norm\n"
+    if "{R}" not in migrated_imports:
+        migrated_imports += "{R}"
+    assert output == (migrated_imports.replace("{R}", replacements) + f"\nwith {migrated}([batch_norm], is_training=t):\n"
+                      f"    y = BatchNormalization(momentum=0.999, scale=False)(x, training=t)\n")
+    assert findings == []
+
+
+def test_arg_scope_reaching_a_helper_elsewhere_is_reported_in_the_keras_target_only():
     source = """\
         import tensorflow as tf
         slim = tf.contrib.slim
+        from model_lib import build_body
 
         def scope(is_training):
             with slim.arg_scope([slim.batch_norm], is_training=is_training) as sc:
@@ -475,50 +527,147 @@ def test_arg_scope_whose_defaults_leave_the_block_is_reported_and_kept():
             with slim.arg_scope([slim.batch_norm], is_training=is_training):
                 return build_body(x)
         """
-    found = check(source, None, target="compat", findings=[("TF2N109", 5, 26), ("TF2N109", 9, 26)])
+    after = """\
+        import tensorflow as tf
+        import tf_slim as slim
+        from model_lib import build_body
+        from tf2norm.replacements import batch_norm
+
+        def scope(is_training):
+            with slim.arg_scope([batch_norm], is_training=is_training) as sc:
+                return sc
+
+        def model(x, is_training):
+            with slim.arg_scope([batch_norm], is_training=is_training):
+                return build_body(x)
+        """
+    check(source, after, target="compat")
+    found = check(source, after, findings=[("TF2N109", 6, 26), ("TF2N109", 10, 26)])
     assert [f.message for f in found] == [
-        "arg_scope over batch_norm: its scope is kept with `as` and may be entered elsewhere; its defaults were "
-        "written into the calls tf2norm can see, the arg_scope was left unchanged",
-        "arg_scope over batch_norm: it calls build_body(), which may call batch_norm; its defaults were written "
-        "into the calls tf2norm can see, the arg_scope was left unchanged",
+        "arg_scope over batch_norm: its scope is kept with `as` and may be entered elsewhere; where the keras "
+        "target made that a Keras layer, no arg_scope reaches it (the list now names tf2norm's batch_norm, "
+        "which it does reach)",
+        "arg_scope over batch_norm: it calls build_body(), which may call batch_norm; where the keras target "
+        "made that a Keras layer, no arg_scope reaches it (the list now names tf2norm's batch_norm, which it "
+        "does reach)",
     ]
+    assert found[0].hint == "pass these defaults to that call, or migrate the code it reaches with --target compat"
 
 
-def test_arg_scope_over_a_call_of_a_function_value_is_reported():
+def test_arg_scope_over_a_function_of_the_file_is_reported_only_if_it_calls_batch_norm():
     check(
         """\
+        import tensorflow.contrib.slim as slim
+
+        def conv(x):
+            return slim.conv2d(x, 8, [3, 3], normalizer_fn=slim.batch_norm)
+
+        def norm(x):
+            return slim.batch_norm(x)
+
+        def block(x, is_training):
+            with slim.arg_scope([slim.batch_norm], is_training=is_training):
+                x = conv(x)
+                return norm(x)
+        """,
+        """\
+        import tf_slim as slim
+        from tf2norm.replacements import BatchNormalization, batch_norm
+
+        def conv(x):
+            return slim.conv2d(x, 8, [3, 3], normalizer_fn=batch_norm)
+
+        def norm(x):
+            return BatchNormalization(momentum=0.999, scale=False)(x, training=True)
+
+        def block(x, is_training):
+            with slim.arg_scope([batch_norm], is_training=is_training):
+                x = conv(x)
+                return norm(x)
+        """,
+        findings=[("TF2N108", 4, 52), ("TF2N109", 10, 26)],
+    )
+
+
+def test_arg_scope_over_a_call_of_a_function_value_is_reported_in_the_keras_target():
+    source = """\
         import tensorflow.contrib.slim as slim
 
         def block(x, is_training):
             norm = lambda t: slim.batch_norm(t)
             with slim.arg_scope([slim.batch_norm], is_training=is_training):
                 return norm(x)
-        """,
-        """\
-        import tensorflow.contrib.slim as slim
+        """
+    check(source, """\
+        import tf_slim as slim
         from tf2norm.replacements import batch_norm
 
         def block(x, is_training):
             norm = lambda t: batch_norm(t)
-            with slim.arg_scope([slim.batch_norm], is_training=is_training):
+            with slim.arg_scope([batch_norm], is_training=is_training):
                 return norm(x)
+        """, target="compat")
+    check(source, """\
+        import tf_slim as slim
+        from tf2norm.replacements import BatchNormalization, batch_norm
+
+        def block(x, is_training):
+            norm = lambda t: BatchNormalization(momentum=0.999, scale=False)(t, training=True)
+            with slim.arg_scope([batch_norm], is_training=is_training):
+                return norm(x)
+        """, findings=[("TF2N109", 5, 26)])
+
+
+def test_arg_scope_over_slim_layers_repeat_and_nets_needs_no_finding():
+    # They reach batch_norm only through normalizer_fn, which becomes tf2norm's arg_scope function.
+    check(
+        """\
+        import tensorflow.contrib.slim as slim
+        from tensorflow.contrib.slim.nets import vgg
+
+        with slim.arg_scope([slim.batch_norm], is_training=False):
+            net = slim.conv2d(x, 8, [3, 3])
+            net = slim.repeat(net, 2, slim.conv2d, 8, [3, 3])
+            net, _ = vgg.vgg_16(net)
         """,
-        target="compat",
-        findings=[("TF2N109", 5, 26)],
+        """\
+        import tf_slim as slim
+        from tf_slim.nets import vgg
+        from tf2norm.replacements import batch_norm
+
+        with slim.arg_scope([batch_norm], is_training=False):
+            net = slim.conv2d(x, 8, [3, 3])
+            net = slim.repeat(net, 2, slim.conv2d, 8, [3, 3])
+            net, _ = vgg.vgg_16(net)
+        """,
     )
 
 
-def test_arg_scope_over_layers_whose_normalizer_comes_from_elsewhere_is_reported():
+def test_a_local_arg_scope_function_is_not_slims():
+    # The file's own arg_scope: its list entry is a plain value (TF2N108), no arg_scope defaults are
+    # written into the call.
     check(
         """\
         import tensorflow.contrib.slim as slim
 
-        with slim.arg_scope([slim.batch_norm], is_training=False):
-            net = slim.conv2d(x, 8, [3, 3])
+        def arg_scope(functions, **defaults):
+            return open(defaults['path'])
+
+        with arg_scope([slim.batch_norm], path='p'):
+            y = slim.batch_norm(x)
         """,
-        None,
-        findings=[("TF2N109", 3, 22)],
+        """\
+        from tf2norm.replacements import BatchNormalization, batch_norm
+
+        def arg_scope(functions, **defaults):
+            return open(defaults['path'])
+
+        with arg_scope([batch_norm], path='p'):
+            y = BatchNormalization(momentum=0.999, scale=False)(x, training=True)
+        """,
+        findings=[("TF2N108", 6, 17)],
     )
+    check_noop("def arg_scope(ops, **kw):\n    return ops\n\nwith arg_scope([norm], is_training=t):\n    y = norm(x)\n")
 
 
 # -- what is reported instead of converted (keras target) -----------------------------------------
@@ -574,13 +723,21 @@ def test_a_name_bound_more_than_once_is_reported_not_guessed():
 
         y = slim.batch_norm(x)
         """,
-        None,
+        """\
+        try:
+            import tf_slim as slim
+        except ImportError:
+            import tf_slim as slim
+
+        y = slim.batch_norm(x)
+        """,
         findings=[("TF2N012", 6, 5)],
     )
     assert found[0].message == ("slim.batch_norm may be tensorflow.contrib.slim.batch_norm or something else (the "
                                 "name is bound more than once); left unchanged")
     assert found[0].rewriter == "contrib_batch_norm"
-    check("import tensorflow as tf\nslim = tf.contrib.slim\nslim = other\ny = slim.batch_norm(x)\n", None,
+    check("import tensorflow as tf\nslim = tf.contrib.slim\nslim = other\ny = slim.batch_norm(x)\n",
+          "import tensorflow as tf\nimport tf_slim as slim\nslim = other\ny = slim.batch_norm(x)\n",
           findings=[("TF2N012", 4, 5)])
 
 
@@ -630,3 +787,33 @@ def test_module_docstring_names_legacy_symbol_and_target():
     first_lines = contrib_batch_norm.__doc__.splitlines()[:2]
     assert "tf.contrib.layers.batch_norm" in first_lines[0]
     assert "BatchNormalization" in first_lines[1]
+
+
+def test_arg_scope_over_recursive_functions_of_the_file_terminates_and_looks_into_them():
+    check(
+        """\
+        import tensorflow.contrib.slim as slim
+
+        def even(x, n):
+            return x if n == 0 else odd(slim.flatten(x), n - 1)
+
+        def odd(x, n):
+            return even(x, n - 1)
+
+        with slim.arg_scope([slim.batch_norm], is_training=False):
+            y = even(x, 4)
+        """,
+        """\
+        import tf_slim as slim
+        from tf2norm.replacements import batch_norm
+
+        def even(x, n):
+            return x if n == 0 else odd(slim.flatten(x), n - 1)
+
+        def odd(x, n):
+            return even(x, n - 1)
+
+        with slim.arg_scope([batch_norm], is_training=False):
+            y = even(x, 4)
+        """,
+    )

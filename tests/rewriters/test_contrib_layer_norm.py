@@ -64,7 +64,7 @@ def test_module_alias_inside_a_function():
     )
 
 
-def test_contrib_imports_still_used_stay():
+def test_slim_imports_still_used_become_tf_slim():
     check(
         """\
         import tensorflow.contrib.slim as slim
@@ -73,7 +73,7 @@ def test_contrib_imports_still_used_stay():
         net = slim.layer_norm(net)
         """,
         """\
-        import tensorflow.contrib.slim as slim
+        import tf_slim as slim
         from tf2norm.replacements import LayerNorm
 
         net = slim.fully_connected(x, 8)
@@ -412,9 +412,8 @@ def test_normalizer_fn_becomes_the_compat_function_in_both_targets():
         """
     after = """\
         import tensorflow as tf
+        import tf_slim as slim
         from tf2norm.replacements import layer_norm
-
-        slim = tf.contrib.slim
 
         net = slim.fully_connected(x, 8, normalizer_fn=layer_norm,
                                    normalizer_params={'begin_norm_axis': -1})
@@ -449,7 +448,7 @@ def test_functools_partial_and_an_alias_of_the_function():
 
 # -- arg_scope ------------------------------------------------------------------------------------
 
-def test_arg_scope_defaults_pushed_into_calls_and_layer_params():
+def test_arg_scope_lists_the_replacement_and_stays():
     check(
         """\
         import tensorflow as tf
@@ -464,14 +463,14 @@ def test_arg_scope_defaults_pushed_into_calls_and_layer_params():
         """,
         """\
         import tensorflow as tf
+        import tf_slim as slim
         from tf2norm.replacements import layer_norm
-
-        slim = tf.contrib.slim
 
         def net(x, params):
             with slim.arg_scope([slim.fully_connected], normalizer_fn=layer_norm, normalizer_params=params):
-                x = slim.fully_connected(x, 8, normalizer_params={"begin_norm_axis": -1, "center": False, **params})
-                x = layer_norm(x, center=True, begin_norm_axis=-1)
+                with slim.arg_scope([layer_norm], begin_norm_axis=-1, center=False):
+                    x = slim.fully_connected(x, 8)
+                    x = layer_norm(x, center=True, begin_norm_axis=-1)
             return x
         """,
         target="compat",
@@ -490,18 +489,18 @@ def test_arg_scope_keras_target_maps_inherited_defaults():
         """,
         """\
         import tensorflow as tf
+        import tf_slim as slim
         import keras
+        from tf2norm.replacements import layer_norm
 
-        slim = tf.contrib.slim
-
-        with slim.arg_scope([slim.dropout], begin_norm_axis=-1):
+        with slim.arg_scope([layer_norm, slim.dropout], begin_norm_axis=-1):
             x = keras.layers.LayerNormalization(axis=-1, epsilon=1e-12, name='ln')(x)
             x = slim.dropout(x)
         """,
     )
 
 
-def test_one_arg_scope_over_batch_norm_and_layer_norm_is_settled_by_both_rewriters():
+def test_one_arg_scope_over_batch_norm_and_layer_norm_lists_both_replacements():
     check(
         """\
         import tensorflow as tf
@@ -515,20 +514,20 @@ def test_one_arg_scope_over_batch_norm_and_layer_norm_is_settled_by_both_rewrite
         """,
         """\
         import tensorflow as tf
+        import tf_slim as slim
         from tf2norm.replacements import batch_norm, layer_norm
 
-        slim = tf.contrib.slim
-
-        with slim.arg_scope([slim.dropout], scale=True):
+        with slim.arg_scope([batch_norm, slim.dropout, layer_norm], scale=True):
             x = batch_norm(x, is_training=t, scale=True)
             x = layer_norm(x, scale=True)
-        x = layer_norm(batch_norm(x, is_training=t, center=False), center=False)
+        with slim.arg_scope([layer_norm, batch_norm], center=False):
+            x = layer_norm(batch_norm(x, is_training=t, center=False), center=False)
         """,
         target="compat",
     )
 
 
-def test_arg_scope_that_reaches_unseen_code_is_reported_and_kept():
+def test_arg_scope_that_reaches_unseen_code_is_reported_in_the_keras_target():
     source = """\
         import tensorflow as tf
         slim = tf.contrib.slim
@@ -537,10 +536,20 @@ def test_arg_scope_that_reaches_unseen_code_is_reported_and_kept():
             with slim.arg_scope([slim.layer_norm], begin_norm_axis=-1):
                 return build_body(x)
         """
-    found = check(source, None, target="compat", findings=[("TF2N404", 5, 26)])
+    after = """\
+        import tensorflow as tf
+        import tf_slim as slim
+        from tf2norm.replacements import layer_norm
+
+        def model(x):
+            with slim.arg_scope([layer_norm], begin_norm_axis=-1):
+                return build_body(x)
+        """
+    check(source, after, target="compat")
+    found = check(source, after, findings=[("TF2N404", 5, 26)])
     assert found[0].message == (
-        "arg_scope over layer_norm: it calls build_body(), which may call layer_norm; its defaults were written "
-        "into the calls tf2norm can see, the arg_scope was left unchanged")
+        "arg_scope over layer_norm: it calls build_body(), which may call layer_norm; where the keras target made "
+        "that a Keras layer, no arg_scope reaches it (the list now names tf2norm's layer_norm, which it does reach)")
 
 
 # -- what is reported instead of converted (keras target) -----------------------------------------

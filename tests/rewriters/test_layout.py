@@ -162,15 +162,18 @@ def test_a_file_with_hanging_indents_closed_on_the_last_line_keeps_that(tmp_path
         """)
 
 
-def test_tabs_and_a_statement_dedented_by_a_removed_arg_scope(tmp_path):
+def test_tabs_inside_an_arg_scope(tmp_path):
     source = ("import tensorflow as tf\nslim = tf.contrib.slim\n\n\ndef f(x, t):\n"
               "\twith slim.arg_scope([slim.batch_norm], is_training=t, decay=0.9):\n"
               "\t\treturn slim.batch_norm(x, epsilon=1e-5, center=False, scale=True, scope='a_rather_long_scope')\n")
     assert migrated(tmp_path, source, line_length=88) == (
-        "import tensorflow as tf\nfrom tf2norm.replacements import BatchNormalization\n\n\ndef f(x, t):\n"
-        "\treturn BatchNormalization(\n"
-        "\t\tmomentum=0.9, epsilon=1e-5, center=False, scale=True, name='a_rather_long_scope'\n"
-        "\t)(x, training=t)\n")
+        "import tensorflow as tf\nimport tf_slim as slim\nfrom tf2norm.replacements import BatchNormalization, "
+        "batch_norm\n\n\ndef f(x, t):\n"
+        "\twith slim.arg_scope([batch_norm], is_training=t, decay=0.9):\n"
+        "\t\treturn BatchNormalization(\n"
+        "\t\t\tmomentum=0.9,\n\t\t\tepsilon=1e-5,\n\t\t\tcenter=False,\n\t\t\tscale=True,\n"
+        "\t\t\tname='a_rather_long_scope',\n"
+        "\t\t)(x, training=t)\n")
 
 
 # -- the line length -------------------------------------------------------------------------------

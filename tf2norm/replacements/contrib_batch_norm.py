@@ -14,6 +14,7 @@ import tensorflow as tf
 from tf2norm.replacements import _batch_norm_math as bn
 from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
 from tf2norm.replacements._tf1_variables import collections_for, model_variable
+from tf2norm.replacements.contrib_slim import arg_scope_function
 
 _UPDATE_OPS = tf.compat.v1.GraphKeys.UPDATE_OPS
 _DATA_FORMATS = ("NHWC", "NCHW")
@@ -49,6 +50,7 @@ def _zero_debias_variables(moving_mean):
     return biased, local_step
 
 
+@arg_scope_function("batch_norm")  # slim's arg_scope defaults reach it however it is called
 def batch_norm(
     inputs,
     decay=0.999,

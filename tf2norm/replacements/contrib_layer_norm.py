@@ -29,6 +29,7 @@ import tensorflow as tf
 from tf2norm.replacements._layer_norm_math import normalize
 from tf2norm.replacements._modes import in_legacy_graph
 from tf2norm.replacements._tf1_variables import collections_for, model_variable
+from tf2norm.replacements.contrib_slim import arg_scope_function
 
 
 def _axis(name, value) -> int:
@@ -187,6 +188,7 @@ class LayerNorm(keras.layers.Layer):
         return config
 
 
+@arg_scope_function("layer_norm")  # slim's arg_scope defaults reach it however it is called
 def layer_norm(
     inputs,
     center=True,

@@ -69,8 +69,6 @@ class FileContext:
         #: The TF1 cells this file's rewriters migrated, by the callee of their construction: what TF1
         #: wrappers and dynamic_rnn around them may become (rnn_cell_wrappers).
         self.cells: dict[cst.CSTNode, MigratedCell] = {}
-        #: The arg_scope list entries the rewriters took out (one arg_scope may list several functions).
-        self.arg_scope_entries: set[cst.CSTNode] = set()
         self._imports: set[str] = set()
         self._free: set[str] = set()  # set by _plan_removals
         self._bound: set[str] = set()
@@ -197,16 +195,29 @@ class FileContext:
         """`module` (a top-level module such as `keras`) for an edit, its `import module` added;
         None when the file binds that name to anything else. Called while planning."""
         if module not in self._modules:
-            usable = True
-            for scope in {s for s in self.names.scopes.values() if s is not None}:
-                for assignment in scope.assignments:
-                    node = getattr(assignment, "node", None)
-                    if assignment.name == module and not (
-                            isinstance(assignment, ImportAssignment) and isinstance(node, cst.Import)
-                            and all(_root(a.name) != module or a.asname is None for a in node.names)):
-                        usable = False
-            self._modules[module] = usable
+            self._modules[module] = self.module_name_free(module)
         return cst.Name(module) if self._modules[module] else None
+
+    def module_name_free(self, module: str) -> bool:
+        """Does the file leave the name `module` free for `import module` (bound by nothing else)?"""
+        for scope in {s for s in self.names.scopes.values() if s is not None}:
+            for assignment in scope.assignments:
+                node = getattr(assignment, "node", None)
+                if assignment.name == module and not (
+                        isinstance(assignment, ImportAssignment) and isinstance(node, cst.Import)
+                        and all(_root(a.name) != module or a.asname is None for a in node.names)):
+                    return False
+        return True
+
+    def add_import(self, module: str, obj: str | None = None, asname: str | None = None) -> None:
+        """`import module [as asname]` / `from module import obj`, added to the file; called while
+        edits are applied (an edit that turns out to be needed, see `removed`)."""
+        AddImportsVisitor.add_needed_import(self._codemod, module, obj, asname)
+
+    def removed(self, node: cst.CSTNode) -> bool:
+        """Is `node` inside a legacy import or alias assignment that goes (known while edits are applied)?"""
+        return node in self._removed_aliases or node in self._removed_assigns or any(
+            a in self._removed_aliases or a in self._removed_assigns for a in self.names.ancestors(node))
 
     def tf_compat_v1(self, path: str) -> cst.BaseExpression:
         """`tf.compat.v1.<path>` spelled with the file's own TensorFlow import (added if it has none)."""
@@ -243,7 +254,7 @@ class FileContext:
         apply = _Apply(self, _layout.Layout(style, set()))
         module = cast(cst.Module, self.module.visit(apply))
         if apply.layout.statements:
-            # Laid out once every edit is in place: removing `with slim.arg_scope(...)` dedents its body.
+            # Laid out once every edit is in place, at the statements' final indentation.
             module = module.visit(_LayOut(apply.layout, module.default_indent))
         # Imports go among the top-level simple statements: AddImportsVisitor (slow per node) only
         # needs to see those, not the whole file.

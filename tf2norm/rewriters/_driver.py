@@ -23,7 +23,7 @@ import traceback
 import libcst as cst
 
 from tf2norm import apis, rewriters
-from tf2norm.rewriters import _files, _findings
+from tf2norm.rewriters import _arg_scopes, _files, _findings
 from tf2norm.rewriters._context import FileContext
 from tf2norm.rewriters._names import module_paths
 
@@ -91,7 +91,8 @@ def _registry():
     if _REGISTRY is None:
         modules = rewriters.available()
         legacy = frozenset().union(*(r.legacy for r in modules.values()))
-        _REGISTRY = (modules, legacy, module_paths(legacy))
+        # arg_scope is followed through aliases too (`arg_scope = contrib_framework.arg_scope`).
+        _REGISTRY = (modules, legacy, module_paths(legacy) | _arg_scopes.ARG_SCOPES)
     return _REGISTRY
 
 

@@ -10,7 +10,7 @@ and two functions: what cannot be mapped, and the layer's constructor arguments)
   `a(Layer(..., name="s")(x, training=t))`, its own line breaks and comments kept where arguments
   keep their place; a call the spec cannot map is reported and left unchanged;
 * compat target: the function is replaced by tf2norm's TF1-signature function, arguments untouched
-  (arg_scope defaults written in);
+  (the defaults of an enclosing arg_scope written in; _arg_scopes);
 * the function passed as a value (`normalizer_fn=f`, `functools.partial(f, ...)`) becomes that TF1
   function too, in both targets (reported in the keras target: its caller passes TF1 arguments).
 
@@ -169,7 +169,7 @@ class LayerCall:
     activation: str | None = None
     #: TF1's reason for a `reuse=` without a scope (TF2N104-like findings).
     reuse_without_scope: str = ""
-    #: arg_scope defaults of this function are pushed into its calls (slim's functions).
+    #: slim's functions: arg_scope lists name the compat function, defaults go into direct calls.
     arg_scope: _arg_scopes.Spec | None = None
     #: `(ctx, call) -> bool`: True when a compat-target call must stay as it is (reported there).
     compat_check: Callable[..., bool] | None = None

@@ -260,7 +260,7 @@ class Layout:
     def _text(self, node: cst.BaseExpression) -> str:
         """The code of `node` as it will stand in the file: continuation lines at the block indentation
         (line breaks inside brackets are written relative to it, so that they follow the statement
-        when an edit dedents it, e.g. out of a removed `with slim.arg_scope(...)`)."""
+        when an edit changes its indentation)."""
         code = _code(node)
         if "\n" not in code:
             return code

@@ -4,8 +4,9 @@ Imports are resolved by LibCST's scope analysis (what `QualifiedNameProvider` co
 for the names that matter, which is several times faster on large files), so a parameter or local
 variable that shadows `tf` and another library's `batch_norm` resolve to something else. On top of that, a name
 assigned exactly once from a module path (`slim = tf.contrib.slim`, common in TF1 code) is followed,
-which `QualifiedNameProvider` does not do. Only module paths are followed: `bn = slim.batch_norm` is a
-reference to the legacy symbol, rewritten where it stands.
+which `QualifiedNameProvider` does not do. Only module paths (and arg_scope, `arg_scope =
+contrib_framework.arg_scope`) are followed: `bn = slim.batch_norm` is a reference to the legacy
+symbol, rewritten where it stands.
 """
 
 from __future__ import annotations

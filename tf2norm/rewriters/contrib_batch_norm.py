@@ -92,9 +92,9 @@ RULES = rules(
     Rule("TF2N108", "batch_norm passed as a value ({usage}): its caller passes TF1 arguments, so it became "
                     "tf2norm.replacements.batch_norm (TF1 semantics, tf.compat.v1 graph mode), not the Keras layer",
                     "move to BatchNormalization(...)(x, training=...) by hand when the caller is migrated"),
-    Rule("TF2N109", "arg_scope over batch_norm: {reason}; its defaults were written into the calls tf2norm can see, "
-                    "the arg_scope was left unchanged",
-                    "pass these defaults to the calls it reaches"),
+    Rule("TF2N109", "arg_scope over batch_norm: {reason}; where the keras target made that a Keras layer, no "
+                    "arg_scope reaches it (the list now names tf2norm's batch_norm, which it does reach)",
+                    "pass these defaults to that call, or migrate the code it reaches with --target compat"),
 )
 
 
@@ -179,5 +179,5 @@ def _literal_dict(ctx, node: cst.BaseExpression, keys: dict):
 REWRITER = _layer_calls.LayerCallRewriter(_layer_calls.LayerCall(
     api="batch_norm", signature=SIGNATURE, compat="batch_norm", value_rule=RULES["TF2N108"], check=_check,
     constructor=_constructor, training="is_training", training_default="True", activation="activation_fn",
-    arg_scope=_arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N109"]),
+    arg_scope=_arg_scopes.Spec(LEGACY, "batch_norm", RULES["TF2N109"]),
 ), LEGACY, RULES)

@@ -63,9 +63,9 @@ RULES = rules(
     Rule("TF2N403", "layer_norm passed as a value ({usage}): its caller passes TF1 arguments, so it became "
                     "tf2norm.replacements.layer_norm (TF1 semantics, tf.compat.v1 graph mode), not a Keras layer",
                     "move to LayerNorm(...)(x) by hand when the caller is migrated"),
-    Rule("TF2N404", "arg_scope over layer_norm: {reason}; its defaults were written into the calls tf2norm can see, "
-                    "the arg_scope was left unchanged",
-                    "pass these defaults to the calls it reaches"),
+    Rule("TF2N404", "arg_scope over layer_norm: {reason}; where the keras target made that a Keras layer, no "
+                    "arg_scope reaches it (the list now names tf2norm's layer_norm, which it does reach)",
+                    "pass these defaults to that call, or migrate the code it reaches with --target compat"),
 )
 
 def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
@@ -146,5 +146,5 @@ REWRITER = _layer_calls.LayerCallRewriter(_layer_calls.LayerCall(
     api="layer_norm", signature=SIGNATURE, compat="layer_norm", value_rule=RULES["TF2N403"], check=_check,
     constructor=_constructor, activation="activation_fn",
     reuse_without_scope="reuse= without scope= (TF1 raised for it too)",
-    arg_scope=_arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N404"]),
+    arg_scope=_arg_scopes.Spec(LEGACY, "layer_norm", RULES["TF2N404"]),
 ), LEGACY, RULES)
