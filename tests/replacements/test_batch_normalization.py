@@ -201,3 +201,21 @@ def test_synchronized_under_mirrored_strategy_on_two_logical_cpus():
     # Logical devices must be configured before TensorFlow starts: use a fresh interpreter.
     result = subprocess.run([sys.executable, "-c", _MIRRORED], capture_output=True, text=True, timeout=300)
     assert "MIRRORED_OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_graph_variables_take_contrib_scope_names():
+    """In a tf.compat.v1 graph the layer's variables sit where contrib's batch_norm put them.
+
+    TF 1.15 (`tf.contrib.layers.batch_norm(h, is_training=t)` twice, then scope='bn', then once
+    more, inside `variable_scope("net")`) gave net/BatchNorm, net/BatchNorm_1, net/bn,
+    net/BatchNorm_2: unnamed calls counted per variable scope, `scope=` exactly as given.
+    """
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (2, 4, 4, 3))
+        t = tf.compat.v1.placeholder(tf.bool, [])
+        with tf.compat.v1.variable_scope("net"):
+            for name in (None, None, "bn", None):
+                x = BatchNormalization(name=name)(x, training=t)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    assert names == [f"net/{scope}/{variable}" for scope in ("BatchNorm", "BatchNorm_1", "bn", "BatchNorm_2")
+                     for variable in ("beta", "moving_mean", "moving_variance")]

@@ -29,6 +29,8 @@ layers, so their updates never reached UPDATE_OPS).
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -91,6 +93,9 @@ class BatchNormalization(keras.layers.Layer):
         tf1_api="contrib",
         **kwargs,
     ):
+        # The name the caller chose (TF1's scope=/name=), before Keras invents one: in tf.compat.v1
+        # graphs the weights take TF1's variable scope from it (see _tf1_variable_scope).
+        self._tf1_name = kwargs.get("name")
         super().__init__(**kwargs)
         if not isinstance(axis, int):
             raise TypeError(
@@ -153,7 +158,35 @@ class BatchNormalization(keras.layers.Layer):
         self.gamma = self.beta = None
 
     # ---------------------------------------------------------------- building
+    @contextlib.contextmanager
+    def _tf1_variable_scope(self):
+        """In a tf.compat.v1 graph, the variable scope TF 1.15 gave this layer's variables.
+
+        Keras names a graph's variables after its name scopes, which the graph uniquifies op by op:
+        a layer's call opens its name scope a second time (`batch_normalization_1` for the first
+        layer's ops), so the second unnamed layer got `batch_normalization_1_1/gamma` and a TF1
+        Saver checkpoint did not restore. TF1 counted variable scopes instead, per enclosing scope:
+        tf.layers' unnamed layers `batch_normalization`, `batch_normalization_1`, ... and a named one
+        `name` (`name_1` for a second object of the same name); contrib's unnamed calls `BatchNorm`,
+        `BatchNorm_1`, ... and `scope=` exactly as given. Opening that variable scope here keeps
+        TF1's counts shared with every other TF1-style layer of the graph.
+        """
+        if not in_legacy_graph():
+            yield
+            return
+        if self.tf1_api == "contrib" and self._tf1_name:
+            scope = tf.compat.v1.variable_scope(self._tf1_name, auxiliary_name_scope=False)
+        else:
+            default = self._tf1_name or ("batch_normalization" if self.tf1_api == "layers" else "BatchNorm")
+            scope = tf.compat.v1.variable_scope(None, default_name=default, auxiliary_name_scope=False)
+        with scope as captured, tf.name_scope(captured.name + "/"):
+            yield
+
     def build(self, input_shape):
+        with self._tf1_variable_scope():
+            self._build(input_shape)
+
+    def _build(self, input_shape):
         rank = len(input_shape)
         axis = self.axis % rank if rank else 0
         channels = input_shape[axis]
