@@ -30,6 +30,7 @@ layers, so their updates never reached UPDATE_OPS).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import keras
 import tensorflow as tf
@@ -45,6 +46,12 @@ _TF1_APIS = ("contrib", "layers")
 @keras.saving.register_keras_serializable(package="tf2norm")
 class BatchNormalization(keras.layers.Layer):
     """Batch normalisation with TF 1.15 contrib defaults and arithmetic.
+
+    Called as `layer(x, training=..., batch_weights=None)`: `batch_weights`, one weight per example
+    (contrib's `batch_norm(batch_weights=...)`, tf1_api="contrib" only), normalises with TF 1.15's
+    weighted moments (`tf.nn.weighted_moments`) and runs that call as TF 1.15's contrib legacy path
+    did: non-fused arithmetic, `1 - momentum` in double precision, `adjustment` ignored, and the
+    moving statistics updated also when `trainable=False`.
 
     Args:
       axis: channel axis (-1 for NHWC, 1 for NCHW).
@@ -63,6 +70,9 @@ class BatchNormalization(keras.layers.Layer):
         weights then have TF 1.15's shape `[1] * (rank + 1)` with C at `axis + 1`.
       adjustment: tf.layers' `adjustment(shape) -> (scale, bias)`, applied to the normalised
         values before gamma and beta, only when training. Not serialised by `get_config`.
+        (contrib's `batch_norm(adjustment=...)` reached it only with the default
+        updates_collections and no zero-debias or batch_weights; elsewhere TF 1.15 ignored it, and
+        so does this layer: with `zero_debias_moving_mean` or a call's `batch_weights`.)
       tf1_api: "contrib" (tf.contrib.layers.batch_norm's rules) or "layers" (tf.layers'), see the
         module docstring.
     """
@@ -128,8 +138,10 @@ class BatchNormalization(keras.layers.Layer):
             raise ValueError("virtual_batch_size and adjustment cannot be used together (as in TF 1.15)")
         if synchronized and (virtual_batch_size is not None or adjustment is not None):
             raise ValueError("synchronized=True is not supported with virtual_batch_size or adjustment")
-        if zero_debias_moving_mean and (virtual_batch_size is not None or adjustment is not None):
-            raise ValueError("zero_debias_moving_mean is not supported with virtual_batch_size or adjustment")
+        if zero_debias_moving_mean and virtual_batch_size is not None:
+            raise ValueError("zero_debias_moving_mean is not supported with virtual_batch_size")
+        if zero_debias_moving_mean and adjustment is not None and tf1_api == "layers":
+            raise ValueError("zero_debias_moving_mean is contrib's (tf1_api='contrib')")
         if fused and tf1_api == "contrib" and (virtual_batch_size is not None or adjustment is not None):
             raise ValueError("fused=True cannot be used with virtual_batch_size or adjustment")
         self.axis = axis
@@ -214,7 +226,8 @@ class BatchNormalization(keras.layers.Layer):
             renorm_decay=self.renorm_momentum,
             synchronized=self.synchronized,
             virtual_batch_size=self.virtual_batch_size,
-            adjustment=self.adjustment,
+            # contrib's zero-debias calls took its legacy path, which ignored adjustment (TF 1.15).
+            adjustment=None if self.zero_debias_moving_mean else self.adjustment,
         )
         self._channels = int(channels)
         # Whether TF 1.15 computed this call with tf.layers' layer, whose Layer.updates were empty
@@ -289,16 +302,28 @@ class BatchNormalization(keras.layers.Layer):
         )
 
     # ----------------------------------------------------------------- calling
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, batch_weights=None):
+        """`batch_weights`: contrib's per-example weights `[batch]` (weighted moments), see the class."""
         if training is None:
             training = False
         if static_bool(training) is None:
             training = tf.cast(training, tf.bool)
         state, cfg = self._state(), self._config
+        tf_layers_updates = self._tf_layers_updates
+        if batch_weights is not None:
+            if self.tf1_api != "contrib" or self.virtual_batch_size is not None or self.renorm or self.synchronized:
+                raise ValueError(f"{self.name}: batch_weights is contrib's (tf1_api='contrib'), and TF 1.15 ran it "
+                                 "without renorm, virtual batches or synchronized statistics")
+            # TF 1.15's contrib took its legacy path for weighted calls: tf.nn.weighted_moments,
+            # non-fused arithmetic, `1 - decay` in Python, adjustment ignored, updates kept when frozen.
+            weights = tf.reshape(tf.convert_to_tensor(batch_weights), [-1] + [1] * (cfg.rank - 1))
+            cfg = dataclasses.replace(cfg, fused=False, decay_in_float32=False, adjustment=None,
+                                      batch_weights=weights)
+            tf_layers_updates = False
         outputs, mean, variance = bn.forward(inputs, state, cfg, self._channels, training)
         if static_bool(training) is False:
             return outputs
-        if not self.trainable and self._tf_layers_updates:
+        if not self.trainable and tf_layers_updates:
             # TF 1.15's tf.layers never put a frozen layer's updates in UPDATE_OPS: they never ran.
             return outputs
         if in_legacy_graph():
