@@ -3,8 +3,9 @@
 
 Keras target: TF1 argument names become Keras ones (decay -> momentum, is_training -> training,
 data_format -> axis, param_initializers -> *_initializer, renorm_decay -> renorm_momentum,
-scope -> name, activation_fn applied around the layer), and `momentum=` and `scale=` are always
-written because keras.layers.BatchNormalization's defaults (0.99, True) differ from TF1's (0.999,
+scope -> name, activation_fn applied around the layer, batch_weights -> the layer call's
+`batch_weights=`, adjustment kept: the layer applies both where TF 1.15 did), and `momentum=` and
+`scale=` are always written because keras.layers.BatchNormalization's defaults (0.99, True) differ from TF1's (0.999,
 False). A call that shares variables (`scope=` with `reuse=`, or any scoped call in a file that
 reuses variable scopes) becomes `scoped_layer(scope, lambda: BatchNormalization(...), reuse=...)`.
 Where batch_norm is passed as a value (`normalizer_fn=slim.batch_norm`, `functools.partial`), its
@@ -42,7 +43,7 @@ RENAMED = {
     "decay": "momentum", "center": "center", "scale": "scale", "epsilon": "epsilon",
     "trainable": "trainable", "fused": "fused", "zero_debias_moving_mean": "zero_debias_moving_mean",
     "renorm": "renorm", "renorm_clipping": "renorm_clipping", "renorm_decay": "renorm_momentum",
-    "scope": "name",
+    "scope": "name", "adjustment": "adjustment",
 }
 
 # Written even when the call leaves them out: keras.layers.BatchNormalization's defaults differ.
@@ -58,14 +59,13 @@ PARAM_DICTS = {
 # BatchNormalization's own argument order, which the emitted calls follow.
 KERAS_ORDER = ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
                "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
-               "renorm", "renorm_clipping", "renorm_momentum", "fused", "zero_debias_moving_mean", "trainable",
-               "name")
+               "renorm", "renorm_clipping", "renorm_momentum", "fused", "zero_debias_moving_mean", "adjustment",
+               "trainable", "name")
 
 AXIS = {"NHWC": None, "NCHW": "1"}  # None: Keras' default axis=-1
 
 # No Keras equivalent: the call is left unchanged unless they are absent or None.
-NO_KERAS_EQUIVALENT = {"variables_collections": "TF2N101", "outputs_collections": "TF2N101",
-                       "adjustment": "TF2N101", "batch_weights": "TF2N102"}
+NO_KERAS_EQUIVALENT = {"variables_collections": "TF2N101", "outputs_collections": "TF2N101"}
 
 # The Keras layer needs Python values here (TF1 also took a tensor decay).
 PYTHON_VALUES = ("decay", "center", "scale", "epsilon", "fused", "zero_debias_moving_mean", "renorm", "trainable",
@@ -74,8 +74,6 @@ PYTHON_VALUES = ("decay", "center", "scale", "epsilon", "fused", "zero_debias_mo
 RULES = rules(
     Rule("TF2N101", "batch_norm({argument}=...): the Keras layer has no {argument}; left unchanged",
                     "drop the argument, or use --target compat"),
-    Rule("TF2N102", "batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
-                    "use --target compat"),
     Rule("TF2N103", "batch_norm(updates_collections={value}): the Keras layer puts its updates in UPDATE_OPS in graph "
                     "mode and applies them in place in eager/tf.function; left unchanged",
                     "drop the argument in eager or tf.function code; use --target compat for graph-mode code"),
@@ -135,7 +133,7 @@ def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
             entries = _literal_dict(ctx, args.value(name), PARAM_DICTS[name]) or []  # checked literal by _check
             for i, (keras, get) in enumerate(entries):
                 items.append((keras, _composed(get, args.getter(name)), source if i == 0 else None))
-        elif name in RENAMED and not (name == "fused" and is_literal(args.value(name), None)):
+        elif name in RENAMED and not (name in ("fused", "adjustment") and is_literal(args.value(name), None)):
             items.append((RENAMED[name], args.getter(name), source))
     return lambda: ctx.replacement("BatchNormalization"), sorted(items, key=lambda item: KERAS_ORDER.index(item[0]))
 
@@ -180,4 +178,5 @@ REWRITER = _layer_calls.LayerCallRewriter(_layer_calls.LayerCall(
     api="batch_norm", signature=SIGNATURE, compat="batch_norm", value_rule=RULES["TF2N108"], check=_check,
     constructor=_constructor, training="is_training", training_default="True", activation="activation_fn",
     arg_scope=_arg_scopes.Spec(LEGACY, _arg_scopes.SLIM_LAYERS, RULES["TF2N109"]),
+    call_arguments=("batch_weights",),
 ), LEGACY, RULES)
