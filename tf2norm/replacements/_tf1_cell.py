@@ -283,7 +283,7 @@ class Tf1RecurrentCell(keras.layers.Layer):
         # TF1's RNNCell.__call__ + tf.layers.Layer.__call__: the first call captures the current
         # scope, then a child scope named TF1_SCOPE (uniquified as TF1 did, `_1`, ...); later calls
         # re-enter it with reuse=True. An explicit `scope=` is used as is.
-        graph = tf.compat.v1.get_default_graph()
+        graph = program_graph()
         built = graph in self._tf1_built_graphs
         if scope is not None:
             outer = tf.compat.v1.variable_scope(scope)
@@ -324,6 +324,21 @@ class Tf1RecurrentCell(keras.layers.Layer):
             if key.endswith("_initializer") and isinstance(value, dict):
                 config[key] = keras.initializers.deserialize(value)
         return cls(**config)
+
+
+def program_graph():
+    """The tf.compat.v1 graph being built, also from inside a while loop's body.
+
+    With TF 2's control flow, `dynamic_rnn` calls the cell inside a `tf.while_loop` whose body is a
+    FuncGraph of its own; the variables still live in the program's graph (as in TF 1.15), so
+    whether a cell already made them must be asked of that outer graph. Without this, a second
+    `dynamic_rnn` over the same cell created its variables again ("... already exists") where
+    TF 1.15 reused them.
+    """
+    graph = tf.compat.v1.get_default_graph()
+    while getattr(graph, "outer_graph", None) is not None:
+        graph = graph.outer_graph
+    return graph
 
 
 class _Tf1CellScope:

@@ -17,6 +17,7 @@ from tf2norm.replacements._tf1_cell import (
     LSTMStateTuple,
     is_active_keep_prob,
     is_tf1_call,
+    program_graph,
     tf1_dropout,
 )
 
@@ -84,7 +85,7 @@ class MultiRNNCell(keras.layers.Layer):
             raise ValueError(f"MultiRNNCell expected a tuple of {len(self.cells)} states, got {state!r}")
         if not in_legacy_graph():
             return self._stack(inputs, state, scope_for=None)
-        graph = tf.compat.v1.get_default_graph()
+        graph = program_graph()  # not a while loop's body graph (see program_graph)
         if scope is not None:
             outer = tf.compat.v1.variable_scope(scope)
         elif graph in self._tf1_scopes:
