@@ -93,8 +93,9 @@ APIS: tuple[Api, ...] = (
             compat='`batch_norm(...)`, arguments untouched',
             mapped='decay->momentum, is_training->training, data_format->axis, epsilon, center, scale, '
                    'param_initializers/regularizers, renorm*, fused, zero_debias_moving_mean, activation_fn '
-                   '(around the layer), trainable, scope->name, adjustment, batch_weights (to the layer call)',
-            reported='TF2N101 (no Keras equivalent), 103 updates_collections, 104 reuse '
+                   '(around the layer), trainable, scope->name, adjustment, batch_weights (to the layer call), '
+                   'updates_collections=None->forced_updates=True',
+            reported='TF2N101 (no Keras equivalent), 103 updates_collections other than None/UPDATE_OPS, 104 reuse '
                      'without scope, 105/106 non-literal or tensor arguments, 107 activation_fn that may be '
                      'None, 109 arg_scope kept',
             kind='`batch_norm`',

@@ -219,3 +219,20 @@ def test_graph_variables_take_contrib_scope_names():
         names = [v.op.name for v in tf.compat.v1.global_variables()]
     assert names == [f"net/{scope}/{variable}" for scope in ("BatchNorm", "BatchNorm_1", "bn", "BatchNorm_2")
                      for variable in ("beta", "moving_mean", "moving_variance")]
+
+
+def test_a_tf1_scope_path_is_a_usable_name():
+    """issue 13: scope='block1/bn' became name='block1/bn', which Keras 3 rejected at build time."""
+    layer = BatchNormalization(name="block1/bn", scale=True)
+    assert layer.name == "block1_bn"
+    np.testing.assert_allclose(layer(X, training=False).numpy(), X / np.sqrt(1.0 + 1e-3), rtol=1e-6)
+    assert BatchNormalization.from_config(layer.get_config())._tf1_name == "block1/bn"
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, X.shape)
+        with tf.compat.v1.variable_scope("net"):
+            BatchNormalization(name="block1/bn")(x, training=True)
+            BatchNormalization(name="block2/bn", scale=True, tf1_api="layers")(x, training=True)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    # TF1: contrib's variable_scope('block1/bn') and tf.layers' name='block2/bn' nest the path.
+    assert names == [f"net/block1/bn/{n}" for n in ("beta", "moving_mean", "moving_variance")] + [
+        f"net/block2/bn/{n}" for n in ("gamma", "beta", "moving_mean", "moving_variance")]

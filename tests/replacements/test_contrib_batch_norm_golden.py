@@ -117,13 +117,15 @@ def test_graph_mode_batch_norm_matches_tf1(name):
                     tolerance.check(sess.run(v), golden, f"after:{k}:{v.op.name}", "graph mode")
 
 
-def _layer_for(cfg):
+def _layer_for(cfg, forced_updates=False):
     kwargs = cfg["kwargs"]
     adjustment, fused = kwargs.get("adjustment"), kwargs.get("fused")
-    if adjustment is not None and kwargs.get("updates_collections", "UPDATE_OPS") != "UPDATE_OPS":
+    if adjustment is not None and kwargs.get("updates_collections", "UPDATE_OPS") != "UPDATE_OPS" \
+            and not forced_updates:
         # TF 1.15's legacy path ignored it (batch_norm's docstring), but the call was not fusable.
         adjustment, fused = None, False
     return BatchNormalization(
+        forced_updates=forced_updates,
         adjustment=None if adjustment is None else _adjustment(adjustment),
         axis=1 if cfg["data_format"] == "NCHW" else -1,
         momentum=kwargs.get("decay", 0.999),
@@ -185,6 +187,47 @@ def test_keras_layer_matches_tf1(name, mode):
         tolerance.check(y, golden, f"out:step{k}", mode)
         for tf1_name, variable in variables.items():
             tolerance.check(variable.numpy(), golden, f"after:{k}:{tf1_name}", mode)
+
+
+FORCED = [name for name in PROGRAMS if GOLDEN[name].config["kwargs"].get("updates_collections") is None]
+
+
+@pytest.mark.parametrize("name", FORCED)
+def test_keras_layer_with_forced_updates_matches_tf1_in_a_graph(name):
+    """updates_collections=None as the keras target writes it, BatchNormalization(forced_updates=True),
+    in a tf.compat.v1 graph: nothing in UPDATE_OPS, the output alone runs the updates, as TF 1.15."""
+    golden = GOLDEN[name]
+    cfg = golden.config
+    weights = cfg["kwargs"].get("batch_weights")
+    with tf.Graph().as_default():
+        layer = _layer_for(cfg, forced_updates=True)
+        x = tf.compat.v1.placeholder(tf.float32, cfg["shape"])
+        kwargs = {} if weights is None else {"batch_weights": np.asarray(weights, np.float32)}
+        if cfg["is_training"] == "python":
+            y_train, y_inf = layer(x, training=True, **kwargs), layer(x, training=False, **kwargs)
+
+            def fetch(training):
+                return y_train if training else y_inf
+            feed = {}
+        else:
+            flag = tf.compat.v1.placeholder(tf.bool, [])
+            y = layer(x, training=flag, **kwargs)
+
+            def fetch(training):
+                return y
+        assert tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS) == []
+        variables = _layer_variables(layer, golden)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            for tf1_name, variable in variables.items():
+                variable.value.load(golden["var:" + tf1_name], session)
+            for k, spec in enumerate(cfg["steps"]):
+                feed = {x: golden[f"in:step{k}"]}
+                if cfg["is_training"] != "python":
+                    feed[flag] = spec["training"]
+                tolerance.check(session.run(fetch(spec["training"]), feed), golden, f"out:step{k}", "forced updates")
+                for tf1_name, variable in variables.items():
+                    tolerance.check(session.run(variable.value), golden, f"after:{k}:{tf1_name}", "forced updates")
 
 
 def test_fused_nchw_rule_equals_transposed_nhwc_tf1_case():

@@ -36,7 +36,7 @@ import keras
 import tensorflow as tf
 
 from tf2norm.replacements import _batch_norm_math as bn
-from tf2norm.replacements._modes import in_legacy_graph, static_bool
+from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
 from tf2norm.replacements._tf1_variables import tf_variable
 
 _RENORM_CLIPPING_KEYS = {"rmin", "rmax", "dmax"}
@@ -52,6 +52,10 @@ class BatchNormalization(keras.layers.Layer):
     weighted moments (`tf.nn.weighted_moments`) and runs that call as TF 1.15's contrib legacy path
     did: non-fused arithmetic, `1 - momentum` in double precision, `adjustment` ignored, and the
     moving statistics updated also when `trainable=False`.
+
+    `name` may be a TF1 scope path such as `"block1/bn"` (what `tf2norm migrate` writes for
+    `scope="block1/bn"`): the Keras name is `block1_bn`, and in a tf.compat.v1 graph the weights are
+    `block1/bn/beta`, ... as in TF1.
 
     Args:
       axis: channel axis (-1 for NHWC, 1 for NCHW).
@@ -75,6 +79,12 @@ class BatchNormalization(keras.layers.Layer):
         so does this layer: with `zero_debias_moving_mean` or a call's `batch_weights`.)
       tf1_api: "contrib" (tf.contrib.layers.batch_norm's rules) or "layers" (tf.layers'), see the
         module docstring.
+      forced_updates: contrib's `updates_collections=None` (tf1_api="contrib"): in a tf.compat.v1
+        graph the moving-average updates run with the output, which depends on them (TF1's control
+        dependencies), instead of waiting in UPDATE_OPS for the train op; eager and tf.function calls
+        update in place either way. As TF 1.15, such calls took contrib's own path: the fused kernel
+        for rank 2 and 4 with `1 - momentum` in double precision, non-fused elsewhere, `adjustment`
+        ignored, and the moving statistics updated also when `trainable=False`.
     """
 
     def __init__(
@@ -101,11 +111,16 @@ class BatchNormalization(keras.layers.Layer):
         virtual_batch_size=None,
         adjustment=None,
         tf1_api="contrib",
+        forced_updates=False,
         **kwargs,
     ):
         # The name the caller chose (TF1's scope=/name=), before Keras invents one: in tf.compat.v1
         # graphs the weights take TF1's variable scope from it (see _tf1_variable_scope).
         self._tf1_name = kwargs.get("name")
+        if isinstance(self._tf1_name, str) and "/" in self._tf1_name:
+            # A TF1 scope path (`scope='block1/bn'`): Keras 3 rejects "/" in a layer name, so the
+            # Keras name joins the parts with "_"; the weights of a graph still go to the path.
+            kwargs["name"] = self._tf1_name.replace("/", "_")
         super().__init__(**kwargs)
         if not isinstance(axis, int):
             raise TypeError(
@@ -142,6 +157,9 @@ class BatchNormalization(keras.layers.Layer):
             raise ValueError("zero_debias_moving_mean is not supported with virtual_batch_size")
         if zero_debias_moving_mean and adjustment is not None and tf1_api == "layers":
             raise ValueError("zero_debias_moving_mean is contrib's (tf1_api='contrib')")
+        if forced_updates and (tf1_api != "contrib" or renorm or virtual_batch_size is not None or synchronized):
+            raise ValueError("forced_updates is contrib's updates_collections=None (tf1_api='contrib'); TF 1.15 ran "
+                             "it without renorm, virtual batches or synchronized statistics")
         if fused and tf1_api == "contrib" and (virtual_batch_size is not None or adjustment is not None):
             raise ValueError("fused=True cannot be used with virtual_batch_size or adjustment")
         self.axis = axis
@@ -166,6 +184,7 @@ class BatchNormalization(keras.layers.Layer):
         self.virtual_batch_size = virtual_batch_size
         self.adjustment = adjustment
         self.tf1_api = tf1_api
+        self.forced_updates = bool(forced_updates)
         self.supports_masking = True
         self.gamma = self.beta = None
 
@@ -186,7 +205,7 @@ class BatchNormalization(keras.layers.Layer):
         if not in_legacy_graph():
             yield
             return
-        if self.tf1_api == "contrib" and self._tf1_name:
+        if self._tf1_name and (self.tf1_api == "contrib" or "/" in self._tf1_name):
             scope = tf.compat.v1.variable_scope(self._tf1_name, auxiliary_name_scope=False)
         else:
             default = self._tf1_name or ("batch_normalization" if self.tf1_api == "layers" else "BatchNorm")
@@ -220,20 +239,21 @@ class BatchNormalization(keras.layers.Layer):
             fused=fused,
             # TF 1.15 sent rank-4 default calls through tf.layers' fused path (float32 1-decay);
             # rank 2 and zero-debias went through contrib's own fused path (double 1-decay).
-            decay_in_float32=fused and rank == 4 and not self.zero_debias_moving_mean,
+            decay_in_float32=fused and rank == 4 and not (self.zero_debias_moving_mean or self.forced_updates),
             renorm=self.renorm,
             renorm_clipping=self.renorm_clipping,
             renorm_decay=self.renorm_momentum,
             synchronized=self.synchronized,
             virtual_batch_size=self.virtual_batch_size,
             # contrib's zero-debias calls took its legacy path, which ignored adjustment (TF 1.15).
-            adjustment=None if self.zero_debias_moving_mean else self.adjustment,
+            adjustment=None if self.zero_debias_moving_mean or self.forced_updates else self.adjustment,
         )
         self._channels = int(channels)
         # Whether TF 1.15 computed this call with tf.layers' layer, whose Layer.updates were empty
         # when trainable=False (so the moving statistics never moved), or with contrib's own code.
         self._tf_layers_updates = self.tf1_api == "layers" or not (
-            self.zero_debias_moving_mean or (rank == 2 and self.fused is not False and not self.renorm))
+            self.zero_debias_moving_mean or self.forced_updates
+            or (rank == 2 and self.fused is not False and not self.renorm))
         # The arithmetic was chosen for this rank (fused or not): other ranks are an error, not a
         # silent change of numbers; Keras reports it naming the layer and both ranks.
         self.input_spec = keras.InputSpec(ndim=rank, axes={axis: self._channels})
@@ -326,6 +346,15 @@ class BatchNormalization(keras.layers.Layer):
         if not self.trainable and tf_layers_updates:
             # TF 1.15's tf.layers never put a frozen layer's updates in UPDATE_OPS: they never ran.
             return outputs
+        if in_legacy_graph() and self.forced_updates:
+            # TF1's updates_collections=None: when training, the output waits for the updates.
+            def forced():
+                with tf.control_dependencies([outputs]):
+                    updates = bn.moving_updates(state, cfg, mean, variance)
+                with tf.control_dependencies(updates):
+                    return tf.identity(outputs)
+
+            return smart_cond(training, forced, lambda: outputs)
         if in_legacy_graph():
             # TF1 semantics: the update ops only run when the train op depends on UPDATE_OPS.
             for update in bn.gated_moving_updates(state, cfg, mean, variance, training, after=outputs):
@@ -362,5 +391,8 @@ class BatchNormalization(keras.layers.Layer):
             synchronized=self.synchronized,
             virtual_batch_size=self.virtual_batch_size,
             tf1_api=self.tf1_api,
+            forced_updates=self.forced_updates,
         )
+        if self._tf1_name:
+            config["name"] = self._tf1_name  # the TF1 scope path, "/" included
         return config

@@ -4,7 +4,8 @@
 Keras target: TF1 argument names become Keras ones (decay -> momentum, is_training -> training,
 data_format -> axis, param_initializers -> *_initializer, renorm_decay -> renorm_momentum,
 scope -> name, activation_fn applied around the layer, batch_weights -> the layer call's
-`batch_weights=`, adjustment kept: the layer applies both where TF 1.15 did), and `momentum=` and
+`batch_weights=`, adjustment kept: the layer applies both where TF 1.15 did, updates_collections=None
+-> forced_updates=True), and `momentum=` and
 `scale=` are always written because keras.layers.BatchNormalization's defaults (0.99, True) differ from TF1's (0.999,
 False). A call that shares variables (`scope=` with `reuse=`, or any scoped call in a file that
 reuses variable scopes) becomes `scoped_layer(scope, lambda: BatchNormalization(...), reuse=...)`.
@@ -60,7 +61,7 @@ PARAM_DICTS = {
 KERAS_ORDER = ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
                "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
                "renorm", "renorm_clipping", "renorm_momentum", "fused", "zero_debias_moving_mean", "adjustment",
-               "trainable", "name")
+               "forced_updates", "trainable", "name")
 
 AXIS = {"NHWC": None, "NCHW": "1"}  # None: Keras' default axis=-1
 
@@ -75,7 +76,8 @@ RULES = rules(
     Rule("TF2N101", "batch_norm({argument}=...): the Keras layer has no {argument}; left unchanged",
                     "drop the argument, or use --target compat"),
     Rule("TF2N103", "batch_norm(updates_collections={value}): the Keras layer puts its updates in UPDATE_OPS in graph "
-                    "mode and applies them in place in eager/tf.function; left unchanged",
+                    "mode (or runs them with the output: forced_updates=True, for updates_collections=None) and "
+                    "applies them in place in eager/tf.function; left unchanged",
                     "drop the argument in eager or tf.function code; use --target compat for graph-mode code"),
     Rule("TF2N104", "batch_norm: {reason}; Keras layers share weights by object, not by variable scope; left "
                     "unchanged",
@@ -102,7 +104,7 @@ def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
         if args.given(name):
             return RULES[finding], {"argument": name}
     updates = args.value("updates_collections")
-    if updates is not None and not _is_update_ops(ctx, updates):
+    if updates is not None and not _is_update_ops(ctx, updates) and not is_literal(updates, None):
         return RULES["TF2N103"], {"value": code(updates)}
     for name in PYTHON_VALUES:
         if args.given(name) and ctx.names.makes_tensor(args.value(name)):
@@ -125,7 +127,10 @@ def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
                                       if args.value(tf1) is None]
     for name in args.names():
         source = args.bound.index.get(name)
-        if name == "data_format" and args.given(name):
+        if name == "updates_collections" and is_literal(args.value(name), None):
+            # TF1's forced updates (the output depends on them), the most common GAN idiom.
+            items.append(("forced_updates", _parsed("True"), source))
+        elif name == "data_format" and args.given(name):
             axis = AXIS[literal(args.value(name))]
             if axis is not None:
                 items.append(("axis", _parsed(axis), source))
