@@ -170,9 +170,9 @@ APIS: tuple[Api, ...] = (
                   'value: `layer_norm` (TF2N403)',
             compat='`layer_norm(...)`, arguments untouched',
             mapped='begin_norm_axis, begin_params_axis, center, scale, activation_fn (around the layer), '
-                   'trainable, scope->name, scope+reuse->`scoped_layer`',
+                   'trainable, scope->name (a `a/b` path too: `LayerNorm`), scope+reuse->`scoped_layer`',
             reported='TF2N401 variables/outputs_collections, 402 reuse without scope (or of the default '
-                     '`LayerNorm_N`), 404 arg_scope kept',
+                     '`LayerNorm_N`), 404 arg_scope kept, 410 reuse of variables `get_variable` made',
             kind='`layer_norm` (scopes named `LayerNorm[_N]`; begin_norm_axis via `--config`, default 1)',
             error='3.6e-7 outputs, gradients 1.6e-7 of their scale; 0.13 of the bound',
         ),

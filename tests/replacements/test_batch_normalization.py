@@ -236,3 +236,41 @@ def test_a_tf1_scope_path_is_a_usable_name():
     # TF1: contrib's variable_scope('block1/bn') and tf.layers' name='block2/bn' nest the path.
     assert names == [f"net/block1/bn/{n}" for n in ("beta", "moving_mean", "moving_variance")] + [
         f"net/block2/bn/{n}" for n in ("gamma", "beta", "moving_mean", "moving_variance")]
+
+
+def _tower(x, training):
+    """Layer calls as the keras target writes them, in a function that knows nothing of reuse."""
+    h = BatchNormalization(name="bn", scale=True)(x, training=training)
+    return BatchNormalization(scale=True)(h, training=training)
+
+
+def test_graph_towers_share_by_variable_scope_as_tf1():
+    """issue 13 item 5: variable_scope(reuse=True) around the caller (in another function or file) made
+    new variables (7 TF1 variables became 13 in the measured program). TF 1.15, for the same towers
+    with tf.contrib.layers.batch_norm: model/bn/{beta,gamma,moving_mean,moving_variance}, the same
+    under model/BatchNorm, and 8 update ops (4 per tower)."""
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (4, 3))
+        t = tf.compat.v1.placeholder(tf.bool, [])
+        with tf.compat.v1.variable_scope("model"):
+            _tower(x, t)
+        with tf.compat.v1.variable_scope("model", reuse=True):
+            y = _tower(x, t)
+        names = sorted(v.op.name for v in tf.compat.v1.global_variables())
+        assert names == sorted(f"model/{scope}/{v}" for scope in ("bn", "BatchNorm")
+                               for v in ("beta", "gamma", "moving_mean", "moving_variance"))
+        assert len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)) == 8
+        with tf.compat.v1.variable_scope("model", reuse=True):
+            with pytest.raises(ValueError, match=r"'model/other' is reused \(reuse=True\) but no layer"):
+                BatchNormalization(name="other")(x, training=t)
+        with tf.compat.v1.variable_scope("model"):
+            with pytest.raises(ValueError, match="'model/bn' already has this layer's variables"):
+                BatchNormalization(name="bn")(x, training=t)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            data = X[:4, 0, 0, :]
+            second_tower = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)[4:6]  # its "bn" layer
+            session.run(second_tower, {x: data, t: True})
+            moving = {v.op.name: session.run(v) for v in tf.compat.v1.global_variables()}
+    # The second tower's updates move the one set of statistics.
+    np.testing.assert_allclose(moving["model/bn/moving_mean"], data.mean(0) * (1 - 0.999), rtol=1e-5)

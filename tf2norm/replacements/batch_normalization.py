@@ -29,7 +29,6 @@ layers, so their updates never reached UPDATE_OPS).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import keras
@@ -37,6 +36,7 @@ import tensorflow as tf
 
 from tf2norm.replacements import _batch_norm_math as bn
 from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
+from tf2norm.replacements._tf1_scoped_layer import Tf1ScopedLayer
 from tf2norm.replacements._tf1_variables import tf_variable
 
 _RENORM_CLIPPING_KEYS = {"rmin", "rmax", "dmax"}
@@ -44,7 +44,7 @@ _TF1_APIS = ("contrib", "layers")
 
 
 @keras.saving.register_keras_serializable(package="tf2norm")
-class BatchNormalization(keras.layers.Layer):
+class BatchNormalization(Tf1ScopedLayer):
     """Batch normalisation with TF 1.15 contrib defaults and arithmetic.
 
     Called as `layer(x, training=..., batch_weights=None)`: `batch_weights`, one weight per example
@@ -114,14 +114,11 @@ class BatchNormalization(keras.layers.Layer):
         forced_updates=False,
         **kwargs,
     ):
-        # The name the caller chose (TF1's scope=/name=), before Keras invents one: in tf.compat.v1
-        # graphs the weights take TF1's variable scope from it (see _tf1_variable_scope).
-        self._tf1_name = kwargs.get("name")
-        if isinstance(self._tf1_name, str) and "/" in self._tf1_name:
-            # A TF1 scope path (`scope='block1/bn'`): Keras 3 rejects "/" in a layer name, so the
-            # Keras name joins the parts with "_"; the weights of a graph still go to the path.
-            kwargs["name"] = self._tf1_name.replace("/", "_")
         super().__init__(**kwargs)
+        # tf1_build_scope's rules (graph code): contrib's unnamed calls are BatchNorm[_N] and its
+        # scope= exact; tf.layers' are batch_normalization[_N], a name uniquified as its class did.
+        self.TF1_DEFAULT_SCOPE = "BatchNorm" if tf1_api == "contrib" else "batch_normalization"
+        self.TF1_EXACT_NAMES = tf1_api == "contrib"
         if not isinstance(axis, int):
             raise TypeError(
                 f"BatchNormalization: axis must be an int, got {axis!r} (a list of axes, multi-axis batch "
@@ -189,32 +186,10 @@ class BatchNormalization(keras.layers.Layer):
         self.gamma = self.beta = None
 
     # ---------------------------------------------------------------- building
-    @contextlib.contextmanager
-    def _tf1_variable_scope(self):
-        """In a tf.compat.v1 graph, the variable scope TF 1.15 gave this layer's variables.
-
-        Keras names a graph's variables after its name scopes, which the graph uniquifies op by op:
-        a layer's call opens its name scope a second time (`batch_normalization_1` for the first
-        layer's ops), so the second unnamed layer got `batch_normalization_1_1/gamma` and a TF1
-        Saver checkpoint did not restore. TF1 counted variable scopes instead, per enclosing scope:
-        tf.layers' unnamed layers `batch_normalization`, `batch_normalization_1`, ... and a named one
-        `name` (`name_1` for a second object of the same name); contrib's unnamed calls `BatchNorm`,
-        `BatchNorm_1`, ... and `scope=` exactly as given. Opening that variable scope here keeps
-        TF1's counts shared with every other TF1-style layer of the graph.
-        """
-        if not in_legacy_graph():
-            yield
-            return
-        if self._tf1_name and (self.tf1_api == "contrib" or "/" in self._tf1_name):
-            scope = tf.compat.v1.variable_scope(self._tf1_name, auxiliary_name_scope=False)
-        else:
-            default = self._tf1_name or ("batch_normalization" if self.tf1_api == "layers" else "BatchNorm")
-            scope = tf.compat.v1.variable_scope(None, default_name=default, auxiliary_name_scope=False)
-        with scope as captured, tf.name_scope(captured.name + "/"):
-            yield
-
     def build(self, input_shape):
-        with self._tf1_variable_scope():
+        # In a tf.compat.v1 graph: TF1's variable names, and the weights of a reused scope shared
+        # (BLOCKERS.md L8, issue 13 item 5: towers sharing by variable_scope(reuse=...) elsewhere).
+        with self.tf1_build_scope():
             self._build(input_shape)
 
     def _build(self, input_shape):
@@ -393,6 +368,4 @@ class BatchNormalization(keras.layers.Layer):
             tf1_api=self.tf1_api,
             forced_updates=self.forced_updates,
         )
-        if self._tf1_name:
-            config["name"] = self._tf1_name  # the TF1 scope path, "/" included
         return config
