@@ -256,6 +256,25 @@ def test_tf1_graph_keeps_the_scope_of_the_call():
     assert len(names) == 11
 
 
+def _encoder(inputs):
+    """The keras target's output for an encoder in a module that never mentions reuse."""
+    _, state = LayerNormBasicLSTM.from_cell(LayerNormBasicLSTMCell(H)).dynamic_rnn(inputs, scope="enc")
+    return state.h
+
+
+def test_tf1_graph_towers_share_when_the_caller_reuses_the_scope():
+    """issue 13 item 5: variable_scope(reuse=True) around a caller in another module: one set of
+    variables, as TF 1.15's get_variable shared them (11 for one LN-LSTM cell), not two."""
+    with tf.Graph().as_default():
+        inputs = tf.compat.v1.placeholder(tf.float32, [None, T, D])
+        with tf.compat.v1.variable_scope("generator"):
+            _encoder(inputs)
+        with tf.compat.v1.variable_scope("generator", reuse=True):
+            _encoder(inputs)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    assert len(names) == 11 and all(n.startswith("generator/enc/layer_norm_basic_lstm_cell/") for n in names)
+
+
 # --------------------------------------------------------------------------------- real TF 1.15
 GOLDEN = {g.name: g for g in cases("lstm_") if not g.config["bidirectional"] and g.config["layers"] == 1}
 PREFIX = "rnn/layer_norm_basic_lstm_cell/"

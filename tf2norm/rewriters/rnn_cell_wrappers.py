@@ -31,8 +31,8 @@ Variables are shared by scope only across cell objects: in a file that reuses va
 scopes (`variable_scope(reuse=...)`, `reuse_variables()`), or for a cell built with `reuse=`,
 `dynamic_rnn` stays `tf.compat.v1.nn.dynamic_rnn`, whose cell creates TF1's variables in graph
 mode. So do MultiRNNCell, DropoutWrapper, cells tf2norm cannot follow, bidirectional_dynamic_rnn,
-and the compat target. The same scope check cannot see callers in other files: code that builds
-the cell in one file and reuses its variable scope from another must use the compat target.
+and the compat target. Callers in other files that reuse the scope need no check: in a graph the
+layer's dynamic_rnn is TF1's, whose cell shares TF1's variables by scope as TF1 did.
 """
 
 from __future__ import annotations
