@@ -105,7 +105,8 @@ def _json_tree(tmp_path):
              "message": "cannot parse: Missing parentheses in call to 'print'. Did you mean print(...)?",
              "hint": "the file is Python 2 code: port it to Python 3 first", "rewriter": None},
             {"path": str(tmp_path / "c_reported.py"), "line": 3, "col": 5, "code": "TF2N101",
-             "message": "batch_norm(outputs_collections=...): the Keras layer has no outputs_collections; left unchanged",
+             "message": "batch_norm(outputs_collections=...): the Keras layer has no outputs_collections; "
+                        "left unchanged",
              "hint": "drop the argument, or use --target compat", "rewriter": "contrib_batch_norm"}],
         "summary": {"files": 3, "changed": 1, "findings": 1, "failed": 1},
     }

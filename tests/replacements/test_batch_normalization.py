@@ -255,7 +255,7 @@ def test_graph_towers_share_by_variable_scope_as_tf1():
         with tf.compat.v1.variable_scope("model"):
             _tower(x, t)
         with tf.compat.v1.variable_scope("model", reuse=True):
-            y = _tower(x, t)
+            _tower(x, t)
         names = sorted(v.op.name for v in tf.compat.v1.global_variables())
         assert names == sorted(f"model/{scope}/{v}" for scope in ("bn", "BatchNorm")
                                for v in ("beta", "gamma", "moving_mean", "moving_variance"))
