@@ -189,13 +189,18 @@ def bn_options(cfg):
     updates_default = kw.get("updates_collections", "UPDATE_OPS") == "UPDATE_OPS"
     zero_debias = bool(kw.get("zero_debias_moving_mean", False))
     renorm = bool(kw.get("renorm", False))
+    weights, adjustment = kw.get("batch_weights"), kw.get("adjustment")
+    path = R.contrib_path(rank, kw.get("fused"), renorm, weights, adjustment, zero_debias_moving_mean=zero_debias,
+                          updates_collections_default=updates_default)
     return dict(
         axis=1 if cfg["data_format"] == "NCHW" else -1,
         epsilon=kw.get("epsilon", 1e-3),
         decay=kw.get("decay", 0.999),
-        fused=R.contrib_uses_fused(rank, kw.get("fused"), renorm),
-        decay_in_float32=R.contrib_decay_in_float32(rank, kw.get("fused"), renorm, zero_debias_moving_mean=zero_debias,
-                                                    updates_collections_default=updates_default),
+        fused=R.contrib_uses_fused(rank, kw.get("fused"), renorm, weights, adjustment),
+        decay_in_float32=path == "core_fused",
+        batch_weights=weights,
+        # TF 1.15's legacy path ignored adjustment (R.contrib_path's docstring).
+        adjustment=(adjustment["scale"], adjustment["bias"]) if adjustment and path.startswith("core") else None,
         renorm_clipping=kw.get("renorm_clipping"),
         renorm_decay=kw.get("renorm_decay", 0.99),
     ), zero_debias, renorm
@@ -209,7 +214,8 @@ def bn_steps(cfg, arrays, options=None, chain=True):
     """
     opts, zero_debias, renorm = options or bn_options(cfg)
     kw = cfg["kwargs"]
-    path = R.contrib_path(cfg["rank"], kw.get("fused"), renorm, zero_debias_moving_mean=zero_debias,
+    path = R.contrib_path(cfg["rank"], kw.get("fused"), renorm, kw.get("batch_weights"), kw.get("adjustment"),
+                          zero_debias_moving_mean=zero_debias,
                           updates_collections_default=kw.get("updates_collections", "UPDATE_OPS") == "UPDATE_OPS")
     frozen = not kw.get("trainable", True) and path.startswith("core")  # its updates never ran
     beta = arrays.get("var:BatchNorm/beta")

@@ -14,7 +14,7 @@ from tf2norm.rewriters import _driver, _files, command
 LEGACY = "import tensorflow as tf\n\ny = tf.contrib.layers.batch_norm(x, decay=0.9)\n"
 MIGRATED = ("import tensorflow as tf\nfrom tf2norm.replacements import BatchNormalization\n\n"
             "y = BatchNormalization(momentum=0.9, scale=False)(x, training=True)\n")
-REPORTED = "import tensorflow as tf\n\ny = tf.contrib.layers.batch_norm(x, batch_weights=w)\n"
+REPORTED = "import tensorflow as tf\n\ny = tf.contrib.layers.batch_norm(x, outputs_collections=c)\n"
 CLEAN = "import tensorflow as tf\n\ny = tf.nn.relu(x)\n"
 
 
@@ -80,8 +80,8 @@ def test_check_exits_1_on_a_finding_alone_and_0_when_clean(tmp_path):
     reported = run("--check", str(tmp_path / "reported.py"))
     assert reported.exit_code == 1
     assert reported.stderr.splitlines() == [
-        f"{tmp_path / 'reported.py'}:3:5: TF2N102 batch_norm(batch_weights=...): weighted moments have no Keras "
-        "equivalent; left unchanged (fix: use --target compat)",
+        f"{tmp_path / 'reported.py'}:3:5: TF2N101 batch_norm(outputs_collections=...): the Keras layer has "
+        "no outputs_collections; left unchanged (fix: drop the argument, or use --target compat)",
         "tf2norm: 1 file, 0 would change, 1 finding, 0 failed"]
     assert run("--check", str(tmp_path / "clean.py")).exit_code == 0
 
@@ -104,9 +104,10 @@ def _json_tree(tmp_path):
             {"path": str(tmp_path / "b_py2.py"), "line": 1, "col": 1, "code": "TF2N001",
              "message": "cannot parse: Missing parentheses in call to 'print'. Did you mean print(...)?",
              "hint": "the file is Python 2 code: port it to Python 3 first", "rewriter": None},
-            {"path": str(tmp_path / "c_reported.py"), "line": 3, "col": 5, "code": "TF2N102",
-             "message": "batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
-             "hint": "use --target compat", "rewriter": "contrib_batch_norm"}],
+            {"path": str(tmp_path / "c_reported.py"), "line": 3, "col": 5, "code": "TF2N101",
+             "message": "batch_norm(outputs_collections=...): the Keras layer has no outputs_collections; "
+                        "left unchanged",
+             "hint": "drop the argument, or use --target compat", "rewriter": "contrib_batch_norm"}],
         "summary": {"files": 3, "changed": 1, "findings": 1, "failed": 1},
     }
 
@@ -155,8 +156,8 @@ def test_text_report_names_each_file_before_its_findings(tmp_path):
         f"would migrate {tmp_path / 'a_legacy.py'}",
         f"{tmp_path / 'b_py2.py'}:1:1: TF2N001 cannot parse: Missing parentheses in call to 'print'. Did you mean "
         "print(...)? (fix: the file is Python 2 code: port it to Python 3 first)",
-        f"{tmp_path / 'c_reported.py'}:3:5: TF2N102 batch_norm(batch_weights=...): weighted moments have no Keras "
-        "equivalent; left unchanged (fix: use --target compat)",
+        f"{tmp_path / 'c_reported.py'}:3:5: TF2N101 batch_norm(outputs_collections=...): the Keras layer has "
+        "no outputs_collections; left unchanged (fix: drop the argument, or use --target compat)",
         "tf2norm: 3 files, 1 would change, 1 finding, 1 failed",
     ]
 
@@ -170,8 +171,8 @@ def test_github_format_annotates_files_and_findings_on_stdout(tmp_path):
         f"::error file={tmp_path / 'b_py2.py'},line=1,col=1,title=TF2N001::cannot parse: Missing parentheses in "
         "call to 'print'. Did you mean print(...)? (fix: the file is Python 2 code: port it "
         "to Python 3 first)",
-        f"::warning file={tmp_path / 'c_reported.py'},line=3,col=5,title=TF2N102::batch_norm(batch_weights=...): "
-        "weighted moments have no Keras equivalent; left unchanged (fix: use --target compat)",
+        f"::warning file={tmp_path / 'c_reported.py'},line=3,col=5,title=TF2N101::batch_norm(outputs_collections=...): "
+        "the Keras layer has no outputs_collections; left unchanged (fix: drop the argument, or use --target compat)",
     ]
     written = run("--format", "github", str(tmp_path / "a_legacy.py"))
     assert written.stdout == f"::notice file={tmp_path / 'a_legacy.py'},title=tf2norm::migrated\n"
@@ -232,7 +233,7 @@ def test_stdin_with_diff_and_findings():
     result = run("--diff", "-", input=REPORTED)
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr.startswith("-:3:5: TF2N102 ")
+    assert result.stderr.startswith("-:3:5: TF2N101 ")
     diff = run("--diff", "-", input=LEGACY)
     assert diff.stdout.startswith("--- a/-\n+++ b/-\n")
 

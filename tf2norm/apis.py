@@ -93,8 +93,9 @@ APIS: tuple[Api, ...] = (
             compat='`batch_norm(...)`, arguments untouched',
             mapped='decay->momentum, is_training->training, data_format->axis, epsilon, center, scale, '
                    'param_initializers/regularizers, renorm*, fused, zero_debias_moving_mean, activation_fn '
-                   '(around the layer), trainable, scope->name',
-            reported='TF2N101 (no Keras equivalent), 102 batch_weights, 103 updates_collections, 104 reuse '
+                   '(around the layer), trainable, scope->name, adjustment, batch_weights (to the layer call), '
+                   'updates_collections=None->forced_updates=True',
+            reported='TF2N101 (no Keras equivalent), 103 updates_collections other than None/UPDATE_OPS, 104 reuse '
                      'without scope, 105/106 non-literal or tensor arguments, 107 activation_fn that may be '
                      'None, 109 (keras) an arg_scope that may reach a call made a Keras layer out of sight',
             kind='`batch_norm`',
@@ -194,9 +195,10 @@ APIS: tuple[Api, ...] = (
                   'value: `layer_norm` (TF2N403)',
             compat='`layer_norm(...)`, arguments untouched',
             mapped='begin_norm_axis, begin_params_axis, center, scale, activation_fn (around the layer), '
-                   'trainable, scope->name, scope+reuse->`scoped_layer`',
+                   'trainable, scope->name (a `a/b` path too: `LayerNorm`), scope+reuse->`scoped_layer`',
             reported='TF2N401 variables/outputs_collections, 402 reuse without scope (or of the default '
-                     '`LayerNorm_N`), 404 (keras) an arg_scope that may reach a call made a Keras layer out of sight',
+                     '`LayerNorm_N`), 404 (keras) an arg_scope that may reach a call made a Keras layer out of sight, '
+                     '410 reuse of variables `get_variable` made',
             kind='`layer_norm` (scopes named `LayerNorm[_N]`; begin_norm_axis via `--config`, default 1)',
             error='3.6e-7 outputs, gradients 1.6e-7 of their scale; 0.13 of the bound',
         ),

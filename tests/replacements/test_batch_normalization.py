@@ -201,3 +201,76 @@ def test_synchronized_under_mirrored_strategy_on_two_logical_cpus():
     # Logical devices must be configured before TensorFlow starts: use a fresh interpreter.
     result = subprocess.run([sys.executable, "-c", _MIRRORED], capture_output=True, text=True, timeout=300)
     assert "MIRRORED_OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_graph_variables_take_contrib_scope_names():
+    """In a tf.compat.v1 graph the layer's variables sit where contrib's batch_norm put them.
+
+    TF 1.15 (`tf.contrib.layers.batch_norm(h, is_training=t)` twice, then scope='bn', then once
+    more, inside `variable_scope("net")`) gave net/BatchNorm, net/BatchNorm_1, net/bn,
+    net/BatchNorm_2: unnamed calls counted per variable scope, `scope=` exactly as given.
+    """
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (2, 4, 4, 3))
+        t = tf.compat.v1.placeholder(tf.bool, [])
+        with tf.compat.v1.variable_scope("net"):
+            for name in (None, None, "bn", None):
+                x = BatchNormalization(name=name)(x, training=t)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    assert names == [f"net/{scope}/{variable}" for scope in ("BatchNorm", "BatchNorm_1", "bn", "BatchNorm_2")
+                     for variable in ("beta", "moving_mean", "moving_variance")]
+
+
+def test_a_tf1_scope_path_is_a_usable_name():
+    """issue 13: scope='block1/bn' became name='block1/bn', which Keras 3 rejected at build time."""
+    layer = BatchNormalization(name="block1/bn", scale=True)
+    assert layer.name == "block1_bn"
+    np.testing.assert_allclose(layer(X, training=False).numpy(), X / np.sqrt(1.0 + 1e-3), rtol=1e-6)
+    assert BatchNormalization.from_config(layer.get_config())._tf1_name == "block1/bn"
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, X.shape)
+        with tf.compat.v1.variable_scope("net"):
+            BatchNormalization(name="block1/bn")(x, training=True)
+            BatchNormalization(name="block2/bn", scale=True, tf1_api="layers")(x, training=True)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    # TF1: contrib's variable_scope('block1/bn') and tf.layers' name='block2/bn' nest the path.
+    assert names == [f"net/block1/bn/{n}" for n in ("beta", "moving_mean", "moving_variance")] + [
+        f"net/block2/bn/{n}" for n in ("gamma", "beta", "moving_mean", "moving_variance")]
+
+
+def _tower(x, training):
+    """Layer calls as the keras target writes them, in a function that knows nothing of reuse."""
+    h = BatchNormalization(name="bn", scale=True)(x, training=training)
+    return BatchNormalization(scale=True)(h, training=training)
+
+
+def test_graph_towers_share_by_variable_scope_as_tf1():
+    """issue 13 item 5: variable_scope(reuse=True) around the caller (in another function or file) made
+    new variables (7 TF1 variables became 13 in the measured program). TF 1.15, for the same towers
+    with tf.contrib.layers.batch_norm: model/bn/{beta,gamma,moving_mean,moving_variance}, the same
+    under model/BatchNorm, and 8 update ops (4 per tower)."""
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (4, 3))
+        t = tf.compat.v1.placeholder(tf.bool, [])
+        with tf.compat.v1.variable_scope("model"):
+            _tower(x, t)
+        with tf.compat.v1.variable_scope("model", reuse=True):
+            _tower(x, t)
+        names = sorted(v.op.name for v in tf.compat.v1.global_variables())
+        assert names == sorted(f"model/{scope}/{v}" for scope in ("bn", "BatchNorm")
+                               for v in ("beta", "gamma", "moving_mean", "moving_variance"))
+        assert len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)) == 8
+        with tf.compat.v1.variable_scope("model", reuse=True):
+            with pytest.raises(ValueError, match=r"'model/other' is reused \(reuse=True\) but no layer"):
+                BatchNormalization(name="other")(x, training=t)
+        with tf.compat.v1.variable_scope("model"):
+            with pytest.raises(ValueError, match="'model/bn' already has this layer's variables"):
+                BatchNormalization(name="bn")(x, training=t)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            data = X[:4, 0, 0, :]
+            second_tower = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)[4:6]  # its "bn" layer
+            session.run(second_tower, {x: data, t: True})
+            moving = {v.op.name: session.run(v) for v in tf.compat.v1.global_variables()}
+    # The second tower's updates move the one set of statistics.
+    np.testing.assert_allclose(moving["model/bn/moving_mean"], data.mean(0) * (1 - 0.999), rtol=1e-5)

@@ -173,10 +173,11 @@ def test_zero_debias_and_renorm_create_tf1_extras(graph):
 
 def test_rejected_arguments_name_themselves(graph):
     x = tf.compat.v1.placeholder(tf.float32, [4, 3, 3, 2])
-    with pytest.raises(ValueError, match="batch_weights"):
-        batch_norm(x, batch_weights=tf.ones([4]))
-    with pytest.raises(ValueError, match="adjustment"):
-        batch_norm(x, adjustment=lambda shape: (1.0, 0.0))
+    # As TF 1.15: one weight per example, and no renorm on the path batch_weights takes.
+    with pytest.raises(ValueError, match=r"Shapes \(4,\) and \(3,\) are incompatible"):
+        batch_norm(x, batch_weights=tf.ones([3]))
+    with pytest.raises(ValueError, match="renorm is not supported with batch_weights"):
+        batch_norm(x, renorm=True, batch_weights=tf.ones([4]))
     with pytest.raises(ValueError, match="data_format"):
         batch_norm(x, data_format="NDHWC")
     with pytest.raises(ValueError, match="renorm is not supported"):

@@ -45,7 +45,19 @@ def _tf1_kwargs(cfg):
             k: tf.compat.v1.constant_initializer(np.asarray(v, np.float32))
             for k, v in kwargs["param_initializers"].items()
         }
+    if "batch_weights" in kwargs:
+        kwargs["batch_weights"] = np.asarray(kwargs["batch_weights"], np.float32)
+    if "adjustment" in kwargs:
+        kwargs["adjustment"] = _adjustment(kwargs["adjustment"])
     return kwargs
+
+
+def _adjustment(spec):
+    """The generator's adjustment: the recorded constants, whatever the shape (as in the TF1 program)."""
+    scale, bias = (np.asarray(spec[k], np.float32) for k in ("scale", "bias"))
+    return lambda shape: (tf.constant(scale), tf.constant(bias))
+
+
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
@@ -105,15 +117,22 @@ def test_graph_mode_batch_norm_matches_tf1(name):
                     tolerance.check(sess.run(v), golden, f"after:{k}:{v.op.name}", "graph mode")
 
 
-def _layer_for(cfg):
+def _layer_for(cfg, forced_updates=False):
     kwargs = cfg["kwargs"]
+    adjustment, fused = kwargs.get("adjustment"), kwargs.get("fused")
+    if adjustment is not None and kwargs.get("updates_collections", "UPDATE_OPS") != "UPDATE_OPS" \
+            and not forced_updates:
+        # TF 1.15's legacy path ignored it (batch_norm's docstring), but the call was not fusable.
+        adjustment, fused = None, False
     return BatchNormalization(
+        forced_updates=forced_updates,
+        adjustment=None if adjustment is None else _adjustment(adjustment),
         axis=1 if cfg["data_format"] == "NCHW" else -1,
         momentum=kwargs.get("decay", 0.999),
         epsilon=kwargs.get("epsilon", 0.001),
         center=kwargs.get("center", True),
         scale=kwargs.get("scale", False),
-        fused=kwargs.get("fused"),
+        fused=fused,
         zero_debias_moving_mean=kwargs.get("zero_debias_moving_mean", False),
         renorm=kwargs.get("renorm", False),
         renorm_clipping=kwargs.get("renorm_clipping"),
@@ -143,9 +162,11 @@ def test_keras_layer_matches_tf1(name, mode):
     for tf1_name, variable in variables.items():
         variable.assign(golden["var:" + tf1_name])
     tensor_training = cfg["is_training"] == "placeholder"
+    weights = cfg["kwargs"].get("batch_weights")
+    weights = None if weights is None else tf.constant(np.asarray(weights, np.float32))
 
     def call(x, training):
-        return layer(x, training=training)
+        return layer(x, training=training, batch_weights=weights)
 
     run = tf.function(call) if mode == "tf_function" else call
     for k, spec in enumerate(cfg["steps"]):
@@ -166,6 +187,47 @@ def test_keras_layer_matches_tf1(name, mode):
         tolerance.check(y, golden, f"out:step{k}", mode)
         for tf1_name, variable in variables.items():
             tolerance.check(variable.numpy(), golden, f"after:{k}:{tf1_name}", mode)
+
+
+FORCED = [name for name in PROGRAMS if GOLDEN[name].config["kwargs"].get("updates_collections") is None]
+
+
+@pytest.mark.parametrize("name", FORCED)
+def test_keras_layer_with_forced_updates_matches_tf1_in_a_graph(name):
+    """updates_collections=None as the keras target writes it, BatchNormalization(forced_updates=True),
+    in a tf.compat.v1 graph: nothing in UPDATE_OPS, the output alone runs the updates, as TF 1.15."""
+    golden = GOLDEN[name]
+    cfg = golden.config
+    weights = cfg["kwargs"].get("batch_weights")
+    with tf.Graph().as_default():
+        layer = _layer_for(cfg, forced_updates=True)
+        x = tf.compat.v1.placeholder(tf.float32, cfg["shape"])
+        kwargs = {} if weights is None else {"batch_weights": np.asarray(weights, np.float32)}
+        if cfg["is_training"] == "python":
+            y_train, y_inf = layer(x, training=True, **kwargs), layer(x, training=False, **kwargs)
+
+            def fetch(training):
+                return y_train if training else y_inf
+            feed = {}
+        else:
+            flag = tf.compat.v1.placeholder(tf.bool, [])
+            y = layer(x, training=flag, **kwargs)
+
+            def fetch(training):
+                return y
+        assert tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS) == []
+        variables = _layer_variables(layer, golden)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            for tf1_name, variable in variables.items():
+                variable.value.load(golden["var:" + tf1_name], session)
+            for k, spec in enumerate(cfg["steps"]):
+                feed = {x: golden[f"in:step{k}"]}
+                if cfg["is_training"] != "python":
+                    feed[flag] = spec["training"]
+                tolerance.check(session.run(fetch(spec["training"]), feed), golden, f"out:step{k}", "forced updates")
+                for tf1_name, variable in variables.items():
+                    tolerance.check(session.run(variable.value), golden, f"after:{k}:{tf1_name}", "forced updates")
 
 
 def test_fused_nchw_rule_equals_transposed_nhwc_tf1_case():
@@ -192,6 +254,12 @@ def test_every_required_program_is_covered():
     assert any(c["kwargs"].get("renorm") for c in configs)
     assert any(c["kwargs"].get("scale") for c in configs)
     assert any(c["is_training"] == "placeholder" for c in configs)
+    # TF1's whole signature (issue 13 item 6): weighted moments on both layouts, adjustment on the
+    # tf.layers path and where the legacy path ignored it.
+    weighted = [c for c in configs if "batch_weights" in c["kwargs"]]
+    assert {c["data_format"] for c in weighted} == {"NHWC", "NCHW"}
+    adjusted = [c for c in configs if "adjustment" in c["kwargs"]]
+    assert {c["kwargs"]["updates_collections"] for c in adjusted} == {"UPDATE_OPS", None}
     programs = [c for c in configs if c["case"] != "bn_tf1_vector_clamp"]  # that vector is inference only
     assert all(sum(s["training"] for s in c["steps"]) >= 2 for c in programs)
 

@@ -257,3 +257,23 @@ def test_numpy_integer_axes_are_accepted_as_tf1_did():
     layer = LayerNorm(begin_norm_axis=np.int64(-1), begin_params_axis=np.int32(-1))
     assert type(layer.begin_norm_axis) is int and layer.get_config()["begin_norm_axis"] == -1
     np.testing.assert_allclose(layer(X).numpy(), reference.contrib_layer_norm(X, begin_norm_axis=-1), atol=1e-6)
+
+
+def test_keras_layer_in_a_graph_takes_tf1_names_and_shares_by_scope():
+    """issue 13 item 5: the keras target's LayerNorm in a tf.compat.v1 graph. TF 1.15 gave the same
+    program written with tf.contrib.layers.layer_norm (a tower of layer_norm(scope='ln') and an
+    unnamed one, built in variable_scope('model') and again with reuse=True, plus scope='a/b'):
+    model/ln/{beta,gamma}, model/LayerNorm/{beta,gamma}, model/a/b/{beta,gamma}."""
+
+    def tower(x):
+        return LayerNorm()(LayerNorm(name="ln")(x))
+
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [4, 3])
+        with tf.compat.v1.variable_scope("model"):
+            tower(x)
+            LayerNorm(name="a/b")(x)
+        with tf.compat.v1.variable_scope("model", reuse=True):
+            tower(x)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    assert names == [f"model/{scope}/{v}" for scope in ("ln", "LayerNorm", "a/b") for v in ("beta", "gamma")]

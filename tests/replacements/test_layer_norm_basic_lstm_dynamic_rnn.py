@@ -222,9 +222,12 @@ def test_tf1_graph_builds_initialises_and_trains():
         # The same cell object again: the same weights, as TF1 shared them.
         again, _ = LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(inputs * 2.0, initial_state=state)
         assert outputs.shape.as_list() == [None, T, H] and state.h.shape.as_list() == [None, H]
-        # The cell's Keras variables, created once, are the graph's variables.
-        assert len(cell.weights) == 11
-        assert {v.name for v in tf.compat.v1.global_variables()} == {v.value.name for v in cell.weights}
+        # In a graph it is TF1's dynamic_rnn: TF1's variables, created once, shared by the second call
+        # as TF 1.15 shared them (11 variables there too, for the same program).
+        assert [v.op.name for v in tf.compat.v1.global_variables()] == [
+            f"rnn/layer_norm_basic_lstm_cell/{name}" for name in (
+                "kernel", *(f"{gate}/{p}" for gate in ("input", "transform", "forget", "output", "state")
+                            for p in ("gamma", "beta")))]
         loss = tf.reduce_mean(tf.square(again - 0.5)) + tf.reduce_mean(tf.square(state.h))
         train_op = tf.compat.v1.train.AdamOptimizer(0.05).minimize(loss)
         rng = np.random.default_rng(0)
@@ -238,6 +241,38 @@ def test_tf1_graph_builds_initialises_and_trains():
             out, dropped = session.run(outputs, feed), session.run(outputs, {**feed, keep_prob: 0.5})
     assert np.all(out[1, 6:] == 0) and np.all(out[3] == 0)
     assert max_abs_error(out, dropped) > 1e-3
+
+
+def test_tf1_graph_keeps_the_scope_of_the_call():
+    """issue 13: dynamic_rnn(cell, x, scope='encoder') became the fast layer without its scope, so a TF1
+    Saver checkpoint's `encoder/layer_norm_basic_lstm_cell/kernel` was not found."""
+    with tf.Graph().as_default():
+        inputs = tf.compat.v1.placeholder(tf.float32, [None, T, D])
+        with tf.compat.v1.variable_scope("model"):
+            LayerNormBasicLSTM.from_cell(LayerNormBasicLSTMCell(H)).dynamic_rnn(inputs, scope="encoder")
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    assert names[:2] == ["model/encoder/layer_norm_basic_lstm_cell/kernel",
+                         "model/encoder/layer_norm_basic_lstm_cell/input/gamma"]
+    assert len(names) == 11
+
+
+def _encoder(inputs):
+    """The keras target's output for an encoder in a module that never mentions reuse."""
+    _, state = LayerNormBasicLSTM.from_cell(LayerNormBasicLSTMCell(H)).dynamic_rnn(inputs, scope="enc")
+    return state.h
+
+
+def test_tf1_graph_towers_share_when_the_caller_reuses_the_scope():
+    """issue 13 item 5: variable_scope(reuse=True) around a caller in another module: one set of
+    variables, as TF 1.15's get_variable shared them (11 for one LN-LSTM cell), not two."""
+    with tf.Graph().as_default():
+        inputs = tf.compat.v1.placeholder(tf.float32, [None, T, D])
+        with tf.compat.v1.variable_scope("generator"):
+            _encoder(inputs)
+        with tf.compat.v1.variable_scope("generator", reuse=True):
+            _encoder(inputs)
+        names = [v.op.name for v in tf.compat.v1.global_variables()]
+    assert len(names) == 11 and all(n.startswith("generator/enc/layer_norm_basic_lstm_cell/") for n in names)
 
 
 # --------------------------------------------------------------------------------- real TF 1.15
@@ -270,8 +305,10 @@ def test_golden_cases_are_the_single_cell_ones():
             "lstm_norm_gain_shift", "lstm_keep_prob_placeholder"} == set(GOLDEN)
 
 
+@pytest.mark.parametrize("fast_loop", [False, True], ids=["tf1_dynamic_rnn", "fast_loop"])
 @pytest.mark.parametrize("name", sorted(GOLDEN))
-def test_matches_real_tf1_in_a_tf1_graph(name):
+def test_matches_real_tf1_in_a_tf1_graph(name, fast_loop):
+    """In a graph, dynamic_rnn is TF1's (TF1's variables); with `training=` given, the layer's loop."""
     golden = GOLDEN[name]
     cfg = golden.config
     graph = tf.Graph()
@@ -286,17 +323,24 @@ def test_matches_real_tf1_in_a_tf1_graph(name):
         if cfg["dropout_keep_prob"] == "placeholder":
             keep_prob = tf.compat.v1.placeholder(tf.float32, [])
             feed[keep_prob] = golden["in:keep_prob"]
+        if fast_loop:
+            kwargs["training"] = True
         cell = _golden_cell(golden, keep_prob)
         outputs, state = LayerNormBasicLSTM.from_cell(cell, jit_compile=False).dynamic_rnn(
             inputs, dtype=tf.float32, **kwargs)
         loss = tf.reduce_sum(outputs * golden["in:loss_weights"])
         names = sorted(golden.with_prefix("var:" + PREFIX))
-        variables = [_keras_weight(cell, n) for n in names]
-        grads = tf.gradients(loss, [inputs] + [v.value for v in variables])
+        if fast_loop:
+            variables = [_keras_weight(cell, n).value for n in names]
+        else:
+            by_name = {v.op.name: v for v in tf.compat.v1.global_variables()}
+            variables = [by_name[PREFIX + n] for n in names]
+            assert len(by_name) == len(names)
+        grads = tf.gradients(loss, [inputs] + variables)
         with tf.compat.v1.Session(graph=graph) as session:
             session.run(tf.compat.v1.global_variables_initializer())
             for n, v in zip(names, variables):
-                v.value.load(golden["var:" + PREFIX + n], session)
+                v.load(golden["var:" + PREFIX + n], session)
             outs, grad_values = session.run(
                 [dict(outputs=outputs, state_c=state.c, state_h=state.h), grads], feed)
     grads = dict(zip(["inputs"] + [PREFIX + n for n in names], grad_values))

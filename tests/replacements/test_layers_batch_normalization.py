@@ -231,3 +231,75 @@ def test_keras_layer_tensor_training_inside_tf_function_with_virtual_batches():
     before = layer.moving_mean.numpy()
     step(x, tf.constant(False))
     np.testing.assert_array_equal(layer.moving_mean.numpy(), before)
+
+
+def _scopes_of_keras_layers_in_graph(build):
+    """The variable scopes (sorted, without the variable names) of Keras layers built by `build(x, flag)`."""
+    with _graph():
+        x = tf.compat.v1.placeholder(tf.float32, (2, 4, 4, 3))
+        flag = tf.compat.v1.placeholder(tf.bool, [])
+        with tf.compat.v1.variable_scope("resnet"):
+            build(x, flag)
+        return sorted({v.op.name.rsplit("/", 1)[0] for v in tf.compat.v1.global_variables()})
+
+
+def test_keras_layer_in_a_graph_takes_tf1_layer_names():
+    """BLOCKERS.md L8: the second unnamed layer was `batch_normalization_1_1` and ludwig's restore failed.
+
+    The expected names are what TF 1.15 gave the same programs written with `tf.layers` (run with
+    /work/main/.tf1/bin/python: `tf.layers.BatchNormalization(axis=3, fused=True)(h, training=t)`
+    three times; `tf.layers.batch_normalization` unnamed, name='batch_normalization_1', unnamed,
+    name='bn'; the class named 'bn' twice then unnamed; nested in `variable_scope("block")`).
+    """
+
+    def layer(name=None):
+        return BatchNormalization(axis=3, momentum=0.99, scale=True, fused=True, tf1_api="layers", name=name)
+
+    def unnamed_three(x, t):
+        for _ in range(3):
+            x = layer()(x, training=t)
+
+    def named_between(x, t):
+        for name in (None, "batch_normalization_1", None, "bn"):
+            x = layer(name)(x, training=t)
+
+    def class_named_twice(x, t):
+        for name in ("bn", "bn", None):
+            x = layer(name)(x, training=t)
+
+    def nested(x, t):
+        x = layer()(x, training=t)
+        with tf.compat.v1.variable_scope("block"):
+            x = layer()(x, training=t)
+        layer()(x, training=t)
+
+    names = [f"resnet/batch_normalization{suffix}" for suffix in ("", "_1", "_2")]
+    assert _scopes_of_keras_layers_in_graph(unnamed_three) == names
+    assert _scopes_of_keras_layers_in_graph(named_between) == [*names, "resnet/bn"]
+    assert _scopes_of_keras_layers_in_graph(class_named_twice) == [names[0], "resnet/bn", "resnet/bn_1"]
+    assert _scopes_of_keras_layers_in_graph(nested) == [*names[:2], "resnet/block/batch_normalization"]
+
+
+def test_keras_layer_in_a_graph_restores_a_tf1_saver_checkpoint_by_name(tmp_path):
+    """Names alone decide a Saver restore: a checkpoint saved under TF1's names loads into the layers."""
+    with _graph():
+        x = tf.compat.v1.placeholder(tf.float32, (2, 4, 4, 3))
+        with tf.compat.v1.variable_scope("resnet"):
+            for i in range(3):
+                batch_normalization(x, axis=3, training=True)
+        values = {v.op.name: np.full(v.shape, i, np.float32) for i, v in enumerate(tf.compat.v1.global_variables())}
+        with tf.compat.v1.Session() as session:
+            for v in tf.compat.v1.global_variables():
+                v.load(values[v.op.name], session)
+            tf.compat.v1.train.Saver().save(session, str(tmp_path / "ckpt"))
+    with _graph():
+        x = tf.compat.v1.placeholder(tf.float32, (2, 4, 4, 3))
+        with tf.compat.v1.variable_scope("resnet"):
+            for _ in range(3):
+                BatchNormalization(axis=3, momentum=0.99, scale=True, tf1_api="layers")(x, training=False)
+        with tf.compat.v1.Session() as session:
+            tf.compat.v1.train.Saver().restore(session, str(tmp_path / "ckpt"))
+            restored = {v.op.name: session.run(v) for v in tf.compat.v1.global_variables()}
+    assert sorted(restored) == sorted(values)
+    for name, value in values.items():
+        np.testing.assert_array_equal(restored[name], value)

@@ -319,6 +319,85 @@ def test_enclosing_reuse_spelled_with_the_files_compat_v1_import():
     )
 
 
+# -- TF1's whole signature (issue 13 item 6) ------------------------------------------------------
+
+def test_batch_weights_go_to_the_layer_call_and_adjustment_to_the_layer():
+    check(
+        """        import tensorflow as tf
+
+        def model(x, w, is_training):
+            a = tf.contrib.layers.batch_norm(x, is_training=is_training, batch_weights=w)
+            b = tf.contrib.layers.batch_norm(a, 0.9, adjustment=lambda shape: (2.0, 1.0), scope='adj')
+            return tf.contrib.layers.batch_norm(b, batch_weights=None, adjustment=None)
+        """,
+        """        import tensorflow as tf
+        from tf2norm.replacements import BatchNormalization
+
+        def model(x, w, is_training):
+            a = BatchNormalization(momentum=0.999, scale=False)(x, training=is_training, batch_weights=w)
+            b = BatchNormalization(momentum=0.9, scale=False, adjustment=lambda shape: (2.0, 1.0), name='adj')(a, training=True)
+            return BatchNormalization(momentum=0.999, scale=False)(b, training=True)
+        """,
+    )
+
+
+def test_updates_collections_none_becomes_forced_updates():
+    # issue 13 item 5: the GAN idiom; BatchNormalization(forced_updates=True) runs the updates with the
+    # output in a graph, as TF1's control dependencies did (tests/replacements/..._golden.py).
+    check(
+        """\
+        import tensorflow as tf
+        from tensorflow.contrib.layers import batch_norm
+
+        def discriminator(x, train):
+            h = batch_norm(x, decay=0.9, updates_collections=None, epsilon=1e-5, scale=True, is_training=train)
+            return batch_norm(h, updates_collections=tf.GraphKeys.UPDATE_OPS, is_training=train)
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import BatchNormalization
+
+        def discriminator(x, train):
+            h = BatchNormalization(momentum=0.9, epsilon=1e-5, scale=True, forced_updates=True)(x, training=train)
+            return BatchNormalization(momentum=0.999, scale=False)(h, training=train)
+        """,
+    )
+
+
+def test_a_scope_path_stays_the_layer_name():
+    # Keras 3 rejects "/" in a name; BatchNormalization takes the TF1 path (Keras name block1_bn, TF1's
+    # variable names in a graph): tests/replacements/test_batch_normalization.py.
+    check(
+        """\
+        import tensorflow as tf
+        y = tf.contrib.layers.batch_norm(x, scope='block1/bn', is_training=t)
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import BatchNormalization
+
+        y = BatchNormalization(momentum=0.999, scale=False, name='block1/bn')(x, training=t)
+        """,
+    )
+
+
+def test_adjustment_is_kept_where_tf1_ignored_it_the_layer_ignores_it_too():
+    # TF 1.15's legacy path (zero-debias, batch_weights) dropped adjustment; BatchNormalization does the
+    # same for these arguments, so the call maps one for one (tests/replacements/..._golden.py).
+    check(
+        """\
+        import tensorflow as tf
+        y = tf.contrib.layers.batch_norm(x, zero_debias_moving_mean=True, adjustment=adj, batch_weights=w)
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import BatchNormalization
+
+        y = BatchNormalization(momentum=0.999, scale=False, zero_debias_moving_mean=True, adjustment=adj)(x, training=True, batch_weights=w)
+        """,
+    )
+
+
 # -- compat target: TF1 arguments untouched -------------------------------------------------------
 
 def test_compat_keeps_every_argument():
@@ -679,11 +758,10 @@ REPORTED = {
                 "left unchanged"),
     "TF2N101": ("bn(x, variables_collections=['v'])",
                 "batch_norm(variables_collections=...): the Keras layer has no variables_collections; left unchanged"),
-    "TF2N102": ("bn(x, batch_weights=w)",
-                "batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged"),
-    "TF2N103": ("bn(x, updates_collections=None)",
-                "batch_norm(updates_collections=None): the Keras layer puts its updates in UPDATE_OPS in graph "
-                "mode and applies them in place in eager/tf.function; left unchanged"),
+    "TF2N103": ("bn(x, updates_collections=['gan_updates'])",
+                "batch_norm(updates_collections=['gan_updates']): the Keras layer puts its updates in UPDATE_OPS in "
+                "graph mode (or runs them with the output: forced_updates=True, for updates_collections=None) and "
+                "applies them in place in eager/tf.function; left unchanged"),
     "TF2N104": ("bn(x, reuse=True)",
                 "batch_norm: reuse= without scope=; Keras layers share weights by object, not by variable scope; "
                 "left unchanged"),
@@ -755,12 +833,10 @@ def test_reuse_in_a_file_that_reuses_scopes_needs_scope():
 
 
 def test_a_finding_can_be_silenced_on_its_line():
-    check("import tensorflow as tf\ny = tf.contrib.layers.batch_norm(x, batch_weights=w)  # tf2norm: ignore[TF2N102]\n",
-          None)
-    check("import tensorflow as tf\ny = tf.contrib.layers.batch_norm(x, batch_weights=w)  # tf2norm: ignore\n",
-          None)
-    check("import tensorflow as tf\ny = tf.contrib.layers.batch_norm(x, batch_weights=w)  # tf2norm: ignore[TF2N101]\n",
-          None, findings=[("TF2N102", 2, 5)])
+    call = "import tensorflow as tf\ny = tf.contrib.layers.batch_norm(x, outputs_collections='o')"
+    check(f"{call}  # tf2norm: ignore[TF2N101]\n", None)
+    check(f"{call}  # tf2norm: ignore\n", None)
+    check(f"{call}  # tf2norm: ignore[TF2N103]\n", None, findings=[("TF2N101", 2, 5)])
 
 
 # -- look-alikes that must stay as they are -------------------------------------------------------

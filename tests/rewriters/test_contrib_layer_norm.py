@@ -132,7 +132,10 @@ KERAS_CASES = {
         "ln(x, begin_norm_axis=-1, scope='ln1')",
         "keras.layers.LayerNormalization(axis=-1, epsilon=1e-12, name='ln1')(x)",
     ),
-    "a scope with / is no Keras name": ("ln(x, scope='block/ln')", "LayerNorm()(x)"),
+    # issue 13 item 5: LayerNorm takes the path (Keras name block_ln, graph variables block/ln/...).
+    "a scope path stays the name": ("ln(x, scope='block/ln')", "LayerNorm(name='block/ln')(x)"),
+    "a scope path picks LayerNorm": ("ln(x, begin_norm_axis=-1, scope='block/ln')",
+                                     "LayerNorm(begin_norm_axis=-1, name='block/ln')(x)"),
     "activation applied after": (
         "ln(x, activation_fn=tf.nn.relu)",
         "tf.nn.relu(LayerNorm()(x))",
@@ -312,7 +315,7 @@ def test_explicit_reuse_true_and_auto_reuse_are_kept_as_written():
         from tf2norm.replacements import LayerNorm, scoped_layer
 
         a = scoped_layer('a', lambda: LayerNorm(name='a'), reuse=True)(x)
-        b = scoped_layer('b/c', lambda: LayerNorm(), reuse=tf.AUTO_REUSE)(x)
+        b = scoped_layer('b/c', lambda: LayerNorm(name='b/c'), reuse=tf.AUTO_REUSE)(x)
         """,
     )
 
@@ -681,3 +684,50 @@ def test_module_docstring_names_legacy_symbol_and_target():
     first_lines = contrib_layer_norm.__doc__.splitlines()[:2]
     assert "tf.contrib.layers.layer_norm" in first_lines[0]
     assert "LayerNormalization" in first_lines[1] and "LayerNorm(" in first_lines[1]
+
+
+# -- get_variable('gamma'/'beta') taken over by layer_norm(reuse=True) (issue 13 item 5) ------------
+
+GET_VARIABLE_THEN_REUSE = """\
+import tensorflow as tf
+
+
+def normalise(x, scope):
+    with tf.compat.v1.variable_scope(scope):
+        tf.compat.v1.get_variable('gamma', [8], initializer=tf.ones_initializer())
+        tf.compat.v1.get_variable(name='beta', shape=[8], initializer=tf.zeros_initializer())
+    return tf.contrib.layers.layer_norm(x, reuse=True, scope=scope)
+"""
+
+
+def test_layer_norm_reusing_get_variable_variables_is_reported():
+    # It became scoped_layer(scope, ..., reuse=True), which raised "no layer yet" at run time.
+    found = check(GET_VARIABLE_THEN_REUSE, None, findings=[("TF2N410", 8, 12)])
+    assert found[0].message == (
+        "layer_norm(reuse=...): this file creates 'beta' and 'gamma' with get_variable(), which TF1's layer_norm "
+        "reused by scope and a Keras layer cannot take over; left unchanged")
+    assert found[0].hint == "use --target compat (tf2norm.replacements.layer_norm reuses get_variable's variables)"
+    # The compat target's layer_norm takes them over, as TF1 did.
+    check(GET_VARIABLE_THEN_REUSE, GET_VARIABLE_THEN_REUSE.replace(
+        "import tensorflow as tf\n", "import tensorflow as tf\nfrom tf2norm.replacements import layer_norm\n").replace(
+        "tf.contrib.layers.layer_norm(", "layer_norm("), target="compat")
+
+
+def test_get_variable_lookalikes_are_not_reported():
+    # Other variables, or a layer_norm that does not reuse in a file that does not: converted as before.
+    check(
+        """\
+        import tensorflow as tf
+        w = tf.compat.v1.get_variable('kernel', [8, 8])
+        g = tf.compat.v1.get_variable('gamma', [8])
+        a = tf.contrib.layers.layer_norm(x, scope='ln')
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import LayerNorm
+
+        w = tf.compat.v1.get_variable('kernel', [8, 8])
+        g = tf.compat.v1.get_variable('gamma', [8])
+        a = LayerNorm(name='ln')(x)
+        """,
+    )

@@ -262,9 +262,9 @@ def test_json_schema():
 
 def test_findings_sorted_by_position():
     _, findings = migrate("import tensorflow as tf\n"
-                          "b = tf.contrib.layers.batch_norm(x, batch_weights=w)\n"
+                          "b = tf.contrib.layers.batch_norm(x, outputs_collections=c)\n"
                           "a = tf.contrib.layers.batch_norm(x, **k)\n")
-    assert [(f.line, f.code) for f in findings] == [(2, "TF2N102"), (3, "TF2N010")]
+    assert [(f.line, f.code) for f in findings] == [(2, "TF2N101"), (3, "TF2N010")]
 
 
 @pytest.mark.parametrize(

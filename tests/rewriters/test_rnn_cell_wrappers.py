@@ -218,6 +218,7 @@ def test_dynamic_rnn_spelled_without_tensorflow_is_reported():
 
 # ------------------------------------------------------- keras target: dynamic_rnn over one cell
 def test_dynamic_rnn_over_one_cell_becomes_the_fast_layer():
+    # scope= is kept (issue 13): in a graph the layer runs TF1's dynamic_rnn under it, TF1's names.
     before = """\
         import tensorflow as tf
         from tensorflow.contrib import rnn
@@ -240,8 +241,8 @@ def test_dynamic_rnn_over_one_cell_becomes_the_fast_layer():
         def encoder(x, lengths):
             cell = LayerNormBasicLSTMCell(32, dropout_keep_prob=0.9)
             zero = cell.zero_state(tf.shape(x)[0], tf.float32)
-            outputs, state = LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(x, sequence_length=lengths, initial_state=zero)
-            again, _ = LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(x, initial_state=state, time_major=True)
+            outputs, state = LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(x, sequence_length=lengths, initial_state=zero, scope='enc')
+            again, _ = LayerNormBasicLSTM.from_cell(cell).dynamic_rnn(x, initial_state=state, time_major=True, scope='again')
             return outputs, state.h, again, cell.output_size
         """,
     )
@@ -286,10 +287,10 @@ def test_dynamic_rnn_layer_keeps_the_layout_and_moves_dropped_comments_up():
         # the cell
         # for long sequences
         # the default
-        # names the variables
         outputs, state = LayerNormBasicLSTM.from_cell(LayerNormBasicLSTMCell(8)).dynamic_rnn(
             inputs,  # batch-major
             sequence_length=lengths,
+            scope="encoder",  # names the variables
         )
         """,
     )

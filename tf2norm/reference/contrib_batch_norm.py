@@ -99,6 +99,8 @@ def batch_norm(
     renorm_clipping=None,
     renorm_decay=0.99,
     decay_in_float32=False,
+    batch_weights=None,
+    adjustment=None,
 ):
     """One call of TF 1.15 ``tf.contrib.layers.batch_norm``; returns ``(y, new_state)``.
 
@@ -114,6 +116,12 @@ def batch_norm(
     ``renorm_state`` ``{"moving_stddev", "renorm_mean", "renorm_stddev"}`` turns on renorm (the v1
     Keras layer's non-fused path). With ``training`` False nothing is updated (``new_state`` holds the
     unchanged values) and the moving statistics normalise.
+
+    ``batch_weights`` (one weight per example; contrib's legacy non-fused path) replaces the moments
+    by TF 1.15's ``nn.weighted_moments``: ``sum(w x) * (1 / sum(w))`` and
+    ``sum(w (x - mean)^2) * (1 / sum(w))``, the reciprocal taken once. ``adjustment`` is the
+    ``(scale, bias)`` arrays tf.layers' ``adjustment(shape)`` returned (core path only, pass None
+    where TF 1.15 ignored it), composed in training as ``scale * gamma``, ``bias * gamma + beta``.
 
     ``new_state`` has ``moving_mean``, ``moving_variance`` and the keys of the given extra states.
     """
@@ -169,10 +177,24 @@ def batch_norm(
         mean, var = mm, mv
         scale, offset = bc(gamma), bc(beta)
     else:
-        mean = _mean(x, red)
-        d = (x - mean.reshape(bshape)).astype(F32)
-        var = _mean(d * d, red)
+        if batch_weights is None:
+            mean = _mean(x, red)
+            d = (x - mean.reshape(bshape)).astype(F32)
+            var = _mean(d * d, red)
+        else:
+            w = _f32(batch_weights).reshape([-1] + [1] * (ndim - 1))
+            divisor = (F32(1.0) / np.sum((w + np.zeros_like(x)).astype(F32), axis=red, dtype=F32)).astype(F32)
+            mean = (np.sum((w * x).astype(F32), axis=red, dtype=F32) * divisor).astype(F32)
+            d = (x - mean.reshape(bshape)).astype(F32)
+            var = (np.sum((w * (d * d).astype(F32)).astype(F32), axis=red, dtype=F32) * divisor).astype(F32)
         scale, offset = bc(gamma), bc(beta)
+        if adjustment is not None:
+            # tf.layers' _compose_transforms(adj_scale, adj_bias, gamma, beta).
+            a_scale, a_bias = _f32(adjustment[0]), _f32(adjustment[1])
+            scale, offset = (a_scale if scale is None else (a_scale * scale).astype(F32),
+                             a_bias if scale is None else (a_bias * scale).astype(F32))
+            if bc(beta) is not None:
+                offset = (offset + bc(beta)).astype(F32)
         if renorm_state is not None:
             r, dd = apply_renorm(state, mean, var, epsilon, renorm_clipping,
                             one_minus_rate(renorm_decay, False))

@@ -120,6 +120,8 @@ class BatchNormConfig:
     # tf.layers only: ghost batch norm, and a (scale, bias) function of the input shape.
     virtual_batch_size: Optional[int] = None
     adjustment: Optional[Callable] = None
+    # contrib's legacy path only: per-example weights, shaped [-1, 1, ..., 1] to broadcast over x.
+    batch_weights: Optional[tf.Tensor] = None
 
     @property
     def reduction_axes(self):
@@ -166,8 +168,26 @@ def _fused(x, state, cfg, channels, training, mean=None, variance=None):
 def _moments(x, cfg):
     """Biased moments over all axes but the channel axis, in float32 for float16 inputs."""
     x32 = tf.cast(x, tf.float32) if x.dtype in (tf.float16, tf.bfloat16) else x
+    if cfg.batch_weights is not None:
+        return weighted_moments(x32, cfg.reduction_axes, cfg.batch_weights)
     mean, variance = tf.nn.moments(x32, cfg.reduction_axes)
     return mean, variance
+
+
+def weighted_moments(x, axes, weights):
+    """TF 1.15's `tf.nn.weighted_moments` op for op: the weighted mean and biased weighted variance.
+
+    TF 2.x's own divides by the sum of the weights (`div_no_nan`); TF 1.15 multiplied by its
+    reciprocal, which rounds differently, so this keeps TF 1.15's order.
+    """
+    weights = tf.cast(weights, x.dtype)
+    weighted_sum = tf.reduce_sum(weights * x, axes, keepdims=True)
+    weight_sum = tf.reduce_sum(weights + tf.zeros_like(x), axes, keepdims=True)
+    divisor = tf.math.reciprocal(weight_sum)
+    mean = weighted_sum * divisor
+    distance = tf.reduce_sum(weights * tf.math.squared_difference(x, mean), axes, keepdims=True)
+    variance = distance * divisor
+    return tf.squeeze(mean, axes), tf.squeeze(variance, axes)
 
 
 def _normalize(x, mean, variance, beta, gamma, cfg, channels):

@@ -29,11 +29,14 @@ layers, so their updates never reached UPDATE_OPS).
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
 from tf2norm.replacements import _batch_norm_math as bn
-from tf2norm.replacements._modes import in_legacy_graph, static_bool
+from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
+from tf2norm.replacements._tf1_scoped_layer import Tf1ScopedLayer
 from tf2norm.replacements._tf1_variables import tf_variable
 
 _RENORM_CLIPPING_KEYS = {"rmin", "rmax", "dmax"}
@@ -41,8 +44,18 @@ _TF1_APIS = ("contrib", "layers")
 
 
 @keras.saving.register_keras_serializable(package="tf2norm")
-class BatchNormalization(keras.layers.Layer):
+class BatchNormalization(Tf1ScopedLayer):
     """Batch normalisation with TF 1.15 contrib defaults and arithmetic.
+
+    Called as `layer(x, training=..., batch_weights=None)`: `batch_weights`, one weight per example
+    (contrib's `batch_norm(batch_weights=...)`, tf1_api="contrib" only), normalises with TF 1.15's
+    weighted moments (`tf.nn.weighted_moments`) and runs that call as TF 1.15's contrib legacy path
+    did: non-fused arithmetic, `1 - momentum` in double precision, `adjustment` ignored, and the
+    moving statistics updated also when `trainable=False`.
+
+    `name` may be a TF1 scope path such as `"block1/bn"` (what `tf2norm migrate` writes for
+    `scope="block1/bn"`): the Keras name is `block1_bn`, and in a tf.compat.v1 graph the weights are
+    `block1/bn/beta`, ... as in TF1.
 
     Args:
       axis: channel axis (-1 for NHWC, 1 for NCHW).
@@ -61,8 +74,17 @@ class BatchNormalization(keras.layers.Layer):
         weights then have TF 1.15's shape `[1] * (rank + 1)` with C at `axis + 1`.
       adjustment: tf.layers' `adjustment(shape) -> (scale, bias)`, applied to the normalised
         values before gamma and beta, only when training. Not serialised by `get_config`.
+        (contrib's `batch_norm(adjustment=...)` reached it only with the default
+        updates_collections and no zero-debias or batch_weights; elsewhere TF 1.15 ignored it, and
+        so does this layer: with `zero_debias_moving_mean` or a call's `batch_weights`.)
       tf1_api: "contrib" (tf.contrib.layers.batch_norm's rules) or "layers" (tf.layers'), see the
         module docstring.
+      forced_updates: contrib's `updates_collections=None` (tf1_api="contrib"): in a tf.compat.v1
+        graph the moving-average updates run with the output, which depends on them (TF1's control
+        dependencies), instead of waiting in UPDATE_OPS for the train op; eager and tf.function calls
+        update in place either way. As TF 1.15, such calls took contrib's own path: the fused kernel
+        for rank 2 and 4 with `1 - momentum` in double precision, non-fused elsewhere, `adjustment`
+        ignored, and the moving statistics updated also when `trainable=False`.
     """
 
     def __init__(
@@ -89,9 +111,14 @@ class BatchNormalization(keras.layers.Layer):
         virtual_batch_size=None,
         adjustment=None,
         tf1_api="contrib",
+        forced_updates=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # tf1_build_scope's rules (graph code): contrib's unnamed calls are BatchNorm[_N] and its
+        # scope= exact; tf.layers' are batch_normalization[_N], a name uniquified as its class did.
+        self.TF1_DEFAULT_SCOPE = "BatchNorm" if tf1_api == "contrib" else "batch_normalization"
+        self.TF1_EXACT_NAMES = tf1_api == "contrib"
         if not isinstance(axis, int):
             raise TypeError(
                 f"BatchNormalization: axis must be an int, got {axis!r} (a list of axes, multi-axis batch "
@@ -123,8 +150,13 @@ class BatchNormalization(keras.layers.Layer):
             raise ValueError("virtual_batch_size and adjustment cannot be used together (as in TF 1.15)")
         if synchronized and (virtual_batch_size is not None or adjustment is not None):
             raise ValueError("synchronized=True is not supported with virtual_batch_size or adjustment")
-        if zero_debias_moving_mean and (virtual_batch_size is not None or adjustment is not None):
-            raise ValueError("zero_debias_moving_mean is not supported with virtual_batch_size or adjustment")
+        if zero_debias_moving_mean and virtual_batch_size is not None:
+            raise ValueError("zero_debias_moving_mean is not supported with virtual_batch_size")
+        if zero_debias_moving_mean and adjustment is not None and tf1_api == "layers":
+            raise ValueError("zero_debias_moving_mean is contrib's (tf1_api='contrib')")
+        if forced_updates and (tf1_api != "contrib" or renorm or virtual_batch_size is not None or synchronized):
+            raise ValueError("forced_updates is contrib's updates_collections=None (tf1_api='contrib'); TF 1.15 ran "
+                             "it without renorm, virtual batches or synchronized statistics")
         if fused and tf1_api == "contrib" and (virtual_batch_size is not None or adjustment is not None):
             raise ValueError("fused=True cannot be used with virtual_batch_size or adjustment")
         self.axis = axis
@@ -149,11 +181,18 @@ class BatchNormalization(keras.layers.Layer):
         self.virtual_batch_size = virtual_batch_size
         self.adjustment = adjustment
         self.tf1_api = tf1_api
+        self.forced_updates = bool(forced_updates)
         self.supports_masking = True
         self.gamma = self.beta = None
 
     # ---------------------------------------------------------------- building
     def build(self, input_shape):
+        # In a tf.compat.v1 graph: TF1's variable names, and the weights of a reused scope shared
+        # (BLOCKERS.md L8, issue 13 item 5: towers sharing by variable_scope(reuse=...) elsewhere).
+        with self.tf1_build_scope():
+            self._build(input_shape)
+
+    def _build(self, input_shape):
         rank = len(input_shape)
         axis = self.axis % rank if rank else 0
         channels = input_shape[axis]
@@ -175,19 +214,21 @@ class BatchNormalization(keras.layers.Layer):
             fused=fused,
             # TF 1.15 sent rank-4 default calls through tf.layers' fused path (float32 1-decay);
             # rank 2 and zero-debias went through contrib's own fused path (double 1-decay).
-            decay_in_float32=fused and rank == 4 and not self.zero_debias_moving_mean,
+            decay_in_float32=fused and rank == 4 and not (self.zero_debias_moving_mean or self.forced_updates),
             renorm=self.renorm,
             renorm_clipping=self.renorm_clipping,
             renorm_decay=self.renorm_momentum,
             synchronized=self.synchronized,
             virtual_batch_size=self.virtual_batch_size,
-            adjustment=self.adjustment,
+            # contrib's zero-debias calls took its legacy path, which ignored adjustment (TF 1.15).
+            adjustment=None if self.zero_debias_moving_mean or self.forced_updates else self.adjustment,
         )
         self._channels = int(channels)
         # Whether TF 1.15 computed this call with tf.layers' layer, whose Layer.updates were empty
         # when trainable=False (so the moving statistics never moved), or with contrib's own code.
         self._tf_layers_updates = self.tf1_api == "layers" or not (
-            self.zero_debias_moving_mean or (rank == 2 and self.fused is not False and not self.renorm))
+            self.zero_debias_moving_mean or self.forced_updates
+            or (rank == 2 and self.fused is not False and not self.renorm))
         # The arithmetic was chosen for this rank (fused or not): other ranks are an error, not a
         # silent change of numbers; Keras reports it naming the layer and both ranks.
         self.input_spec = keras.InputSpec(ndim=rank, axes={axis: self._channels})
@@ -256,18 +297,39 @@ class BatchNormalization(keras.layers.Layer):
         )
 
     # ----------------------------------------------------------------- calling
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, batch_weights=None):
+        """`batch_weights`: contrib's per-example weights `[batch]` (weighted moments), see the class."""
         if training is None:
             training = False
         if static_bool(training) is None:
             training = tf.cast(training, tf.bool)
         state, cfg = self._state(), self._config
+        tf_layers_updates = self._tf_layers_updates
+        if batch_weights is not None:
+            if self.tf1_api != "contrib" or self.virtual_batch_size is not None or self.renorm or self.synchronized:
+                raise ValueError(f"{self.name}: batch_weights is contrib's (tf1_api='contrib'), and TF 1.15 ran it "
+                                 "without renorm, virtual batches or synchronized statistics")
+            # TF 1.15's contrib took its legacy path for weighted calls: tf.nn.weighted_moments,
+            # non-fused arithmetic, `1 - decay` in Python, adjustment ignored, updates kept when frozen.
+            weights = tf.reshape(tf.convert_to_tensor(batch_weights), [-1] + [1] * (cfg.rank - 1))
+            cfg = dataclasses.replace(cfg, fused=False, decay_in_float32=False, adjustment=None,
+                                      batch_weights=weights)
+            tf_layers_updates = False
         outputs, mean, variance = bn.forward(inputs, state, cfg, self._channels, training)
         if static_bool(training) is False:
             return outputs
-        if not self.trainable and self._tf_layers_updates:
+        if not self.trainable and tf_layers_updates:
             # TF 1.15's tf.layers never put a frozen layer's updates in UPDATE_OPS: they never ran.
             return outputs
+        if in_legacy_graph() and self.forced_updates:
+            # TF1's updates_collections=None: when training, the output waits for the updates.
+            def forced():
+                with tf.control_dependencies([outputs]):
+                    updates = bn.moving_updates(state, cfg, mean, variance)
+                with tf.control_dependencies(updates):
+                    return tf.identity(outputs)
+
+            return smart_cond(training, forced, lambda: outputs)
         if in_legacy_graph():
             # TF1 semantics: the update ops only run when the train op depends on UPDATE_OPS.
             for update in bn.gated_moving_updates(state, cfg, mean, variance, training, after=outputs):
@@ -304,5 +366,6 @@ class BatchNormalization(keras.layers.Layer):
             synchronized=self.synchronized,
             virtual_batch_size=self.virtual_batch_size,
             tf1_api=self.tf1_api,
+            forced_updates=self.forced_updates,
         )
         return config

@@ -76,20 +76,20 @@ def batch_norm(
     renorm_decay=0.99,
     adjustment=None,
 ):
-    """TF 1.15 `tf.contrib.layers.batch_norm` for tf.compat.v1 graph code (see the module docstring)."""
+    """TF 1.15 `tf.contrib.layers.batch_norm` for tf.compat.v1 graph code (see the module docstring).
+
+    The whole TF 1.15 signature works as it did there, including `batch_weights` (per-example
+    weights `[batch]`: TF 1.15's `tf.nn.weighted_moments` on the non-fused path) and
+    `adjustment` (`adjustment(shape) -> (scale, bias)` composed with gamma and beta while
+    training, on the tf.layers path; TF 1.15 ignored it where the call took contrib's legacy path:
+    `updates_collections` other than UPDATE_OPS, `zero_debias_moving_mean` or `batch_weights`).
+    """
     if not in_legacy_graph():
         raise RuntimeError(
             "tf2norm.replacements.batch_norm builds tf.compat.v1 graph code (Session/Saver); it cannot keep "
             "variables between eager calls. In eager or tf.function code use "
             "tf2norm.replacements.BatchNormalization(...)(x, training=...) instead."
         )
-    if batch_weights is not None:
-        raise ValueError(
-            "batch_norm: batch_weights (weighted moments) is not supported by tf2norm; remove the argument "
-            "or compute weighted moments with tf.nn.weighted_moments yourself"
-        )
-    if adjustment is not None:
-        raise ValueError("batch_norm: adjustment is not supported by tf2norm; remove the argument")
     if data_format not in _DATA_FORMATS:
         raise ValueError("data_format has to be either NCHW or NHWC.")
     inputs = tf.convert_to_tensor(inputs)
@@ -101,20 +101,25 @@ def batch_norm(
     if channels is None:
         raise ValueError(f"Inputs {inputs.name} has undefined channels dimension {axis}.")
     channels = int(channels)
+    if batch_weights is not None:
+        # As TF 1.15: one weight per example, reshaped to broadcast over the input.
+        batch_weights = tf.convert_to_tensor(batch_weights)
+        inputs.shape[0:1].assert_is_compatible_with(batch_weights.shape)
+        batch_weights = tf.reshape(batch_weights, [-1] + [1] * (rank - 1))
 
     # Which TF 1.15 path these arguments took: contrib's own fused code, tf.layers' layer
     # (fused for rank 4) or contrib's legacy non-fused code. Only the arithmetic and the
     # float32 `1 - decay` of tf.layers' fused path differ between them.
     fused_requested = fused is None or bool(fused)
     default_updates = updates_collections == _UPDATE_OPS
+    possible_to_fuse = batch_weights is None and not renorm and rank in (2, 4) and adjustment is None
     contrib_fused = (
         fused_requested
-        and not renorm
-        and rank in (2, 4)
+        and possible_to_fuse
         and (zero_debias_moving_mean or rank == 2 or not default_updates)
     )
-    core_layer = not contrib_fused and default_updates and not zero_debias_moving_mean
-    layer_fused = core_layer and fused_requested and rank == 4 and not renorm
+    core_layer = not contrib_fused and batch_weights is None and default_updates and not zero_debias_moving_mean
+    layer_fused = core_layer and fused_requested and rank == 4 and not renorm and adjustment is None
     if renorm and not core_layer:
         raise ValueError("renorm is not supported with batch_weights, updates_collections or zero_debias_moving_mean")
     use_fused = contrib_fused or layer_fused
@@ -174,6 +179,11 @@ def batch_norm(
             renorm=renorm,
             renorm_clipping=renorm_clipping,
             renorm_decay=float(renorm_decay),
+            # Only tf.layers' layer (the core path) knew `adjustment`; contrib's legacy path, taken
+            # with updates_collections other than UPDATE_OPS, zero-debias or batch_weights,
+            # silently ignored it in TF 1.15, and so does this.
+            adjustment=adjustment if core_layer else None,
+            batch_weights=batch_weights,
         )
         training_value = static_bool(is_training)
         if training_value is None and not isinstance(is_training, tf.Variable):

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from tf2norm.replacements._layer_norm_math import normalize
 from tf2norm.replacements._modes import in_legacy_graph
+from tf2norm.replacements._tf1_scoped_layer import Tf1ScopedLayer
 from tf2norm.replacements._tf1_variables import collections_for, model_variable
 from tf2norm.replacements.contrib_slim import arg_scope_function
 
@@ -59,7 +60,7 @@ def resolve_axes(rank: int, begin_norm_axis: int, begin_params_axis: int) -> tup
 
 
 @keras.saving.register_keras_serializable(package="tf2norm")
-class LayerNorm(keras.layers.Layer):
+class LayerNorm(Tf1ScopedLayer):
     """`tf.contrib.layers.layer_norm` as a Keras 3 layer, TF 1.15's axes, defaults and arithmetic.
 
     Args:
@@ -120,7 +121,15 @@ class LayerNorm(keras.layers.Layer):
         self.supports_masking = True
         self.beta = self.gamma = None
 
+    # In a tf.compat.v1 graph: variables LayerNorm[_N]/beta, ... or scope/beta as TF1 named them,
+    # and shared under a reusing variable_scope (tf2norm.replacements._tf1_scoped_layer).
+    TF1_DEFAULT_SCOPE = "LayerNorm"
+
     def build(self, input_shape):
+        with self.tf1_build_scope():
+            self._build(input_shape)
+
+    def _build(self, input_shape):
         rank = len(input_shape)
         _, params_axis = resolve_axes(rank, self.begin_norm_axis, self.begin_params_axis)
         params_shape = tuple(input_shape[params_axis:])

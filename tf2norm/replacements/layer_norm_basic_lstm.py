@@ -61,7 +61,7 @@ import tensorflow as tf
 
 from tf2norm.replacements import _keras_internals
 from tf2norm.replacements._layer_norm_math import tf1_epsilon
-from tf2norm.replacements._modes import static_bool
+from tf2norm.replacements._modes import in_legacy_graph, static_bool
 from tf2norm.replacements._tf1_cell import LSTMStateTuple, is_active_keep_prob
 from tf2norm.replacements.layer_norm_basic_lstm_cell import (
     GATES,
@@ -552,7 +552,7 @@ class LayerNormBasicLSTM(keras.layers.RNN):
 
     # ------------------------------------------------------------- TF1 entry
     def dynamic_rnn(self, inputs, sequence_length=None, initial_state=None, dtype=None, time_major=False,
-                    training=None):
+                    training=None, scope=None):
         """TF1's `tf.compat.v1.nn.dynamic_rnn(self.cell, inputs, ...)`, computed by this layer's loops.
 
         What `tf2norm migrate` emits for dynamic_rnn over one LayerNormBasicLSTMCell:
@@ -574,6 +574,10 @@ class LayerNormBasicLSTM(keras.layers.RNN):
           training: None runs dropout as TF1 did: whenever the cell's `dropout_keep_prob` is not
             the float 1.0 (a keep_prob tensor always runs it). Otherwise the flag decides, as in a
             Keras call (a bool, or a bool tensor, e.g. a placeholder).
+          scope: TF1's variable scope of the sequence (default "rnn"). In a tf.compat.v1 graph (with
+            `training=None`) the call is TF1's own `tf.compat.v1.nn.dynamic_rnn` over the cell, so the
+            variables get TF1's names (`scope/layer_norm_basic_lstm_cell/kernel`, ...) and a TF1
+            Saver checkpoint restores; the fast loops serve eager and tf.function code.
 
         Returns:
           `(outputs, LSTMStateTuple(c, h))`: outputs `[B, T, H]` (`[T, B, H]` if time_major).
@@ -584,6 +588,12 @@ class LayerNormBasicLSTM(keras.layers.RNN):
             raise TypeError("LayerNormBasicLSTM.dynamic_rnn: nested inputs are not supported; concatenate them")
         cell = self.cell
         compute = tf.as_dtype(cell.compute_dtype)
+        if in_legacy_graph() and training is None:
+            # TF1's names for a graph program's Saver (issue 13: the fast loop named its variables
+            # layer_norm_basic_lstm/..., and a scope= was lost); the cell computes TF1's numbers.
+            return tf.compat.v1.nn.dynamic_rnn(
+                cell, inputs, sequence_length=sequence_length, initial_state=initial_state,
+                dtype=dtype or (compute if initial_state is None else None), time_major=time_major, scope=scope)
         if dtype is not None and tf.as_dtype(dtype) != compute:
             raise ValueError(
                 f"LayerNormBasicLSTM.dynamic_rnn: dtype={tf.as_dtype(dtype).name}, but the cell computes in "

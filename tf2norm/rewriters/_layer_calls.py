@@ -173,6 +173,9 @@ class LayerCall:
     arg_scope: _arg_scopes.Spec | None = None
     #: `(ctx, call) -> bool`: True when a compat-target call must stay as it is (reported there).
     compat_check: Callable[..., bool] | None = None
+    #: TF1 arguments that are per call, not per layer: passed to the layer call under the same
+    #: keyword when given (contrib's `batch_weights`).
+    call_arguments: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.reuse_without_scope:
@@ -182,7 +185,8 @@ class LayerCall:
     def moved(self) -> tuple[str, ...]:
         """The arguments whose values move out of the constructor (into the call, around it, into
         scoped_layer): where their place goes, only the comments of their comma move up."""
-        return tuple(a for a in ("inputs", self.training, self.activation, "reuse", self.scope) if a)
+        return tuple(a for a in ("inputs", self.training, self.activation, "reuse", self.scope, *self.call_arguments)
+                     if a)
 
 
 class LayerCallRewriter(Rewriter):
@@ -280,6 +284,8 @@ class LayerCallRewriter(Rewriter):
                 training = (args.getter(spec.training)(updated) if args.value(spec.training) is not None
                             else cst.Name(spec.training_default))
                 call_args.append(_calls.keyword("training", training))
+            call_args += [_calls.keyword(name, args.getter(name)(updated))
+                          for name in spec.call_arguments if args.given(name)]
             result = _calls.call(layer, *call_args)
             if around:
                 result = _calls.call(args.getter(spec.activation)(updated), _calls.positional(result))

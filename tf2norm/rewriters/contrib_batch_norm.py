@@ -3,8 +3,10 @@
 
 Keras target: TF1 argument names become Keras ones (decay -> momentum, is_training -> training,
 data_format -> axis, param_initializers -> *_initializer, renorm_decay -> renorm_momentum,
-scope -> name, activation_fn applied around the layer), and `momentum=` and `scale=` are always
-written because keras.layers.BatchNormalization's defaults (0.99, True) differ from TF1's (0.999,
+scope -> name, activation_fn applied around the layer, batch_weights -> the layer call's
+`batch_weights=`, adjustment kept: the layer applies both where TF 1.15 did, updates_collections=None
+-> forced_updates=True), and `momentum=` and
+`scale=` are always written because keras.layers.BatchNormalization's defaults (0.99, True) differ from TF1's (0.999,
 False). A call that shares variables (`scope=` with `reuse=`, or any scoped call in a file that
 reuses variable scopes) becomes `scoped_layer(scope, lambda: BatchNormalization(...), reuse=...)`.
 Where batch_norm is passed as a value (`normalizer_fn=slim.batch_norm`, `functools.partial`), its
@@ -42,7 +44,7 @@ RENAMED = {
     "decay": "momentum", "center": "center", "scale": "scale", "epsilon": "epsilon",
     "trainable": "trainable", "fused": "fused", "zero_debias_moving_mean": "zero_debias_moving_mean",
     "renorm": "renorm", "renorm_clipping": "renorm_clipping", "renorm_decay": "renorm_momentum",
-    "scope": "name",
+    "scope": "name", "adjustment": "adjustment",
 }
 
 # Written even when the call leaves them out: keras.layers.BatchNormalization's defaults differ.
@@ -58,14 +60,13 @@ PARAM_DICTS = {
 # BatchNormalization's own argument order, which the emitted calls follow.
 KERAS_ORDER = ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
                "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
-               "renorm", "renorm_clipping", "renorm_momentum", "fused", "zero_debias_moving_mean", "trainable",
-               "name")
+               "renorm", "renorm_clipping", "renorm_momentum", "fused", "zero_debias_moving_mean", "adjustment",
+               "forced_updates", "trainable", "name")
 
 AXIS = {"NHWC": None, "NCHW": "1"}  # None: Keras' default axis=-1
 
 # No Keras equivalent: the call is left unchanged unless they are absent or None.
-NO_KERAS_EQUIVALENT = {"variables_collections": "TF2N101", "outputs_collections": "TF2N101",
-                       "adjustment": "TF2N101", "batch_weights": "TF2N102"}
+NO_KERAS_EQUIVALENT = {"variables_collections": "TF2N101", "outputs_collections": "TF2N101"}
 
 # The Keras layer needs Python values here (TF1 also took a tensor decay).
 PYTHON_VALUES = ("decay", "center", "scale", "epsilon", "fused", "zero_debias_moving_mean", "renorm", "trainable",
@@ -74,10 +75,9 @@ PYTHON_VALUES = ("decay", "center", "scale", "epsilon", "fused", "zero_debias_mo
 RULES = rules(
     Rule("TF2N101", "batch_norm({argument}=...): the Keras layer has no {argument}; left unchanged",
                     "drop the argument, or use --target compat"),
-    Rule("TF2N102", "batch_norm(batch_weights=...): weighted moments have no Keras equivalent; left unchanged",
-                    "use --target compat"),
     Rule("TF2N103", "batch_norm(updates_collections={value}): the Keras layer puts its updates in UPDATE_OPS in graph "
-                    "mode and applies them in place in eager/tf.function; left unchanged",
+                    "mode (or runs them with the output: forced_updates=True, for updates_collections=None) and "
+                    "applies them in place in eager/tf.function; left unchanged",
                     "drop the argument in eager or tf.function code; use --target compat for graph-mode code"),
     Rule("TF2N104", "batch_norm: {reason}; Keras layers share weights by object, not by variable scope; left "
                     "unchanged",
@@ -104,7 +104,7 @@ def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
         if args.given(name):
             return RULES[finding], {"argument": name}
     updates = args.value("updates_collections")
-    if updates is not None and not _is_update_ops(ctx, updates):
+    if updates is not None and not _is_update_ops(ctx, updates) and not is_literal(updates, None):
         return RULES["TF2N103"], {"value": code(updates)}
     for name in PYTHON_VALUES:
         if args.given(name) and ctx.names.makes_tensor(args.value(name)):
@@ -127,7 +127,10 @@ def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
                                       if args.value(tf1) is None]
     for name in args.names():
         source = args.bound.index.get(name)
-        if name == "data_format" and args.given(name):
+        if name == "updates_collections" and is_literal(args.value(name), None):
+            # TF1's forced updates (the output depends on them), the most common GAN idiom.
+            items.append(("forced_updates", _parsed("True"), source))
+        elif name == "data_format" and args.given(name):
             axis = AXIS[literal(args.value(name))]
             if axis is not None:
                 items.append(("axis", _parsed(axis), source))
@@ -135,7 +138,7 @@ def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
             entries = _literal_dict(ctx, args.value(name), PARAM_DICTS[name]) or []  # checked literal by _check
             for i, (keras, get) in enumerate(entries):
                 items.append((keras, _composed(get, args.getter(name)), source if i == 0 else None))
-        elif name in RENAMED and not (name == "fused" and is_literal(args.value(name), None)):
+        elif name in RENAMED and not (name in ("fused", "adjustment") and is_literal(args.value(name), None)):
             items.append((RENAMED[name], args.getter(name), source))
     return lambda: ctx.replacement("BatchNormalization"), sorted(items, key=lambda item: KERAS_ORDER.index(item[0]))
 
@@ -180,4 +183,5 @@ REWRITER = _layer_calls.LayerCallRewriter(_layer_calls.LayerCall(
     api="batch_norm", signature=SIGNATURE, compat="batch_norm", value_rule=RULES["TF2N108"], check=_check,
     constructor=_constructor, training="is_training", training_default="True", activation="activation_fn",
     arg_scope=_arg_scopes.Spec(LEGACY, "batch_norm", RULES["TF2N109"]),
+    call_arguments=("batch_weights",),
 ), LEGACY, RULES)

@@ -66,7 +66,28 @@ RULES = rules(
     Rule("TF2N404", "arg_scope over layer_norm: {reason}; where the keras target made that a Keras layer, no "
                     "arg_scope reaches it (the list now names tf2norm's layer_norm, which it does reach)",
                     "pass these defaults to that call, or migrate the code it reaches with --target compat"),
+    Rule("TF2N410", "layer_norm(reuse=...): this file creates {names} with get_variable(), which TF1's layer_norm "
+                    "reused by scope and a Keras layer cannot take over; left unchanged",
+                    "use --target compat (tf2norm.replacements.layer_norm reuses get_variable's variables)"),
 )
+
+_LAYER_NORM_VARIABLES = ("beta", "gamma")
+_GET_VARIABLE = ("tensorflow.get_variable", "tensorflow.compat.v1.get_variable")
+
+
+def _get_variable_names(ctx) -> list[str]:
+    """The layer-norm variable names ('beta', 'gamma') the file creates with get_variable (first
+    argument or name=, a literal), sorted."""
+    found = set()
+    for node in ctx.names.parents:
+        if not isinstance(node, cst.Call) or ctx.names.canonical(node.func) not in _GET_VARIABLE:
+            continue
+        for i, arg in enumerate(node.args):
+            if arg.keyword is None and i == 0 or arg.keyword is not None and arg.keyword.value == "name":
+                value = literal(arg.value)
+                if value in _LAYER_NORM_VARIABLES:
+                    found.add(value)
+    return sorted(found)
 
 def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
     """(rule, message fields) for what the Keras layers cannot express, else None."""
@@ -77,6 +98,11 @@ def _check(ctx, args: _layer_calls.Arguments, reuses: bool):
     if reason:
         return RULES["TF2N402"], {"reason": reason}
     reusing = args.given("reuse") and not is_literal(args.value("reuse"), False)
+    created = _get_variable_names(ctx) if reusing or reuses else []
+    if created:
+        # TF1's layer_norm took over variables get_variable had made in its scope; a Keras layer
+        # makes its own (scoped_layer(..., reuse=True) found no layer there and raised).
+        return RULES["TF2N410"], {"names": " and ".join(repr(n) for n in created)}
     scope = literal(args.value("scope"))
     if (reusing or reuses) and isinstance(scope, str) and _DEFAULT_SCOPE.fullmatch(scope.split("/")[-1]):
         # The variables of a call without scope= (TF1 named them LayerNorm, LayerNorm_1, ...),
@@ -109,6 +135,8 @@ def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
     """keras.layers.LayerNormalization where it provably computes TF1's numbers, else LayerNorm, and
     its arguments: [(keyword, getter of its value, index of the call argument it stands for or None)]."""
     axis = _keras_axis(ctx, args) if not args.given("activation_fn") or activation_around else None
+    if _scope_path(args.value("scope")):
+        axis = None  # keras.layers.LayerNormalization rejects "/" in its name; LayerNorm keeps the path
     keras = ctx.module_name("keras") if axis is not None else None
     if keras is None:
         axis = None
@@ -129,17 +157,18 @@ def _constructor(ctx, args: _layer_calls.Arguments, activation_around: bool):
             continue
         if name == "activation_fn" and not activation_around and args.given(name):
             items.append(("activation", args.getter(name), source))
-        elif name == "scope" and not _usable_name(args.value(name)):
+        elif name == "scope" and is_literal(args.value(name), None):
             continue
         elif name in RENAMED:
             items.append((RENAMED[name], args.getter(name), source))
     return layer, sorted(items, key=lambda item: ORDER.index(item[0]))
 
 
-def _usable_name(node) -> bool:
-    # Keras layer names cannot hold "/"; such a scope still keys scoped_layer.
-    value = literal(node)
-    return not (isinstance(value, str) and "/" in value) and not is_literal(node, None)
+def _scope_path(node) -> bool:
+    """A literal TF1 scope path ('block/ln'): a name only tf2norm's LayerNorm takes (Keras 3 rejects "/"
+    in layer names; LayerNorm keeps the path for TF1's variable names in graphs)."""
+    value = literal(node) if node is not None else None
+    return isinstance(value, str) and "/" in value
 
 
 REWRITER = _layer_calls.LayerCallRewriter(_layer_calls.LayerCall(

@@ -27,14 +27,14 @@ contract (returns `outputs, LSTMStateTuple(c, h)`, TF1's dropout rule):
 it is float32: the layer computes in the cell's dtype (float32 unless the cell is built with
 `dtype=`); any other dtype is kept, so that `dynamic_rnn` checks it and a float64 program fails
 loudly instead of losing precision. `parallel_iterations` and `swap_memory` (performance hints of
-TF1's while loop) are dropped. So is `scope`: it only named the variables, and a TF1 cell object
-kept the variables of its first call whatever scope a later call gave, as the Keras cell keeps its
-weights. Variables are shared by scope only across cell objects: in a file that reuses variable
+TF1's while loop) are dropped. `scope` is kept: in a tf.compat.v1 graph the layer's dynamic_rnn runs
+TF1's own dynamic_rnn under it, so the variables keep TF1's names and a Saver checkpoint restores.
+Variables are shared by scope only across cell objects: in a file that reuses variable
 scopes (`variable_scope(reuse=...)`, `reuse_variables()`), or for a cell built with `reuse=`,
 `dynamic_rnn` stays `tf.compat.v1.nn.dynamic_rnn`, whose cell creates TF1's variables in graph
 mode. So do MultiRNNCell, DropoutWrapper, cells tf2norm cannot follow, bidirectional_dynamic_rnn,
-and the compat target. The same scope check cannot see callers in other files: code that builds
-the cell in one file and reuses its variable scope from another must use the compat target.
+and the compat target. Callers in other files that reuse the scope need no check: in a graph the
+layer's dynamic_rnn is TF1's, whose cell shares TF1's variables by scope as TF1 did.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ LEGACY = frozenset({f"{m}.{n}" for m in _MODULES for n in (*WRAPPERS, "LSTMState
 # TF 1.15's dynamic_rnn; what LayerNormBasicLSTM.dynamic_rnn does not take; defaults not written out.
 DYNAMIC_RNN = ("cell", "inputs", "sequence_length", "initial_state", "dtype", "parallel_iterations",
                "swap_memory", "time_major", "scope")
-DROPPED = ("parallel_iterations", "swap_memory", "scope")
+DROPPED = ("parallel_iterations", "swap_memory")
 DROPPED_DEFAULTS = {"sequence_length": None, "initial_state": None, "time_major": False}
 FLOAT32 = frozenset({"tensorflow.float32", "tensorflow.dtypes.float32", "numpy.float32"})
 # Reading these does not call the cell, so they do not stop dynamic_rnn from becoming the layer.
