@@ -259,9 +259,9 @@ def test_list_rewriters():
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert [line for line in lines if not line.startswith(" ")] == [
-        "contrib_batch_norm", "contrib_layer_norm", "hand_rolled_bn_lstm", "hand_rolled_layer_norm_gru",
-        "layer_norm_basic_lstm_cell", "layers_batch_normalization", "rnn_cell_wrappers", "tfa_normalization",
-        "tfa_rnn_cells",
+        "contrib_batch_norm", "contrib_layer_norm", "graph_programs", "hand_rolled_bn_lstm",
+        "hand_rolled_layer_norm_gru", "layer_norm_basic_lstm_cell", "layers_batch_normalization",
+        "rnn_cell_wrappers", "tfa_normalization", "tfa_rnn_cells", "unsupported_apis",
         "(every rewriter, and files that cannot be processed)"]
     assert "    TF2N001  cannot parse: {reason}" in lines
     assert "    TF2N104  batch_norm: {reason}; Keras layers share weights by object, not by variable scope; " \
