@@ -120,14 +120,16 @@ def run(quick: bool = False) -> tuple[str, list]:
                     f"{vs_lstm:.2f}x",
                     f"<= {lstm_target}x " + verdict(vs_lstm, lstm_target, at_most=True),
                     f"{vs_cell:.2f}x",
-                    "-" if cell_target is None else f">= {cell_target}x " + verdict(vs_cell, cell_target, at_most=False),
+                    "-" if cell_target is None
+                    else f">= {cell_target}x " + verdict(vs_cell, cell_target, at_most=False),
                 ]
             )
             findings.append((f"LN-LSTM {phase} {label}: vs keras LSTM", vs_lstm, f"<= {lstm_target}"))
             if cell_target is not None:
                 findings.append((f"LN-LSTM {phase} {label}: speed-up over RNN(cell)", vs_cell, f">= {cell_target}"))
     table = format_table(
-        ["shape", "phase", "tf2norm ms", "keras LSTM ms", "RNN(cell) ms", "vs LSTM", "target", "faster than cell", "target"],
+        ["shape", "phase", "tf2norm ms", "keras LSTM ms", "RNN(cell) ms", "vs LSTM", "target", "faster than cell",
+         "target"],
         rows,
     )
     detail = format_table(

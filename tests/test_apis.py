@@ -133,7 +133,7 @@ def test_every_reference_module_belongs_to_an_api():
 def test_every_generator_belongs_to_an_api():
     scripts = {str(p.relative_to(ROOT)) for d in ("tf1", "tfa") for p in (ROOT / "fixtures" / d).glob("*.py")
                if not p.name.startswith("_")}  # _tf1.py: what the TF 1.15 generators share
-    assert scripts == {g for api in apis.APIS for g in api.generators}
+    assert scripts == {g for api in apis.APIS for g in api.generators} | set(apis.PROGRAM_GENERATORS)
 
 
 def test_every_real_checkpoint_belongs_to_exactly_one_api():

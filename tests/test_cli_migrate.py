@@ -1,11 +1,9 @@
 """`tf2norm migrate`: every mode and exit code; stays fast and never imports TensorFlow."""
 
 import json
-import os
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -341,12 +339,18 @@ def test_migrate_path_never_imports_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-def test_help_starts_in_under_half_a_second():
-    script = os.path.join(os.path.dirname(sys.executable), "tf2norm")
-    best = float("inf")
-    for _ in range(3):  # the best of three: the machine is shared
-        start = time.perf_counter()
-        done = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=30)
-        best = min(best, time.perf_counter() - start)
-        assert done.returncode == 0 and "migrate" in done.stdout
-    assert best < 0.5
+@pytest.mark.parametrize("args", [["--help"], ["migrate", "--help"], ["checkpoint", "--help"]])
+def test_help_never_imports_tensorflow(args):
+    # What keeps `tf2norm --help` fast (benchmarks/migrate.py times the cold start): no TensorFlow,
+    # no Keras, whatever the machine's load.
+    code = (
+        "import sys\n"
+        "from tf2norm.cli import main\n"
+        f"try:\n    main({args!r})\n"
+        "except SystemExit as done:\n    assert done.code in (0, None), done.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "assert not heavy, heavy[:5]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: " in done.stdout

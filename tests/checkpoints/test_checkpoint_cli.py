@@ -12,6 +12,7 @@ import pytest
 from tests.checkpoints.checkpoint_helpers import (
     CONVERT_OPTIONS,
     NAMES,
+    SEQUENCE_ATOL,
     cli,
     convert_fixture,
     copy_fixture,
@@ -119,7 +120,7 @@ def test_verify_against_reference_and_tf1_passes(name):
     assert _rows(run.stdout) == {s: ("NumPy reference", "pass") for s in groups}
     assert run.stdout.splitlines()[-1] == (f"{len(groups)} groups: {len(groups)} pass, 0 fail "
                                            "(atol 1e-05, rtol 0)")
-    run = cli("verify", fixture(name), "--golden", fixture(name, "golden.npz"), "--atol", "2e-6")
+    run = cli("verify", fixture(name), "--golden", fixture(name, "golden.npz"), "--atol", str(SEQUENCE_ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert _rows(run.stdout) == {s: ("TF1 golden", "pass") for s in groups}
 
@@ -130,7 +131,7 @@ def test_convert_then_verify_converted_against_tf1(name, tmp_path):
     assert listing(out) == ["manifest.json", "tf2", "weights.h5"]
     assert listing(tmp_path) == ["conv"]  # no temp dir left beside it
     run = cli("verify", fixture(name), "--converted", out, "--golden", fixture(name, "golden.npz"),
-              "--atol", "2e-6")
+              "--atol", str(SEQUENCE_ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert set(_rows(run.stdout).values()) == {("TF1 golden", "pass")}
     run = cli("verify", fixture(name), "--converted", out)

@@ -1,4 +1,4 @@
-"""Converted and TF1 values in the replacement layers reproduce what real TF 1.15 computed (2e-6).
+"""Converted and TF1 values in the replacement layers reproduce what real TF 1.15 computed (SEQUENCE_ATOL).
 
 Every expected number here was computed by TF 1.15 (fixtures/checkpoints/*/golden.npz and
 model.npz, written by fixtures/tf1/make_checkpoints.py); no NumPy reference is involved.
@@ -13,12 +13,17 @@ import keras
 import numpy as np
 import pytest
 
-from tests.checkpoints.checkpoint_helpers import convert_fixture, fixture, golden
+from tests.checkpoints.checkpoint_helpers import (
+    SEQUENCE_ATOL,
+    convert_fixture,
+    fixture,
+    golden,
+)
 from tf2norm.checkpoints import CheckpointError, load_tf1_weights, restore, restore_into
 from tf2norm.checkpoints.kinds.lstm_cell import run_cell
 from tf2norm.replacements import BatchNormalization, LayerNormBasicLSTMCell
 
-ATOL = 2e-6
+ATOL = SEQUENCE_ATOL  # checkpoint_helpers.py says why
 LN = "layer_norm_basic_lstm_cell"
 CELL0 = f"rnn/multi_rnn_cell/cell_0/{LN}"
 CELL1 = f"rnn/multi_rnn_cell/cell_1/{LN}"

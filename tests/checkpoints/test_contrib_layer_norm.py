@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.checkpoints.checkpoint_helpers import (
+    NORMALISATION_ATOL,
     cli,
     copy_fixture,
     fixture,
@@ -45,7 +46,7 @@ GROUPS = {
 
 
 def _close(got, want, what):
-    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-6, err_msg=what)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=NORMALISATION_ATOL, err_msg=what)
 
 
 # -- inspect ----------------------------------------------------------------------------------------
@@ -172,8 +173,8 @@ def test_verify_against_the_reference_and_tf1():
     run = cli("verify", fixture(NAME))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert _rows(run.stdout) == {s: ("NumPy reference", "pass") for s in GROUPS}
-    # The golden file records each call's begin_norm_axis; atol 1e-6.
-    run = cli("verify", fixture(NAME), "--golden", GOLDEN, "--atol", "1e-6")
+    # The golden file records each call's begin_norm_axis.
+    run = cli("verify", fixture(NAME), "--golden", GOLDEN, "--atol", str(NORMALISATION_ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert _rows(run.stdout) == {s: ("TF1 golden", "pass") for s in GROUPS}
 
@@ -181,7 +182,7 @@ def test_verify_against_the_reference_and_tf1():
 def test_verify_converted_against_tf1(tmp_path):
     out = tmp_path / "conv"
     assert cli("convert", fixture(NAME), "--out", out, *CONFIG).exit_code == 0
-    run = cli("verify", fixture(NAME), "--converted", out, "--golden", GOLDEN, "--atol", "1e-6")
+    run = cli("verify", fixture(NAME), "--converted", out, "--golden", GOLDEN, "--atol", str(NORMALISATION_ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert set(_rows(run.stdout).values()) == {("TF1 golden", "pass")}
 
@@ -296,5 +297,5 @@ def test_the_tf1_checkpoint_restores_unchanged_into_compat_layer_norm():
 
 def test_copied_fixture_directory_works_as_a_checkpoint_path(tmp_path):
     path = copy_fixture(NAME, tmp_path / "copy")
-    run = cli("verify", path, "--golden", GOLDEN, "--atol", "1e-6")
+    run = cli("verify", path, "--golden", GOLDEN, "--atol", str(NORMALISATION_ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.checkpoints.checkpoint_helpers import (
+    SEQUENCE_ATOL,
     cli,
     copy_fixture,
     fixture,
@@ -28,7 +29,7 @@ from tf2norm.checkpoints.kinds.layer_norm_gru_cell import run_cell
 from tf2norm.checkpoints.naming import recognise
 from tf2norm.replacements import LayerNormGRUCell, MultiRNNCell
 
-ATOL = 2e-6
+ATOL = SEQUENCE_ATOL  # checkpoint_helpers.py says why
 CELL0 = "rnn/multi_rnn_cell/cell_0/layer_norm_gru_cell"
 CELL1 = "rnn/multi_rnn_cell/cell_1/layer_norm_gru_cell"
 FW = "encoder/bidirectional_rnn/fw/encoder_cell"
@@ -162,14 +163,14 @@ def test_verify_against_the_reference_and_tf1():
     run = cli("verify", fixture("ln_gru"))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert rows(run.stdout) == {CELL0: ("NumPy reference", "pass"), CELL1: ("NumPy reference", "pass")}
-    run = cli("verify", fixture("ln_gru"), "--golden", fixture("ln_gru", "golden.npz"), "--atol", "2e-6")
+    run = cli("verify", fixture("ln_gru"), "--golden", fixture("ln_gru", "golden.npz"), "--atol", str(ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert rows(run.stdout) == {CELL0: ("TF1 golden", "pass"), CELL1: ("TF1 golden", "pass")}
 
 
 def test_verify_needs_the_activation_the_checkpoint_cannot_record():
     # The golden file records activation=relu: verify configures the cells from it.
-    run = cli("verify", fixture("ln_gru_bidir"), "--golden", fixture("ln_gru_bidir", "golden.npz"), "--atol", "2e-6")
+    run = cli("verify", fixture("ln_gru_bidir"), "--golden", fixture("ln_gru_bidir", "golden.npz"), "--atol", str(ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert set(rows(run.stdout).values()) == {("TF1 golden", "pass")}
     # --config overrides the golden file: with tanh the TF1 numbers are missed.
@@ -217,7 +218,7 @@ def test_convert_manifest_and_weights(converted):
 @pytest.mark.parametrize("name", list(OPTIONS))
 def test_verify_the_conversion_against_tf1(name, converted):
     out = converted[name][0]
-    run = cli("verify", fixture(name), "--converted", out, "--golden", fixture(name, "golden.npz"), "--atol", "2e-6")
+    run = cli("verify", fixture(name), "--converted", out, "--golden", fixture(name, "golden.npz"), "--atol", str(ATOL))
     assert run.exit_code == 0, run.stdout + run.stderr
     assert set(rows(run.stdout).values()) == {("TF1 golden", "pass")}
 

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.checkpoints.checkpoint_helpers import (
+    SEQUENCE_ATOL,
     cli,
     fixture,
     golden,
@@ -39,7 +40,7 @@ GROUPS = {
     "net/batch_normalization_2": (4, True, False, None),
     "net/ghost_bn": (6, False, False, [1, 1, 6]),
 }
-ATOL = 2e-6
+ATOL = SEQUENCE_ATOL  # checkpoint_helpers.py says why
 
 
 def _close(got, want, what):

@@ -16,7 +16,13 @@ import keras
 import pytest
 import tensorflow as tf
 
-from tests.checkpoints.checkpoint_helpers import cli, fixture, golden
+from tests.checkpoints.checkpoint_helpers import (
+    NORMALISATION_ATOL,
+    SEQUENCE_ATOL,
+    cli,
+    fixture,
+    golden,
+)
 from tests.golden import cases, max_abs_error
 from tf2norm.checkpoints import (
     CheckpointError,
@@ -144,26 +150,26 @@ def test_convert_leaves_out_a_candidate_not_named(tmp_path):
 
 
 def test_verify_against_the_numpy_reference_and_against_tfa():
-    run = cli("verify", CKPT, *DECLARE, "--atol", "2e-6")
+    run = cli("verify", CKPT, *DECLARE, "--atol", str(SEQUENCE_ATOL))
     assert run.exit_code == 0, run.stderr
     assert [line.split()[:3] + line.split()[-1:] for line in run.stdout.splitlines()[1:3]] == [
         [GN, "group_norm", "NumPy", "pass"], [IN, "group_norm", "NumPy", "pass"]]
     # The golden file records groups, so it confirms the groups itself.
-    run = cli("verify", CKPT, "--golden", GOLDEN, "--atol", "1e-6")
+    run = cli("verify", CKPT, "--golden", GOLDEN, "--atol", str(NORMALISATION_ATOL))
     assert run.exit_code == 0, run.stderr
     assert run.stdout.splitlines()[1:] == [
         f"{GN}  group_norm  TF1 golden  0            0            pass",
         f"{IN}  group_norm  TF1 golden  0            0            pass",
-        "2 groups: 2 pass, 0 fail (atol 1e-06, rtol 0)",
+        f"2 groups: 2 pass, 0 fail (atol {NORMALISATION_ATOL:g}, rtol 0)",
     ]
 
 
 def test_verify_a_converted_directory(tmp_path):
     out = tmp_path / "out"
     assert cli("convert", CKPT, "--out", out, *DECLARE).exit_code == 0
-    run = cli("verify", CKPT, "--converted", out, "--golden", GOLDEN, "--atol", "1e-6")
+    run = cli("verify", CKPT, "--converted", out, "--golden", GOLDEN, "--atol", str(NORMALISATION_ATOL))
     assert run.exit_code == 0, run.stderr
-    assert run.stdout.splitlines()[-1] == "2 groups: 2 pass, 0 fail (atol 1e-06, rtol 0)"
+    assert run.stdout.splitlines()[-1] == f"2 groups: 2 pass, 0 fail (atol {NORMALISATION_ATOL:g}, rtol 0)"
 
 
 def test_verify_fails_when_the_groups_given_are_wrong():

@@ -19,7 +19,12 @@ import pytest
 import tensorflow as tf
 
 from tests.checkpoints import checkpoint_helpers
-from tests.checkpoints.checkpoint_helpers import cli, fixture, write_checkpoint
+from tests.checkpoints.checkpoint_helpers import (
+    SEQUENCE_ATOL,
+    cli,
+    fixture,
+    write_checkpoint,
+)
 from tests.golden import cases, max_abs_error
 from tf2norm.checkpoints import (
     CheckpointError,
@@ -57,7 +62,7 @@ def _run(cell, fields):
     return [r.numpy() for r in results]
 
 
-def _assert_reproduces_tfa(scope, cell, atol=2e-6):
+def _assert_reproduces_tfa(scope, cell, atol=SEQUENCE_ATOL):
     fields = _golden_fields(scope)
     got = _run(cell, fields)
     names = ["outputs", "final_h", "final_c"] if isinstance(cell, LayerNormLSTMCell) else ["outputs", "final_state"]
@@ -220,35 +225,36 @@ def test_convert_rejects_a_setting_the_cell_does_not_take(tmp_path):
 
 
 def test_verify_against_the_numpy_reference_and_against_tfa():
-    run = cli("verify", CKPT, *DECLARE, "--atol", "2e-6")
+    run = cli("verify", CKPT, *DECLARE, "--atol", str(SEQUENCE_ATOL))
     assert run.exit_code == 0, run.stderr
     assert [line.split()[:3] + line.split()[-1:] for line in run.stdout.splitlines()[1:5]] == [
         [scope, kind, "NumPy", "pass"] for scope, kind in ((LSTM, "tfa_lstm_cell"), (BW, "tfa_simple_rnn_cell"),
                                                            (FW, "tfa_simple_rnn_cell"),
                                                            (SUMMARY, "tfa_simple_rnn_cell"))]
     # The golden records each epsilon; the activation is the user's to give.
-    run = cli("verify", CKPT, "--golden", GOLDEN, "--config", f"{SUMMARY}:activation=relu", "--atol", "2e-6")
+    run = cli("verify", CKPT, "--golden", GOLDEN, "--config", f"{SUMMARY}:activation=relu",
+              "--atol", str(SEQUENCE_ATOL))
     assert run.exit_code == 0, run.stderr
-    assert run.stdout.splitlines()[-1] == "4 groups: 4 pass, 0 fail (atol 2e-06, rtol 0)"
+    assert run.stdout.splitlines()[-1] == f"4 groups: 4 pass, 0 fail (atol {SEQUENCE_ATOL:g}, rtol 0)"
 
 
 def test_verify_a_converted_directory(converted):
     out, _ = converted
-    run = cli("verify", CKPT, "--converted", out, "--golden", GOLDEN, "--atol", "2e-6")
+    run = cli("verify", CKPT, "--converted", out, "--golden", GOLDEN, "--atol", str(SEQUENCE_ATOL))
     assert run.exit_code == 0, run.stderr
-    assert run.stdout.splitlines()[-1] == "4 groups: 4 pass, 0 fail (atol 2e-06, rtol 0)"
+    assert run.stdout.splitlines()[-1] == f"4 groups: 4 pass, 0 fail (atol {SEQUENCE_ATOL:g}, rtol 0)"
 
 
 def test_verify_fails_on_a_wrong_setting(tmp_path):
     # tfa's summary cell ran relu with epsilon 1e-3: tanh, or tfa's default epsilon, is not it.
-    run = cli("verify", CKPT, "--golden", GOLDEN, "--atol", "2e-6")
+    run = cli("verify", CKPT, "--golden", GOLDEN, "--atol", str(SEQUENCE_ATOL))
     assert run.exit_code == 1
     assert run.stdout.splitlines()[4].split()[0] == SUMMARY
     assert run.stdout.splitlines()[4].split()[-2:] == ["FAIL", "(outputs)"]
     golden = _load("golden.npz")
     del golden[f"{SUMMARY}:layernorm_epsilon"]
     np.savez(tmp_path / "golden.npz", **golden)
-    run = cli("verify", CKPT, "--config", f"{SUMMARY}:activation=relu", "--atol", "2e-6",
+    run = cli("verify", CKPT, "--config", f"{SUMMARY}:activation=relu", "--atol", str(SEQUENCE_ATOL),
               "--golden", tmp_path / "golden.npz")
     assert run.exit_code == 1
     assert run.stdout.splitlines()[4].split()[-2:] == ["FAIL", "(outputs)"]

@@ -16,13 +16,21 @@ E2E = ROOT / "fixtures" / "e2e"
 PROGRAMS = ("seq_tagger", "bn_convnet", "shared_towers")
 CONTINUE_STEPS = 3  # fixtures/e2e/drive.py CONTINUE_STEPS
 
-# The issue's bound for eval outputs restored from the TF1 checkpoint.
+# These bounds are not derived from a float64 twin as the golden tests' are (tests/tolerance.py):
+# the programs are whole TF1 training programs (convolutions, dense layers, softmax cross-entropy,
+# SGD) and have none -- TF 1.15 has no float64 FusedBatchNorm kernel on the CPU, and a NumPy copy of
+# each program and its gradients would be a second implementation of it. Every API inside them is
+# held to its derived bound by the golden tests; here the bounds are relative to each array's
+# largest magnitude (rounding follows the magnitude of the terms summed, not of one result: a
+# moving mean near 0 is a difference of terms of the array's size), and sit well above what real
+# TF 1.15 itself does on another machine: rerun on an AMD EPYC with AVX-512 (the goldens were made
+# on one with AVX2) it differs from them by up to 9.5e-7 (seq_tagger's training logits, of
+# magnitude 1.2), 1.8e-7 in eval outputs, 6e-8 in moving statistics, 1.2e-7 in variables.
 EVAL_ATOL = 2e-6
-# After continuation steps the TF 2.21 tanh/sigmoid kernels' last-bit differences (NUMERICS.md
-# section 1: up to 4e-7) have gone through forward, backward and SGD updates; outputs of magnitude
-# ~2 also get a relative term. Measured worst: 1.7e-6 (seq_tagger, step 2 eval final_c of 2.3).
+# Continuation steps: forward, backward and SGD updates through matmuls whose rounding differs
+# between machines; outputs of magnitude ~2 also get a relative term.
 STEP_ATOL, STEP_RTOL = 2e-6, 1e-6
-# Variables after SGD steps (measured worst 1.2e-7).
+STAT_RTOL = 1e-6
 VAR_ATOL = 1e-6
 
 
@@ -75,7 +83,8 @@ def max_error(actual, expected) -> float:
 
 
 def check_close(actual: dict, expected: dict, atol: float, rtol: float = 0.0, what: str = "") -> dict:
-    """Every key of `expected` is in `actual` and within atol + rtol*|expected|; returns the errors."""
+    """Every key of `expected` is in `actual` and within atol + rtol * max|expected| (the array's
+    largest magnitude); returns the errors."""
     assert expected, f"nothing recorded to compare {what}"
     missing = sorted(set(expected) - set(actual))
     assert not missing, f"{what}: not computed: {missing}"
@@ -84,7 +93,8 @@ def check_close(actual: dict, expected: dict, atol: float, rtol: float = 0.0, wh
         got = np.asarray(actual[key], np.float64)
         want = np.asarray(want, np.float64)
         errors[key] = max_error(got, want)
-        if not np.all(np.abs(got - want) <= atol + rtol * np.abs(want)):
-            bad.append(f"{key}: max |error| {errors[key]:.3g}")
-    assert not bad, f"{what} differ from TF 1.15 beyond {atol} + {rtol}*|x|: " + "; ".join(bad)
+        limit = atol + rtol * (float(np.max(np.abs(want))) if want.size else 0.0)
+        if errors[key] > limit:
+            bad.append(f"{key}: max |error| {errors[key]:.3g} > {limit:.3g}")
+    assert not bad, f"{what} differ from TF 1.15: " + "; ".join(bad)
     return errors

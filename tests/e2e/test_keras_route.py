@@ -21,6 +21,7 @@ import pytest
 from tests.e2e.e2e_support import (
     E2E,
     EVAL_ATOL,
+    STAT_RTOL,
     STEP_ATOL,
     STEP_RTOL,
     check_close,
@@ -196,7 +197,7 @@ def test_keras_training_call_reproduces_tf1_first_continuation_step(name, conver
              for v, (layer, w) in statistics.items()}
     expected = fields(g, "step0/stat/")
     assert sorted(expected) == sorted(stats)
-    errors = check_close(stats, expected, 0.0, 1e-6, what=f"{name} moving statistics")
+    errors = check_close(stats, expected, 0.0, STAT_RTOL, what=f"{name} moving statistics")
     print(f"{name} keras step-0 statistics max |error|: {max(errors.values()):.3g}")
 
 

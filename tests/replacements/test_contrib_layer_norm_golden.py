@@ -1,7 +1,8 @@
 """layer_norm and LayerNorm against real TF 1.15 `tf.contrib.layers.layer_norm` (fixtures/golden/layernorm_*.npz).
 
 Every case replays the TF1 program (one or more calls, TF1's perturbed beta/gamma) and compares the
-outputs and the gradients of `sum(out * loss_weights)` w.r.t. the inputs, beta and gamma:
+outputs and the gradients of `sum(out * loss_weights)` w.r.t. the inputs, beta and gamma, in TF1's
+dtype and within the bound tests/tolerance.py derives for each array:
 
 * graph: `tf2norm.replacements.layer_norm` in a tf.compat.v1 graph, the same calls, TF1's variable
   names (LayerNorm, LayerNorm_1, reuse=True, explicit scope under an outer variable_scope);
@@ -17,26 +18,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests import tolerance
 from tests.golden import case_ids, cases, max_abs_error
 from tf2norm.replacements import LayerNorm, layer_norm
 from tf2norm.replacements.contrib_layer_norm import resolve_axes
 
 GOLDEN = {g.name: g for g in cases("layernorm_")}
 PROGRAMS = case_ids("layernorm_")
-ATOL = RTOL = 1e-6
 ACTIVATIONS = {"relu": tf.nn.relu}
 
 
-def _close(actual, expected, what):
+def _close(actual, golden, key, what=""):
     actual = np.asarray(actual)
-    assert actual.dtype == expected.dtype, (what, actual.dtype, expected.dtype)
-    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
-    if expected.dtype == np.float16:
-        # One float16 ulp is ~1e-3 relative; every op runs in float16 as in TF 1.15.
-        np.testing.assert_allclose(actual.astype(np.float32), expected.astype(np.float32), rtol=1e-3, atol=1e-3,
-                                   err_msg=what)
-    else:
-        np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL, err_msg=what)
+    assert actual.dtype == golden[key].dtype, (golden.name, key, what, actual.dtype, golden[key].dtype)
+    tolerance.check(actual, golden, key, what)
 
 
 def _call_kwargs(golden, call):
@@ -93,10 +88,10 @@ def test_graph_mode_layer_norm_matches_tf1(name):
                 v.load(golden["var:" + v.op.name], sess)
             result = sess.run({"out": outputs, "grads": grads}, feed)
     for key, value in result["out"].items():
-        _close(value, golden["out:" + key], f"{name} {key}")
+        _close(value, golden, "out:" + key, "graph mode")
     names = [f"grad:{key}" for key in placeholders] + [f"grad:{v.op.name}" for v in variables]
     for key, value in zip(names, result["grads"]):
-        _close(value, golden[key], f"{name} {key}")
+        _close(value, golden, key, "graph mode")
 
 
 # -- Keras: the LayerNorm layer ---------------------------------------------------------------------
@@ -176,7 +171,7 @@ def test_keras_layer_matches_tf1(name, mode):
     expected = {k for k in golden.arrays if k.startswith(("out:", "grad:"))}
     assert set(found) == expected
     for key, value in found.items():
-        _close(value, golden[key], f"{name} {mode} {key}")
+        _close(value, golden, key, mode)
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
@@ -198,10 +193,10 @@ def test_keras_layer_in_a_compat_v1_graph_matches_tf1(name):
                 sess.run(variable.assign(golden["var:" + tf1_name]))
             result = sess.run({"out": outputs, "grads": grads}, {x: golden["in:" + k] for k, x in placeholders.items()})
     for key, value in result["out"].items():
-        _close(value, golden["out:" + key], f"{name} {key}")
+        _close(value, golden, "out:" + key, "Keras layer in a graph")
     keys = [f"grad:{k}" for k in placeholders] + [f"grad:{n}" for n in weights]
     for key, value in zip(keys, result["grads"]):
-        _close(value, golden[key], f"{name} {key}")
+        _close(value, golden, key, "Keras layer in a graph")
 
 
 # -- keras.layers.LayerNormalization: where it can express the call ------------------------------
@@ -256,8 +251,8 @@ def test_keras_layer_normalization_with_tf1_epsilon_matches_where_axes_agree(nam
     golden = GOLDEN[name]
     (call,) = golden.config["calls"]
     y, dx = _keras_layer_normalization(golden, 1e-12)
-    _close(y, golden["out:" + call["out"]], f"{name} LayerNormalization output")
-    _close(dx, golden["grad:" + call["in"]], f"{name} LayerNormalization input gradient")
+    _close(y, golden, "out:" + call["out"], "keras.layers.LayerNormalization")
+    _close(dx, golden, "grad:" + call["in"], "keras.layers.LayerNormalization")
 
 
 def test_keras_default_epsilon_is_a_different_layer():

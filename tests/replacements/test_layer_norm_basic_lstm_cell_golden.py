@@ -5,8 +5,9 @@
 * eager: the same TF1-style calls executed eagerly, with the cell's Keras weights;
 * keras: `keras.layers.RNN` (masking for sequence_length, Bidirectional), eager and tf.function.
 
-The whole sequence must match TF1 within 2e-6 (NUMERICS.md: tanh/sigmoid kernels changed by up
-to 4e-7 between versions, so bit equality is not expected).
+The whole sequence, and in graph mode every gradient, must match TF1 within the bound
+tests/tolerance.py derives for each array (tanh/sigmoid kernels and matmul rounding differ between
+TF 1.15 and TF 2.x and between machines, so bit equality is not expected).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.golden import Golden, case_ids, cases, max_abs_error
+from tests import tolerance
+from tests.golden import Golden, case_ids, cases
 from tf2norm.replacements import LayerNormBasicLSTMCell, MultiRNNCell
 
-ATOL = 2e-6
 GOLDEN = {g.name: g for g in cases("lstm_")}
 IDS = case_ids("lstm_")
 
@@ -81,9 +82,8 @@ def _tf1_style_rnn(cfg, inputs, sequence_length, keep_prob):
 def _assert_outputs(actual: dict, golden: Golden):
     expected = _expected_outputs(golden)
     assert set(actual) == set(expected)
-    for key, value in expected.items():
-        err = max_abs_error(actual[key], value)
-        assert err <= ATOL, f"{golden.name} {key}: max abs error {err:.3g} > {ATOL}"
+    for key in expected:
+        tolerance.check(actual[key], golden, "out:" + key)
 
 
 @pytest.mark.parametrize("name", IDS)
@@ -115,9 +115,7 @@ def test_graph_mode_dynamic_rnn_matches_tf1(name):
             actual, grad_values = sess.run([outs, grads], feed)
     _assert_outputs(actual, golden)
     for target, value in zip(["inputs"] + [v.op.name for v in variables], grad_values):
-        expected = golden["grad:" + target]
-        err = max_abs_error(value, expected)
-        assert err <= 1e-5 * max(1.0, np.abs(expected).max()), f"{name} grad {target}: {err:.3g}"
+        tolerance.check(value, golden, "grad:" + target)
 
 
 @pytest.mark.parametrize("name", IDS)

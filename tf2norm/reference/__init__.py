@@ -33,7 +33,7 @@ One module per legacy API, named by its id in tf2norm.apis; everything is import
 
 from __future__ import annotations
 
-from tf2norm.reference._common import F32
+from tf2norm.reference._common import F32, float64
 from tf2norm.reference._common import (
     _mean as reduce_mean,  # TF1's float32 reduce_mean, for replays
 )
@@ -96,6 +96,7 @@ from tf2norm.reference.tfa_rnn_cells import (
 
 __all__ = [
     "F32",
+    "float64",
     "reduce_mean",
     "LN_GATES",
     "layer_norm",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf2norm.reference._common import F32, _mean
+from tf2norm.reference._common import F32, _in_precision, _mean
 
 #: TF 1.15 contrib layer_norm's variance epsilon (1e-3 for float16 inputs).
 LAYER_NORM_EPSILON = 1e-12
@@ -38,7 +38,7 @@ def contrib_layer_norm(x, beta=None, gamma=None, *, begin_norm_axis=1, begin_par
     ``x.shape[begin_params_axis:]``; ``activation`` (a NumPy function) is applied last.
     """
     x = np.asarray(x)
-    dtype = np.float16 if x.dtype == np.float16 else F32
+    dtype = _in_precision(np.float16) if x.dtype == np.float16 else np.dtype(F32)
     axes, params = layer_norm_axes(x.ndim, begin_norm_axis, begin_params_axis)
     expected = tuple(x.shape[a] for a in params)
     for name, p in (("beta", beta), ("gamma", gamma)):
@@ -47,9 +47,9 @@ def contrib_layer_norm(x, beta=None, gamma=None, *, begin_norm_axis=1, begin_par
     mean = _mean(x, axes, keepdims=True)
     d = (x.astype(F32) - mean).astype(F32)
     var = _mean(d * d, axes, keepdims=True)
-    eps = LAYER_NORM_FLOAT16_EPSILON if dtype == np.float16 else LAYER_NORM_EPSILON
+    eps = LAYER_NORM_FLOAT16_EPSILON if x.dtype == np.float16 else LAYER_NORM_EPSILON
     mean, var = mean.astype(dtype), var.astype(dtype)
-    s = (var + dtype(eps)).astype(dtype)
+    s = (var + dtype.type(eps)).astype(dtype)
     inv = (1.0 / np.sqrt(s.astype(np.float64))).astype(dtype)
     if gamma is not None:
         inv = (inv * np.asarray(gamma, dtype)).astype(dtype)

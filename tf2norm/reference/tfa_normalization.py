@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf2norm.reference._common import F32, _mean
+from tf2norm.reference._common import F32, _in_precision, _mean
 
 
 def tfa_group_norm_layout(shape, groups, axis=-1):
@@ -45,7 +45,7 @@ def _tfa_moments(x, axes):
     mean = _mean(y, axes, keepdims=True)
     d = (y - mean).astype(F32)
     var = _mean(d * d, axes, keepdims=True)
-    return mean.astype(x.dtype), var.astype(x.dtype)
+    return mean.astype(_in_precision(x.dtype)), var.astype(_in_precision(x.dtype))
 
 
 def tfa_group_norm(x, gamma=None, beta=None, *, groups=32, axis=-1, epsilon=1e-3, dtype=np.float32):
@@ -56,7 +56,7 @@ def tfa_group_norm(x, gamma=None, beta=None, *, groups=32, axis=-1, epsilon=1e-3
     mixed precision, where the inputs are cast first): ``inv = rsqrt(var + eps) * gamma``,
     ``y = x * inv + (beta - mean * inv)``.
     """
-    dtype = np.dtype(dtype)
+    dtype = _in_precision(dtype)
     x = np.asarray(x).astype(dtype)
     grouped_shape, reduction, weights = tfa_group_norm_layout(x.shape, groups, axis)
     xg = x.reshape(grouped_shape)

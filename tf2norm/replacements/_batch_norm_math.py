@@ -4,7 +4,8 @@ TF 1.15 ran one of two arithmetics (NUMERICS.md section 2):
 
 * fused (rank 2 or 4, channel axis last or NCHW, no renorm): the FusedBatchNorm kernel; the
   variance fed to the moving average is Bessel-corrected (n/(n-1)) and epsilon is clamped to at
-  least 1.001e-5 (TF 2.x's kernel wrapper no longer clamps, so we clamp here);
+  least 1.001e-5 (TF 2.x's kernel wrapper no longer clamps, so we clamp here). The kernel's
+  arithmetic is written out in plain ops (`_fused_kernel`): TF 2.x runs oneDNN's kernel for the op;
 * non-fused: `nn.moments` + `nn.batch_normalization`, biased variance everywhere, no clamp.
 
 tf.layers (`tf.layers.batch_normalization`, the V1 Keras layer underneath contrib's default path)
@@ -24,6 +25,7 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
+from tf2norm.replacements import _fused_kernel as fused_kernel
 from tf2norm.replacements._modes import smart_cond
 
 FUSED_MIN_EPSILON = 1.001e-5
@@ -145,30 +147,19 @@ def _as_broadcast(value, cfg, channels):
 
 
 # ------------------------------------------------------------------ fused arithmetic
-def _to_fused_layout(x, cfg):
-    """Rank 2 becomes [-1, 1, 1, C] (as TF 1.15 reshaped it); returns (x4, data_format)."""
-    if cfg.rank == 2:
-        return tf.reshape(x, [-1, 1, 1, tf.shape(x)[1]]), "NHWC"
-    return x, "NCHW" if cfg.axis == 1 else "NHWC"
-
-
 def _fused(x, state, cfg, channels, training, mean=None, variance=None):
-    x4, data_format = _to_fused_layout(x, cfg)
-    gamma = _param(state.gamma, channels, 1.0)
-    beta = _param(state.beta, channels, 0.0)
-    y, batch_mean, batch_var = tf.compat.v1.nn.fused_batch_norm(
-        x4,
-        gamma,
-        beta,
+    """TF 1.15's FusedBatchNorm CPU kernel (rank 2 as [-1, 1, 1, C], NCHW through NHWC), written in
+    plain ops by `_fused_kernel` so that oneDNN's kernel never replaces it."""
+    return fused_kernel.fused_batch_norm(
+        x,
+        _param(state.gamma, channels, 1.0),
+        _param(state.beta, channels, 0.0),
+        epsilon=max(cfg.epsilon, FUSED_MIN_EPSILON),
+        training=training,
         mean=mean,
         variance=variance,
-        epsilon=max(cfg.epsilon, FUSED_MIN_EPSILON),
-        data_format=data_format,
-        is_training=training,
+        channels_first=cfg.rank == 4 and cfg.axis == 1,
     )
-    if cfg.rank == 2:
-        y = tf.reshape(y, tf.shape(x))
-    return y, batch_mean, batch_var
 
 
 # -------------------------------------------------------------- non-fused arithmetic

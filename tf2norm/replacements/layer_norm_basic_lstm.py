@@ -244,7 +244,7 @@ class _Recurrence:
         i, j, f, o and the state.
         """
         units, dtype = self.units, x.dtype
-        steps, depth = _dim(x, 0), x.shape[-1]
+        steps = _dim(x, 0)
         w_h_t = weights["kernel_h_t"]
         forget_bias = tf.cast(self.forget_bias, dtype)
         carry_output = mask is not None and not self.zero_output_for_mask

@@ -33,6 +33,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tf2norm.replacements import _fused_kernel as fused_kernel
+
 #: Keras 2's LayerNormalization took the fused_batch_norm path only at or above this epsilon.
 FUSED_MIN_EPSILON = 1.001e-5
 
@@ -67,10 +69,11 @@ def keras2_layer_norm(x, gamma, beta, epsilon, fused, float32_variables=True):
     rows = tf.reduce_prod(shape[:-1])
     squeezed = tf.reshape(x, [1, rows, shape[-1], 1])
     # One "channel" per row: fused_batch_norm's batch statistics are each row's mean and variance.
+    # TF 2.15's CPU kernel, in plain ops (oneDNN's, TF's default, sums in another order).
     ones = tf.ones([rows], dtype=tf.float32)
     zeros = tf.zeros([rows], dtype=tf.float32)
-    outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(squeezed, scale=ones, offset=zeros, epsilon=epsilon,
-                                                     data_format="NCHW")
+    outputs, _, _ = fused_kernel.fused_batch_norm(squeezed, ones, zeros, epsilon, training=True,
+                                                  channels_first=True)
     outputs = tf.reshape(outputs, shape)
     if gamma is not None:
         outputs = outputs * tf.cast(gamma, outputs.dtype)
