@@ -354,3 +354,19 @@ def test_help_never_imports_tensorflow(args):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Usage: " in done.stdout
+
+
+def test_check_exits_1_on_a_file_whose_only_legacy_call_cannot_be_migrated(tmp_path):
+    # Nothing to rewrite, but the file cannot run on TF 2.16+: --check must not pass it.
+    path = tmp_path / "hparams.py"
+    source = "import tensorflow as tf\n\nhps = tf.contrib.training.HParams(lr=0.1)\n"
+    path.write_text(source)
+    result = run("--check", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}:3:7: TF2N721 tf.contrib.training.HParams: tf.contrib was removed in TensorFlow 2.0; TF 2 has no "
+        "HParams (fix: define the hyperparameters in a small class of your own (attributes, values(), parse() "
+        "as used), e.g. a dataclass)",
+        "tf2norm: 1 file, 0 would change, 1 finding, 0 failed",
+    ]
+    assert path.read_text() == source
