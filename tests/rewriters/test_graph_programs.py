@@ -106,6 +106,31 @@ def test_a_library_module_that_builds_a_graph_is_reported_not_changed():
         "module's imports if it is the program), or build the graph inside `with tf.Graph().as_default():`")
 
 
+def test_a_saver_built_in_a_graph_but_restored_outside_it_needs_graph_mode_too():
+    # ludwig's Model: the graph and its Saver in `with graph.as_default():`, the restore outside.
+    found = check(
+        """\
+        import tensorflow as tf
+
+
+        class Model:
+            def __init__(self):
+                graph = tf.Graph()
+                with graph.as_default():
+                    self.x = tf.compat.v1.placeholder(tf.float32, [None, 3])
+                    self.saver = tf.compat.v1.train.Saver()
+                    self.session = tf.compat.v1.Session(graph=graph)
+
+            def restore(self, session, path):
+                self.saver.restore(session, path)
+        """,
+        None,
+        findings=[("TF2N701", 13, 9)],
+        only=ONLY,
+    )
+    assert found[0].message.startswith("self.saver.restore: this module builds a TF1 graph")
+
+
 @pytest.mark.parametrize("source", [
     # already chooses its mode (also: a second run of the rewrite)
     """\

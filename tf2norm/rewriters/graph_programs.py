@@ -11,8 +11,9 @@ A module *builds a TF1 graph* when it calls `placeholder`, `placeholder_with_def
 Such a module that is certainly a program's entry (a top-level `if __name__ == "__main__":` or a
 top-level `tf.compat.v1.app.run(...)`) gets `tf.compat.v1.disable_eager_execution()` right after its
 imports: it runs when the program starts and when another module imports it (whose graph then needs
-graph mode too). A module that builds a graph but is no entry (a library: its graph is built at import
-or in functions others call) is reported (TF2N701): only the program knows whether it runs eagerly.
+graph mode too). A `saver.restore(...)` / `saver.save(...)` outside every graph context, of a Saver the module
+builds (even inside one), counts too: it runs eagerly in TF 2. A module that builds a graph but is
+no entry (a library: its graph is built at import or in functions others call) is reported (TF2N701): only the program knows whether it runs eagerly.
 Modules that already choose (`disable_eager_execution`, `disable_v2_behavior`, `enable_eager_execution`,
 `enable_v2_behavior`) are left alone, which also makes a second run change nothing.
 
@@ -165,8 +166,28 @@ def _in_own_graph(ctx, node: cst.CSTNode) -> bool:
     return False
 
 
+def _saver_runs(ctx, refs) -> list[cst.CSTNode]:
+    """`self.saver.restore(...)` / `.save(...)` of a Saver this module builds, outside every graph
+    context: it runs eagerly in TF 2 ("Can only save/restore ResourceVariables when executing eagerly")
+    even when the Saver was built inside `with graph.as_default():`."""
+    savers = set()
+    for node, name in refs:
+        call = ctx.names.parents.get(node)
+        if name == "tensorflow.train.Saver" and isinstance(call, cst.Call) and call.func is node:
+            savers.add(_assigned_to(ctx, call))
+    savers.discard(None)
+    runs = []
+    for node in ctx.names.parents:
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and node.func.attr.value in ("restore", "save") \
+                and _last_identifier(node.func.value) in savers and not _in_own_graph(ctx, node):
+            runs.append(node.func)
+    return runs
+
+
 def _graph_mode(ctx, refs) -> None:
     builders = [node for node, name in refs if name in GRAPH_BUILDERS and not _in_own_graph(ctx, node)]
+    builders += _saver_runs(ctx, refs)
     if not builders:
         return
     anchor = _last_import(ctx) if _is_entry(ctx) else None
