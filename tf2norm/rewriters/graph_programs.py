@@ -11,9 +11,10 @@ A module *builds a TF1 graph* when it calls `placeholder`, `placeholder_with_def
 Such a module that is certainly a program's entry (a top-level `if __name__ == "__main__":` or a
 top-level `tf.compat.v1.app.run(...)`) gets `tf.compat.v1.disable_eager_execution()` right after its
 imports: it runs when the program starts and when another module imports it (whose graph then needs
-graph mode too). A `saver.restore(...)` / `saver.save(...)` outside every graph context, of a Saver the module
-builds (even inside one), counts too: it runs eagerly in TF 2. A module that builds a graph but is
-no entry (a library: its graph is built at import or in functions others call) is reported (TF2N701): only the program knows whether it runs eagerly.
+graph mode too). A `saver.restore(...)` / `saver.save(...)` outside every graph context, of a Saver
+the module builds (even inside one), counts too: it runs eagerly in TF 2. A module that builds a
+graph but is no entry (a library: its graph is built at import or in functions others call) is reported
+(TF2N701): only the program knows whether it runs eagerly.
 Modules that already choose (`disable_eager_execution`, `disable_v2_behavior`, `enable_eager_execution`,
 `enable_v2_behavior`) are left alone, which also makes a second run change nothing.
 
@@ -176,7 +177,7 @@ def _saver_runs(ctx, refs) -> list[cst.CSTNode]:
         if name == "tensorflow.train.Saver" and isinstance(call, cst.Call) and call.func is node:
             savers.add(_assigned_to(ctx, call))
     savers.discard(None)
-    runs = []
+    runs: list[cst.CSTNode] = []
     for node in ctx.names.parents:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                 and node.func.attr.value in ("restore", "save") \

@@ -69,9 +69,8 @@ def _guarded(names: Resolver, node: cst.CSTNode) -> bool:
         if isinstance(ancestor, cst.Try) and child is ancestor.body:
             for handler in ancestor.handlers:
                 caught = handler.type
-                kinds = caught.elements if isinstance(caught, cst.Tuple) else [caught] if caught else []
-                if caught is None or any((dotted(k.value if isinstance(k, cst.Element) else k) or "")
-                                         .split(".")[-1] in _GUARDS for k in kinds):
+                kinds = [e.value for e in caught.elements] if isinstance(caught, cst.Tuple) else [caught]
+                if caught is None or any((dotted(k) or "").split(".")[-1] in _GUARDS for k in kinds if k):
                     return True
         child = ancestor
     return False
@@ -79,13 +78,14 @@ def _guarded(names: Resolver, node: cst.CSTNode) -> bool:
 
 def leftovers(names: Resolver) -> list[tuple[cst.CSTNode, str, unsupported.Unsupported, str]]:
     """(node, canonical path, table entry, the path as spelled) of every reference that cannot run."""
-    found = []
+    found: list[tuple[cst.CSTNode, str, unsupported.Unsupported, str]] = []
     for node in names.parents:
         if isinstance(node, (cst.Import, cst.ImportFrom)) and not _guarded(names, node):
             for place, path in _import_targets(node):
-                entry = unsupported.lookup(canonical(path) or "") if path else None
-                if entry is not None:
-                    found.append((place, canonical(path), entry, path))
+                name = canonical(path) if path else None
+                entry = unsupported.lookup(name) if name else None
+                if name and path and entry is not None:
+                    found.append((place, name, entry, path))
     for node, name in names.references(lambda name: unsupported.lookup(name) is not None):
         root = node
         while isinstance(root, cst.Attribute):
@@ -94,7 +94,9 @@ def leftovers(names: Resolver) -> list[tuple[cst.CSTNode, str, unsupported.Unsup
         # the import (or the alias's value) is the place that fails, and is reported.
         if isinstance(root, cst.Name) and unsupported.lookup(names.canonical(root) or "") is not None:
             continue
-        found.append((node, name, unsupported.lookup(name), dotted(node) or name))
+        entry = unsupported.lookup(name)
+        assert entry is not None  # the predicate above
+        found.append((node, name, entry, dotted(node) or name))
     return found
 
 
