@@ -32,6 +32,15 @@ import re
 
 from tf2norm import unsupported
 
+#: tf2norm.rewriters.graph_programs.IDENTIFIERS (that module imports LibCST; a test keeps them equal).
+GRAPH_PROGRAM_IDENTIFIERS = frozenset({
+    "placeholder", "placeholder_with_default", "sparse_placeholder", "Session", "InteractiveSession", "Saver",
+    "MonitoredTrainingSession", "Supervisor", "import_meta_graph", "get_variable", "variable_scope",
+    "get_collection", "add_to_collection", "GraphKeys", "global_variables_initializer",
+    "local_variables_initializer", "merge_all", "FileWriter", "get_or_create_global_step", "FileWriterCache",
+    "Summary", "tensor_summary",
+    "get_summary_description", "compat"})
+
 
 @dataclasses.dataclass(frozen=True)
 class Row:
@@ -346,9 +355,7 @@ APIS: tuple[Api, ...] = (
     ),
     Api(
         id="graph_programs",
-        identifiers=frozenset({"placeholder", "placeholder_with_default", "sparse_placeholder", "Session",
-                               "InteractiveSession", "Saver", "MonitoredTrainingSession", "Supervisor",
-                               "import_meta_graph", "Variable", "summary", "get_shape", "compat"}),
+        identifiers=GRAPH_PROGRAM_IDENTIFIERS,
         replacements=(),
         rows=(
         Row(

@@ -104,10 +104,11 @@ TABLE: tuple[Unsupported, ...] = (
       for name, (keras, module) in TF_LAYERS.items()),
 )
 
-#: Names that make a file worth reading for the table (tf2norm.apis' `identifiers`): `contrib`, `rnn_cell`,
-#: tf.layers' functions and `Layer`; its classes (`Dense`, ...) are also Keras 3's, and files that reach
-#: them as `tf.compat.v1.layers.Dense` are read for `compat` (rewriter graph_programs).
-IDENTIFIERS = frozenset({"contrib", "rnn_cell", "Layer"} | {name for name in TF_LAYERS if name.islower()})
+#: Names that make a file worth reading for the table (tf2norm.apis' `identifiers`). tf.layers' names
+#: are Keras' too (`keras.layers.Dense`, `tf.nest.flatten`: reading every Keras file would make
+#: `migrate` several times slower); files reach them as `tf.compat.v1.layers.X` after tf_upgrade_v2,
+#: and are read for `compat` or their other TF1 names (rewriter graph_programs).
+IDENTIFIERS = frozenset({"contrib", "rnn_cell"})
 #: The entries code reaches through IDENTIFIERS (the rewriter's `legacy`).
 REACHED = frozenset(entry.prefix for entry in TABLE if set(entry.prefix.split(".")[1:]) & IDENTIFIERS)
 

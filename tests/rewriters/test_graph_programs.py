@@ -451,3 +451,10 @@ if __name__ == "__main__":
     main()
 """
     assert migrate(output, "compat", EVERY) == (output, [])
+
+
+def test_the_manifest_reads_the_files_this_rewriter_needs():
+    from tf2norm import apis
+    from tf2norm.rewriters import graph_programs
+
+    assert apis.BY_ID["graph_programs"].identifiers == graph_programs.IDENTIFIERS

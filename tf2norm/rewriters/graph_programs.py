@@ -89,8 +89,12 @@ VARIABLE_KEYWORDS = frozenset({"initial_value", "trainable", "validate_shape", "
                                "variable_def", "dtype", "import_scope", "constraint", "synchronization",
                                "aggregation", "shape", "collections", "expected_shape"})
 
-LEGACY = GRAPH_BUILDERS | {"tensorflow.Variable"} | {
-    f"tensorflow.summary.{n}" for n in SUMMARY_V1_ONLY | set(SUMMARY_V1_PARAMS)}
+LEGACY = GRAPH_BUILDERS | {f"tensorflow.summary.{n}" for n in SUMMARY_V1_ONLY - {"merge"}}
+#: What makes a file worth reading (tf2norm.apis' `identifiers`): TF1 graph code's names, TF1-only
+#: summaries, and `compat` (tf_upgrade_v2's `tf.compat.v1.`). Not `Variable`, `summary`, `shape`:
+#: TF2 and Keras code is full of them, and they matter here only in TF1 graph code, which names one of these.
+IDENTIFIERS = frozenset({name.rsplit(".", 1)[1] for name in GRAPH_CODE} | SUMMARY_V1_ONLY | {"compat"}) - {
+    "trainable_variables", "global_variables", "get_default_graph", "merge"}  # Keras and TF2 code use them too
 
 RULES = rules(
     Rule("TF2N701", "{name}: this module builds a TF1 graph, which TF 2 runs eagerly (\"not compatible with eager "
