@@ -31,27 +31,25 @@ TARGETS = ("keras", "compat")
 
 # fixture -> target -> the exact findings, (code, line). TF2N108 is informational: converted, but to the
 # TF1-signature function, because slim layers and functools.partial call batch_norm with TF1 arguments.
-# TF2N701: the models build their graphs in functions and are no program (the runner builds each in a
-# graph of its own); TF2N723: `tensorflow.contrib.slim` is imported (the runner stands in for it).
-G = ("TF2N701",)
+# TF2N723: `tensorflow.contrib.slim` is imported (the runner stands in for it).
 EXPECTED_FINDINGS = {
-    "slim_convnet": {"keras": [("TF2N723", 8), ("TF2N108", 24), (*G, 40)], "compat": [("TF2N723", 8), (*G, 40)]},
-    "contrib_bn_convnet": {"keras": [(*G, 49)], "compat": [(*G, 49)]},
-    "tower_reuse": {"keras": [(*G, 21)], "compat": [(*G, 21)]},
-    "lstm_sequence_model": {"keras": [(*G, 38)], "compat": [(*G, 38)]},
-    "import_styles": {"keras": [("TF2N108", 18), (*G, 39)], "compat": [(*G, 39)]},
-    "model_utils": {"keras": [("TF2N103", 11), (*G, 16)], "compat": [(*G, 16)]},
-    "lookalikes": {"keras": [(*G, 34)], "compat": [(*G, 34)]},
-    "contrib_layer_norm_model": {"keras": [(*G, 38)], "compat": [(*G, 38)]},
+    "slim_convnet": {"keras": [("TF2N723", 8), ("TF2N108", 24)], "compat": [("TF2N723", 8)]},
+    "contrib_bn_convnet": {"keras": [], "compat": []},
+    "tower_reuse": {"keras": [], "compat": []},
+    "lstm_sequence_model": {"keras": [], "compat": []},
+    "import_styles": {"keras": [("TF2N108", 18)], "compat": []},
+    "model_utils": {"keras": [("TF2N103", 11)], "compat": []},
+    "lookalikes": {"keras": [], "compat": []},
+    "contrib_layer_norm_model": {"keras": [], "compat": []},
     "tfa_convnet": {"keras": [], "compat": []},
     "tfa_sequence_model": {"keras": [], "compat": []},
-    "layers_bn_model": {"keras": [(*G, 48)], "compat": [(*G, 48)]},
+    "layers_bn_model": {"keras": [], "compat": []},
     "py2_legacy": {"keras": [("TF2N001", 7)], "compat": [("TF2N001", 7)]},
     "unconvertible": {
         "keras": [("TF2N723", 8), ("TF2N102", 13), ("TF2N010", 17), ("TF2N105", 21), ("TF2N107", 25),
-                  ("TF2N101", 29), ("TF2N104", 33), (*G, 38), ("TF2N106", 39), ("TF2N109", 44), ("TF2N725", 49),
+                  ("TF2N101", 29), ("TF2N104", 33), ("TF2N106", 39), ("TF2N109", 44), ("TF2N725", 49),
                   ("TF2N301", 50), ("TF2N302", 56)],
-        "compat": [("TF2N723", 8), (*G, 38), ("TF2N109", 44), ("TF2N725", 49), ("TF2N301", 50), ("TF2N302", 56)],
+        "compat": [("TF2N723", 8), ("TF2N109", 44), ("TF2N725", 49), ("TF2N301", 50), ("TF2N302", 56)],
     },
 }
 NOT_BUILT = {"py2_legacy": "does not parse", "unconvertible": "keeps the contrib calls it reports",
@@ -63,8 +61,8 @@ NOT_BUILT = {"py2_legacy": "does not parse", "unconvertible": "keeps the contrib
              # tests/replacements/test_tfa_rnn_cells_golden.py.
              "tfa_sequence_model": "TF 2 Keras code, not a TF1 graph"}
 CONVERTED = {"TF2N108"}
-# Reported, and what the runner provides: a graph per model, and a stand-in for slim.
-PROVIDED_BY_THE_RUNNER = {"TF2N701", "TF2N723"}
+# Reported, and what the runner provides: a stand-in for slim.
+PROVIDED_BY_THE_RUNNER = {"TF2N723"}
 
 
 def _buildable(target):
@@ -167,7 +165,7 @@ def test_readme_main_job_command_prints_a_diff_and_writes_nothing():
     headers = sorted(line[len("--- a/"):] for line in done.stdout.splitlines() if line.startswith("--- a/"))
     assert headers == sorted(f"fixtures/legacy/{name}.py" for name in EXPECTED_FINDINGS
                              if name not in UNCHANGED["keras"])
-    assert done.stderr.splitlines()[-1] == "tf2norm: 13 files, 10 would change, 26 findings, 1 failed"
+    assert done.stderr.splitlines()[-1] == "tf2norm: 13 files, 10 would change, 16 findings, 1 failed"
     assert {p: p.read_bytes() for p in FIXTURES.glob("*.py")} == before
 
 

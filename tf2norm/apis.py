@@ -367,8 +367,9 @@ APIS: tuple[Api, ...] = (
             compat='same',
             mapped='graph mode, TF1 ref variables (fed values used, updated values fetched), TF1 summaries, '
                    'TF1 dimensions',
-            reported='TF2N701 a module that builds a graph but is no entry, 702 tf.Variable that cannot be '
-                     'rewritten, 703 tf.summary call that may be TF2 code',
+            reported='TF2N701 a library that builds a graph at import (or saves/restores a Saver outside its '
+                     'graph), 702 tf.Variable that cannot be rewritten, 703 tf.summary call that may be TF2 '
+                     'code',
             kind='—',
             error='—',
         ),

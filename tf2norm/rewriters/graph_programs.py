@@ -13,8 +13,10 @@ top-level `tf.compat.v1.app.run(...)`) gets `tf.compat.v1.disable_eager_executio
 imports: it runs when the program starts and when another module imports it (whose graph then needs
 graph mode too). A `saver.restore(...)` / `saver.save(...)` outside every graph context, of a Saver
 the module builds (even inside one), counts too: it runs eagerly in TF 2. A module that builds a
-graph but is no entry (a library: its graph is built at import or in functions others call) is reported
-(TF2N701): only the program knows whether it runs eagerly.
+graph but is no entry (a library) is reported (TF2N701) where it certainly fails in eager mode: a graph built at
+import, or such a Saver; only the program knows whether it runs eagerly. A library function that
+builds a graph is not reported: it runs in whatever its caller set up (a `with graph.as_default():`
+around the call, or graph mode at the program's entry, which tf2norm adds where it is certain).
 Modules that already choose (`disable_eager_execution`, `disable_v2_behavior`, `enable_eager_execution`,
 `enable_v2_behavior`) are left alone, which also makes a second run change nothing.
 
@@ -178,7 +180,8 @@ def _saver_runs(ctx, refs) -> list[cst.CSTNode]:
     savers = set()
     for node, name in refs:
         call = ctx.names.parents.get(node)
-        if name == "tensorflow.train.Saver" and isinstance(call, cst.Call) and call.func is node:
+        if name == "tensorflow.train.Saver" and isinstance(call, cst.Call) and call.func is node \
+                and _in_own_graph(ctx, node):
             savers.add(_assigned_to(ctx, call))
     savers.discard(None)
     runs: list[cst.CSTNode] = []
@@ -190,14 +193,24 @@ def _saver_runs(ctx, refs) -> list[cst.CSTNode]:
     return runs
 
 
+def _at_import(ctx, node: cst.CSTNode) -> bool:
+    """Does `node` run when the module is imported (not inside a function)?"""
+    return not any(isinstance(a, (cst.FunctionDef, cst.Lambda)) for a in ctx.names.ancestors(node))
+
+
 def _graph_mode(ctx, refs) -> None:
     builders = [node for node, name in refs if name in GRAPH_BUILDERS and not _in_own_graph(ctx, node)]
-    builders += _saver_runs(ctx, refs)
-    if not builders:
+    saver_runs = _saver_runs(ctx, refs)
+    if not builders and not saver_runs:
         return
     anchor = _last_import(ctx) if _is_entry(ctx) else None
     if anchor is None:
-        ctx.report(RULES["TF2N701"], builders[0], name=dotted(builders[0]) or "placeholder")
+        # A library. What it runs at import fails in eager mode whoever imports it; a saver it builds in a
+        # graph of its own but saves or restores outside fails whoever calls it. A function that builds a
+        # graph runs in whatever its caller set up (a graph context, or graph mode at the entry): no finding.
+        certain = [node for node in builders if _at_import(ctx, node)] + saver_runs
+        if certain:
+            ctx.report(RULES["TF2N701"], certain[0], name=dotted(certain[0]) or "placeholder")
         return
 
     def add_the_call(updated):
