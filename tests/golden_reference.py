@@ -15,6 +15,7 @@ written here; no other arithmetic is written here.
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import numpy as np
 
@@ -240,13 +241,18 @@ def _bn_outputs(golden, arrays):
 
 @contextlib.contextmanager
 def _renorm_held_at(r, d):
-    """TF wrapped renorm's r and d in stop_gradient: while differencing, they keep these values."""
-    saved = R.renorm_correction
-    R.renorm_correction = lambda *args, **kwargs: (r, d)
+    """TF wrapped renorm's r and d in stop_gradient: while differencing, they keep these values. Every
+    reference module that calls renorm_correction imported it by name, so each one's is replaced."""
+    modules = [m for name, m in list(sys.modules.items())
+               if name.startswith("tf2norm.reference") and hasattr(m, "renorm_correction")]
+    saved = [(m, m.renorm_correction) for m in modules]
+    for m in modules:
+        m.renorm_correction = lambda *args, **kwargs: (r, d)
     try:
         yield
     finally:
-        R.renorm_correction = saved
+        for m, function in saved:
+            m.renorm_correction = function
 
 
 def _first_step_loss(forward, renorm_of=None):

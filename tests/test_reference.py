@@ -97,7 +97,7 @@ def test_batch_norm_steps_from_tf1s_own_state(path):
 
 
 def test_float32_error_table_matches_the_golden_files():
-    # A regenerated golden needs its errors measured again: `python tests/tolerance.py --write`.
+    # A regenerated golden needs its errors measured again: `python -m tests.tolerance --write`.
     table = tolerance.table()
     assert sorted(table) == sorted(p.stem for p in GOLDEN_PATHS)
     for path in GOLDEN_PATHS:

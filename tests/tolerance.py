@@ -61,7 +61,7 @@ only accepted when it is itself the size of a float32 rounding error of this com
   A gradient of other math (a missing stop_gradient, another loss) is off by O(1).
 
 The measured errors live in fixtures/golden/float32_error.json, written by
-`python tests/tolerance.py --write` (about three minutes: central differences of whole sequences),
+`python -m tests.tolerance --write` (about three minutes: central differences of whole sequences),
 with each golden file's SHA-256 so a regenerated golden cannot keep a stale error (checked by
 test_reference.py); the slow test test_float32_error_table_is_reproducible recomputes every entry.
 """
@@ -234,7 +234,7 @@ def write_table():
         print(f"{path.stem:45s} {len(cases[path.stem]['tf1_error']):3d} arrays", flush=True)
     document = {
         "about": "TF1's own float32 error per golden array: max |golden - tf2norm.reference in float64| "
-                 "(see tests/tolerance.py); written by `python tests/tolerance.py --write`",
+                 "(see tests/tolerance.py); written by `python -m tests.tolerance --write`",
         "cases": cases,
     }
     tmp = TABLE.with_suffix(".json.tmp")
@@ -244,5 +244,5 @@ def write_table():
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/tolerance.py --write   (rewrites fixtures/golden/float32_error.json)")
+        sys.exit("usage: python -m tests.tolerance --write   (rewrites fixtures/golden/float32_error.json)")
     write_table()

@@ -521,6 +521,22 @@ def test_gitignore_patterns():
     assert {case: _ignore.decide(patterns, *case) for case in cases} == cases
 
 
+def test_a_deleted_working_directory_is_a_usage_error(tmp_path):
+    """A shell left in a deleted directory: one line and exit 2, not a traceback, and nothing read."""
+    (tmp_path / "code.py").write_text(LEGACY)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    result = subprocess.run(f"cd {gone} && rmdir {gone} && {sys.executable} -m tf2norm migrate {tmp_path}",
+                            shell=True, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: the current directory no longer exists (deleted while the shell was in it); "
+        "cd to an existing directory and run again")
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "code.py").read_text() == LEGACY
+
+
 def test_python_dash_m_and_the_pre_commit_hook():
     result = subprocess.run([sys.executable, "-m", "tf2norm", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("Usage: tf2norm [OPTIONS] COMMAND [ARGS]...")

@@ -96,6 +96,11 @@ def migrate(paths, target, diff, check, output_format, output_file, line_length,
     if "-" in paths and len(paths) > 1:
         raise click.UsageError("`-` (stdin) cannot be combined with other paths")
     selected = tuple(i for i in (_ids(only) or available) if i not in _ids(skip))
+    try:  # exclusions and report paths are relative to it; every os.path.abspath needs it
+        os.getcwd()
+    except FileNotFoundError:
+        raise click.UsageError("the current directory no longer exists (deleted while the shell was in it); "
+                               "cd to an existing directory and run again") from None
 
     from tf2norm.rewriters import _driver, _files, _report
 
