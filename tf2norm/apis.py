@@ -30,6 +30,17 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from tf2norm import unsupported
+
+#: tf2norm.rewriters.graph_programs.IDENTIFIERS (that module imports LibCST; a test keeps them equal).
+GRAPH_PROGRAM_IDENTIFIERS = frozenset({
+    "placeholder", "placeholder_with_default", "sparse_placeholder", "Session", "InteractiveSession", "Saver",
+    "MonitoredTrainingSession", "Supervisor", "import_meta_graph", "get_variable", "variable_scope",
+    "get_collection", "add_to_collection", "GraphKeys", "global_variables_initializer",
+    "local_variables_initializer", "merge_all", "FileWriter", "get_or_create_global_step", "FileWriterCache",
+    "Summary", "tensor_summary",
+    "get_summary_description", "compat"})
+
 
 @dataclasses.dataclass(frozen=True)
 class Row:
@@ -74,6 +85,8 @@ class Api:
     #: False: it adds no arithmetic of its own (its numbers are the cells' it wraps): no goldens,
     #: no reference module.
     arithmetic: bool = True
+    #: It reviews what the others left (runs after every API without it).
+    reviews_leftovers: bool = False
 
 
 _RNN_CELL_MODULES = frozenset({"contrib", "rnn_cell", "rnn_cell_impl"})
@@ -212,7 +225,7 @@ APIS: tuple[Api, ...] = (
         id="contrib_slim",
         identifiers=frozenset({"contrib"}),
         # tf_slim is the replacement; replacements/contrib_slim.py makes batch_norm and layer_norm its
-        # arg_scope functions.
+        # arg_scope functions (a module of the API with no public name of its own).
         replacements=(),
         rows=(
         Row(
@@ -392,6 +405,50 @@ APIS: tuple[Api, ...] = (
         checkpoints=("bn_lstm",),
         cells=True,
     ),
+    Api(
+        id="graph_programs",
+        identifiers=GRAPH_PROGRAM_IDENTIFIERS,
+        replacements=(),
+        rows=(
+        Row(
+            legacy='TF1 graph programs: `tf.compat.v1.placeholder` / `Session` outside `Graph().as_default()`, '
+                   '`tf.Variable` fed or fetched, `tf.summary.*` TF1 calls, `shape[i].value`',
+            keras='`tf.compat.v1.disable_eager_execution()` after the imports of a program entry (`__main__` or '
+                  '`app.run`); `tf.compat.v1.Variable(..., use_resource=False)`; `tf.compat.v1.summary.*`; '
+                  '`tf.compat.v1.dimension_value(d)`',
+            compat='same',
+            mapped='graph mode, TF1 ref variables (fed values used, updated values fetched), TF1 summaries, '
+                   'TF1 dimensions',
+            reported='TF2N701 a library that builds a graph at import (or saves/restores a Saver outside its '
+                     'graph), 702 tf.Variable that cannot be rewritten, 703 tf.summary call that may be TF2 '
+                     'code',
+            kind='—',
+            error='—',
+        ),
+        ),
+        arithmetic=False,
+    ),
+    Api(
+        id="unsupported_apis",
+        identifiers=unsupported.IDENTIFIERS,
+        replacements=(),
+        rows=(
+        Row(
+            legacy='what cannot run on TF 2.16+/Keras 3 and no rewriter migrates: `tensorflow.contrib.*`, '
+                   '`tf.compat.v1.layers.*`, `tf.compat.v1.nn.rnn_cell.*` (table: `tf2norm/unsupported.py`)',
+            keras='reported with the fix, never rewritten',
+            compat='same',
+            mapped='—',
+            reported='TF2N720 tf.contrib, 721 HParams, 722 contrib regularizers/initializers (tf_slim), 723 '
+                     'slim/framework (tf_slim), 724 seq2seq, 725 contrib.rnn cells, 726 rnn_cell cells, 727 '
+                     'tf.layers',
+            kind='—',
+            error='—',
+        ),
+        ),
+        arithmetic=False,
+        reviews_leftovers=True,
+    ),
 )
 
 BY_ID: dict[str, Api] = {api.id: api for api in APIS}
@@ -418,7 +475,8 @@ def mentions_pattern() -> re.Pattern:
 
 
 def rewriter_order() -> tuple[str, ...]:
-    """The rewriters' ids in the order they run: by id, each after the APIs whose cells it wraps."""
+    """The rewriters' ids in the order they run: by id, each after the APIs whose cells it wraps,
+    and those that review leftovers after all the others."""
     ordered: list[str] = []
 
     def visit(api: Api) -> None:
@@ -430,6 +488,9 @@ def rewriter_order() -> tuple[str, ...]:
                     visit(other)
         ordered.append(api.id)
 
+    for api in sorted(APIS, key=lambda a: a.id):
+        if not api.reviews_leftovers:
+            visit(api)
     for api in sorted(APIS, key=lambda a: a.id):
         visit(api)
     return tuple(ordered)

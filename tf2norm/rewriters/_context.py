@@ -57,6 +57,8 @@ class FileContext:
         self.target = target
         self.line_length = line_length  # None: the file's (see _layout.line_length)
         self.names = Resolver(self.wrapper, modules)
+        #: The module paths an alias assignment may name (`_names.module_paths` of every legacy name).
+        self.module_paths = modules
         self._positions: dict[cst.CSTNode, Mapping[cst.CSTNode, CodeRange]] = {}
         self._line_offsets: dict[cst.CSTNode, int] | None = None
         self.legacy = legacy
@@ -395,6 +397,8 @@ class _Apply(cst.CSTTransformer):
         for change in changes:
             updated = change(updated)
             self._emitted = True
+        if isinstance(updated, cst.FlattenSentinel):
+            self._emitted = False  # whole statements added after this one, written as they are laid out
         if self._emitted and isinstance(updated, cst.SimpleStatementLine):
             # By its small statements: an edit may yet rebuild the line itself (comments moved onto it).
             self.layout.statements.update(id(small) for small in updated.body)

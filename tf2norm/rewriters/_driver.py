@@ -141,7 +141,11 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
             rewriter.plan(ctx)
         ctx.report_ambiguous({legacy_name: name for name, r in selected for legacy_name in r.legacy})
         ctx.rewriter = "apply"
-        output = ctx.apply().bytes
+        migrated = ctx.apply()
+        for name, rewriter in selected:
+            ctx.rewriter = name
+            rewriter.review(ctx, migrated)
+        output = migrated.bytes
         if lost_cr and not output.endswith(b"\r"):
             output += b"\r"
         cst.parse_module(output)  # never hand back a file that does not parse

@@ -37,6 +37,11 @@ class Rewriter(abc.ABC):
     def plan(self, ctx: FileContext) -> None:
         """Record edits (`ctx.edit`) and findings (`ctx.report`) for this file; change nothing."""
 
+    def review(self, ctx: FileContext, migrated: cst.Module) -> None:
+        """After every rewriter's edits are applied (`migrated` is the file's new tree, `ctx.module`
+        itself when nothing changed): report, on the original tree, what the migrated file still holds.
+        Only reports; most rewriters have nothing to review."""
+
     def references(self, ctx: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """(expression, canonical legacy name) for every use of `legacy` that no rewriter handled yet."""
         for node, name in list(ctx.names.references(self.legacy.__contains__)):
