@@ -430,7 +430,7 @@ APIS: tuple[Api, ...] = (
     ),
     Api(
         id="unsupported_apis",
-        identifiers=unsupported.IDENTIFIERS,
+        identifiers=unsupported.IDENTIFIERS | unsupported.LAYER_FUNCTIONS,
         replacements=(),
         rows=(
         Row(

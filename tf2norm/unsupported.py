@@ -109,6 +109,10 @@ TABLE: tuple[Unsupported, ...] = (
 #: `migrate` several times slower); files reach them as `tf.compat.v1.layers.X` after tf_upgrade_v2,
 #: and are read for `compat` or their other TF1 names (rewriter graph_programs).
 IDENTIFIERS = frozenset({"contrib", "rnn_cell"})
+#: tf.layers' functions (lower case: Keras 3 has only the classes) make a file worth reading too, so a
+#: file whose only TF1 use is `tf.layers.dense(...)` (tf_upgrade_v2 leaves some, BLOCKERS L3) is reported.
+#: tf.layers' classes share Keras' names and do not.
+LAYER_FUNCTIONS = frozenset(name for name in TF_LAYERS if name[0].islower())
 #: The entries code reaches through IDENTIFIERS (the rewriter's `legacy`).
 REACHED = frozenset(entry.prefix for entry in TABLE if set(entry.prefix.split(".")[1:]) & IDENTIFIERS)
 

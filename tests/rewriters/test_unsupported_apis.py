@@ -86,6 +86,18 @@ def test_every_kind_of_unmigratable_reference_is_reported_with_its_fix(target):
     )
 
 
+def test_a_file_whose_only_tf1_use_is_a_tf_layers_function_is_read_and_reported():
+    _reported(
+        """\
+        import tensorflow as tf
+        h = tf.layers.dense(x, 3)
+        """,
+        [("TF2N727", 2, 5, f"tf.layers.dense: {_KERAS3}",
+          "keras.layers.Dense(...)(x) (Keras names: convert the checkpoint); to keep TF1's variable names in "
+          "graph code: tensorflow.python.keras.legacy_tf_layers.core.dense (what tf_slim uses)")],
+    )
+
+
 def test_an_import_is_reported_once_and_the_names_it_binds_are_not():
     _reported(
         """\
