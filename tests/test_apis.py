@@ -119,7 +119,9 @@ def test_every_golden_belongs_to_exactly_one_api():
 @pytest.mark.parametrize("api", apis.APIS, ids=API_IDS)
 def test_an_api_with_arithmetic_has_goldens_and_their_generators(api):
     if not api.arithmetic:
-        assert not api.goldens and not api.generators
+        # No goldens; a generator may record behaviour (contrib_hparams: TF 1.15's values and errors).
+        assert not api.goldens
+        assert all((ROOT / generator).is_file() for generator in api.generators)
         return
     assert api.goldens and api.generators
     assert (ROOT / "tf2norm" / "reference" / f"{api.id}.py").is_file(), f"no NumPy reference for {api.id}"

@@ -258,9 +258,9 @@ def test_list_rewriters():
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert [line for line in lines if not line.startswith(" ")] == [
-        "contrib_batch_norm", "contrib_layer_norm", "contrib_slim", "graph_programs", "hand_rolled_bn_lstm",
-        "hand_rolled_layer_norm_gru", "layer_norm_basic_lstm_cell", "layers_batch_normalization", "tf1_rnn_cells",
-        "rnn_cell_wrappers", "tfa_normalization", "tfa_rnn_cells", "unsupported_apis",
+        "contrib_batch_norm", "contrib_hparams", "contrib_layer_norm", "contrib_slim", "graph_programs",
+        "hand_rolled_bn_lstm", "hand_rolled_layer_norm_gru", "layer_norm_basic_lstm_cell", "layers_batch_normalization",
+        "tf1_rnn_cells", "rnn_cell_wrappers", "tfa_normalization", "tfa_rnn_cells", "unsupported_apis",
         "(every rewriter, and files that cannot be processed)"]
     assert "    TF2N001  cannot parse: {reason}" in lines
     assert "    TF2N104  batch_norm: {reason}; Keras layers share weights by object, not by variable scope; " \
@@ -361,15 +361,15 @@ def test_help_never_imports_tensorflow(args):
 
 def test_check_exits_1_on_a_file_whose_only_legacy_call_cannot_be_migrated(tmp_path):
     # Nothing to rewrite, but the file cannot run on TF 2.16+: --check must not pass it.
-    path = tmp_path / "hparams.py"
-    source = "import tensorflow as tf\n\nhps = tf.contrib.training.HParams(lr=0.1)\n"
+    path = tmp_path / "batches.py"
+    source = "import tensorflow as tf\n\nq = tf.contrib.training.bucket_by_sequence_length(n, x, 8, [4], [2, 2])\n"
     path.write_text(source)
     result = run("--check", str(path))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        f"{path}:3:7: TF2N721 tf.contrib.training.HParams: tf.contrib was removed in TensorFlow 2.0; TF 2 has no "
-        "HParams (fix: define the hyperparameters in a small class of your own (attributes, values(), parse() "
-        "as used), e.g. a dataclass)",
+        f"{path}:3:5: TF2N720 tf.contrib.training.bucket_by_sequence_length: tf.contrib was removed in TensorFlow "
+        "2.0 (fix: replace it with its successor (tf.compat.v1, tf_slim, or a maintained package), or keep this "
+        "program on TF 1.15)",
         "tf2norm: 1 file, 0 would change, 1 finding, 0 failed",
     ]
     assert path.read_text() == source

@@ -429,6 +429,27 @@ APIS: tuple[Api, ...] = (
         arithmetic=False,
     ),
     Api(
+        id="contrib_hparams",
+        identifiers=frozenset({"HParams"}),
+        replacements=("HParams",),
+        rows=(
+        Row(
+            legacy='`tf.contrib.training.HParams` (also `from tensorflow.contrib.training import HParams`, '
+                   'aliases)',
+            keras="`HParams(...)`, same arguments: TF 1.15's class in pure Python",
+            compat='same',
+            mapped='constructor keywords, attributes, `values`, `parse` (TF1\'s rules and errors), '
+                   '`override_from_dict`, `set_hparam`, `add_hparam`, `del_hparam`, `get`, `to_json`, '
+                   '`parse_json`',
+            reported='TF2N750 `hparam_def=` (an HParamDef protocol buffer), left unchanged',
+            kind='—',
+            error='— (no arithmetic: 25 cases of TF 1.15\'s values, types, strings and error messages, exact)',
+        ),
+        ),
+        generators=("fixtures/tf1/contrib_hparams.py",),
+        arithmetic=False,
+    ),
+    Api(
         id="unsupported_apis",
         identifiers=unsupported.IDENTIFIERS | unsupported.LAYER_FUNCTIONS,
         replacements=(),

@@ -71,8 +71,8 @@ TABLE: tuple[Unsupported, ...] = (
                 "replace it with its successor (tf.compat.v1, tf_slim, or a maintained package), or keep this "
                 "program on TF 1.15"),
     Unsupported("tensorflow.contrib.training.HParams", "TF2N721", _CONTRIB + "; TF 2 has no HParams",
-                "define the hyperparameters in a small class of your own (attributes, values(), parse() as "
-                "used), e.g. a dataclass"),
+                "tf2norm.replacements.HParams: TF 1.15's class, same arguments (rewriter contrib_hparams "
+                "writes it)"),
     *(Unsupported(f"tensorflow.contrib.layers.{name}", "TF2N722", _CONTRIB,
                   f"tf_slim.{name} (pip install tf-slim): contrib's function, same arguments")
       for name in ("l1_regularizer", "l2_regularizer", "l1_l2_regularizer", "sum_regularizer",

@@ -48,8 +48,7 @@ def test_every_kind_of_unmigratable_reference_is_reported_with_its_fix(target):
         """,
         [
             ("TF2N721", 2, 41, f"tensorflow.contrib.training.HParams: {_CONTRIB}; TF 2 has no HParams",
-             "define the hyperparameters in a small class of your own (attributes, values(), parse() as used), "
-             "e.g. a dataclass"),
+             "tf2norm.replacements.HParams: TF 1.15's class, same arguments (rewriter contrib_hparams writes it)"),
             ("TF2N724", 3, 32, f"tensorflow.contrib.seq2seq: {_CONTRIB}; TF 2.16+/Keras 3 has no seq2seq "
              "(tensorflow_addons.seq2seq needs TF <= 2.15 with Keras 2)",
              "rewrite the decoder with keras.layers.RNN or tf.while_loop, or delete it if unused; or keep this "
@@ -59,8 +58,7 @@ def test_every_kind_of_unmigratable_reference_is_reported_with_its_fix(target):
             ("TF2N722", 5, 64, f"tf.contrib.layers.sum_regularizer: {_CONTRIB}",
              "tf_slim.sum_regularizer (pip install tf-slim): contrib's function, same arguments"),
             ("TF2N721", 6, 7, f"tf.contrib.training.HParams: {_CONTRIB}; TF 2 has no HParams",
-             "define the hyperparameters in a small class of your own (attributes, values(), parse() as used), "
-             "e.g. a dataclass"),
+             "tf2norm.replacements.HParams: TF 1.15's class, same arguments (rewriter contrib_hparams writes it)"),
             ("TF2N727", 7, 5, f"tf.compat.v1.layers.dense: {_KERAS3}",
              "keras.layers.Dense(...)(x) (Keras names: convert the checkpoint); to keep TF1's variable names in "
              "graph code: tensorflow.python.keras.legacy_tf_layers.core.dense (what tf_slim uses)"),
@@ -242,7 +240,6 @@ def test_only_this_rewriter_still_reports():
         hps = tf.contrib.training.HParams(lr=0.1)
         """,
         [("TF2N721", 2, 7, f"tf.contrib.training.HParams: {_CONTRIB}; TF 2 has no HParams",
-          "define the hyperparameters in a small class of your own (attributes, values(), parse() as used), "
-          "e.g. a dataclass")],
+          "tf2norm.replacements.HParams: TF 1.15's class, same arguments (rewriter contrib_hparams writes it)")],
         only=ONLY,
     )
