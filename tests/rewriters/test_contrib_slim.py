@@ -128,7 +128,7 @@ LOOKALIKES = {
     "a shadowed tf": "def f(tf, x):\n    return tf.contrib.slim.conv2d(x, 8, [3, 3])\n",
     "already tf_slim": "import tf_slim as slim\nnet = slim.conv2d(x, 8, [3, 3])\n",
     "a local arg_scope": "def arg_scope(ops, **kw):\n    return ops\n\nwith arg_scope([f], a=1):\n    pass\n",
-    "another contrib module": "from tensorflow.contrib import training\nh = training.HParams(a=1)\n",
+    "another contrib module": "from tensorflow.contrib import seq2seq\nd = seq2seq.BasicDecoder(cell, helper, state)\n",
     "a relative slim": "from . import slim\nnet = slim.conv2d(x, 8, [3, 3])\n",
 }
 
