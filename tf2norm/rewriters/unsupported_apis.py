@@ -5,8 +5,8 @@ So that `tf2norm migrate --check` never passes a file that cannot run, every ref
 file still holds to a module path of `tf2norm.unsupported.TABLE` is reported at its place in the
 file as it was read, with the table's one-line fix:
 
-* an import of such a path (`import tensorflow.contrib.slim as slim`, `from tensorflow.contrib.training
-  import HParams`), once, at the import: the import itself fails; the names it binds are not reported
+* an import of such a path (`import tensorflow.contrib.slim as slim`, `from tensorflow.contrib.seq2seq
+  import BasicDecoder`), once, at the import: the import itself fails; the names it binds are not reported
   again. An import inside `try:` with an `except ImportError` (or broader) handler is the program's
   own fallback and is not reported;
 * every other use spelled from TensorFlow (`tf.contrib.layers.l2_regularizer`, `tf.compat.v1.layers.dense`,
