@@ -98,6 +98,9 @@ def dotted_names(source: str) -> set:
 # graph mode with TF2 control flow and resource variables), or after
 # tf.compat.v1.disable_v2_behavior() as TF's migration guide has TF1 programs do.
 MODES = {"tf2_defaults": (), "v2_behavior_disabled": ("--disable-v2-behavior",)}
+# Whole migrated programs, run in subprocesses (about a minute for the module): slow, as README says.
+pytestmark = pytest.mark.slow
+
 CASES = [(name, mode) for name in PROGRAMS for mode in MODES]
 
 
