@@ -40,10 +40,14 @@ def test_the_fixes_of_tf_layers_name_what_exists(name):
     assert callable(getattr(legacy, name))
 
 
-def test_the_cells_fixes_name_keras_3_classes():
-    for keras_name in unsupported.TF1_CELLS.values():
-        if keras_name.startswith("keras.layers."):
-            assert hasattr(keras.layers, keras_name.split(".")[-1]), keras_name
+def test_the_cells_fixes_name_tf2norms_replacements():
+    from tf2norm import replacements
+
+    for entry in unsupported.TABLE:
+        if entry.prefix.rsplit(".", 1)[1] in unsupported.TF1_CELLS:
+            named = entry.fix.split(":")[0].split(" ")[-1]  # "tf2norm.replacements.X: ..." / "derive from ...: ..."
+            assert named.startswith("tf2norm.replacements."), entry
+            assert hasattr(replacements, named.rsplit(".", 1)[1]), entry
 
 
 def test_the_tf_slim_fixes_name_what_tf_slim_has():

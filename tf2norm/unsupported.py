@@ -51,20 +51,26 @@ TF_LAYERS = {
     "Layer": ("Layer", "base"),
 }
 
-#: TF1's RNN cells (`tf.compat.v1.nn.rnn_cell`, `tf.contrib.rnn`) and the Keras 3 cell nearest to each.
-TF1_CELLS = {
-    "BasicRNNCell": "keras.layers.SimpleRNNCell", "BasicLSTMCell": "keras.layers.LSTMCell",
-    "LSTMCell": "keras.layers.LSTMCell", "GRUCell": "keras.layers.GRUCell",
-    "MultiRNNCell": "keras.layers.StackedRNNCells", "LSTMStateTuple": "a (c, h) tuple",
-    "DropoutWrapper": "the Keras cell's dropout=/recurrent_dropout=", "RNNCell": "keras.layers.Layer",
-    "LayerRNNCell": "keras.layers.Layer", "ResidualWrapper": "a Keras cell that adds its input",
-    "DeviceWrapper": "tf.device around the Keras layer",
-}
+#: TF1's RNN cells, wrappers and state tuple (`tf.compat.v1.nn.rnn_cell`, `tf.contrib.rnn`). Each has a
+#: tf2norm replacement of the same name (bases: tf2norm's RNNCell), which the rewriters tf1_rnn_cells and
+#: rnn_cell_wrappers write; the table reports one only where those rewriters did not run (--skip/--only).
+TF1_CELLS = ("BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell", "LSTMStateTuple",
+             "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "RNNCell", "LayerRNNCell")
+_BASES = ("RNNCell", "LayerRNNCell")
 
-_BASE_FIX = ("a hand-written cell: derive from keras.layers.Layer with state_size and call(inputs, states) and run it "
-             "in keras.layers.RNN (Keras names: convert the checkpoint)")
-_CELL_FIX = ("no TF 2.16+ equivalent keeps TF1's variables: rebuild it with {keras} in keras.layers.RNN "
-             "(Keras names: convert the checkpoint), or keep this program on TF <= 2.15 with tf_keras")
+_BASE_FIX = ("derive from tf2norm.replacements.RNNCell: TF1's variable scoping and zero_state, so the cell's "
+             "get_variable code runs unchanged (rewriter tf1_rnn_cells writes it)")
+_CELL_FIX = ("tf2norm.replacements.{name}: TF1's {name}, same arguments and variable names (rewriters "
+             "tf1_rnn_cells and rnn_cell_wrappers write it)")
+#: contrib.rnn's other cells (tf1_rnn_cells reports the known ones with a fix of their own, TF2N312).
+_OTHER_CELL_FIX = ("no TF 2.16+ equivalent keeps TF1's variables: port it onto tf2norm.replacements.RNNCell, or "
+                   "rebuild it with the nearest Keras cell in keras.layers.RNN (Keras names: convert the "
+                   "checkpoint), or keep this program on TF <= 2.15 with tf_keras")
+
+
+def _cell_fix(name: str) -> str:
+    return _BASE_FIX if name in _BASES else _CELL_FIX.format(name=name)
+
 
 TABLE: tuple[Unsupported, ...] = (
     Unsupported("tensorflow.contrib", "TF2N720", _CONTRIB,
@@ -87,16 +93,11 @@ TABLE: tuple[Unsupported, ...] = (
                 "(tensorflow_addons.seq2seq needs TF <= 2.15 with Keras 2)",
                 "rewrite the decoder with keras.layers.RNN or tf.while_loop, or delete it if unused; or keep this "
                 "program on TF <= 2.15 with tensorflow-addons"),
-    Unsupported("tensorflow.contrib.rnn", "TF2N725", _CONTRIB,
-                _CELL_FIX.format(keras="the nearest Keras cell (keras.layers.LSTMCell, GRUCell, ...)")),
+    Unsupported("tensorflow.contrib.rnn", "TF2N725", _CONTRIB, _OTHER_CELL_FIX),
     Unsupported("tensorflow.contrib.cudnn_rnn", "TF2N725", _CONTRIB,
                 "keras.layers.LSTM / GRU (cuDNN kernels on a GPU; Keras names: convert the checkpoint)"),
-    *(Unsupported(f"tensorflow.contrib.rnn.{name}", "TF2N725", _CONTRIB,
-                  _BASE_FIX if name in ("RNNCell", "LayerRNNCell") else _CELL_FIX.format(keras=keras))
-      for name, keras in TF1_CELLS.items()),
-    *(Unsupported(f"tensorflow.nn.rnn_cell.{name}", "TF2N726", _KERAS3,
-                  _BASE_FIX if name in ("RNNCell", "LayerRNNCell") else _CELL_FIX.format(keras=keras))
-      for name, keras in TF1_CELLS.items()),
+    *(Unsupported(f"tensorflow.contrib.rnn.{name}", "TF2N725", _CONTRIB, _cell_fix(name)) for name in TF1_CELLS),
+    *(Unsupported(f"tensorflow.nn.rnn_cell.{name}", "TF2N726", _KERAS3, _cell_fix(name)) for name in TF1_CELLS),
     *(Unsupported(f"tensorflow.layers.{name}", "TF2N727", _KERAS3,
                   f"{'derive from keras.layers.Layer' if name == 'Layer' else f'keras.layers.{keras}(...)(x)'} "
                   f"(Keras names: convert the checkpoint); to keep TF1's variable names in graph code: "

@@ -9,8 +9,9 @@ EVERY = tuple(rewriters.available())
 ONLY = ("unsupported_apis",)
 _CONTRIB = "tf.contrib was removed in TensorFlow 2.0"
 _KERAS3 = 'removed from TensorFlow 2.16+ with Keras 3 ("not available with Keras 3")'
-_CELL = ("no TF 2.16+ equivalent keeps TF1's variables: rebuild it with {} in keras.layers.RNN (Keras names: "
-         "convert the checkpoint), or keep this program on TF <= 2.15 with tf_keras")
+_OTHER_CELL = ("no TF 2.16+ equivalent keeps TF1's variables: port it onto tf2norm.replacements.RNNCell, or rebuild "
+               "it with the nearest Keras cell in keras.layers.RNN (Keras names: convert the checkpoint), or keep "
+               "this program on TF <= 2.15 with tf_keras")
 
 
 def _reported(source, findings, target="keras", only=EVERY):
@@ -66,7 +67,7 @@ def test_every_kind_of_unmigratable_reference_is_reported_with_its_fix(target):
              "keras.layers.MaxPooling2D(...)(x) (Keras names: convert the checkpoint); to keep TF1's variable names "
              "in graph code: tensorflow.python.keras.legacy_tf_layers.pooling.max_pooling2d (what tf_slim uses)"),
             ("TF2N725", 9, 8, f"tf.contrib.rnn.LSTMBlockCell: {_CONTRIB}",
-             _CELL.format("the nearest Keras cell (keras.layers.LSTMCell, GRUCell, ...)")),
+             _OTHER_CELL),
             ("TF2N720", 10, 9, f"tf.contrib.opt.LazyAdamOptimizer: {_CONTRIB}",
              "replace it with its successor (tf.compat.v1, tf_slim, or a maintained package), or keep this program "
              "on TF 1.15"),
@@ -74,8 +75,8 @@ def test_every_kind_of_unmigratable_reference_is_reported_with_its_fix(target):
              "derive from keras.layers.Layer (Keras names: convert the checkpoint); to keep TF1's variable names in "
              "graph code: tensorflow.python.keras.legacy_tf_layers.base.Layer (what tf_slim uses)"),
             ("TF2N726", 17, 12, f"tf.compat.v1.nn.rnn_cell.RNNCell: {_KERAS3}",
-             "a hand-written cell: derive from keras.layers.Layer with state_size and call(inputs, states) and run "
-             "it in keras.layers.RNN (Keras names: convert the checkpoint)"),
+             "derive from tf2norm.replacements.RNNCell: TF1's variable scoping and zero_state, so the cell's "
+             "get_variable code runs unchanged (rewriter tf1_rnn_cells writes it)"),
         ],
         target=target,
         # The table alone: with every rewriter the block cell is tf1_rnn_cells' TF2N312 and the RNNCell
