@@ -12,7 +12,8 @@ from libcst.metadata import ImportAssignment
 
 from tf2norm.rewriters._names import canonical
 
-_MODULES = (
+#: Modules TF1 code reaches the core cells through (`tensorflow.compat.v1.` spellings fold onto these).
+MODULES = (
     "tensorflow.nn.rnn_cell",
     "tensorflow.contrib.rnn",
     "tensorflow.python.ops.rnn_cell_impl",
@@ -21,7 +22,7 @@ _MODULES = (
     "tensorflow.contrib.rnn.python.ops.core_rnn_cell_impl",
 )
 #: The TF1 classes a hand-rolled RNN cell derives from.
-BASES = frozenset(f"{m}.{c}" for m in _MODULES for c in ("RNNCell", "LayerRNNCell", "GRUCell"))
+BASES = frozenset(f"{m}.{c}" for m in MODULES for c in ("RNNCell", "LayerRNNCell", "GRUCell"))
 # How many classes of the file are followed from a class to its TF1 base.
 _MAX_DEPTH = 5
 

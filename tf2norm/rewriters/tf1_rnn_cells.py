@@ -29,16 +29,8 @@ from tf2norm.rewriters._class_swap import ClassSwap, ClassSwapRewriter, Swap
 from tf2norm.rewriters._findings import Rule, rules
 from tf2norm.rewriters._names import canonical
 from tf2norm.rewriters._signature import code, is_literal
+from tf2norm.rewriters._tf1_cells import MODULES
 
-#: Modules TF1 code reaches the core cells through (`tensorflow.compat.v1.` spellings fold onto these).
-MODULES = (
-    "tensorflow.nn.rnn_cell",
-    "tensorflow.contrib.rnn",
-    "tensorflow.python.ops.rnn_cell_impl",
-    "tensorflow.python.ops.rnn_cell",
-    "tensorflow.contrib.rnn.python.ops.core_rnn_cell",
-    "tensorflow.contrib.rnn.python.ops.core_rnn_cell_impl",
-)
 # TF 1.15's constructors (the replacements take the same); all also took Keras base-layer **kwargs.
 SIGNATURES = {
     "BasicRNNCell": ("num_units", "activation", "reuse", "name", "dtype"),
