@@ -173,7 +173,9 @@ APIS: tuple[Api, ...] = (
     Api(
         id="tf1_rnn_cells",
         identifiers=_RNN_CELL_MODULES,
-        replacements=("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell"),
+        replacements=("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "LSTMBlockCell", "GRUBlockCell",
+                      "GRUBlockCellV2", "CudnnCompatibleLSTMCell", "CudnnCompatibleGRUCell"),
+        modules=("contrib_rnn_cells",),
         rows=(
         Row(
             legacy='`BasicRNNCell`, `BasicLSTMCell`, `LSTMCell`, `GRUCell` of `tf.nn.rnn_cell` / '

@@ -4,7 +4,8 @@
   cells creating exactly TF1's variables under TF1's names, loaded by name; outputs, final states and
   gradients;
 * eager: the same TF1-style calls executed eagerly with the cells' Keras weights;
-* saver: the TF1 `Saver` checkpoint of `tf1cell_saver_stack` restored unchanged.
+* saver: the TF1 `Saver` checkpoints of `tf1cell_saver_stack` (core cells) and `tf1cell_contrib_saver_stack`
+  (contrib's block and Cudnn-compatible cells) restored unchanged.
 
 Every comparison goes through `_assert_close`: the bound tests/tolerance.py derives for each golden
 array (from TF1's own float32 error, measured against the float64 replay of tf2norm.reference's
@@ -34,6 +35,7 @@ from tf2norm import replacements as R
 
 ROOT = Path(__file__).resolve().parents[2]
 SAVER = str(ROOT / "fixtures" / "saver" / "tf1_rnn_cells" / "model.ckpt")
+CONTRIB_SAVER = str(ROOT / "fixtures" / "saver" / "contrib_rnn_cells" / "model.ckpt")
 SEEDED = Golden(ROOT / "fixtures" / "saver" / "tf1_rnn_cells" / "dropout_seeded.npz")
 SEEDED_ATOL = 2e-6
 SEEDED_GRAD_RTOL = 2e-5
@@ -171,10 +173,12 @@ def test_graph_mode_matches_tf1(name):
         _assert_close(golden, "grad:" + target, value)
 
 
-def test_tf1_saver_checkpoint_restores_unchanged():
-    golden = GOLDEN["tf1cell_saver_stack"]
-    names, out, state, _ = _graph(golden, restore=SAVER)
-    reader = tf.train.load_checkpoint(SAVER)
+@pytest.mark.parametrize(("case", "checkpoint"), [("tf1cell_saver_stack", SAVER),
+                                                  ("tf1cell_contrib_saver_stack", CONTRIB_SAVER)])
+def test_tf1_saver_checkpoint_restores_unchanged(case, checkpoint):
+    golden = GOLDEN[case]
+    names, out, state, _ = _graph(golden, restore=checkpoint)
+    reader = tf.train.load_checkpoint(checkpoint)
     assert sorted(reader.get_variable_to_shape_map()) == sorted(names)
     _assert_outputs(golden, out, state)
 

@@ -17,6 +17,13 @@ from tf2norm.replacements.batch_normalization import BatchNormalization
 from tf2norm.replacements.contrib_batch_norm import batch_norm
 from tf2norm.replacements.contrib_hparams import HParams
 from tf2norm.replacements.contrib_layer_norm import LayerNorm, layer_norm
+from tf2norm.replacements.contrib_rnn_cells import (
+    CudnnCompatibleGRUCell,
+    CudnnCompatibleLSTMCell,
+    GRUBlockCell,
+    GRUBlockCellV2,
+    LSTMBlockCell,
+)
 from tf2norm.replacements.hand_rolled_bn_lstm import BatchNormLSTMCell
 from tf2norm.replacements.hand_rolled_layer_norm_gru import LayerNormGRUCell
 from tf2norm.replacements.layer_norm_basic_lstm import LayerNormBasicLSTM
@@ -69,6 +76,11 @@ __all__ = [
     "BasicLSTMCell",
     "LSTMCell",
     "GRUCell",
+    "LSTMBlockCell",
+    "GRUBlockCell",
+    "GRUBlockCellV2",
+    "CudnnCompatibleLSTMCell",
+    "CudnnCompatibleGRUCell",
     "scoped_layer",
     "clear_scoped_layers",
     "LayerNormLSTMCell",
