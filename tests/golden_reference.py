@@ -654,6 +654,8 @@ def _tf1cell_outputs(golden, arrays, clip=None):
     from tf2norm.reference import tf1_rnn_cells as cells
 
     cfg = golden.config
+    if cfg["rnn"].startswith("stack_bidirectional"):
+        return _tf1cell_stack_outputs(golden, arrays, clip)
     stacked = len(cfg["cells"]) > 1
     layers, weights = [], []
     for i, spec in enumerate(cfg["cells"]):
@@ -692,6 +694,30 @@ def _differenced(loss, inputs_key="in:inputs"):
 
 def _convnet_loss(golden, arrays):
     return float(np.sum(_tfa_convnet_outputs(golden, arrays)["out:outputs"] * arrays["in:loss_weights"]))
+
+
+def _tf1cell_stack_outputs(golden, arrays, clip=None):
+    """contrib's stack_bidirectional_(dynamic_)rnn cases: the forward then the backward layers' final states."""
+    from tf2norm.reference import tf1_rnn_cells as cells
+
+    cfg = golden.config
+    inner = "" if cfg["rnn"] == "stack_bidirectional_static" else "bidirectional_rnn/"
+
+    def layers(specs, direction):
+        built = []
+        for i, spec in enumerate(specs):
+            scope = spec["kwargs"].get("name") or _TF1CELL_SCOPES[spec["class"]]
+            weights = _cell_weights(arrays, f"stack_bidirectional_rnn/cell_{i}/{inner}{direction}/", scope)
+            step, zero, concatenated = _tf1cell_layer(spec, weights, cfg["batch"], clip)
+            assert not concatenated, spec
+            built.append((step, zero, weights))
+        return built
+
+    outputs, states_fw, states_bw = cells.stack_bidirectional_rnn(
+        arrays["in:inputs"], layers(cfg["cells"], "fw"), layers(cfg["cells_bw"], "bw"),
+        sequence_length=arrays.get("in:sequence_length"))
+    flat = [s for state in states_fw + states_bw for s in state]
+    return {"out:outputs": outputs, **{f"out:state_{i}": s for i, s in enumerate(flat)}}
 
 
 def _tf1cell_gradients(golden, keys):

@@ -1,6 +1,7 @@
 """TF1's core cells and wrappers against real TF 1.15 (fixtures/golden/tf1cell_*.npz, fixtures/tf1/tf1_rnn_cells.py).
 
-* graph: tf.compat.v1 graph code (`dynamic_rnn`, `static_rnn`, MultiRNNCell and the wrappers), the
+* graph: tf.compat.v1 graph code (`dynamic_rnn`, `static_rnn`, MultiRNNCell and the wrappers, contrib's
+  `stack_bidirectional_dynamic_rnn` / `stack_bidirectional_rnn` as tf2norm's functions), the
   cells creating exactly TF1's variables under TF1's names, loaded by name; outputs, final states and
   gradients;
 * eager: the same TF1-style calls executed eagerly with the cells' Keras weights;
@@ -113,8 +114,24 @@ def _make_cell(spec):
     return cell
 
 
+def _run_stack(cfg, inputs, sequence_length):
+    """contrib's stack_bidirectional_(dynamic_)rnn, as tf2norm's: (outputs, forward then backward final states)."""
+    cells_fw = [_make_cell(spec) for spec in cfg["cells"]]
+    cells_bw = [_make_cell(spec) for spec in cfg["cells_bw"]]
+    if cfg["rnn"] == "stack_bidirectional_static":
+        outputs, states_fw, states_bw = R.stack_bidirectional_rnn(
+            cells_fw, cells_bw, tf.unstack(inputs, axis=1), sequence_length=sequence_length, dtype=tf.float32)
+        outputs = tf.stack(outputs, axis=1)
+    else:
+        outputs, states_fw, states_bw = R.stack_bidirectional_dynamic_rnn(
+            cells_fw, cells_bw, inputs, sequence_length=sequence_length, dtype=tf.float32)
+    return outputs, tf.nest.flatten((states_fw, states_bw)), cells_fw + cells_bw
+
+
 def _run(cfg, inputs, sequence_length, cells=None):
     """What the TF1 program did, with tf2norm's classes: (outputs, flat final state, leaf cells)."""
+    if cfg["rnn"].startswith("stack_bidirectional"):
+        return _run_stack(cfg, inputs, sequence_length)
     cells = cells if cells is not None else [_make_cell(spec) for spec in cfg["cells"]]
     cell = cells[0] if len(cells) == 1 else R.MultiRNNCell(cells)
     if cfg["rnn"] == "static":
@@ -191,7 +208,7 @@ def _keras_weights(cell):
 
 
 EAGER = [n for n in IDS if not any(s["class"] in HAND_WRITTEN for s in GOLDEN[n].config["cells"])
-         and GOLDEN[n].config["graph_seed"] is None]
+         and GOLDEN[n].config["graph_seed"] is None and not GOLDEN[n].config["rnn"].startswith("stack_bidirectional")]
 
 
 @pytest.mark.parametrize("name", EAGER)

@@ -217,3 +217,23 @@ def dynamic_rnn(inputs, steps, states, weights, sequence_length=None):
             states = [tuple(np.where(live, n, o).astype(F32) for n, o in zip(new, old))
                       for new, old in zip(new_states, states)]
     return np.stack(outputs, axis=1), states
+
+
+def stack_bidirectional_rnn(inputs, layers_fw, layers_bw, sequence_length=None):
+    """contrib's ``stack_bidirectional_dynamic_rnn`` (and the static one: the same numbers) over layers of
+    ``(step, zero state, weights)``: each layer runs its forward cell over the sequence and its backward
+    cell over the sequence reversed within each length (``reverse_sequence``), reversing its outputs back,
+    and the two outputs concatenated are the next layer's input. Returns ``(outputs, final states of the
+    forward layers, final states of the backward layers)``."""
+    from tf2norm.reference._common import _reverse_sequence
+
+    x = _f32(inputs)
+    states_fw, states_bw = [], []
+    for (step_fw, zero_fw, w_fw), (step_bw, zero_bw, w_bw) in zip(layers_fw, layers_bw):
+        out_fw, (state_fw,) = dynamic_rnn(x, [step_fw], [zero_fw], [w_fw], sequence_length)
+        out_bw, (state_bw,) = dynamic_rnn(_reverse_sequence(x, sequence_length), [step_bw], [zero_bw], [w_bw],
+                                          sequence_length)
+        x = np.concatenate([out_fw, _reverse_sequence(out_bw, sequence_length)], axis=2)
+        states_fw.append(state_fw)
+        states_bw.append(state_bw)
+    return x, states_fw, states_bw

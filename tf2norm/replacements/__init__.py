@@ -17,6 +17,10 @@ from tf2norm.replacements.batch_normalization import BatchNormalization
 from tf2norm.replacements.contrib_batch_norm import batch_norm
 from tf2norm.replacements.contrib_hparams import HParams
 from tf2norm.replacements.contrib_layer_norm import LayerNorm, layer_norm
+from tf2norm.replacements.contrib_stack_bidirectional_rnn import (
+    stack_bidirectional_dynamic_rnn,
+    stack_bidirectional_rnn,
+)
 from tf2norm.replacements.contrib_rnn_cells import (
     CudnnCompatibleGRUCell,
     CudnnCompatibleLSTMCell,
@@ -81,6 +85,8 @@ __all__ = [
     "GRUBlockCellV2",
     "CudnnCompatibleLSTMCell",
     "CudnnCompatibleGRUCell",
+    "stack_bidirectional_dynamic_rnn",
+    "stack_bidirectional_rnn",
     "scoped_layer",
     "clear_scoped_layers",
     "LayerNormLSTMCell",
