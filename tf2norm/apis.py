@@ -173,8 +173,8 @@ APIS: tuple[Api, ...] = (
     Api(
         id="tf1_rnn_cells",
         identifiers=_RNN_CELL_MODULES,
-        replacements=("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "LSTMBlockCell", "GRUBlockCell",
-                      "GRUBlockCellV2", "CudnnCompatibleLSTMCell", "CudnnCompatibleGRUCell"),
+        replacements=("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "LSTMBlockCell",
+                      "GRUBlockCell", "GRUBlockCellV2", "CudnnCompatibleLSTMCell", "CudnnCompatibleGRUCell"),
         modules=("contrib_rnn_cells",),
         rows=(
         Row(

@@ -126,7 +126,7 @@ PENALTY_ATOL = 17 * 2.0 ** -23 * 3
 
 
 def test_tf_slims_regularizers_compute_tf1s_penalties_under_tf1s_op_names(graph):
-    w, v = tf.constant(_W), tf.constant(_V)
+    w = tf.constant(_W)
     penalties = {
         "l1": tf_slim.l1_regularizer(0.3)(w), "l2": tf_slim.l2_regularizer(0.3)(w),
         "l1_l2": tf_slim.l1_l2_regularizer(0.3, 0.2)(w),

@@ -17,16 +17,16 @@ from tf2norm.replacements.batch_normalization import BatchNormalization
 from tf2norm.replacements.contrib_batch_norm import batch_norm
 from tf2norm.replacements.contrib_hparams import HParams
 from tf2norm.replacements.contrib_layer_norm import LayerNorm, layer_norm
-from tf2norm.replacements.contrib_stack_bidirectional_rnn import (
-    stack_bidirectional_dynamic_rnn,
-    stack_bidirectional_rnn,
-)
 from tf2norm.replacements.contrib_rnn_cells import (
     CudnnCompatibleGRUCell,
     CudnnCompatibleLSTMCell,
     GRUBlockCell,
     GRUBlockCellV2,
     LSTMBlockCell,
+)
+from tf2norm.replacements.contrib_stack_bidirectional_rnn import (
+    stack_bidirectional_dynamic_rnn,
+    stack_bidirectional_rnn,
 )
 from tf2norm.replacements.hand_rolled_bn_lstm import BatchNormLSTMCell
 from tf2norm.replacements.hand_rolled_layer_norm_gru import LayerNormGRUCell

@@ -52,12 +52,13 @@ CONTRIB_SIGNATURES = {
     "CudnnCompatibleLSTMCell": ("num_units", "reuse"),
     "CudnnCompatibleGRUCell": ("num_units", "reuse", "kernel_initializer"),
 }
+_CUDNN = ("tensorflow.contrib.cudnn_rnn", "tensorflow.contrib.cudnn_rnn.python.ops.cudnn_rnn_ops")
 _CONTRIB_MODULES = {
     "LSTMBlockCell": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.lstm_ops"),
     "GRUBlockCell": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.gru_ops"),
     "GRUBlockCellV2": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.gru_ops"),
-    "CudnnCompatibleLSTMCell": ("tensorflow.contrib.cudnn_rnn", "tensorflow.contrib.cudnn_rnn.python.ops.cudnn_rnn_ops"),
-    "CudnnCompatibleGRUCell": ("tensorflow.contrib.cudnn_rnn", "tensorflow.contrib.cudnn_rnn.python.ops.cudnn_rnn_ops"),
+    "CudnnCompatibleLSTMCell": _CUDNN,
+    "CudnnCompatibleGRUCell": _CUDNN,
 }
 #: The TF1 bases of hand-written cells, replaced by tf2norm's RNNCell.
 BASES = ("RNNCell", "LayerRNNCell")
