@@ -597,7 +597,7 @@ _TF1CELL_SCOPES = {"BasicRNNCell": "basic_rnn_cell", "BasicLSTMCell": "basic_lst
                    "SketchCell": "SketchCell", "CallCell": "call_cell", "LSTMBlockCell": "lstm_cell",
                    "GRUBlockCell": "gru_cell", "GRUBlockCellV2": "gru_cell",
                    "CudnnCompatibleLSTMCell": "cudnn_compatible_lstm_cell",
-                   "CudnnCompatibleGRUCell": "cudnn_compatible_gru_cell"}
+                   "CudnnCompatibleGRUCell": "cudnn_compatible_gru_cell", "LSTMBlockFusedCell": "lstm_fused_cell"}
 
 
 def _sketch_step(x, state, w):
@@ -660,7 +660,7 @@ def _tf1cell_outputs(golden, arrays, clip=None):
     layers, weights = [], []
     for i, spec in enumerate(cfg["cells"]):
         scope = spec["kwargs"].get("name") or _TF1CELL_SCOPES[spec["class"]]
-        prefix = (f"rnn/multi_rnn_cell/cell_{i}/" if stacked else "rnn/")
+        prefix = "" if cfg["rnn"] == "fused" else (f"rnn/multi_rnn_cell/cell_{i}/" if stacked else "rnn/")
         weights.append(_cell_weights(arrays, prefix, scope))
         layers.append(_tf1cell_layer(spec, weights[-1], cfg["batch"], clip))
     outputs, states = cells.dynamic_rnn(arrays["in:inputs"], [s for s, _, _ in layers], [z for _, z, _ in layers],

@@ -174,7 +174,8 @@ APIS: tuple[Api, ...] = (
         id="tf1_rnn_cells",
         identifiers=_RNN_CELL_MODULES,
         replacements=("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "LSTMBlockCell",
-                      "GRUBlockCell", "GRUBlockCellV2", "CudnnCompatibleLSTMCell", "CudnnCompatibleGRUCell"),
+                      "LSTMBlockFusedCell", "GRUBlockCell", "GRUBlockCellV2", "CudnnCompatibleLSTMCell",
+                      "CudnnCompatibleGRUCell"),
         modules=("contrib_rnn_cells",),
         rows=(
         Row(
@@ -187,14 +188,15 @@ APIS: tuple[Api, ...] = (
             mapped='all (TF1 signatures); `LSTMCell` num_proj, use_peepholes, cell_clip, proj_clip, initializer, '
                    'state_is_tuple',
             reported='TF2N310 subclass of a concrete cell (converted), 311 num_unit_shards/num_proj_shards, 312 '
-                     'TF1 cells without a replacement (LSTMBlockFusedCell, contrib\'s LayerNormLSTMCell, research '
-                     'cells and wrappers: the fix for each)',
+                     'TF1 cells without a replacement (contrib\'s LayerNormLSTMCell, research cells and '
+                     'wrappers: the fix for each)',
             kind='— (TF1 Saver checkpoints restore as is)',
             error='2.4e-7 over 6 steps, 0.31 of the bound (gradients 0.22); seeded DropoutWrapper masks bit for '
                   'bit',
         ),
         Row(
-            legacy="contrib's `LSTMBlockCell`, `GRUBlockCell`, `GRUBlockCellV2` (`tf.contrib.rnn`), "
+            legacy="contrib's `LSTMBlockCell`, `LSTMBlockFusedCell`, `GRUBlockCell`, `GRUBlockCellV2` "
+                   '(`tf.contrib.rnn`), '
                    '`CudnnCompatibleLSTMCell`, `CudnnCompatibleGRUCell` (`tf.contrib.cudnn_rnn`), also as values '
                    '(a cell factory)',
             keras="tf2norm's class of the same name, same arguments, TF 1.15's variable names (`lstm_cell/kernel`, "
@@ -202,7 +204,7 @@ APIS: tuple[Api, ...] = (
             compat='same',
             mapped='all (TF1 signatures): forget_bias, cell_clip (clips only when > 0; its gradient passes '
                    'through, as the block kernel\'s), use_peephole, cell_size, kernel_initializer, reuse, name',
-            reported='TF2N312 LSTMBlockFusedCell',
+            reported='— (`LSTMBlockFusedCell(...)(x, scope=...)` raises: pass name= instead)',
             kind='— (TF1 Saver checkpoints restore as is)',
             error='1.8e-7 over 6 steps, 0.28 of the bound (gradients 9.5e-7, 0.23); oneDNN on and off',
         ),

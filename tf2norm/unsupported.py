@@ -58,7 +58,8 @@ TF1_CELLS = ("BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCe
              "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "RNNCell", "LayerRNNCell")
 _BASES = ("RNNCell", "LayerRNNCell")
 #: contrib's block and Cudnn-compatible cells, by module: tf2norm.replacements has each (rewriter tf1_rnn_cells).
-CONTRIB_CELLS = {"tensorflow.contrib.rnn": ("LSTMBlockCell", "GRUBlockCell", "GRUBlockCellV2"),
+CONTRIB_CELLS = {"tensorflow.contrib.rnn": ("LSTMBlockCell", "LSTMBlockFusedCell", "GRUBlockCell",
+                                            "GRUBlockCellV2"),
                  "tensorflow.contrib.cudnn_rnn": ("CudnnCompatibleLSTMCell", "CudnnCompatibleGRUCell")}
 
 _BASE_FIX = ("derive from tf2norm.replacements.RNNCell: TF1's variable scoping and zero_state, so the cell's "

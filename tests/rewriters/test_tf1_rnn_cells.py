@@ -163,13 +163,6 @@ def test_partitioned_lstm_cell_is_reported_and_left():
 
 
 UNMAPPED = {
-    "LSTMBlockFusedCell": (
-        "cell = tf.contrib.rnn.LSTMBlockFusedCell(64)\n", (2, 8),
-        "tf.contrib.rnn.LSTMBlockFusedCell: TF1's LSTMBlockFusedCell has no replacement in tf2norm; it raises on TF "
-        "2.16+ and was left unchanged",
-        "run tf2norm.replacements.LSTMBlockCell with tf.compat.v1.nn.dynamic_rnn instead (time-major inputs become "
-        "batch-major); its variables are named differently",
-    ),
     "contrib's LayerNormLSTMCell, imported": (
         "from tensorflow.contrib.rnn import LayerNormLSTMCell\ncell = LayerNormLSTMCell(64)\n", (3, 8),
         "LayerNormLSTMCell: TF1's LayerNormLSTMCell has no replacement in tf2norm; it raises on TF 2.16+ and was left "
@@ -208,7 +201,7 @@ def test_a_cell_factory_choosing_among_tf1_cells():
             if cell_type == "rnn":
                 cell_fn = tf.nn.rnn_cell.BasicRNNCell
             elif cell_type == "lstm_block":
-                cell_fn = tf.contrib.rnn.LSTMBlockFusedCell
+                cell_fn = tf.contrib.rnn.NASCell
             elif cell_type == "lstm_ln":
                 cell_fn = tf.contrib.rnn.LayerNormBasicLSTMCell
             else:
@@ -224,7 +217,7 @@ def test_a_cell_factory_choosing_among_tf1_cells():
             if cell_type == "rnn":
                 cell_fn = BasicRNNCell
             elif cell_type == "lstm_block":
-                cell_fn = tf.contrib.rnn.LSTMBlockFusedCell
+                cell_fn = tf.contrib.rnn.NASCell
             elif cell_type == "lstm_ln":
                 cell_fn = LayerNormBasicLSTMCell
             else:
@@ -293,10 +286,11 @@ def test_ludwigs_cell_factory_is_migrated_whole():
     )
 
 
-CONTRIB_CELLS = {"LSTMBlockCell": "tensorflow.contrib.rnn", "GRUBlockCell": "tensorflow.contrib.rnn",
+CONTRIB_CELLS = {"LSTMBlockCell": "tensorflow.contrib.rnn", "LSTMBlockFusedCell": "tensorflow.contrib.rnn",
+                 "GRUBlockCell": "tensorflow.contrib.rnn",
                  "GRUBlockCellV2": "tensorflow.contrib.rnn", "CudnnCompatibleLSTMCell": "tensorflow.contrib.cudnn_rnn",
                  "CudnnCompatibleGRUCell": "tensorflow.contrib.cudnn_rnn"}
-_OPS = {"LSTMBlockCell": "rnn.python.ops.lstm_ops", "GRUBlockCell": "rnn.python.ops.gru_ops",
+_OPS = {"LSTMBlockCell": "rnn.python.ops.lstm_ops", "LSTMBlockFusedCell": "rnn.python.ops.lstm_ops", "GRUBlockCell": "rnn.python.ops.gru_ops",
         "GRUBlockCellV2": "rnn.python.ops.gru_ops", "CudnnCompatibleLSTMCell": "cudnn_rnn.python.ops.cudnn_rnn_ops",
         "CudnnCompatibleGRUCell": "cudnn_rnn.python.ops.cudnn_rnn_ops"}
 

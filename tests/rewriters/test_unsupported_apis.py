@@ -120,28 +120,28 @@ def test_an_import_is_reported_once_and_the_names_it_binds_are_not():
 
 
 def test_what_a_rewriter_migrated_is_not_reported_what_it_left_is():
-    # The LN cell, tf.layers' batch normalization and the regularizer are migrated; the fused block cell and
-    # the dense layer are not, nor is the initializer the migrated batch_norm call still holds. The fused
+    # The LN cell, tf.layers' batch normalization and the regularizer are migrated; the research cell and
+    # the dense layer are not, nor is the initializer the migrated batch_norm call still holds. The research
     # cell's import fails (TF2N725) and its use is tf1_rnn_cells' TF2N312.
     check(
         """\
         import tensorflow as tf
-        from tensorflow.contrib.rnn import LayerNormBasicLSTMCell, LSTMBlockFusedCell
+        from tensorflow.contrib.rnn import LayerNormBasicLSTMCell, NASCell
 
         a = LayerNormBasicLSTMCell(8)
-        b = LSTMBlockFusedCell(8)
+        b = NASCell(8)
         h = tf.compat.v1.layers.batch_normalization(tf.compat.v1.layers.dense(x, 3), training=t)
         net = tf.contrib.layers.batch_norm(h, param_regularizers={"beta": tf.contrib.layers.l2_regularizer(0.1)},
                                            param_initializers={"gamma": tf.contrib.layers.xavier_initializer()})
         """,
         """\
         import tensorflow as tf
-        from tensorflow.contrib.rnn import LSTMBlockFusedCell
+        from tensorflow.contrib.rnn import NASCell
         import tf_slim
         from tf2norm.replacements import BatchNormalization, LayerNormBasicLSTMCell
 
         a = LayerNormBasicLSTMCell(8)
-        b = LSTMBlockFusedCell(8)
+        b = NASCell(8)
         h = BatchNormalization(momentum=0.99, scale=True, tf1_api="layers")(tf.compat.v1.layers.dense(x, 3), training=t)
         net = BatchNormalization(momentum=0.999, scale=False, gamma_initializer=tf.contrib.layers.xavier_initializer(), beta_regularizer=tf_slim.l2_regularizer(0.1))(h, training=True)
         """,
@@ -151,17 +151,17 @@ def test_what_a_rewriter_migrated_is_not_reported_what_it_left_is():
 
 
 def test_a_name_another_rewriter_reported_is_not_reported_again_one_it_left_silently_is():
-    # The wrapper is migrated; the fused cell it wraps is tf1_rnn_cells' TF2N312, not reported again here.
+    # The wrapper is migrated; the research cell it wraps is tf1_rnn_cells' TF2N312, not reported again here.
     check(
         """\
         import tensorflow as tf
-        cell = tf.contrib.rnn.DropoutWrapper(tf.contrib.rnn.LSTMBlockFusedCell(8), output_keep_prob=0.5)
+        cell = tf.contrib.rnn.DropoutWrapper(tf.contrib.rnn.NASCell(8), output_keep_prob=0.5)
         """,
         """\
         import tensorflow as tf
         from tf2norm.replacements import DropoutWrapper
 
-        cell = DropoutWrapper(tf.contrib.rnn.LSTMBlockFusedCell(8), output_keep_prob=0.5)
+        cell = DropoutWrapper(tf.contrib.rnn.NASCell(8), output_keep_prob=0.5)
         """,
         only=EVERY,
         findings=[("TF2N312", 2, 38)],

@@ -163,6 +163,8 @@ STEPS = {
     "BasicLSTMCell": (basic_lstm_step, ("forget_bias", "activation"), True),
     "LSTMCell": (lstm_step, ("forget_bias", "use_peepholes", "cell_clip", "num_proj", "proj_clip", "activation"), True),
     "LSTMBlockCell": (lstm_block_step, ("forget_bias", "cell_clip", "use_peephole"), True),
+    # its BlockLSTM op runs LSTMBlockCell's step over the sequence (outputs masked, final states at the lengths)
+    "LSTMBlockFusedCell": (lstm_block_step, ("forget_bias", "cell_clip", "use_peephole"), True),
     "CudnnCompatibleLSTMCell": (cudnn_lstm_step, (), True),
     "GRUBlockCell": (gru_block_step, (), False),
     "GRUBlockCellV2": (gru_block_step, (), False),
@@ -175,7 +177,7 @@ def cell_step(cls: str, kwargs: dict, clip=None):
     ``clip``: the cell clip of ``LSTMBlockCell`` (a StraightThroughClip; default: plain clipping)."""
     step, accepted, _ = STEPS[cls]
     options = {k: v for k, v in kwargs.items() if k in accepted}
-    if clip is not None and cls == "LSTMBlockCell":
+    if clip is not None and cls in ("LSTMBlockCell", "LSTMBlockFusedCell"):
         options["clip"] = clip
     if options.get("activation") == "relu":
         options["activation"] = lambda v: np.maximum(v, 0)

@@ -23,6 +23,7 @@ from tf2norm.replacements.contrib_rnn_cells import (
     GRUBlockCell,
     GRUBlockCellV2,
     LSTMBlockCell,
+    LSTMBlockFusedCell,
 )
 from tf2norm.replacements.contrib_stack_bidirectional_rnn import (
     stack_bidirectional_dynamic_rnn,
@@ -81,6 +82,7 @@ __all__ = [
     "LSTMCell",
     "GRUCell",
     "LSTMBlockCell",
+    "LSTMBlockFusedCell",
     "GRUBlockCell",
     "GRUBlockCellV2",
     "CudnnCompatibleLSTMCell",

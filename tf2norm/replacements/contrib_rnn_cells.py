@@ -25,10 +25,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tf2norm.replacements._tf1_cell import Weight
+from tf2norm.replacements._modes import in_legacy_graph
+from tf2norm.replacements._tf1_cell import LSTMStateTuple, Weight, program_graph
 from tf2norm.replacements.tf1_rnn_cells import _CoreCell, _LSTMStates
 
-__all__ = ["CudnnCompatibleGRUCell", "CudnnCompatibleLSTMCell", "GRUBlockCell", "GRUBlockCellV2", "LSTMBlockCell"]
+__all__ = ["CudnnCompatibleGRUCell", "CudnnCompatibleLSTMCell", "GRUBlockCell", "GRUBlockCellV2", "LSTMBlockCell",
+           "LSTMBlockFusedCell"]
 
 _ZEROS = keras.initializers.Zeros()
 _ONES = keras.initializers.Constant(1.0)
@@ -230,3 +232,85 @@ class CudnnCompatibleGRUCell(_CoreCell):
 
     def state_tuple(self, state):
         return (state[0] if isinstance(state, (list, tuple)) else state,)
+
+
+class LSTMBlockFusedCell:
+    """contrib's `LSTMBlockFusedCell(num_units, forget_bias=1.0, cell_clip=None, use_peephole=False, reuse=None,
+    dtype=None, name="lstm_fused_cell")`: the whole sequence in one call, time-major.
+
+    `cell(inputs, initial_state=None, dtype=None, sequence_length=None)`: `inputs` `[time, batch, depth]` (or a
+    list of `[batch, depth]` tensors, one per step); returns `(outputs, LSTMStateTuple(c, h))`, `outputs`
+    `[time, batch, num_units]` (a list for a list), zero past each `sequence_length`, the final state the
+    one after each sequence's last step. TF 1.15 ran one `BlockLSTM` op of `LSTMBlockCell`'s step; here
+    that step (`LSTMBlockCell`, cell clip and its gradient included) runs under
+    `tf.compat.v1.nn.dynamic_rnn(time_major=True)`, which masks and keeps the final states as TF1's
+    wrapper did. TF1 variables `kernel`, `bias` (and `w_i_diag`, `w_f_diag`, `w_o_diag`) right under the
+    cell's scope, `lstm_fused_cell` (`name=`), uniquified as TF1's layers were (`lstm_fused_cell_1`, ...;
+    taken as is with `reuse=True`), reused by later calls; eagerly, the inner cell's Keras weights.
+    `scope=` at the call (TF1 put the variables right under it) is not supported.
+    """
+
+    def __init__(self, num_units, forget_bias=1.0, cell_clip=None, use_peephole=False, reuse=None, dtype=None,
+                 name="lstm_fused_cell"):
+        self.num_units = int(num_units)
+        self.name = name
+        self.reuse = reuse
+        self.cell = LSTMBlockCell(num_units, forget_bias=forget_bias, cell_clip=cell_clip,
+                                  use_peephole=use_peephole, dtype=dtype, reuse=reuse, name=name)
+        self._scopes: dict = {}
+
+    def _scope(self):
+        """The cell's TF1 scope in this program graph, opened where the first call is made."""
+        graph = program_graph()
+        if graph not in self._scopes:
+            opened = (tf.compat.v1.variable_scope(self.name) if self.reuse
+                      else tf.compat.v1.variable_scope(None, default_name=self.name))
+            with opened as captured:
+                self._scopes[graph] = captured
+        return self._scopes[graph]
+
+    def __call__(self, inputs, initial_state=None, dtype=None, sequence_length=None, scope=None):
+        if scope is not None:
+            raise NotImplementedError("LSTMBlockFusedCell(...)(inputs, scope=...): tf2norm's fused cell takes its "
+                                      "variable scope from name= (default lstm_fused_cell); enter the scope around "
+                                      "the call and pass name= instead")
+        is_list = isinstance(inputs, list)
+        inputs = tf.stack(inputs) if is_list else tf.convert_to_tensor(inputs)
+        if inputs.shape.rank != 3 or inputs.shape[2] is None:
+            raise ValueError(f"Expecting inputs_shape[2] to be set: {inputs.shape}")
+        if initial_state is None:
+            if dtype is None:
+                raise ValueError("Either initial_state or dtype needs to be specified")
+        elif len(initial_state) != 2:
+            raise ValueError("Expecting initial_state to be a tuple with length 2 or None")
+        elif not isinstance(initial_state, LSTMStateTuple):
+            initial_state = LSTMStateTuple(*initial_state)
+        scope = self._scope() if in_legacy_graph() else None
+        outputs, state = tf.compat.v1.nn.dynamic_rnn(
+            _ScopedCell(self.cell, scope), inputs, sequence_length=sequence_length, initial_state=initial_state,
+            dtype=dtype, time_major=True, scope=scope)
+        return (tf.unstack(outputs) if is_list else outputs), state
+
+
+class _ScopedCell:
+    """A TF1 cell called with `scope=` (its variables right under that scope), for dynamic_rnn."""
+
+    def __init__(self, cell, scope):
+        self.cell, self.scope = cell, scope
+
+    @property
+    def state_size(self):
+        return self.cell.state_size
+
+    @property
+    def output_size(self):
+        return self.cell.output_size
+
+    def zero_state(self, batch_size, dtype):
+        return self.cell.zero_state(batch_size, dtype)
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        return self.cell.zero_state(batch_size, dtype)
+
+    def __call__(self, inputs, state, scope=None):
+        return self.cell(inputs, state, scope=self.scope)

@@ -1,8 +1,8 @@
 """Legacy `tf.nn.rnn_cell` / `tf.contrib.rnn` `BasicRNNCell`, `BasicLSTMCell`, `LSTMCell`, `GRUCell`, `RNNCell`
 (however imported or aliased) -> `tf2norm.replacements`' classes of the same names, same arguments, in both targets.
 
-So are contrib's `LSTMBlockCell`, `GRUBlockCell`, `GRUBlockCellV2` (`tf.contrib.rnn`) and
-`CudnnCompatibleLSTMCell`, `CudnnCompatibleGRUCell` (`tf.contrib.cudnn_rnn`): tf2norm's have their
+So are contrib's `LSTMBlockCell`, `LSTMBlockFusedCell`, `GRUBlockCell`, `GRUBlockCellV2` (`tf.contrib.rnn`)
+and `CudnnCompatibleLSTMCell`, `CudnnCompatibleGRUCell` (`tf.contrib.cudnn_rnn`): tf2norm's have their
 constructors, variable names and numbers (tf2norm/replacements/contrib_rnn_cells.py).
 
 On TF 2.16+ without tf_keras, every `tf.compat.v1.nn.rnn_cell` class raises "not available with Keras 3"
@@ -22,7 +22,7 @@ reported (TF2N310): it now subclasses a Keras 3 cell, whose internals are not TF
 
 Reported and left unchanged: `LSTMCell(num_unit_shards=/num_proj_shards=)` with a value (TF2N311:
 partitioned variables), and the TF1 cells tf2norm has no replacement for (TF2N312, with the fix for
-each: `LSTMBlockFusedCell`, contrib's `LayerNormLSTMCell`, its research cells and wrappers, ...).
+each: contrib's `LayerNormLSTMCell`, its research cells and wrappers, ...).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ SIGNATURES = {
 #: (no **kwargs) and the modules TF 1.15 defined and exported them from.
 CONTRIB_SIGNATURES = {
     "LSTMBlockCell": ("num_units", "forget_bias", "cell_clip", "use_peephole", "dtype", "reuse", "name"),
+    "LSTMBlockFusedCell": ("num_units", "forget_bias", "cell_clip", "use_peephole", "reuse", "dtype", "name"),
     "GRUBlockCell": ("num_units", "cell_size", "reuse", "name"),
     "GRUBlockCellV2": ("num_units", "cell_size", "reuse", "name"),
     "CudnnCompatibleLSTMCell": ("num_units", "reuse"),
@@ -55,6 +56,7 @@ CONTRIB_SIGNATURES = {
 _CUDNN = ("tensorflow.contrib.cudnn_rnn", "tensorflow.contrib.cudnn_rnn.python.ops.cudnn_rnn_ops")
 _CONTRIB_MODULES = {
     "LSTMBlockCell": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.lstm_ops"),
+    "LSTMBlockFusedCell": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.lstm_ops"),
     "GRUBlockCell": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.gru_ops"),
     "GRUBlockCellV2": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.gru_ops"),
     "CudnnCompatibleLSTMCell": _CUDNN,
@@ -68,8 +70,6 @@ SHARDS = ("num_unit_shards", "num_proj_shards")
 # the Cudnn-compatible cells, tf.contrib.cudnn_rnn).
 _PORT = "port it onto tf2norm.replacements.RNNCell (its TF1 code with get_variable runs there) or keep it on TF 1.x"
 UNMAPPED = {
-    "LSTMBlockFusedCell": "run tf2norm.replacements.LSTMBlockCell with tf.compat.v1.nn.dynamic_rnn instead (time-major "
-                          "inputs become batch-major); its variables are named differently",
     "LayerNormLSTMCell": "contrib's LayerNormLSTMCell has no tf2norm equivalent (tfa's LayerNormLSTMCell is another "
                          "cell): " + _PORT,
     "EmbeddingWrapper": "embed the inputs with tf.nn.embedding_lookup before the RNN",
