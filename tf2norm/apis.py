@@ -441,7 +441,8 @@ APIS: tuple[Api, ...] = (
             mapped='constructor keywords, attributes, `values`, `parse` (TF1\'s rules and errors), '
                    '`override_from_dict`, `set_hparam`, `add_hparam`, `del_hparam`, `get`, `to_json`, '
                    '`parse_json`',
-            reported='TF2N750 `hparam_def=` (an HParamDef protocol buffer), TF2N751 `HParams.from_proto(...)`, both left unchanged (`to_proto()` raises NotImplementedError naming `to_json`)',
+            reported='TF2N750 `hparam_def=` (an HParamDef protocol buffer), TF2N751 `HParams.from_proto(...)`, both '
+                     'left unchanged (`to_proto()` raises NotImplementedError naming `to_json`)',
             kind='—',
             error='— (no arithmetic: 25 cases of TF 1.15\'s values, types, strings and error messages, exact)',
         ),
