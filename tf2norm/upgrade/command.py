@@ -86,7 +86,8 @@ def upgrade(input_file, output_file, input_tree, output_tree, copy_other_files, 
     if input_file and input_tree:
         _usage("give either --infile or --intree, not both")
     if not input_file and not input_tree:
-        _usage("give --infile FILE (with --outfile FILE or --inplace) or --intree DIR (with --outtree DIR or --inplace)")
+        _usage("give --infile FILE (with --outfile FILE or --inplace) "
+               "or --intree DIR (with --outtree DIR or --inplace)")
     if input_file:
         if output_tree:
             _usage("--outtree goes with --intree, not --infile")

@@ -33,7 +33,7 @@ def _slices_a_subscript(node: ast.AST) -> bool:
 
 @contextlib.contextmanager
 def _unparenthesised(node: ast.AST, attr: str | None) -> Iterator[None]:
-    from pasta.base import formatting
+    from pasta.base import formatting  # type: ignore[import-untyped]
 
     yield
     # What pasta's TokenGenerator.close_scope records for a node written without parentheses.
