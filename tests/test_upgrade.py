@@ -235,12 +235,18 @@ def test_inplace_converts_each_file_whole_and_leaves_what_it_cannot_parse(tmp_pa
     (src / "pkg" / "model.py").chmod(0o640)
     before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
     monkeypatch.chdir(tmp_path)
+    (src / "pkg" / "fstring.py").write_text('def f(a, /, b):\n    return f"{a=}"\n')  # beyond pasta 0.2
+    before[src / "pkg" / "fstring.py"] = (src / "pkg" / "fstring.py").read_bytes()
     assert runner.main(["--intree", "src", "--inplace"]) == 1
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        "tf2norm upgrade: 1 file could not be converted and was copied unchanged")
+    assert capsys.readouterr().err.splitlines()[-3:] == [
+        "src/pkg/fstring.py:2:0: cannot parse: AnnotationError: Expected '!' but found '=': left unchanged",
+        "src/pkg/py2.py:1:1: cannot parse: Missing parentheses in call to 'print'. Did you mean print(...)?: "
+        "left unchanged",
+        "tf2norm upgrade: 2 files could not be converted and were left unchanged"]
     assert sorted(str(p.relative_to(src)) for p in src.rglob("*")) == [
-        "notes.txt", "pkg", "pkg/crop.py", "pkg/model.py", "pkg/py2.py"]  # no temporary file left
+        "notes.txt", "pkg", "pkg/crop.py", "pkg/fstring.py", "pkg/model.py", "pkg/py2.py"]  # no temporary file
     assert (src / "pkg" / "py2.py").read_bytes() == before[src / "pkg" / "py2.py"]
+    assert (src / "pkg" / "fstring.py").read_bytes() == before[src / "pkg" / "fstring.py"]
     assert (src / "notes.txt").read_bytes() == before[src / "notes.txt"]
     assert (src / "pkg" / "model.py").read_text() == "import tensorflow as tf\n\nz = tf.cast(x, dtype=tf.float32)\n"
     assert stat.S_IMODE((src / "pkg" / "model.py").stat().st_mode) == 0o640

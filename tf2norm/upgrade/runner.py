@@ -19,6 +19,7 @@ The command-line checks (which files, which flags) are `tf2norm.upgrade.command`
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import os
 import re
@@ -37,9 +38,15 @@ class Unconverted:
     col: int
     reason: str
 
+    copied: bool = True  # False with --inplace: the file was left as it is
+
+    @property
+    def outcome(self) -> str:
+        return "copied unchanged" if self.copied else "left unchanged"
+
     def report_line(self) -> str:
         # tf_upgrade_v2's own error format (ASTCodeUpgrader.format_log), so it counts as an issue.
-        return f"{self.path}:{self.line}:{self.col}: ERROR: {self.reason}; copied unchanged (tf2norm upgrade)"
+        return f"{self.path}:{self.line}:{self.col}: ERROR: {self.reason}; {self.outcome} (tf2norm upgrade)"
 
 
 def _why(path: str, text: str | None, error: BaseException | None) -> Unconverted:
@@ -54,9 +61,25 @@ def _why(path: str, text: str | None, error: BaseException | None) -> Unconverte
     if error is None:
         return Unconverted(path, 1, 0, "tf_upgrade_v2 could not parse it")
     message = str(error).splitlines()[0] if str(error) else ""
-    found = re.search(r"^line (\d+):", str(error), re.M)  # pasta's AnnotationError names its line so
-    return Unconverted(path, int(found.group(1)) if found else 1, 0,
+    return Unconverted(path, _pasta_line(str(error), text), 0,
                        f"cannot parse: {type(error).__name__}: {message}".rstrip(": "))
+
+
+def _pasta_line(message: str, text: str | None) -> int:
+    """The line pasta's AnnotationError names ("line N: <source>"), 1 when it names none.
+
+    Inside an f-string pasta counts from the f-string's own text, so the line is the first one of
+    the file holding the quoted source, from N on.
+    """
+    found = re.search(r"^line (\d+): (.*)$", message, re.M)
+    if not found:
+        return 1
+    number, quoted = int(found.group(1)), found.group(2).strip()
+    lines = (text or "").splitlines()
+    for index in range(number - 1, len(lines)):
+        if quoted and quoted in lines[index]:
+            return index + 1
+    return number
 
 
 def _replace(path: str, data: str | bytes, like: str) -> None:
@@ -96,9 +119,10 @@ def tolerant_upgrader(base: type, unconverted: list[Unconverted]) -> type:
             if processed:
                 _replace(out_filename, converted.getvalue(), like=in_filename)
                 return processed, log, errors
-            why = _why(in_filename, text, error)
+            copy = os.path.abspath(out_filename) != os.path.abspath(in_filename)
+            why = dataclasses.replace(_why(in_filename, text, error), copied=copy)
             unconverted.append(why)
-            if os.path.abspath(out_filename) != os.path.abspath(in_filename):
+            if copy:
                 with open(in_filename, "rb") as original:
                     _replace(out_filename, original.read(), like=in_filename)
             return 0, log, [why.report_line()]
@@ -143,11 +167,12 @@ def main(argv: list[str]) -> int:
     tf_upgrade_v2_main.main()
     sys.stdout.flush()
     for why in unconverted:
-        print(f"{why.path}:{why.line}:{why.col}: {why.reason}: copied unchanged", file=sys.stderr)
+        print(f"{why.path}:{why.line}:{why.col}: {why.reason}: {why.outcome}", file=sys.stderr)
     if unconverted:
-        files = "file" if len(unconverted) == 1 else "files"
-        print(f"tf2norm upgrade: {len(unconverted)} {files} could not be converted and "
-              f"{'was' if len(unconverted) == 1 else 'were'} copied unchanged", file=sys.stderr)
+        files = "1 file" if len(unconverted) == 1 else f"{len(unconverted)} files"
+        verb = "was" if len(unconverted) == 1 else "were"
+        print(f"tf2norm upgrade: {files} could not be converted and {verb} {unconverted[0].outcome}",
+              file=sys.stderr)
         return 1
     return 0
 
