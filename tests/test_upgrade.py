@@ -130,6 +130,8 @@ def test_replace_leaves_the_old_file_whole_when_writing_fails(tmp_path):
     (["--intree", "src"], "--intree needs exactly one of --outtree DIR and --inplace"),
     (["--intree", "src", "--outtree", "src"], "--outtree src already exists (tf_upgrade_v2 writes a new directory)"),
     (["--intree", "src", "--outfile", "b.py"], "--outfile goes with --infile, not --intree"),
+    (["--infile", "a.py", "--outfile", "no/b.py"], "--outfile no/b.py: no directory no"),
+    (["--intree", "src", "--outtree", "out", "--reportfile", "no/r.txt"], "--reportfile no/r.txt: no directory no"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

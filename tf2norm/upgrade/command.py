@@ -102,6 +102,10 @@ def upgrade(input_file, output_file, input_tree, output_tree, copy_other_files, 
             _usage(f"--outtree {output_tree} already exists (tf_upgrade_v2 writes a new directory)")
         if output_tree and os.path.normpath(output_tree) == os.path.normpath(input_tree):
             _usage("--outtree is --intree; use --inplace")
+    for flag, path in (("--outfile", output_file), ("--reportfile", report_filename)):
+        directory = os.path.dirname(path) if path else ""
+        if directory and not os.path.isdir(directory):
+            _usage(f"{flag} {path}: no directory {directory}")
     missing = _tf_upgrade_v2_missing()
     if missing:
         click.echo(f"error: {missing}", err=True)

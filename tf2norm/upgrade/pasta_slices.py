@@ -18,8 +18,10 @@ tf_upgrade_v2 already converts is converted to the same bytes (tests/test_upgrad
 trees). Measured once on 1763 files of Keras 3.15, NumPy, tf_slim and TF 2.21's python/ops
 (parse + dump, with and without the patch): the same result on every file pasta 0.2 already
 printed back exactly (1713), and one more file read (keras' datasets/cifar10.py); the files pasta
-rejects for other reasons (48: ``f"{x=}"``, ...) or prints back altered (1) still are. ``apply()`` patches pasta's ``AstAnnotator`` class in the calling process only: `tf2norm
-upgrade` calls it in the subprocess that runs tf_upgrade_v2, never in tf2norm's own process.
+rejects for other reasons (48: ``f"{x=}"``, ...) or prints back altered (1) still are.
+
+``apply()`` patches pasta's ``AstAnnotator`` class in the calling process only: `tf2norm upgrade`
+calls it in the subprocess that runs tf_upgrade_v2, never in tf2norm's own process.
 """
 
 from __future__ import annotations

@@ -87,9 +87,12 @@ def _replace(path: str, data: str | bytes, like: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     mode = os.stat(like).st_mode & 0o7777
     # Text as tf_upgrade_v2 writes it (its NamedTemporaryFile("w"): locale encoding, "\n" as os.linesep).
-    handle = tempfile.NamedTemporaryFile("wb" if isinstance(data, bytes) else "w", dir=directory,
-                                         prefix=f".{os.path.basename(path)}.", suffix=".tf2norm-tmp",
-                                         delete=False)
+    try:
+        handle = tempfile.NamedTemporaryFile("wb" if isinstance(data, bytes) else "w", dir=directory,
+                                             prefix=f".{os.path.basename(path)}.", suffix=".tf2norm-tmp",
+                                             delete=False)
+    except OSError as error:  # named after the file to write, not the temporary one
+        raise OSError(error.errno, error.strerror, path) from error
     try:
         with handle:
             handle.write(data)
