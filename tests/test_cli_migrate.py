@@ -342,7 +342,7 @@ def test_migrate_path_never_imports_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["migrate", "--help"], ["checkpoint", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["migrate", "--help"], ["checkpoint", "--help"], ["upgrade", "--help"]])
 def test_help_never_imports_tensorflow(args):
     # What keeps `tf2norm --help` fast (benchmarks/migrate.py times the cold start): no TensorFlow,
     # no Keras, whatever the machine's load.

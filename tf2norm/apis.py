@@ -102,7 +102,7 @@ APIS: tuple[Api, ...] = (
             legacy='`tf.contrib.layers.batch_norm`, `slim.batch_norm`, `normalizer_fn=slim.batch_norm`, '
                    '`functools.partial(batch_norm, ...)`',
             keras='`BatchNormalization(...)(x, training=...)`; `scoped_layer` for `scope=`+`reuse=`; as a '
-                  'value: `batch_norm` (TF2N108)',
+                  'value: `batch_norm` (TF2N108, not where slim\'s layers or arg_scope take it)',
             compat='`batch_norm(...)`, arguments untouched',
             mapped='decay->momentum, is_training->training, data_format->axis, epsilon, center, scale, '
                    'param_initializers/regularizers, renorm*, fused, zero_debias_moving_mean, activation_fn '
@@ -205,7 +205,7 @@ APIS: tuple[Api, ...] = (
             legacy='`tf.contrib.layers.layer_norm`, `slim.layer_norm` (also as `normalizer_fn=` / `partial`)',
             keras='`keras.layers.LayerNormalization(axis=..., epsilon=1e-12)` where both axes are the same '
                   'negative literal, else `LayerNorm(begin_norm_axis=..., begin_params_axis=...)`; as a '
-                  'value: `layer_norm` (TF2N403)',
+                  'value: `layer_norm` (TF2N403, not where slim\'s layers or arg_scope take it)',
             compat='`layer_norm(...)`, arguments untouched',
             mapped='begin_norm_axis, begin_params_axis, center, scale, activation_fn (around the layer), '
                    'trainable, scope->name (a `a/b` path too: `LayerNorm`), scope+reuse->`scoped_layer`',
