@@ -285,12 +285,9 @@ APIS: tuple[Api, ...] = (
     ),
     Api(
         id="tf1_layers",
-        # tf.layers' classes share Keras' names (see unsupported.LAYER_FUNCTIONS): files reach them through
-        # a function's name, `compat` (tf_upgrade_v2's spelling) or tf.layers' own modules.
-        identifiers=frozenset({"compat", "dense", "dropout", "flatten", "conv1d", "conv2d", "conv3d",
-                               "conv2d_transpose", "separable_conv2d", "max_pooling1d", "max_pooling2d",
-                               "max_pooling3d", "average_pooling1d", "average_pooling2d", "average_pooling3d",
-                               "max_pool2d", "convolutional", "pooling"}),
+        # `layers`: tf.layers' classes share Keras' names (`tf.layers.Dense`, `class P(tf.layers.Layer)`), so
+        # only the module's name reaches them all; it also makes Keras files (`keras.layers`) worth parsing.
+        identifiers=frozenset({"layers"}),
         replacements=("Layer", "Dense", "Dropout", "Flatten", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose",
                       "SeparableConv2D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
                       "AveragePooling2D", "AveragePooling3D", "dense", "dropout", "flatten", "conv1d", "conv2d",

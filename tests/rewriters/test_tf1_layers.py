@@ -28,12 +28,7 @@ def _spellings(name):
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", tf1_layers.FUNCTIONS + tf1_layers.CLASSES)
 def test_every_spelling_of_every_name_is_found(name, target):
-    spellings = _spellings(name)
-    if name[0].isupper():
-        # tf.layers' classes share Keras' names, so they do not make a file worth reading (tf2norm.apis):
-        # a file is read for `compat` (tf_upgrade_v2's spelling), a function's name or tf.layers' modules.
-        spellings = [s for s in spellings if "compat" in s[0] + s[1] or "python" in s[0]]
-    for imports, spelling, kept in spellings:
+    for imports, spelling, kept in _spellings(name):
         output, findings = migrate(f"{imports}y = {spelling}(x, 4)\n", target, ("tf1_layers",))
         assert output == f"{kept}from tf2norm.replacements import {name}\n\ny = {name}(x, 4)\n", spelling
         assert findings == []
@@ -77,8 +72,7 @@ def test_a_tf_layers_program_after_tf_upgrade_v2(target):
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_the_base_class_of_a_user_layer_is_tf1s_base_without_finding(target):
-    # ludwig's recurrent_modules.py:57 (BLOCKERS L3): the first error of the migrated program. (A file is
-    # read for `compat` or a tf.layers function's name; `tf.layers.Layer` alone shares Keras' `Layer`.)
+    # ludwig's recurrent_modules.py:57 (BLOCKERS L3): the first error of the migrated program.
     check(
         """\
         import tensorflow as tf
@@ -90,7 +84,7 @@ def test_the_base_class_of_a_user_layer_is_tf1s_base_without_finding(target):
                 self.w = weights
 
             def call(self, inputs, **kwargs):
-                return tf.matmul(inputs, self.w) + tf.compat.v1.get_variable("b", [3])
+                return tf.matmul(inputs, self.w)
         """,
         """\
         import tensorflow as tf
@@ -103,7 +97,7 @@ def test_the_base_class_of_a_user_layer_is_tf1s_base_without_finding(target):
                 self.w = weights
 
             def call(self, inputs, **kwargs):
-                return tf.matmul(inputs, self.w) + tf.compat.v1.get_variable("b", [3])
+                return tf.matmul(inputs, self.w)
         """,
         target=target,
     )
