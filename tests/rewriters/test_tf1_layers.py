@@ -28,7 +28,12 @@ def _spellings(name):
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", tf1_layers.FUNCTIONS + tf1_layers.CLASSES)
 def test_every_spelling_of_every_name_is_found(name, target):
-    for imports, spelling, kept in _spellings(name):
+    spellings = _spellings(name)
+    if name[0].isupper():
+        # tf.layers' classes share Keras' names, so a file is read for them only through `compat` (what
+        # tf_upgrade_v2 writes), a tf.layers function or TF1's own modules (tf2norm.apis).
+        spellings = [s for s in spellings if "compat" in s[0] + s[1] or "python" in s[0]]
+    for imports, spelling, kept in spellings:
         output, findings = migrate(f"{imports}y = {spelling}(x, 4)\n", target, ("tf1_layers",))
         assert output == f"{kept}from tf2norm.replacements import {name}\n\ny = {name}(x, 4)\n", spelling
         assert findings == []
@@ -84,11 +89,11 @@ def test_the_base_class_of_a_user_layer_is_tf1s_base_without_finding(target):
                 self.w = weights
 
             def call(self, inputs, **kwargs):
-                return tf.matmul(inputs, self.w)
+                return tf.layers.dropout(tf.matmul(inputs, self.w), rate=0.1, training=True)
         """,
         """\
         import tensorflow as tf
-        from tf2norm.replacements import Layer
+        from tf2norm.replacements import Layer, dropout
 
 
         class Projection(Layer):
@@ -97,7 +102,7 @@ def test_the_base_class_of_a_user_layer_is_tf1s_base_without_finding(target):
                 self.w = weights
 
             def call(self, inputs, **kwargs):
-                return tf.matmul(inputs, self.w)
+                return dropout(tf.matmul(inputs, self.w), rate=0.1, training=True)
         """,
         target=target,
     )
