@@ -4,16 +4,17 @@ On TF 2.16+ with Keras 3 every `tf.compat.v1.layers.X` raises "not available wit
 what `tf_upgrade_v2` writes for `tf.layers.X`). These are TF 1.15's functions and classes with the
 same signatures and defaults, the same variables under the same names, and the same ops:
 
-| TF1 | here | variables (in the layer's scope) | ops |
-|---|---|---|---|
-| `dense` / `Dense` | same names | `kernel [in, units]`, `bias [units]` | `MatMul` (rank 2), `tensordot` (higher rank), `BiasAdd` |
-| `conv1d/2d/3d` / `Conv1D/2D/3D` | same | `kernel [*kernel_size, in, filters]`, `bias` | `nn.convolution` (causal: left padding), `BiasAdd` |
-| `conv2d_transpose` / `Conv2DTranspose` | same | `kernel [kh, kw, filters, in]`, `bias` | `conv2d_transpose`, `BiasAdd` |
-| `separable_conv2d` / `SeparableConv2D` | same | `depthwise_kernel`, `pointwise_kernel`, `bias` | `nn.separable_conv2d`, `BiasAdd` |
-| `dropout` / `Dropout` | same | none | TF 1.15's `dropout_v2` op for op (float32 `rate`, `x * (1 / (1 - rate)) * mask`) |
-| `max_/average_pooling1d/2d/3d` and classes | same | none | `max_pool` / `avg_pool` (1d through 2d, expanded), `max_pool3d` / `avg_pool3d` |
-| `flatten` / `Flatten` | same | none | `reshape` (channels_first: transposed first) |
-| `Layer` | same | what `build` adds | the base class of tf.layers and of user layers |
+* `dense` / `Dense`: `kernel [in, units]`, `bias [units]`; `MatMul` for rank 2, `tensordot` above, `BiasAdd`;
+* `conv1d/2d/3d` / `Conv1D/2D/3D`: `kernel [*kernel_size, in, filters]`, `bias`; `nn.convolution`
+  (Conv1D's 'causal': left zero padding), `BiasAdd`;
+* `conv2d_transpose` / `Conv2DTranspose`: `kernel [kh, kw, filters, in]`, `bias`; `conv2d_transpose`, `BiasAdd`;
+* `separable_conv2d` / `SeparableConv2D`: `depthwise_kernel`, `pointwise_kernel`, `bias`;
+  `nn.separable_conv2d`, `BiasAdd`;
+* `dropout` / `Dropout`: TF 1.15's `dropout_v2` op for op (float32 `rate`, `x * (1 / (1 - rate)) * mask`);
+* `max_/average_pooling1d/2d/3d` and their classes: `max_pool` / `avg_pool` (1-D through 2-D with a
+  unit axis), `max_pool3d` / `avg_pool3d`;
+* `flatten` / `Flatten`: `reshape` to `[batch, -1]` (channels_first: transposed first);
+* `Layer`: the base class of all of them and of user layers (`build`, `call`, `add_weight`).
 
 Naming and sharing are TF1's (`tf.layers.Layer`): an unnamed layer's variable scope is its snake-case
 class name made unique in the enclosing variable scope (`dense`, `dense_1`, `conv2d`, ...: counted by
@@ -37,7 +38,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
+from tf2norm.replacements._modes import in_legacy_graph, smart_cond
 
 _REGULARIZATION_LOSSES = tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES
 _UPDATE_OPS = tf.compat.v1.GraphKeys.UPDATE_OPS
