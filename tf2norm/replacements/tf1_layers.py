@@ -405,9 +405,7 @@ class Dropout(Layer):
     def call(self, inputs, training=False):
         if training is None:
             training = False  # TF1's learning phase, whose default is 0
-        if isinstance(training, tf.Variable):
-            return tf.cond(tf.cast(training, tf.bool), lambda: _dropout_v2(inputs, self.rate, self._noise_shape(inputs),
-                                                                           self.seed), lambda: tf.identity(inputs))
+        # A Python bool or a constant picks a branch now; a placeholder or a Variable becomes a tf.cond.
         return smart_cond(training, lambda: _dropout_v2(inputs, self.rate, self._noise_shape(inputs), self.seed),
                           lambda: tf.identity(inputs))
 
