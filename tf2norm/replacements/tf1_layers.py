@@ -276,7 +276,9 @@ class Layer:
                 if not self.built:
                     first = tf.nest.flatten(inputs)[0]
                     if self.dtype is None and hasattr(first, "dtype"):
-                        self.dtype = first.dtype.base_dtype if first.dtype.is_floating else tf.float32
+                        # TF1's 'infer' policy: the first input's dtype, integers included (a weight of
+                        # an int32-fed layer without its own dtype is int32, zeros-initialised, as in TF1).
+                        self.dtype = first.dtype.base_dtype
                     self.build(tf.nest.map_structure(lambda x: x.shape, inputs))
                     self.built = True
                 outputs = self.call(inputs, *args, **kwargs)
