@@ -35,6 +35,10 @@ None means False, as its default 0), and `input_spec` is not checked.
 
 from __future__ import annotations
 
+import inspect
+import math
+import re
+
 import keras
 import tensorflow as tf
 
@@ -49,8 +53,6 @@ _IGNORED_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "autocast")
 
 def _snake_case(name: str) -> str:
     """TF 1.15's keras `to_snake_case` ('Conv2DTranspose' -> 'conv2d_transpose')."""
-    import re
-
     intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
     insecure = re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
     return insecure if insecure[0] != "_" else "private" + insecure
@@ -307,8 +309,6 @@ def _as_tensor(value):
 
 
 def _takes(function, keyword):
-    import inspect
-
     try:
         return keyword in inspect.signature(function).parameters
     except (TypeError, ValueError):
@@ -473,7 +473,7 @@ class Flatten(Layer):
     def compute_output_shape(self, input_shape):
         shape = tf.TensorShape(input_shape).as_list()
         rest = shape[1:]
-        size = None if not rest or any(d is None for d in rest) else int(__import__("math").prod(rest))
+        size = None if not rest or any(d is None for d in rest) else int(math.prod(rest))
         return tf.TensorShape([shape[0], size]) if rest else tf.TensorShape([shape[0], 1])
 
 
