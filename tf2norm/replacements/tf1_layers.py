@@ -565,23 +565,14 @@ class Conv1D(_Conv):
 class Conv2D(_Conv):
     """TF 1.15's `tf.layers.Conv2D`."""
 
+    # TF1's defaults (1, 1) for strides and dilation_rate: the int 1 of _Conv's signature, repeated.
     RANK = 2
-
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
-                 dilation_rate=(1, 1), **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-                         dilation_rate=dilation_rate, **kwargs)
 
 
 class Conv3D(_Conv):
     """TF 1.15's `tf.layers.Conv3D`."""
 
     RANK = 3
-
-    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", data_format="channels_last",
-                 dilation_rate=(1, 1, 1), **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-                         dilation_rate=dilation_rate, **kwargs)
 
 
 def _deconv_length(length, kernel, padding, stride):
@@ -601,8 +592,17 @@ class Conv2DTranspose(_Conv):
 
     RANK = 2
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last", **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format, **kwargs)
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
+                 activation=None, use_bias=True, kernel_initializer=None, bias_initializer=_ZEROS,
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, trainable=True, name=None, **kwargs):
+        # TF1's signature has no dilation_rate (the sixth argument is the activation).
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+                         activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, trainable=trainable,
+                         name=name, **kwargs)
 
     def _kernel_shape(self, input_dim):
         return self.kernel_size + (self.filters, input_dim)
