@@ -284,6 +284,38 @@ APIS: tuple[Api, ...] = (
         checkpoints=("layers_bn",),
     ),
     Api(
+        id="tf1_layers",
+        # tf.layers' classes share Keras' names (see unsupported.LAYER_FUNCTIONS): files reach them through
+        # a function's name, `compat` (tf_upgrade_v2's spelling) or tf.layers' own modules.
+        identifiers=frozenset({"compat", "dense", "dropout", "flatten", "conv1d", "conv2d", "conv3d",
+                               "conv2d_transpose", "separable_conv2d", "max_pooling1d", "max_pooling2d",
+                               "max_pooling3d", "average_pooling1d", "average_pooling2d", "average_pooling3d",
+                               "max_pool2d", "convolutional", "pooling"}),
+        replacements=("Layer", "Dense", "Dropout", "Flatten", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose",
+                      "SeparableConv2D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
+                      "AveragePooling2D", "AveragePooling3D", "dense", "dropout", "flatten", "conv1d", "conv2d",
+                      "conv3d", "conv2d_transpose", "separable_conv2d", "max_pooling1d", "max_pooling2d",
+                      "max_pooling3d", "average_pooling1d", "average_pooling2d", "average_pooling3d"),
+        rows=(
+        Row(
+            legacy='`tf.layers` / `tf.compat.v1.layers` `dense`, `conv1d/2d/3d`, `conv2d_transpose`, '
+                   '`separable_conv2d`, `dropout`, `flatten`, `max_/average_pooling1d/2d/3d`, their classes, and '
+                   '`Layer` as the base of user layers',
+            keras="tf2norm's function or class of the same name, same arguments (TF 1.15's graph-mode layers: "
+                  'TF1 variable names `dense/kernel`, `conv2d_1/bias`, counted with `batch_normalization[_N]`)',
+            compat='same',
+            mapped='all (TF 1.15 signatures and defaults; `name=`/`reuse=` sharing, regularizers to '
+                   'REGULARIZATION_LOSSES, `training` bool or tensor)',
+            reported='TF2N760 subclass of a concrete layer (converted), 761 `conv3d_transpose`, '
+                     '`separable_conv1d` and their classes (no replacement)',
+            kind='— (TF1 Saver checkpoints restore as is)',
+            error='see tests/replacements/test_tf1_layers_golden.py',
+        ),
+        ),
+        goldens=("tf1layers_",),
+        generators=("fixtures/tf1/tf1_layers.py",),
+    ),
+    Api(
         id="tfa_rnn_cells",
         identifiers=frozenset({"tensorflow_addons"}),
         replacements=("LayerNormLSTMCell", "LayerNormSimpleRNNCell"),
