@@ -285,12 +285,13 @@ APIS: tuple[Api, ...] = (
     ),
     Api(
         id="tf1_layers",
-        # tf.layers' classes share Keras' names (see unsupported.LAYER_FUNCTIONS): files reach them through
-        # a function's name, `compat` (tf_upgrade_v2's spelling) or tf.layers' own modules.
-        identifiers=frozenset({"compat", "dense", "dropout", "flatten", "conv1d", "conv2d", "conv3d",
-                               "conv2d_transpose", "separable_conv2d", "max_pooling1d", "max_pooling2d",
-                               "max_pooling3d", "average_pooling1d", "average_pooling2d", "average_pooling3d",
-                               "max_pool2d", "convolutional", "pooling"}),
+        # tf.layers' classes share Keras' names (`Dense`, `Layer`) and `layers` is Keras' module: neither may
+        # make every Keras file worth parsing. Files reach them as tf_upgrade_v2 writes them
+        # (`tf.compat.v1.layers.X`), through a function's name, or through TF1's own modules.
+        identifiers=frozenset({"compat", "python", "dense", "dropout", "flatten", "conv1d", "conv2d", "conv3d",
+                               "conv2d_transpose", "separable_conv2d", "separable_conv1d", "conv3d_transpose",
+                               "max_pooling1d", "max_pooling2d", "max_pooling3d", "average_pooling1d",
+                               "average_pooling2d", "average_pooling3d", "max_pool2d"}),
         replacements=("Layer", "Dense", "Dropout", "Flatten", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose",
                       "SeparableConv2D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
                       "AveragePooling2D", "AveragePooling3D", "dense", "dropout", "flatten", "conv1d", "conv2d",
@@ -309,7 +310,8 @@ APIS: tuple[Api, ...] = (
             reported='TF2N760 subclass of a concrete layer (converted), 761 `conv3d_transpose`, '
                      '`separable_conv1d` and their classes (no replacement)',
             kind='— (TF1 Saver checkpoints restore as is)',
-            error='see tests/replacements/test_tf1_layers_golden.py',
+            error='1.2e-7 outputs, gradients 1.7e-7 of their scale; 0.22 of the bound (oneDNN on and off); a TF1 '
+                  'Saver checkpoint restores and trains on as in TF 1.15; seeded dropout masks bit for bit',
         ),
         ),
         goldens=("tf1layers_",),

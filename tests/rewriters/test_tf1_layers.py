@@ -30,8 +30,8 @@ def _spellings(name):
 def test_every_spelling_of_every_name_is_found(name, target):
     spellings = _spellings(name)
     if name[0].isupper():
-        # tf.layers' classes share Keras' names, so they do not make a file worth reading (tf2norm.apis):
-        # a file is read for `compat` (tf_upgrade_v2's spelling), a function's name or tf.layers' modules.
+        # tf.layers' classes share Keras' names, so a file is read for them only through `compat` (what
+        # tf_upgrade_v2 writes), a tf.layers function or TF1's own modules (tf2norm.apis).
         spellings = [s for s in spellings if "compat" in s[0] + s[1] or "python" in s[0]]
     for imports, spelling, kept in spellings:
         output, findings = migrate(f"{imports}y = {spelling}(x, 4)\n", target, ("tf1_layers",))
@@ -77,8 +77,7 @@ def test_a_tf_layers_program_after_tf_upgrade_v2(target):
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_the_base_class_of_a_user_layer_is_tf1s_base_without_finding(target):
-    # ludwig's recurrent_modules.py:57 (BLOCKERS L3): the first error of the migrated program. (A file is
-    # read for `compat` or a tf.layers function's name; `tf.layers.Layer` alone shares Keras' `Layer`.)
+    # ludwig's recurrent_modules.py:57 (BLOCKERS L3): the first error of the migrated program.
     check(
         """\
         import tensorflow as tf
@@ -90,11 +89,11 @@ def test_the_base_class_of_a_user_layer_is_tf1s_base_without_finding(target):
                 self.w = weights
 
             def call(self, inputs, **kwargs):
-                return tf.matmul(inputs, self.w) + tf.compat.v1.get_variable("b", [3])
+                return tf.layers.dropout(tf.matmul(inputs, self.w), rate=0.1, training=True)
         """,
         """\
         import tensorflow as tf
-        from tf2norm.replacements import Layer
+        from tf2norm.replacements import Layer, dropout
 
 
         class Projection(Layer):
@@ -103,7 +102,7 @@ def test_the_base_class_of_a_user_layer_is_tf1s_base_without_finding(target):
                 self.w = weights
 
             def call(self, inputs, **kwargs):
-                return tf.matmul(inputs, self.w) + tf.compat.v1.get_variable("b", [3])
+                return dropout(tf.matmul(inputs, self.w), rate=0.1, training=True)
         """,
         target=target,
     )
