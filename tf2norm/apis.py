@@ -231,14 +231,11 @@ APIS: tuple[Api, ...] = (
         Row(
             legacy='`tf.contrib.slim` (`import tensorflow.contrib.slim as slim`, `from tensorflow.contrib import '
                    'slim`, `slim = tf.contrib.slim`, `tf.contrib.slim.x`, `.nets`, `.python.slim.*`), '
-                   "contrib.framework's `arg_scope` / `add_arg_scope`, contrib.layers' regularizers and "
-                   "initializers (`tf.contrib.layers.l1_l2_regularizer`, `xavier_initializer`, ...)",
+                   "contrib.framework's `arg_scope` / `add_arg_scope`",
             keras='`tf_slim` (`import tf_slim as slim`; `pip install tf-slim`); `arg_scope([slim.batch_norm], ...)` '
                   "lists tf2norm's `batch_norm` (a tf_slim arg_scope function)",
             compat='same',
-            mapped="every slim name tf_slim 1.1.0 has (layers, arg_scope, nets, learning, losses, metrics, ...); "
-                   "contrib.layers' `l1`/`l2`/`l1_l2`/`sum_regularizer`, `apply_regularization`, `xavier_initializer[_conv2d]`, "
-                   "`variance_scaling_initializer` as tf_slim's",
+            mapped="every slim name tf_slim 1.1.0 has (layers, arg_scope, nets, learning, losses, metrics, ...)",
             reported='TF2N110 a name tf_slim lacks (feature columns, bow_encoder, ...), 111 the file binds '
                      '`tf_slim` to something else, 112 a tf_slim net that builds tf_slim\'s own batch_norm '
                      '(inception/resnet arg_scope functions, resnet_v2; it raises on Keras 3), converted',

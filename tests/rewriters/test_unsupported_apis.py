@@ -121,8 +121,7 @@ def test_an_import_is_reported_once_and_the_names_it_binds_are_not():
 
 def test_what_a_rewriter_migrated_is_not_reported_what_it_left_is():
     # The LN cell, tf.layers' batch normalization and dense layer are migrated; the block cell and the
-    # 3-D transposed convolution are not (tf1_layers' TF2N761); the regularizer the migrated batch_norm call
-    # still holds becomes tf_slim's (contrib_slim), so no TF2N722. The block cell's import fails
+    # 3-D transposed convolution are not (tf1_layers' TF2N761), nor is the regularizer the migrated batch_norm call still holds. The block cell's import fails
     # (TF2N725) and its use is tf1_rnn_cells' TF2N312.
     check(
         """\
@@ -138,17 +137,16 @@ def test_what_a_rewriter_migrated_is_not_reported_what_it_left_is():
         """\
         import tensorflow as tf
         from tensorflow.contrib.rnn import GRUBlockCell
-        import tf_slim
         from tf2norm.replacements import BatchNormalization, LayerNormBasicLSTMCell, dense
 
         a = LayerNormBasicLSTMCell(8)
         b = GRUBlockCell(8)
         h = BatchNormalization(momentum=0.99, scale=True, tf1_api="layers")(dense(x, 3), training=t)
         g = tf.compat.v1.layers.conv3d_transpose(h, 3, 3)
-        net = BatchNormalization(momentum=0.999, scale=False, beta_regularizer=tf_slim.l2_regularizer(0.1))(h, training=True)
+        net = BatchNormalization(momentum=0.999, scale=False, beta_regularizer=tf.contrib.layers.l2_regularizer(0.1))(h, training=True)
         """,
         only=EVERY,
-        findings=[("TF2N725", 2, 60), ("TF2N312", 5, 5), ("TF2N761", 7, 5)],
+        findings=[("TF2N725", 2, 60), ("TF2N312", 5, 5), ("TF2N761", 7, 5), ("TF2N722", 8, 67)],
     )
 
 
