@@ -56,22 +56,6 @@ SPELLINGS = {
         "net, _ = tf_slim.nets.vgg.vgg_16(x)\n"),
     "one line of several imports": ("import numpy as np, tensorflow.contrib.slim as slim\ny = slim.flatten(np.x)\n",
                                     "import numpy as np, tf_slim as slim\ny = slim.flatten(np.x)\n"),
-    # contrib.layers' regularizers and initializers (DeepXDE's maps/regularizers.py after tf_upgrade_v2,
-    # ludwig's loss_modules registry): tf_slim has contrib's functions.
-    "contrib regularizer left by tf_upgrade_v2": (
-        "import tensorflow as tf\nr = tf.contrib.layers.l1_l2_regularizer(scales[0], scales[1])\n",
-        "import tensorflow as tf\nimport tf_slim\n\nr = tf_slim.l1_l2_regularizer(scales[0], scales[1])\n"),
-    "contrib regularizers as values": (
-        "import tensorflow as tf\nREG = {'l1': tf.contrib.layers.l1_regularizer, 'sum': tf.contrib.layers.sum_regularizer}\n",
-        "import tensorflow as tf\nimport tf_slim\n\nREG = {'l1': tf_slim.l1_regularizer, 'sum': tf_slim.sum_regularizer}\n"),
-    "contrib initializers imported by name": (
-        "from tensorflow.contrib.layers import xavier_initializer, variance_scaling_initializer\n",
-        "from tf_slim import xavier_initializer, variance_scaling_initializer\n"),
-    "a contrib regularizer beside other contrib.layers names": (
-        "from tensorflow.contrib.layers import l2_regularizer, fully_connected\ny = fully_connected(x, 2, "
-        "weights_regularizer=l2_regularizer(0.1))\n",
-        "from tensorflow.contrib.layers import fully_connected\nfrom tf_slim import l2_regularizer\n\n"
-        "y = fully_connected(x, 2, weights_regularizer=l2_regularizer(0.1))\n"),
 }
 
 
@@ -146,9 +130,6 @@ LOOKALIKES = {
     "a local arg_scope": "def arg_scope(ops, **kw):\n    return ops\n\nwith arg_scope([f], a=1):\n    pass\n",
     "another contrib module": "from tensorflow.contrib import seq2seq\nd = seq2seq.BasicDecoder(cell, helper, state)\n",
     "a relative slim": "from . import slim\nnet = slim.conv2d(x, 8, [3, 3])\n",
-    "Keras regularizers": "import tensorflow as tf\nr = tf.keras.regularizers.l2(0.5 * (s))\n",
-    "a project's contrib.layers": "import mylib\nr = mylib.contrib.layers.l2_regularizer(0.1)\n",
-    "another contrib.layers function": "import tensorflow as tf\ny = tf.contrib.layers.fully_connected(x, 2)\n",
 }
 
 
@@ -211,17 +192,3 @@ def test_the_reported_tf_slim_functions_exist_and_build_tf_slims_batch_norm():
         named = "batch_norm" in source or "resnet_v2(" in source or "bottleneck" in source
         assert named, path
     assert tf_slim.batch_norm.__module__ == "tf_slim.layers.layers"
-
-
-def test_contrib_layers_functions_exist_in_tf_slim_as_contribs():
-    # The mapping is name for name: tf_slim 1.1.0 has each function at top level, from its copy of
-    # contrib.layers (the regularizer computes what TF 1.15's did: scale * sum(w ** 2) / 2 for l2).
-    tf_slim = pytest.importorskip("tf_slim")
-    import numpy as np
-    import tensorflow as tf
-
-    for name in contrib_slim.CONTRIB_LAYERS_FUNCTIONS:
-        assert getattr(tf_slim, name).__module__.startswith("tf_slim."), name
-    weights = tf.constant([[1.0, -2.0], [3.0, -4.0]])
-    value = tf_slim.l1_l2_regularizer(0.5, 0.25)(weights)
-    np.testing.assert_allclose(float(value), 0.5 * 10.0 + 0.25 * 30.0 / 2, rtol=1e-6)

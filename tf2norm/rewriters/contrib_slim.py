@@ -5,9 +5,7 @@ Every spelling, resolved by name (never by text): `import tensorflow.contrib.sli
 `from tensorflow.contrib import slim [as contrib_slim]`, `slim = tf.contrib.slim`, chains such as
 `tf.contrib.slim.conv2d` or `tf.compat.v1.contrib.slim...`, `tensorflow.contrib.slim.nets`,
 contrib's internal `tensorflow.contrib.slim.python.slim.*` paths, and `arg_scope` / `add_arg_scope`
-from `tensorflow.contrib.framework` (the same functions slim exported), and contrib.layers'
-regularizers and initializers (`tf.contrib.layers.l1_l2_regularizer`, `xavier_initializer`, ...: slim
-exported them too; tf_upgrade_v2 converts some spellings and leaves the others). Imports are rewritten in
+from `tensorflow.contrib.framework` (the same functions slim exported). Imports are rewritten in
 place (`import tf_slim as slim`), chains start at `tf_slim`, and `import tf_slim` is added where a
 chain needs it. slim's `batch_norm` and `layer_norm` are not tf_slim's business: their own
 rewriters replace them by tf2norm's functions, which are tf_slim arg_scope functions
@@ -28,11 +26,6 @@ from tf2norm.rewriters._rewriter import PlanRewriter
 
 SLIM = "tensorflow.contrib.slim"
 TF_SLIM = "tf_slim"
-#: contrib.layers' regularizers and initializers (slim exported them too): tf_slim has contrib's very
-#: functions at top level, same arguments (unsupported.py's TF2N722 names the same fix).
-CONTRIB_LAYERS_FUNCTIONS = ("l1_regularizer", "l2_regularizer", "l1_l2_regularizer", "sum_regularizer",
-                            "apply_regularization", "xavier_initializer", "xavier_initializer_conv2d",
-                            "variance_scaling_initializer")
 
 #: Legacy module paths and functions -> their tf_slim names (longest match wins).
 PREFIXES = {
@@ -42,7 +35,6 @@ PREFIXES = {
     **{f"tensorflow.contrib.framework.{name}": f"{TF_SLIM}.{name}"
        for name in ("arg_scope", "add_arg_scope", "current_arg_scope", "has_arg_scope", "arg_scoped_arguments",
                     "arg_scope_func_key")},
-    **{f"tensorflow.contrib.layers.{name}": f"{TF_SLIM}.{name}" for name in CONTRIB_LAYERS_FUNCTIONS},
 }
 
 _FEATURE_COLUMNS = "use tf.feature_column (or keep this code on TF 1.x)"
