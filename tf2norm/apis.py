@@ -287,8 +287,8 @@ APIS: tuple[Api, ...] = (
         id="tf1_layers",
         # tf.layers' classes share Keras' names (`Dense`, `Layer`) and `layers` is Keras' module: neither may
         # make every Keras file worth parsing. Files reach them as tf_upgrade_v2 writes them
-        # (`tf.compat.v1.layers.X`), through a function's name, or through TF1's own modules.
-        identifiers=frozenset({"compat", "python", "dense", "dropout", "flatten", "conv1d", "conv2d", "conv3d",
+        # (`tf.compat.v1.layers.X`) or through a function's name (not `python`: every shebang has it).
+        identifiers=frozenset({"compat", "dense", "dropout", "flatten", "conv1d", "conv2d", "conv3d",
                                "conv2d_transpose", "separable_conv2d", "separable_conv1d", "conv3d_transpose",
                                "max_pooling1d", "max_pooling2d", "max_pooling3d", "average_pooling1d",
                                "average_pooling2d", "average_pooling3d", "max_pool2d"}),

@@ -193,6 +193,22 @@ def test_a_frozen_layer_and_the_scope_initializer():
             np.testing.assert_array_equal(sess.run(y), [[1.0, 1.0]])
 
 
+def test_the_dtype_is_the_first_inputs():
+    class P(R.Layer):
+        def build(self, shape):
+            self.w = self.add_weight("w", [2])
+
+        def call(self, x):
+            return x
+
+    graph = tf.Graph()
+    with graph.as_default():
+        p = P()
+        p(tf.ones([2], tf.int32))
+        # What TF 1.15 prints for the same program: int32 <dtype: 'int32_ref'>.
+        assert (p.dtype, p.w.dtype.base_dtype) == (tf.int32, tf.int32)
+
+
 def test_eager_code_is_told_to_use_keras():
     with pytest.raises(RuntimeError, match="tf.compat.v1 graph code"):
         R.dense(tf.ones([1, 2]), 3)

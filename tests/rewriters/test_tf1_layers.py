@@ -31,8 +31,8 @@ def test_every_spelling_of_every_name_is_found(name, target):
     spellings = _spellings(name)
     if name[0].isupper():
         # tf.layers' classes share Keras' names, so a file is read for them only through `compat` (what
-        # tf_upgrade_v2 writes), a tf.layers function or TF1's own modules (tf2norm.apis).
-        spellings = [s for s in spellings if "compat" in s[0] + s[1] or "python" in s[0]]
+        # tf_upgrade_v2 writes) or a tf.layers function (tf2norm.apis).
+        spellings = [s for s in spellings if "compat" in s[0] + s[1]]
     for imports, spelling, kept in spellings:
         output, findings = migrate(f"{imports}y = {spelling}(x, 4)\n", target, ("tf1_layers",))
         assert output == f"{kept}from tf2norm.replacements import {name}\n\ny = {name}(x, 4)\n", spelling

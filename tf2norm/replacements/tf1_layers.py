@@ -4,16 +4,17 @@ On TF 2.16+ with Keras 3 every `tf.compat.v1.layers.X` raises "not available wit
 what `tf_upgrade_v2` writes for `tf.layers.X`). These are TF 1.15's functions and classes with the
 same signatures and defaults, the same variables under the same names, and the same ops:
 
-| TF1 | here | variables (in the layer's scope) | ops |
-|---|---|---|---|
-| `dense` / `Dense` | same names | `kernel [in, units]`, `bias [units]` | `MatMul` (rank 2), `tensordot` (higher rank), `BiasAdd` |
-| `conv1d/2d/3d` / `Conv1D/2D/3D` | same | `kernel [*kernel_size, in, filters]`, `bias` | `nn.convolution` (causal: left padding), `BiasAdd` |
-| `conv2d_transpose` / `Conv2DTranspose` | same | `kernel [kh, kw, filters, in]`, `bias` | `conv2d_transpose`, `BiasAdd` |
-| `separable_conv2d` / `SeparableConv2D` | same | `depthwise_kernel`, `pointwise_kernel`, `bias` | `nn.separable_conv2d`, `BiasAdd` |
-| `dropout` / `Dropout` | same | none | TF 1.15's `dropout_v2` op for op (float32 `rate`, `x * (1 / (1 - rate)) * mask`) |
-| `max_/average_pooling1d/2d/3d` and classes | same | none | `max_pool` / `avg_pool` (1d through 2d, expanded), `max_pool3d` / `avg_pool3d` |
-| `flatten` / `Flatten` | same | none | `reshape` (channels_first: transposed first) |
-| `Layer` | same | what `build` adds | the base class of tf.layers and of user layers |
+* `dense` / `Dense`: `kernel [in, units]`, `bias [units]`; `MatMul` for rank 2, `tensordot` above, `BiasAdd`;
+* `conv1d/2d/3d` / `Conv1D/2D/3D`: `kernel [*kernel_size, in, filters]`, `bias`; `nn.convolution`
+  (Conv1D's 'causal': left zero padding), `BiasAdd`;
+* `conv2d_transpose` / `Conv2DTranspose`: `kernel [kh, kw, filters, in]`, `bias`; `conv2d_transpose`, `BiasAdd`;
+* `separable_conv2d` / `SeparableConv2D`: `depthwise_kernel`, `pointwise_kernel`, `bias`;
+  `nn.separable_conv2d`, `BiasAdd`;
+* `dropout` / `Dropout`: TF 1.15's `dropout_v2` op for op (float32 `rate`, `x * (1 / (1 - rate)) * mask`);
+* `max_/average_pooling1d/2d/3d` and their classes: `max_pool` / `avg_pool` (1-D through 2-D with a
+  unit axis), `max_pool3d` / `avg_pool3d`;
+* `flatten` / `Flatten`: `reshape` to `[batch, -1]` (channels_first: transposed first);
+* `Layer`: the base class of all of them and of user layers (`build`, `call`, `add_weight`).
 
 Naming and sharing are TF1's (`tf.layers.Layer`): an unnamed layer's variable scope is its snake-case
 class name made unique in the enclosing variable scope (`dense`, `dense_1`, `conv2d`, ...: counted by
@@ -34,10 +35,14 @@ None means False, as its default 0), and `input_spec` is not checked.
 
 from __future__ import annotations
 
+import inspect
+import math
+import re
+
 import keras
 import tensorflow as tf
 
-from tf2norm.replacements._modes import in_legacy_graph, smart_cond, static_bool
+from tf2norm.replacements._modes import in_legacy_graph, smart_cond
 
 _REGULARIZATION_LOSSES = tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES
 _UPDATE_OPS = tf.compat.v1.GraphKeys.UPDATE_OPS
@@ -48,8 +53,6 @@ _IGNORED_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "autocast")
 
 def _snake_case(name: str) -> str:
     """TF 1.15's keras `to_snake_case` ('Conv2DTranspose' -> 'conv2d_transpose')."""
-    import re
-
     intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
     insecure = re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
     return insecure if insecure[0] != "_" else "private" + insecure
@@ -275,7 +278,9 @@ class Layer:
                 if not self.built:
                     first = tf.nest.flatten(inputs)[0]
                     if self.dtype is None and hasattr(first, "dtype"):
-                        self.dtype = first.dtype.base_dtype if first.dtype.is_floating else tf.float32
+                        # TF1's 'infer' policy: the first input's dtype, integers included (a weight of
+                        # an int32-fed layer without its own dtype is int32, zeros-initialised, as in TF1).
+                        self.dtype = first.dtype.base_dtype
                     self.build(tf.nest.map_structure(lambda x: x.shape, inputs))
                     self.built = True
                 outputs = self.call(inputs, *args, **kwargs)
@@ -304,8 +309,6 @@ def _as_tensor(value):
 
 
 def _takes(function, keyword):
-    import inspect
-
     try:
         return keyword in inspect.signature(function).parameters
     except (TypeError, ValueError):
@@ -404,9 +407,7 @@ class Dropout(Layer):
     def call(self, inputs, training=False):
         if training is None:
             training = False  # TF1's learning phase, whose default is 0
-        if isinstance(training, tf.Variable):
-            return tf.cond(tf.cast(training, tf.bool), lambda: _dropout_v2(inputs, self.rate, self._noise_shape(inputs),
-                                                                           self.seed), lambda: tf.identity(inputs))
+        # A Python bool or a constant picks a branch now; a placeholder or a Variable becomes a tf.cond.
         return smart_cond(training, lambda: _dropout_v2(inputs, self.rate, self._noise_shape(inputs), self.seed),
                           lambda: tf.identity(inputs))
 
@@ -472,7 +473,7 @@ class Flatten(Layer):
     def compute_output_shape(self, input_shape):
         shape = tf.TensorShape(input_shape).as_list()
         rest = shape[1:]
-        size = None if not rest or any(d is None for d in rest) else int(__import__("math").prod(rest))
+        size = None if not rest or any(d is None for d in rest) else int(math.prod(rest))
         return tf.TensorShape([shape[0], size]) if rest else tf.TensorShape([shape[0], 1])
 
 
