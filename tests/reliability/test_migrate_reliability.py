@@ -280,6 +280,28 @@ def test_the_views_have_exactly_libcsts_referents_and_references():
         assert summary(module, LinearScopeProvider) == summary(module, ScopeProvider)
 
 
+def test_the_parent_map_is_libcsts_in_the_same_order():
+    import glob
+
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, ParentNodeProvider
+
+    from tf2norm.rewriters._names import parents
+
+    paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "legacy", "**", "*.py"), recursive=True))
+    compared = 0
+    for path in paths:
+        try:
+            module = cst.parse_module(open(path, "rb").read())
+        except cst.ParserSyntaxError:  # the fixtures of files that do not parse
+            continue
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        # Items in order: rewriters iterate the map, and what they find first they report or edit first.
+        assert list(parents(wrapper.module).items()) == list(wrapper.resolve(ParentNodeProvider).items()), path
+        compared += 1
+    assert compared >= 10
+
+
 def test_a_file_over_its_time_budget_is_reported_and_left_unchanged(tmp_path):
     path = tmp_path / "generated.py"
     path.write_text(reassigned(2000))

@@ -181,7 +181,8 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         output = migrated.bytes
         if lost_cr and not output.endswith(b"\r"):
             output += b"\r"
-        cst.parse_module(output)  # never hand back a file that does not parse
+        if output != data:  # the input itself parsed above
+            cst.parse_module(output)  # never hand back a file that does not parse
     except Exception as error:  # a bug in a rewriter must not take the other files down
         where = traceback.extract_tb(error.__traceback__)[-1]
         reason = f"{type(error).__name__}: {error} ({os.path.basename(where.filename)}:{where.lineno})"
