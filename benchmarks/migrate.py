@@ -10,9 +10,9 @@ The trees (issue 15):
   available".
 * dense: tensor2tensor 1.15.7 with one legacy `tf.contrib.layers.batch_norm` call appended to
   every file (`LEGACY_TAIL`), so every file needs work.
-* installed: the installed `keras` and `tensorflow` packages' .py files (every k-th file in sorted
-  order, unless `--full-tree`) with the legacy fixtures (fixtures/legacy/*.py) mixed in: modern
-  code, not TF1.
+* installed (only with `--trees ...,installed`): the installed `keras` and `tensorflow` packages'
+  .py files (every k-th file in sorted order, unless `--full-tree`) with the legacy fixtures
+  (fixtures/legacy/*.py) mixed in: modern code, not TF1.
 
 On each tree three whole processes (interpreter start and imports included, as a user runs them)
 are timed side by side in rounds, a new random order each round, the median kept: `tf2norm
@@ -256,7 +256,7 @@ TREES = ("sparse", "dense", "installed")
 
 
 def run(quick: bool = False, full_tree: bool = False, rounds: int | None = None,
-        trees=TREES) -> tuple[str, list]:
+        trees=("sparse", "dense")) -> tuple[str, list]:
     findings = []
     help_times = cold_start(3 if quick else 7)
     help_median = statistics.median(help_times)
