@@ -303,7 +303,7 @@ def run(quick: bool = False, full_tree: bool = False, rounds: int | None = None,
             met = "met" if ratio >= target else "missed"
             readme.append(f"| `tf2norm migrate --check`, {TREE_LABEL[kind]}, {info['files']} files | "
                           f"{fps['jobs']:.1f} files/s (`--jobs {jobs}`; `--jobs 1`: {fps['jobs1']:.1f}) | "
-                          f"tf_upgrade_v2 {fps['tf_upgrade_v2']:.1f} files/s | {ratio:.2f}x faster "
+                          f"tf_upgrade_v2 {fps['tf_upgrade_v2']:.1f} files/s | {ratio:.2f}x its files/s "
                           f"(`--jobs 1`: {ratio1:.2f}x) | >= {target:g}x: {met} |")
             findings.append((f"migrate --check {kind} vs tf_upgrade_v2", ratio, f">= {target:g}"))
     lines = [f"3. migrate --check vs tf_upgrade_v2, whole processes, files/s (median of {rounds} round(s); "
