@@ -21,6 +21,7 @@ import numpy as np
 
 from tf2norm import reference as R
 from tf2norm.reference import _common as _c
+from tf2norm.reference import tf1_layers as _tf1_layers
 
 # ------------------------------------------------------------------------------------ families
 
@@ -29,7 +30,7 @@ def family(golden) -> str:
     """The family of a golden case: the prefix of its file name (lstm, bn, tlbn, ...)."""
     name = golden.name
     for prefix in ("tfa_norm_model", "tfa_norm", "tfa_cell", "layernorm", "bnlstm", "lngru", "lstm", "tlbn", "bn",
-                   "tf1cell"):
+                   "tf1cell", "tf1layers"):
         if name.startswith(prefix + "_"):
             return prefix
     raise KeyError(f"no reference replay for golden case {name}")
@@ -666,6 +667,52 @@ def _tf1cell_outputs(golden, arrays):
     return {"out:outputs": outputs, **{f"out:state_{i}": s for i, s in enumerate(flat)}}
 
 
+# ------------------------------------------------------------------------------- tf.layers
+
+
+def _tf1layers_outputs(golden, arrays):
+    """One tf.layers function call of fixtures/tf1/tf1_layers.py on the case's inputs and variables."""
+    cfg = golden.config
+    function, kw = cfg["function"], dict(cfg["kwargs"])
+    variables = {name.rsplit("/", 1)[-1]: arrays["var:" + name] for name, _ in cfg["variables"]}
+    x = arrays["in:inputs"]
+    activation = kw.get("activation")
+    if function == "dense":
+        out = _tf1_layers.dense(x, variables["kernel"], variables.get("bias"), activation)
+    elif function in ("conv1d", "conv2d", "conv3d"):
+        rank = int(function[4])
+
+        def tup(value, default=1):
+            value = kw.get(value, default)
+            return (value,) * rank if isinstance(value, int) else tuple(value)
+
+        out = _tf1_layers.conv(x, variables["kernel"], variables.get("bias"), tup("strides"),
+                               kw.get("padding", "valid"), tup("dilation_rate"), activation)
+    elif function == "conv2d_transpose":
+        strides = kw.get("strides", 1)
+        strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
+        out = _tf1_layers.conv2d_transpose(x, variables["kernel"], variables.get("bias"), strides,
+                                           kw.get("padding", "valid"), activation)
+    elif function == "separable_conv2d":
+        out = _tf1_layers.separable_conv2d(x, variables["depthwise_kernel"], variables["pointwise_kernel"],
+                                           variables.get("bias"), padding=kw.get("padding", "valid"),
+                                           activation=activation)
+    elif "pooling" in function:
+        rank = int(function[-2])
+        size, strides = ((kw[k],) * rank if isinstance(kw[k], int) else tuple(kw[k]) for k in ("pool_size", "strides"))
+        out = _tf1_layers.pool(x, size, strides, kw.get("padding", "valid"),
+                               "max" if function.startswith("max") else "average")
+    else:
+        assert function == "flatten", function
+        out = _tf1_layers.flatten(x)
+    return {"out:outputs": out}
+
+
+def _tf1layers_loss(golden, arrays):
+    return float(np.sum(np.asarray(_tf1layers_outputs(golden, arrays)["out:outputs"], np.float64)
+                        * arrays["in:loss_weights"]))
+
+
 # ------------------------------------------------------------------------------- dispatch
 
 _FORWARD = {
@@ -679,6 +726,7 @@ _FORWARD = {
     "tfa_cell": _tfa_cell_outputs,
     "bnlstm": _bnlstm_outputs,
     "tf1cell": _tf1cell_outputs,
+    "tf1layers": _tf1layers_outputs,
 }
 
 
@@ -702,4 +750,5 @@ _GRADIENTS = {
     "tfa_cell": _differenced(_tfa_cell_loss),
     "bnlstm": _bnlstm_gradients,
     "tf1cell": _differenced(_sequence_loss(_tf1cell_outputs)),
+    "tf1layers": _differenced(_tf1layers_loss),
 }

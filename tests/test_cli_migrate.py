@@ -260,7 +260,7 @@ def test_list_rewriters():
     assert [line for line in lines if not line.startswith(" ")] == [
         "contrib_batch_norm", "contrib_hparams", "contrib_layer_norm", "contrib_slim", "graph_programs",
         "hand_rolled_bn_lstm", "hand_rolled_layer_norm_gru", "layer_norm_basic_lstm_cell", "layers_batch_normalization",
-        "tf1_rnn_cells", "rnn_cell_wrappers", "tfa_normalization", "tfa_rnn_cells", "unsupported_apis",
+        "tf1_rnn_cells", "rnn_cell_wrappers", "tf1_layers", "tfa_normalization", "tfa_rnn_cells", "unsupported_apis",
         "(every rewriter, and files that cannot be processed)"]
     assert "    TF2N001  cannot parse: {reason}" in lines
     assert "    TF2N104  batch_norm: {reason}; Keras layers share weights by object, not by variable scope; " \
@@ -358,7 +358,7 @@ def test_migrate_path_never_imports_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["migrate", "--help"], ["checkpoint", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["migrate", "--help"], ["checkpoint", "--help"], ["upgrade", "--help"]])
 def test_help_never_imports_tensorflow(args):
     # What keeps `tf2norm --help` fast (benchmarks/migrate.py times the cold start): no TensorFlow,
     # no Keras, whatever the machine's load.

@@ -30,9 +30,10 @@ TF2NORM = Path(sys.executable).parent / "tf2norm"
 TARGETS = ("keras", "compat")
 
 # fixture -> target -> the exact findings, (code, line). TF2N108 is informational: converted, but to the
-# TF1-signature function, because slim layers and functools.partial call batch_norm with TF1 arguments.
+# TF1-signature function, because functools.partial calls batch_norm with TF1 arguments (a slim layer
+# or slim arg_scope does too, for good once it is tf_slim's: not reported there, slim_convnet).
 EXPECTED_FINDINGS = {
-    "slim_convnet": {"keras": [("TF2N108", 24)], "compat": []},
+    "slim_convnet": {"keras": [], "compat": []},
     "contrib_bn_convnet": {"keras": [], "compat": []},
     "tower_reuse": {"keras": [], "compat": []},
     "lstm_sequence_model": {"keras": [], "compat": []},
@@ -162,7 +163,7 @@ def test_readme_main_job_command_prints_a_diff_and_writes_nothing():
     headers = sorted(line[len("--- a/"):] for line in done.stdout.splitlines() if line.startswith("--- a/"))
     assert headers == sorted(f"fixtures/legacy/{name}.py" for name in EXPECTED_FINDINGS
                              if name not in UNCHANGED["keras"])
-    assert done.stderr.splitlines()[-1] == "tf2norm: 13 files, 11 would change, 11 findings, 1 failed"
+    assert done.stderr.splitlines()[-1] == "tf2norm: 13 files, 11 would change, 10 findings, 1 failed"
     assert {p: p.read_bytes() for p in FIXTURES.glob("*.py")} == before
 
 

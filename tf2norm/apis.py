@@ -102,7 +102,7 @@ APIS: tuple[Api, ...] = (
             legacy='`tf.contrib.layers.batch_norm`, `slim.batch_norm`, `normalizer_fn=slim.batch_norm`, '
                    '`functools.partial(batch_norm, ...)`',
             keras='`BatchNormalization(...)(x, training=...)`; `scoped_layer` for `scope=`+`reuse=`; as a '
-                  'value: `batch_norm` (TF2N108)',
+                  'value: `batch_norm` (TF2N108, not where slim\'s layers or arg_scope take it)',
             compat='`batch_norm(...)`, arguments untouched',
             mapped='decay->momentum, is_training->training, data_format->axis, epsilon, center, scale, '
                    'param_initializers/regularizers, renorm*, fused, zero_debias_moving_mean, activation_fn '
@@ -205,7 +205,7 @@ APIS: tuple[Api, ...] = (
             legacy='`tf.contrib.layers.layer_norm`, `slim.layer_norm` (also as `normalizer_fn=` / `partial`)',
             keras='`keras.layers.LayerNormalization(axis=..., epsilon=1e-12)` where both axes are the same '
                   'negative literal, else `LayerNorm(begin_norm_axis=..., begin_params_axis=...)`; as a '
-                  'value: `layer_norm` (TF2N403)',
+                  'value: `layer_norm` (TF2N403, not where slim\'s layers or arg_scope take it)',
             compat='`layer_norm(...)`, arguments untouched',
             mapped='begin_norm_axis, begin_params_axis, center, scale, activation_fn (around the layer), '
                    'trainable, scope->name (a `a/b` path too: `LayerNorm`), scope+reuse->`scoped_layer`',
@@ -282,6 +282,40 @@ APIS: tuple[Api, ...] = (
         goldens=("tlbn_",),
         generators=("fixtures/tf1/layers_batch_normalization.py",),
         checkpoints=("layers_bn",),
+    ),
+    Api(
+        id="tf1_layers",
+        # tf.layers' classes share Keras' names (`Dense`, `Layer`) and `layers` is Keras' module: neither may
+        # make every Keras file worth parsing. Files reach them as tf_upgrade_v2 writes them
+        # (`tf.compat.v1.layers.X`) or through a function's name (not `python`: every shebang has it).
+        identifiers=frozenset({"compat", "dense", "dropout", "flatten", "conv1d", "conv2d", "conv3d",
+                               "conv2d_transpose", "separable_conv2d", "separable_conv1d", "conv3d_transpose",
+                               "max_pooling1d", "max_pooling2d", "max_pooling3d", "average_pooling1d",
+                               "average_pooling2d", "average_pooling3d", "max_pool2d"}),
+        replacements=("Layer", "Dense", "Dropout", "Flatten", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose",
+                      "SeparableConv2D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
+                      "AveragePooling2D", "AveragePooling3D", "dense", "dropout", "flatten", "conv1d", "conv2d",
+                      "conv3d", "conv2d_transpose", "separable_conv2d", "max_pooling1d", "max_pooling2d",
+                      "max_pooling3d", "average_pooling1d", "average_pooling2d", "average_pooling3d"),
+        rows=(
+        Row(
+            legacy='`tf.layers` / `tf.compat.v1.layers` `dense`, `conv1d/2d/3d`, `conv2d_transpose`, '
+                   '`separable_conv2d`, `dropout`, `flatten`, `max_/average_pooling1d/2d/3d`, their classes, and '
+                   '`Layer` as the base of user layers',
+            keras="tf2norm's function or class of the same name, same arguments (TF 1.15's graph-mode layers: "
+                  'TF1 variable names `dense/kernel`, `conv2d_1/bias`, counted with `batch_normalization[_N]`)',
+            compat='same',
+            mapped='all (TF 1.15 signatures and defaults; `name=`/`reuse=` sharing, regularizers to '
+                   'REGULARIZATION_LOSSES, `training` bool or tensor)',
+            reported='TF2N760 subclass of a concrete layer (converted), 761 `conv3d_transpose`, '
+                     '`separable_conv1d` and their classes (no replacement)',
+            kind='— (TF1 Saver checkpoints restore as is)',
+            error='1.2e-7 outputs, gradients 1.7e-7 of their scale; 0.22 of the bound (oneDNN on and off); a TF1 '
+                  'Saver checkpoint restores and trains on as in TF 1.15; seeded dropout masks bit for bit',
+        ),
+        ),
+        goldens=("tf1layers_",),
+        generators=("fixtures/tf1/tf1_layers.py",),
     ),
     Api(
         id="tfa_rnn_cells",
@@ -441,7 +475,8 @@ APIS: tuple[Api, ...] = (
             mapped='constructor keywords, attributes, `values`, `parse` (TF1\'s rules and errors), '
                    '`override_from_dict`, `set_hparam`, `add_hparam`, `del_hparam`, `get`, `to_json`, '
                    '`parse_json`',
-            reported='TF2N750 `hparam_def=` (an HParamDef protocol buffer), left unchanged',
+            reported='TF2N750 `hparam_def=` (an HParamDef protocol buffer), TF2N751 `HParams.from_proto(...)`, both '
+                     'left unchanged (`to_proto()` raises NotImplementedError naming `to_json`)',
             kind='—',
             error='— (no arithmetic: 25 cases of TF 1.15\'s values, types, strings and error messages, exact)',
         ),

@@ -14,6 +14,8 @@ import click
 _SUBCOMMANDS = {
     "migrate": ("tf2norm.rewriters.command", "migrate", "Rewrite TF1 normalisation code for TF2 / Keras 3."),
     "checkpoint": ("tf2norm.checkpoints.command", "checkpoint", "Inspect, convert and verify TF1 checkpoints."),
+    "upgrade": ("tf2norm.upgrade.command", "upgrade",
+                "TensorFlow's tf_upgrade_v2, without its crash on y[(a):(b), :] or on a file it cannot parse."),
 }
 # Subcommands that need TensorFlow, which `pip install tf2norm` does not bring (see _requirements).
 _NEED_TENSORFLOW = {"checkpoint"}

@@ -87,3 +87,14 @@ def test_it_needs_no_tensorflow():
             "print(m.HParams(a=1).parse('a=2').a)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "2\n", "")
+
+
+def test_the_protocol_buffer_methods_say_what_to_use_instead():
+    # TF1's HParamDef went with tf.contrib: a clear NotImplementedError, not an AttributeError
+    hps = HParams(lr=0.1)
+    with pytest.raises(NotImplementedError) as to_proto:
+        hps.to_proto()
+    assert str(to_proto.value) == ("tf2norm.replacements.HParams has no to_proto() (TF1's HParamDef protocol buffer "
+                                   "went with tf.contrib); serialise with to_json() / parse_json() instead")
+    with pytest.raises(NotImplementedError, match=r"^tf2norm.replacements.HParams has no from_proto\(\) "):
+        HParams.from_proto(object())

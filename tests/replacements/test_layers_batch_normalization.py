@@ -120,6 +120,35 @@ def test_training_may_be_a_variable_a_tensor_or_none():
         np.testing.assert_allclose(out_const, out_none)
 
 
+def test_keras_layer_in_a_graph_takes_an_unshaped_training_placeholder():
+    # `tf.placeholder(tf.bool)` without a shape (DeepXDE's maps.Map, facenet's phase_train): TF1's
+    # layer took it; Keras 3 raised "as_list() is not defined on an unknown TensorShape" at build.
+    outputs, means = [], []
+    for shape in ([], None):
+        with _graph() as graph:
+            x = tf.compat.v1.placeholder(tf.float32, (4, 3))
+            flag = tf.compat.v1.placeholder(tf.bool, shape)
+            y = BatchNormalization(momentum=0.5, scale=True, tf1_api="layers")(x, training=flag)
+            updates = tf.compat.v1.get_collection(UPDATE_OPS)
+            assert len(updates) == 2
+            with tf.compat.v1.Session(graph=graph) as sess:
+                sess.run(tf.compat.v1.global_variables_initializer())
+                data = np.arange(12, dtype=np.float32).reshape(4, 3)
+                train, _ = sess.run([y, updates], {x: data, flag: True})
+                infer = sess.run(y, {x: data, flag: False})
+                outputs.append((train, infer))
+                (mean,) = [v for v in tf.compat.v1.global_variables() if v.op.name.endswith("moving_mean")]
+                means.append(sess.run(mean))
+                if shape is None:
+                    with pytest.raises(tf.errors.InvalidArgumentError):  # TF1's cond wanted a scalar too
+                        sess.run(y, {x: data, flag: [True, False]})
+    np.testing.assert_array_equal(outputs[1][0], outputs[0][0])
+    np.testing.assert_array_equal(outputs[1][1], outputs[0][1])
+    np.testing.assert_array_equal(means[1], means[0])
+    np.testing.assert_allclose(means[0], [2.25, 2.75, 3.25])  # 0.5 * 0 + 0.5 * batch mean [4.5, 5.5, 6.5]
+    np.testing.assert_allclose(outputs[0][0].mean(0), 0.0, atol=1e-5)
+
+
 def test_float16_inputs_keep_float32_variables():
     with _graph() as graph:
         x = tf.compat.v1.placeholder(tf.float16, (4, 2, 2, 3))

@@ -169,3 +169,33 @@ def test_migrated_hparams_are_no_longer_reported_but_the_rest_of_contrib_trainin
 ])
 def test_look_alikes_are_left_alone(source):
     check_noop(source)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_from_proto_is_reported_and_left(target):
+    # TF1's HParamDef went with tf.contrib: tf2norm's HParams has no from_proto, so the call stays (and says so)
+    found = check(
+        """\
+        import tensorflow as tf
+
+        hps = tf.contrib.training.HParams.from_proto(proto)
+        defaults = tf.contrib.training.HParams(lr=0.1)
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import HParams
+
+        hps = tf.contrib.training.HParams.from_proto(proto)
+        defaults = HParams(lr=0.1)
+        """,
+        target=target,
+        findings=[("TF2N751", 3, 7)],
+    )
+    assert found[0].message == ("HParams.from_proto: tf2norm's HParams has no HParamDef protocol buffer (it went "
+                                "with tf.contrib); left unchanged")
+
+
+def test_from_proto_is_not_reported_twice_by_unsupported_apis():
+    _, findings = migrate("import tensorflow as tf\nhps = tf.contrib.training.HParams.from_proto(proto)\n",
+                          only=("contrib_hparams", "unsupported_apis"))
+    assert [(f.code, f.line, f.col) for f in findings] == [("TF2N751", 2, 7)]

@@ -422,7 +422,10 @@ def test_normalizer_fn_becomes_the_compat_function_in_both_targets():
                                    normalizer_params={'begin_norm_axis': -1})
         """
     check(before, after, target="compat")
-    found = check(before, after, findings=[("TF2N403", 4, 48)])
+    check(before, after)  # tf_slim's fully_connected passes TF1 arguments for good: nothing to report
+    found = check("from tensorflow.contrib import layers\n\nnet = dense(x, 8, normalizer_fn=layers.layer_norm)\n",
+                  "from tf2norm.replacements import layer_norm\n\nnet = dense(x, 8, normalizer_fn=layer_norm)\n",
+                  findings=[("TF2N403", 3, 33)])
     assert found[0].message == (
         "layer_norm passed as a value (normalizer_fn=): its caller passes TF1 arguments, so it became "
         "tf2norm.replacements.layer_norm (TF1 semantics, tf.compat.v1 graph mode), not a Keras layer")

@@ -94,6 +94,7 @@ def test_a_file_whose_only_tf1_use_is_a_tf_layers_function_is_read_and_reported(
         [("TF2N727", 2, 5, f"tf.layers.dense: {_KERAS3}",
           "keras.layers.Dense(...)(x) (Keras names: convert the checkpoint); to keep TF1's variable names in "
           "graph code: tensorflow.python.keras.legacy_tf_layers.core.dense (what tf_slim uses)")],
+        only=ONLY,  # with every rewriter, tf1_layers migrates it (reported where tf1_layers is skipped)
     )
 
 
@@ -119,8 +120,8 @@ def test_an_import_is_reported_once_and_the_names_it_binds_are_not():
 
 
 def test_what_a_rewriter_migrated_is_not_reported_what_it_left_is():
-    # The LN cell and tf.layers' batch normalization are migrated; the block cell and the dense layer are
-    # not, nor is the regularizer the migrated batch_norm call still holds. The block cell's import fails
+    # The LN cell, tf.layers' batch normalization and dense layer are migrated; the block cell and the
+    # 3-D transposed convolution are not (tf1_layers' TF2N761), nor is the regularizer the migrated batch_norm call still holds. The block cell's import fails
     # (TF2N725) and its use is tf1_rnn_cells' TF2N312.
     check(
         """\
@@ -130,20 +131,22 @@ def test_what_a_rewriter_migrated_is_not_reported_what_it_left_is():
         a = LayerNormBasicLSTMCell(8)
         b = GRUBlockCell(8)
         h = tf.compat.v1.layers.batch_normalization(tf.compat.v1.layers.dense(x, 3), training=t)
+        g = tf.compat.v1.layers.conv3d_transpose(h, 3, 3)
         net = tf.contrib.layers.batch_norm(h, param_regularizers={"beta": tf.contrib.layers.l2_regularizer(0.1)})
         """,
         """\
         import tensorflow as tf
         from tensorflow.contrib.rnn import GRUBlockCell
-        from tf2norm.replacements import BatchNormalization, LayerNormBasicLSTMCell
+        from tf2norm.replacements import BatchNormalization, LayerNormBasicLSTMCell, dense
 
         a = LayerNormBasicLSTMCell(8)
         b = GRUBlockCell(8)
-        h = BatchNormalization(momentum=0.99, scale=True, tf1_api="layers")(tf.compat.v1.layers.dense(x, 3), training=t)
+        h = BatchNormalization(momentum=0.99, scale=True, tf1_api="layers")(dense(x, 3), training=t)
+        g = tf.compat.v1.layers.conv3d_transpose(h, 3, 3)
         net = BatchNormalization(momentum=0.999, scale=False, beta_regularizer=tf.contrib.layers.l2_regularizer(0.1))(h, training=True)
         """,
         only=EVERY,
-        findings=[("TF2N725", 2, 60), ("TF2N312", 5, 5), ("TF2N727", 6, 45), ("TF2N722", 7, 67)],
+        findings=[("TF2N725", 2, 60), ("TF2N312", 5, 5), ("TF2N761", 7, 5), ("TF2N722", 8, 67)],
     )
 
 

@@ -43,6 +43,13 @@ _RENORM_CLIPPING_KEYS = {"rmin", "rmax", "dmax"}
 _TF1_APIS = ("contrib", "layers")
 
 
+def _scalar_if_unknown_rank(training):
+    """`training` as a scalar tensor when it is a tensor of unknown rank (BatchNormalization.__call__)."""
+    if tf.is_tensor(training) and not isinstance(training, tf.Variable) and training.shape.rank is None:
+        return tf.ensure_shape(training, [])
+    return training
+
+
 @keras.saving.register_keras_serializable(package="tf2norm")
 class BatchNormalization(Tf1ScopedLayer):
     """Batch normalisation with TF 1.15 contrib defaults and arithmetic.
@@ -297,6 +304,17 @@ class BatchNormalization(Tf1ScopedLayer):
         )
 
     # ----------------------------------------------------------------- calling
+    def __call__(self, *args, **kwargs):
+        # Keras 3 builds a layer from the static shape of every tensor argument and cannot take an
+        # unknown rank; TF1 programs often pass an unshaped tf.placeholder(tf.bool) as `training`
+        # (TF1's tf.cond took it and checked for a scalar when it ran). `tf.ensure_shape` gives it
+        # that scalar shape and keeps the run-time check: a fed non-scalar still fails.
+        if "training" in kwargs:
+            kwargs["training"] = _scalar_if_unknown_rank(kwargs["training"])
+        elif len(args) > 1:
+            args = (args[0], _scalar_if_unknown_rank(args[1])) + args[2:]
+        return super().__call__(*args, **kwargs)
+
     def call(self, inputs, training=None, batch_weights=None):
         """`batch_weights`: contrib's per-example weights `[batch]` (weighted moments), see the class."""
         if training is None:

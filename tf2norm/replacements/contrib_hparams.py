@@ -17,7 +17,8 @@ tests/replacements/test_contrib_hparams.py holds it to what TF 1.15 returned and
 (fixtures/golden/contrib_hparams.json, written by fixtures/tf1/contrib_hparams.py).
 
 Not ported: the `hparam_def` protocol buffer (`HParamDef`, `to_proto` / `from_proto`), which needs
-TF1's proto module; passing one raises NotImplementedError. `model_structure` is kept as TF1 kept it
+TF1's proto module; passing one, `to_proto()` and `HParams.from_proto()` raise NotImplementedError
+that says so (the migration reports `HParams.from_proto`, TF2N751). `model_structure` is kept as TF1 kept it
 (`get_model_structure`).
 """
 
@@ -28,6 +29,9 @@ import numbers
 import re
 
 __all__ = ["HParams"]
+
+_NO_PROTO = ("tf2norm.replacements.HParams has no {} (TF1's HParamDef protocol buffer went with tf.contrib); "
+             "serialise with to_json() / parse_json() instead")
 
 # TF 1.15's PARAM_RE, verbatim.
 _PARAM_RE = re.compile(r"""
@@ -201,6 +205,15 @@ class HParams:
 
     def get_model_structure(self):
         return self._model_structure
+
+    def to_proto(self, export_scope=None):
+        """Not ported (TF1's HParamDef protocol buffer went with tf.contrib): raises NotImplementedError."""
+        raise NotImplementedError(_NO_PROTO.format("to_proto()"))
+
+    @classmethod
+    def from_proto(cls, hparam_def, import_scope=None):
+        """Not ported (TF1's HParamDef protocol buffer went with tf.contrib): raises NotImplementedError."""
+        raise NotImplementedError(_NO_PROTO.format("from_proto()"))
 
     def to_json(self, indent=None, separators=None, sort_keys=False):
         """The values as JSON (`json.dumps` of `values()`)."""

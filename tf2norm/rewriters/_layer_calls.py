@@ -140,6 +140,33 @@ def usage(ctx, node: cst.CSTNode) -> str:
     return "a reference"
 
 
+#: Functions that call a `normalizer_fn` with TF1's arguments and keep doing so once migrated: slim's
+#: layers and arg_scope, which contrib_slim makes tf_slim's (its maintained successor, not Keras).
+_SLIM = ("tf_slim.", "tensorflow.contrib.slim.", "tensorflow.contrib.layers.", "tensorflow.contrib.framework.")
+
+
+def slim_calls_it(ctx, node: cst.CSTNode) -> bool:
+    """True for `normalizer_fn=` of a slim layer, or of an arg_scope that lists only slim functions.
+
+    There the TF1-signature replacement is the final answer, not a stop on the way to a Keras layer
+    (the value findings' fix, "move to the Keras layer when the caller is migrated", cannot apply:
+    the migrated caller is tf_slim), so the keras target reports nothing. Any other caller (the
+    program's own helper, `functools.partial`, a name) may be migrated to Keras later: reported.
+    """
+    parent = ctx.names.parents.get(node)
+    if not (isinstance(parent, cst.Arg) and parent.keyword is not None and parent.keyword.value == "normalizer_fn"):
+        return False
+    call = ctx.names.parents.get(parent)
+    callee = ctx.names.canonical(call.func) if isinstance(call, cst.Call) else None
+    if callee is None or not callee.startswith(_SLIM):
+        return False
+    if callee not in _arg_scopes.ARG_SCOPES:
+        return True
+    listed = call.args[0].value if call.args and call.args[0].keyword is None else None
+    if not isinstance(listed, (cst.List, cst.Tuple)) or not listed.elements:
+        return False
+    return all((ctx.names.canonical(element.value) or "").startswith(_SLIM) for element in listed.elements)
+
 
 @dataclass(frozen=True)
 class LayerCall:
@@ -210,7 +237,7 @@ class LayerCallRewriter(Rewriter):
     def rewrite_value(self, ctx, node: cst.CSTNode) -> None:
         """The function used as a value becomes the TF1-signature replacement."""
         ctx.edit(node, lambda _: ctx.replacement(self.spec.compat), consumes=node)
-        if ctx.target == "keras":
+        if ctx.target == "keras" and not slim_calls_it(ctx, node):
             ctx.report(self.spec.value_rule, node, usage=usage(ctx, node))
 
     def rewrite_call(self, ctx, call: cst.Call, inherited: dict, reuses: bool) -> None:

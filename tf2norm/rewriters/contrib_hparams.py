@@ -14,7 +14,9 @@ Every reference is rewritten (calls, the class as a value or a base, `isinstance
 import HParams`, the defining module `tensorflow.contrib.training.python.training.hparam`, and aliases
 of those; the contrib import goes when nothing else uses it. Left unchanged and reported (TF2N750): a
 call that passes an `HParamDef` protocol buffer (`hparam_def=`, or a first positional argument other
-than None), which tf2norm's HParams does not read. The rest of `tf.contrib.training`
+than None), which tf2norm's HParams does not read, and (TF2N751) `HParams.from_proto(...)`, which it
+does not have either (`to_proto()` on an instance cannot be told from other objects' `to_proto`
+statically: tf2norm's HParams raises NotImplementedError that names the fix). The rest of `tf.contrib.training`
 (`bucket_by_sequence_length`, ...) is not this API: unsupported_apis reports it.
 """
 
@@ -32,6 +34,10 @@ RULES = rules(
     Rule("TF2N750", "HParams(hparam_def=...): tf2norm's HParams does not read an HParamDef protocol buffer; "
                     "left unchanged",
          "pass the values as keyword arguments (HParams(**values)), e.g. from the HParamDef's hparam map"),
+    Rule("TF2N751", "HParams.from_proto: tf2norm's HParams has no HParamDef protocol buffer (it went with "
+                    "tf.contrib); left unchanged",
+         "store the hyperparameters as JSON (hparams.to_json()) and read them with HParams().parse_json(text), "
+         "or build HParams(**values) from the HParamDef's hparam map"),
 )
 
 
@@ -40,7 +46,15 @@ def _is_none(node: cst.BaseExpression) -> bool:
 
 
 class HParamsRewriter(ClassSwapRewriter):
-    """The class swap, but a call given an HParamDef is reported and left as it is."""
+    """The class swap, but a call given an HParamDef and `HParams.from_proto` are reported and left as they are."""
+
+    def rewrite_reference(self, ctx, node: cst.CSTNode, swap: Swap) -> None:
+        parent = ctx.names.parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value == "from_proto":
+            ctx.report(RULES["TF2N751"], parent)
+            ctx.handled.add(node)
+            return
+        super().rewrite_reference(ctx, node, swap)
 
     def rewrite_call(self, ctx, call: cst.Call, swap: Swap) -> None:
         positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
@@ -53,4 +67,5 @@ class HParamsRewriter(ClassSwapRewriter):
 
 REWRITER = HParamsRewriter(ClassSwap(
     classes=(Swap(LEGACY, "HParams", checked=False),),
+    members=True,  # `HParams.from_proto(...)` reaches the class
 ), RULES)

@@ -131,7 +131,7 @@ class UnsupportedApis(Rewriter):
                 # Some of them were migrated: those outside the rewriters' edits are the ones left.
                 places = sorted(places, key=lambda p: _edited(ctx, p[0]))[:left]
             for node, name, entry, spelled in places:
-                if name in owned and _reported_nearby(ctx, node):
+                if _owns(owned, name) and _reported_nearby(ctx, node):
                     continue
                 ctx.report(RULES[entry.code], node, name=spelled, why=entry.why, fix=entry.fix)
 
@@ -141,6 +141,12 @@ def _owned(ctx) -> frozenset[str]:
     from tf2norm import rewriters
 
     return frozenset().union(*(r.legacy for name, r in rewriters.available().items() if r is not REWRITER))
+
+
+def _owns(owned: frozenset[str], name: str) -> bool:
+    """Is `name` a legacy name of a rewriter, or a member of one (`HParams.from_proto`)?"""
+    parts = name.split(".")
+    return any(".".join(parts[:i]) in owned for i in range(len(parts), 1, -1))
 
 
 def _edited(ctx, node: cst.CSTNode) -> bool:
