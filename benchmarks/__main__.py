@@ -1,4 +1,5 @@
-"""`python -m benchmarks [--only lstm,batch_norm,migrate,checkpoint] [--quick] [--full-tree]`
+"""`python -m benchmarks [--only lstm,batch_norm,migrate,checkpoint] [--quick] [--full-tree] [--rounds N]
+[--trees sparse,dense,installed]`
 
 Runs the suites in one process (items 3 and 4 time their own child processes), prints the
 machine note and each suite's table to stdout (progress goes to stderr), then a summary of every
@@ -23,6 +24,10 @@ def main(argv=None) -> int:
                         help="fewer rounds, the small LSTM shape only, smaller trees and checkpoint")
     parser.add_argument("--full-tree", action="store_true",
                         help="migrate: every .py file of keras + tensorflow, not a sample")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="migrate: rounds per tree (default 3, --quick 1); the median is kept")
+    parser.add_argument("--trees", default="sparse,dense",
+                        help="migrate: comma-separated subset of sparse,dense,installed (default: the README's rows)")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(only) - set(SUITES))
@@ -58,7 +63,8 @@ def main(argv=None) -> int:
         elif name == "migrate":
             from benchmarks import migrate as suite
 
-            text, found = suite.run(quick=args.quick, full_tree=args.full_tree)
+            text, found = suite.run(quick=args.quick, full_tree=args.full_tree, rounds=args.rounds,
+                                      trees=[t.strip() for t in args.trees.split(",") if t.strip()])
         else:
             from benchmarks import checkpoint as suite
 

@@ -308,9 +308,25 @@ def test_internal_error_exits_3_and_other_files_are_still_written(tmp_path, monk
 def test_jobs_gives_the_same_result(tmp_path):
     for i in range(6):
         (tmp_path / f"m{i}.py").write_text(LEGACY if i % 2 else REPORTED)
-    serial = run("--diff", str(tmp_path))
-    parallel = run("--diff", "--jobs", "3", str(tmp_path))
-    assert (parallel.exit_code, parallel.stdout, parallel.stderr) == (serial.exit_code, serial.stdout, serial.stderr)
+    (tmp_path / "py2.py").write_text("print 'x'\n")  # a failure, in its place
+    (tmp_path / "clean.py").write_text(CLEAN)
+    serial = run("--diff", "--jobs", "1", str(tmp_path))
+    assert serial.exit_code == 1
+    assert serial.stderr.splitlines()[-1] == "tf2norm: 8 files, 3 would change, 3 findings, 1 failed"
+    for jobs in ([], ["--jobs", "3"]):  # the default: the CPUs available
+        parallel = run("--diff", *jobs, str(tmp_path))
+        assert (parallel.exit_code, parallel.stdout, parallel.stderr) == (serial.exit_code, serial.stdout, serial.stderr)
+    for output_format in ("json", "github"):
+        serial = run("--check", "--jobs", "1", "--format", output_format, str(tmp_path))
+        parallel = run("--check", "--format", output_format, str(tmp_path))
+        assert (parallel.exit_code, parallel.stdout) == (serial.exit_code, serial.stdout)
+    # Rewriting in place too: the same files, byte for byte.
+    copy = tmp_path.parent / "copy"
+    copy.mkdir()
+    for path in tmp_path.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    assert run("--jobs", "1", str(tmp_path)).exit_code == run(str(copy)).exit_code == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {p.name: p.read_bytes() for p in copy.iterdir()}
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch, capsys):

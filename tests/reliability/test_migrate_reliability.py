@@ -280,6 +280,28 @@ def test_the_views_have_exactly_libcsts_referents_and_references():
         assert summary(module, LinearScopeProvider) == summary(module, ScopeProvider)
 
 
+def test_the_parent_map_is_libcsts_in_the_same_order():
+    import glob
+
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, ParentNodeProvider
+
+    from tf2norm.rewriters._names import parents
+
+    paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "legacy", "**", "*.py"), recursive=True))
+    compared = 0
+    for path in paths:
+        try:
+            module = cst.parse_module(open(path, "rb").read())
+        except cst.ParserSyntaxError:  # the fixtures of files that do not parse
+            continue
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        # Items in order: rewriters iterate the map, and what they find first they report or edit first.
+        assert list(parents(wrapper.module).items()) == list(wrapper.resolve(ParentNodeProvider).items()), path
+        compared += 1
+    assert compared >= 10
+
+
 def test_a_file_over_its_time_budget_is_reported_and_left_unchanged(tmp_path):
     path = tmp_path / "generated.py"
     path.write_text(reassigned(2000))
@@ -341,6 +363,61 @@ def test_jobs_are_capped_by_files_and_cpus(tmp_path, monkeypatch):
     (tmp_path / "c.py").unlink()
     assert run("--jobs", "300", tmp_path).exit_code == exit_codes.OK
     assert made == [2]  # one file: no pool at all
+
+
+def test_jobs_default_to_the_cpus_available_and_one_runs_in_process(tmp_path, monkeypatch):
+    import concurrent.futures
+
+    made = []
+    real = concurrent.futures.ProcessPoolExecutor
+
+    def recording(max_workers, **kwargs):
+        made.append(max_workers)
+        return real(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", recording)
+    monkeypatch.setattr(command, "_cpus", lambda: 3)
+    for name in "abcd":
+        (tmp_path / f"{name}.py").write_text(LEGACY)
+    assert run("--check", tmp_path).exit_code == exit_codes.CHANGED
+    assert made == [3]
+    assert run("--check", "--jobs", "1", tmp_path).exit_code == exit_codes.CHANGED
+    assert made == [3]  # --jobs 1: no pool
+
+
+def test_cpus_are_those_this_process_may_run_on(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 5}, raising=False)
+    assert command._cpus() == 2
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    assert command._cpus() == 7
+
+
+def test_workers_never_import_tensorflow(tmp_path):
+    # An import hook that every worker inherits writes down any process that imports TensorFlow or Keras.
+    marker = tmp_path / "imported"
+    script = textwrap.dedent(f"""\
+        import os, sys
+
+        class Record:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("tensorflow", "keras"):
+                    with open({str(marker)!r}, "a") as out:
+                        out.write(f"{{os.getpid()}} {{name}}\\n")
+                    raise ModuleNotFoundError(name)
+                return None
+
+        sys.meta_path.insert(0, Record())
+        from tf2norm.cli import main
+        main(["migrate", "--check", "--jobs", "2", {str(tmp_path / "tree")!r}])
+        """)
+    (tmp_path / "tree").mkdir()
+    for i in range(6):
+        (tmp_path / "tree" / f"m{i}.py").write_text(LEGACY)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == exit_codes.CHANGED, done.stderr
+    assert done.stderr.splitlines()[-1] == "tf2norm: 6 files, 6 would change, 0 findings, 0 failed"
+    assert not marker.exists()
 
 
 def test_workers_exit_when_the_parent_is_killed(tmp_path):

@@ -6,6 +6,7 @@ Every check also asserts that the output parses and compiles, and that a second 
 
 from __future__ import annotations
 
+import ast
 from textwrap import dedent
 
 import libcst as cst
@@ -29,7 +30,24 @@ def migrate(source: str, target: str = "keras", only=None, path: str = "case.py"
         only = [name for name in rewriters.available() if name not in PROGRAM_WIDE]
     options = _driver.Options(target=target, rewriters=tuple(only), line_length=line_length)
     output, findings = _driver.migrate_source(source.encode("utf-8"), path, options)
+    assert_filter_exact(source.encode("utf-8"), path, options)
     return output.decode("utf-8"), findings
+
+
+def assert_filter_exact(data: bytes, path: str, options) -> None:
+    """A file the name filter (tf2norm.rewriters._prefilter) keeps from LibCST is one that every
+    rewriter leaves unchanged without a finding: every case of every rewriter test checks it."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError):
+        return
+    if _driver._name_filter().needs_libcst(tree):
+        return
+    _driver.NAME_FILTER = False
+    try:
+        assert _driver.migrate_source(data, path, options) == (data, []), "the name filter skipped a file with work"
+    finally:
+        _driver.NAME_FILTER = True
 
 
 def check(before: str, after: str | None = None, *, target: str = "keras", findings=(), only=None):

@@ -23,7 +23,8 @@ import traceback
 import libcst as cst
 
 from tf2norm import apis, rewriters
-from tf2norm.rewriters import _arg_scopes, _files, _findings
+from tf2norm import unsupported
+from tf2norm.rewriters import _arg_scopes, _files, _findings, _prefilter
 from tf2norm.rewriters._context import FileContext
 from tf2norm.rewriters._names import module_paths
 
@@ -84,6 +85,10 @@ def _fail(path: str, code: str, line: int = 1, col: int = 1, **fields) -> _Unpro
 
 
 _REGISTRY: tuple | None = None
+_FILTER: _prefilter.Filter | None = None
+#: False: every file that names a legacy identifier goes to LibCST, as before the name test
+#: (tests/rewriters/test_prefilter.py compares the two paths).
+NAME_FILTER = True
 
 
 def _registry():
@@ -94,6 +99,30 @@ def _registry():
         # arg_scope is followed through aliases too (`arg_scope = contrib_framework.arg_scope`).
         _REGISTRY = (modules, legacy, module_paths(legacy) | _arg_scopes.ARG_SCOPES)
     return _REGISTRY
+
+
+def _name_filter() -> _prefilter.Filter:
+    """What makes a rewriter act (see _prefilter): built from every rewriter, whichever run."""
+    global _FILTER
+    if _FILTER is None:
+        from tf2norm.rewriters import graph_programs as graph
+
+        _, legacy, _ = _registry()
+
+        def acts_on(name: str) -> bool:
+            parts = name.split(".")
+            return (name in _arg_scopes.ARG_SCOPES or unsupported.lookup(name) is not None
+                    or name.startswith("tensorflow.summary.") and parts[2] in graph.SUMMARY_V1_ONLY)
+
+        def in_graph_code(name: str) -> bool:
+            parts = name.split(".")
+            return name == "tensorflow.Variable" or (
+                name.startswith("tensorflow.summary.") and len(parts) == 3 and parts[2] in graph.SUMMARY_V1_PARAMS)
+
+        _FILTER = _prefilter.Filter(legacy, acts_on, graph.GRAPH_CODE, in_graph_code)
+        _FILTER.follow([*_arg_scopes.ARG_SCOPES, *(entry.prefix for entry in unsupported.TABLE), "tensorflow.Variable",
+                        *(f"tensorflow.summary.{n}" for n in (*graph.SUMMARY_V1_ONLY, *graph.SUMMARY_V1_PARAMS))])
+    return _FILTER
 
 
 def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, list[_findings.Finding]]:
@@ -122,6 +151,10 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         raise _fail(path, "TF2N001", reason=reason, hint=_findings.syntax_hint(reason, "")) from None
     if not (_MAY_NEED_WORK.search(text) and _mentions_legacy_names(python_tree)):
         return data, []
+    # Most real TF1 files name tf.get_variable or tf.compat.v1 and hold nothing a rewriter acts on:
+    # what their names may mean (stdlib ast, over every scope at once) says so exactly.
+    if NAME_FILTER and not _name_filter().needs_libcst(python_tree):
+        return data, []
     try:
         module = cst.parse_module(data)
     except (cst.ParserSyntaxError, SyntaxError, RecursionError, ValueError) as error:
@@ -148,7 +181,8 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         output = migrated.bytes
         if lost_cr and not output.endswith(b"\r"):
             output += b"\r"
-        cst.parse_module(output)  # never hand back a file that does not parse
+        if output != data:  # the input itself parsed above
+            cst.parse_module(output)  # never hand back a file that does not parse
     except Exception as error:  # a bug in a rewriter must not take the other files down
         where = traceback.extract_tb(error.__traceback__)[-1]
         reason = f"{type(error).__name__}: {error} ({os.path.basename(where.filename)}:{where.lineno})"

@@ -22,7 +22,6 @@ from libcst.metadata import (
     ExpressionContext,
     ExpressionContextProvider,
     ImportAssignment,
-    ParentNodeProvider,
     QualifiedNameSource,
     Scope,
 )
@@ -62,13 +61,39 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
+class _Parents(cst.CSTVisitor):
+    """What `ParentNodeProvider` computes, in the same order, in one visit: LibCST's provider asks each
+    node for its `children` when leaving it, which visits every node a second time."""
+
+    def __init__(self):
+        super().__init__()
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._children: list[list[cst.CSTNode]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._children:
+            self._children[-1].append(node)
+        self._children.append([])
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        for child in self._children.pop():
+            self.parents[child] = original_node
+
+
+def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
+    """Each node's parent, children in order, parents in the order they are left (as ParentNodeProvider)."""
+    visitor = _Parents()
+    module.visit(visitor)
+    return visitor.parents
+
+
 class Resolver:
     """Qualified names for expressions of one module (wrapped in a `MetadataWrapper`)."""
 
     def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str]):
-        metadata = wrapper.resolve_many([LinearScopeProvider, ParentNodeProvider])
-        self.scopes = cast(Mapping[cst.CSTNode, "Scope | None"], metadata[LinearScopeProvider])
-        self.parents = cast(Mapping[cst.CSTNode, cst.CSTNode], metadata[ParentNodeProvider])
+        self.scopes = cast(Mapping[cst.CSTNode, "Scope | None"], wrapper.resolve(LinearScopeProvider))
+        self.parents = parents(wrapper.module)
         self.contexts = wrapper.resolve(ExpressionContextProvider)  # already computed for the scopes
         self._modules = modules
         self._cache: dict[cst.CSTNode, str | None] = {}

@@ -41,8 +41,9 @@ def _ids(values) -> list[str]:
 @click.option("--line-length", "-l", type=click.IntRange(min=1), default=None,
               help="Wrap emitted code to this many columns [default: line-length from [tool.black] or "
                    "[tool.ruff] above the file, else its longest line if 79 or more, else 88].")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Files processed in parallel (processes; at most one per file and per CPU).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Files processed in parallel (processes; at most one per file and per CPU) [default: the "
+                   "CPUs this process may run on]. --jobs 1 processes them in this process.")
 @click.option("--exclude", multiple=True, metavar="PATTERN[,PATTERN]",
               help="gitignore-style patterns of files and directories to leave out, replacing the defaults "
                    "(hidden directories, venv, build, dist, node_modules, __pycache__, ...).")
@@ -144,7 +145,7 @@ def _stdin(options):
 
 def _run(driver, files, options, jobs):
     show_progress = sys.stderr.isatty() and len(files) >= 20
-    jobs = min(jobs, len(files), _cpus())
+    jobs = min(jobs or _cpus(), len(files), _cpus())
     previous = signal.getsignal(signal.SIGTERM)
     _terminate_cleanly()
     try:
@@ -183,6 +184,7 @@ def _run_files(driver, files, options, jobs, show_progress):
 
 
 def _cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers and `taskset` narrow)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):

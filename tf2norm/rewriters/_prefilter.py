@@ -1,0 +1,197 @@
+"""Which files LibCST must read: a test on Python's own tree (stdlib `ast`) that passes every file a
+rewriter could change or report, and few others.
+
+LibCST's parse and scope analysis cost tens of milliseconds per file, most of a run; Python's
+parser, which the driver runs anyway, costs about one. Real TF1 code names `tf.get_variable`,
+`tf.compat.v1` and `dense` in most files, and most such files hold nothing a rewriter acts on.
+
+Every rewriter acts on what a name means (its qualified name, from imports, through aliases) and
+nothing else, with one exception (graph_programs' TF1 dimensions, matched by shape below). So this
+module computes, for each identifier, every qualified name any binding of it in any scope could give
+(imports; `x = <dotted name>` aliases, followed to a fixed point), ignoring scopes and shadowing:
+a superset of what LibCST's scope analysis resolves (`_names.Resolver.qualified` and `candidates`).
+A file goes to LibCST when one dotted name of it (any prefix of a chain, any import) may mean:
+
+* a name a rewriter acts on (its `legacy`; arg_scope functions),
+* a path of `tf2norm.unsupported.TABLE` (reported by unsupported_apis wherever it is),
+* a module that a `from ... import *` reaches legacy names through (TF2N013),
+* for graph_programs: a TF1-only summary function, or `tf.Variable` or a TF1 summary TF 2 kept in
+  a module that names TF1 graph code (`GRAPH_CODE`),
+
+or when it holds a TF1 dimension (`x.shape[i].value`, `d.value` for `d` over a shape), which
+graph_programs rewrites in any file it reads. tests/rewriters/test_prefilter.py runs every fixture
+through both paths and requires the same bytes and findings.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+_COMPAT = "tensorflow.compat.v1"
+
+
+def _canonical(name: str) -> str:
+    if name == _COMPAT:
+        return "tensorflow"
+    if name.startswith(_COMPAT + "."):
+        return "tensorflow." + name[len(_COMPAT) + 1:]
+    return name
+
+
+def _chain(node: ast.AST) -> list[str] | None:
+    """['a', 'b', 'c'] for `a.b.c`, None when the expression is not a plain attribute chain."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return parts[::-1]
+
+
+def _is_shape(node: ast.AST) -> bool:
+    """`x.shape`, `x.dims`, `x.get_shape()`, or a slice of one (graph_programs' `_is_shape`, on ast)."""
+    if isinstance(node, ast.Subscript):
+        index = node.slice
+        elements = index.elts if isinstance(index, ast.Tuple) else [index]
+        return all(isinstance(e, ast.Slice) for e in elements) and _is_shape(node.value)
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("shape", "dims")
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_shape"
+            and not node.args and not node.keywords)
+
+
+def _may_be_dimension(node: ast.AST, shape_loop_names: set[str]) -> bool:
+    """`x.shape[i]` or a name that some `for` loops over a shape (graph_programs' `_is_dimension`)."""
+    if isinstance(node, ast.Subscript):
+        return not isinstance(node.slice, ast.Slice) and _is_shape(node.value)
+    return isinstance(node, ast.Name) and node.id in shape_loop_names
+
+
+class Summary:
+    """The dotted names a module's code may mean, and whether it holds a TF1 dimension."""
+
+    def __init__(self, tree: ast.AST, keep: Callable[[str], bool]):
+        """`keep(name)`: may a name that starts with `name.` matter? Only such names are followed
+        further (through attributes and aliases), which bounds the work (`x = x.parent` in a loop)."""
+        self._keep = keep
+        bound: dict[str, set[str]] = defaultdict(set)
+        aliases: list[tuple[str, list[str]]] = []
+        chains: list[list[str]] = []
+        self.star_modules: set[str] = set()
+        imported: set[str] = set()
+        shape_loops: set[str] = set()
+        values: list[ast.AST] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                if node.attr == "value":
+                    values.append(node.value)
+                chain = _chain(node)
+                if chain is not None:
+                    chains.append(chain)
+            elif isinstance(node, ast.Name):
+                chains.append([node.id])
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    imported.add(alias.name)
+                    if alias.asname:
+                        if keep(alias.name):
+                            bound[alias.asname].add(alias.name)
+                    else:
+                        root = alias.name.split(".")[0]
+                        if keep(root):
+                            bound[root].add(root)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level or not node.module:
+                    continue  # relative: never a name of an installed library
+                for alias in node.names:
+                    if alias.name == "*":
+                        self.star_modules.add(node.module)
+                        imported.add(node.module)
+                        continue
+                    imported.add(f"{node.module}.{alias.name}")
+                    if keep(f"{node.module}.{alias.name}"):
+                        bound[alias.asname or alias.name].add(f"{node.module}.{alias.name}")
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
+                value = _chain(node.value) if node.value is not None else None
+                if value is not None:
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    aliases += [(t.id, value) for t in targets if isinstance(t, ast.Name)]
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                if isinstance(node.target, ast.Name) and _is_shape(node.iter):
+                    shape_loops.add(node.target.id)
+        while True:  # aliases of aliases: to a fixed point (sets only grow, over finitely many names)
+            grown = False
+            for target, value in aliases:
+                found = {name for name in self._expand(bound, value) if keep(name)}
+                if not found <= bound[target]:
+                    bound[target] |= found
+                    grown = True
+            if not grown:
+                break
+        names = set(imported)
+        for chain in chains:
+            names |= self._expand(bound, chain)
+        self.names = frozenset(_canonical(n) for n in names)
+        self.has_dimension = any(_may_be_dimension(v, shape_loops) for v in values)
+
+    def _expand(self, bound: dict[str, set[str]], chain: list[str]) -> set[str]:
+        """Every qualified name `chain` (and each of its prefixes) may have, up to the first that
+        cannot matter (kept: a longer name starting with it cannot matter either)."""
+        roots = bound.get(chain[0])
+        if not roots:
+            return set()
+        found = set()
+        for root in roots:
+            name = root
+            found.add(name)
+            for part in chain[1:]:
+                if not self._keep(name):
+                    break
+                name = f"{name}.{part}"
+                found.add(name)
+        return found
+
+
+class Filter:
+    """`needs_libcst(tree)`: may any rewriter change or report something in this module?"""
+
+    def __init__(self, legacy: Iterable[str], acts_on: Callable[[str], bool], graph_code: frozenset[str],
+                 in_graph_code: Callable[[str], bool]):
+        """`legacy`: every rewriter's legacy names; `acts_on(name)`: other names that make a rewriter
+        act wherever they are; `in_graph_code(name)`: names graph_programs acts on only in a module
+        that also names one of `graph_code`."""
+        self._legacy = frozenset(legacy)
+        self._star_modules = frozenset(n.rsplit(".", 1)[0] for n in self._legacy)
+        self._acts_on = acts_on
+        self._graph_code = graph_code
+        self._in_graph_code = in_graph_code
+        self._prefixes: frozenset[str] = frozenset()
+
+    def follow(self, targets: Iterable[str]) -> None:
+        """Names (canonical) that may matter besides `legacy` and `graph_code`: every name that
+        `acts_on` or `in_graph_code` accepts starts with one of them or is one."""
+        paths = set()
+        for name in {*self._legacy, *self._graph_code, *targets}:
+            parts = name.split(".")
+            paths.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+        self._prefixes = frozenset(paths)
+
+    def _keep(self, name: str) -> bool:
+        return _canonical(name) in self._prefixes or _COMPAT.startswith(name)
+
+    def needs_libcst(self, tree: ast.AST) -> bool:
+        summary = Summary(tree, self._keep)
+        if summary.has_dimension:
+            return True
+        if any(_canonical(m) in self._star_modules for m in summary.star_modules):
+            return True
+        names = summary.names
+        if not names.isdisjoint(self._legacy):
+            return True
+        if any(self._acts_on(n) for n in names):
+            return True
+        return not names.isdisjoint(self._graph_code) and any(self._in_graph_code(n) for n in names)
