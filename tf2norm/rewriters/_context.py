@@ -50,13 +50,13 @@ class FileContext:
     """What the rewriters of one file share: the tree, name resolution, edits, findings."""
 
     def __init__(self, module: cst.Module, path: str, target: str, legacy: frozenset[str],
-                 modules: frozenset[str], line_length: int | None = None):
+                 modules: frozenset[str], line_length: int | None = None, project=None):
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the driver parsed it for us
         self.module = self.wrapper.module
         self.path = path
         self.target = target
         self.line_length = line_length  # None: the file's (see _layout.line_length)
-        self.names = Resolver(self.wrapper, modules)
+        self.names = Resolver(self.wrapper, modules, project)
         #: The module paths an alias assignment may name (`_names.module_paths` of every legacy name).
         self.module_paths = modules
         self._positions: dict[cst.CSTNode, Mapping[cst.CSTNode, CodeRange]] = {}

@@ -23,7 +23,7 @@ import traceback
 import libcst as cst
 
 from tf2norm import apis, rewriters
-from tf2norm.rewriters import _arg_scopes, _files, _findings
+from tf2norm.rewriters import _arg_scopes, _files, _findings, _project
 from tf2norm.rewriters._context import FileContext
 from tf2norm.rewriters._names import module_paths
 
@@ -60,6 +60,8 @@ class Options:
     file_timeout: float | None = 60.0  # seconds per file; None: no budget
     max_bytes: int = _files.MAX_BYTES
     line_length: int | None = None  # None: from the file's black/ruff configuration or its own lines
+    #: `_project.scan` of the run's files: the project modules that re-export TensorFlow names.
+    reexports: dict | None = dataclasses.field(default=None, hash=False)
 
 
 @dataclasses.dataclass
@@ -135,7 +137,8 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
     ctx = None
     try:
-        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length)
+        project = _project.Project(options.reexports, path) if options.reexports else None
+        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length, project)
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.plan(ctx)

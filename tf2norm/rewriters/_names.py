@@ -65,12 +65,16 @@ def dotted(node: cst.BaseExpression) -> str | None:
 class Resolver:
     """Qualified names for expressions of one module (wrapped in a `MetadataWrapper`)."""
 
-    def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str]):
+    def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str], project=None):
         metadata = wrapper.resolve_many([LinearScopeProvider, ParentNodeProvider])
         self.scopes = cast(Mapping[cst.CSTNode, "Scope | None"], metadata[LinearScopeProvider])
         self.parents = cast(Mapping[cst.CSTNode, cst.CSTNode], metadata[ParentNodeProvider])
         self.contexts = wrapper.resolve(ExpressionContextProvider)  # already computed for the scopes
         self._modules = modules
+        #: `_project.Project`: names the file takes from a project module that re-exports TensorFlow.
+        self.project = project
+        #: The qualified names (as spelled here) that go through a conditional re-export, by their nodes.
+        self.ambiguous: dict[cst.CSTNode, object] = {}
         self._cache: dict[cst.CSTNode, str | None] = {}
         self._by_identifier: dict = {}
         self._candidates: dict = {}
@@ -80,7 +84,15 @@ class Resolver:
         """The qualified name as spelled (`tensorflow.compat.v1.x` stays as it is), or None."""
         if node not in self._cache:
             self._cache[node] = None  # guards against alias cycles (`a = b; b = a`)
-            self._cache[node] = self._resolve(node)
+            found = self._resolve(node)
+            if found is not None and self.project and not found.startswith("tensorflow"):
+                through = self.project.translate(found)
+                if isinstance(through, str):
+                    found = through
+                elif through is not None:  # `_project.Ambiguous`
+                    self.ambiguous[node] = through
+                    found = None
+            self._cache[node] = found
         return self._cache[node]
 
     def canonical(self, node: cst.CSTNode) -> str | None:

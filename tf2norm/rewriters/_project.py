@@ -1,0 +1,188 @@
+"""Project modules that re-export TensorFlow: `from .backend import tf` where `backend.py` binds `tf`.
+
+Real TF1 code often takes `tf` from its own shim module (`from ..backend import tf`, `from utils import
+tf`), which binds it to `tensorflow` or `tensorflow.compat.v1` once for the whole project. Without
+following that import, every legacy call of the project would be left alone without a finding.
+
+`scan` reads the files of a run once (with Python's own parser, only those that name `tensorflow`)
+and keeps, per file, the module-level names bound to a TensorFlow module or symbol. A binding under
+`if`/`try` counts only when every branch binds the same TensorFlow module; otherwise the name is
+`Ambiguous`, and a file that takes it and uses legacy names through it is reported (TF2N730).
+`Project.translate` maps a qualified name as LibCST spells it in an importing file (`..backend.tf`,
+`pkg.backend.tf.layers`) to the TensorFlow name behind it, looking files up in the scanned map only
+(no file system access per name).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping
+
+from tf2norm.rewriters._names import canonical
+
+_TENSORFLOW = b"tensorflow"
+
+
+@dataclasses.dataclass(frozen=True)
+class Ambiguous:
+    """A name a project module binds to different things depending on a condition."""
+
+    candidates: tuple[str, ...]
+
+
+_OTHER = Ambiguous(("something that is not TensorFlow",))
+
+
+def _is_tf(value) -> bool:
+    return isinstance(value, str)
+
+
+def _merge(branches: list[dict]) -> dict:
+    """The bindings after a statement whose branches (each a dict) run one of them."""
+    merged: dict = {}
+    for name in set().union(*branches):
+        values = [b.get(name, _OTHER) for b in branches]
+        strings = {v for v in values if _is_tf(v)}
+        if all(_is_tf(v) for v in values) and len({canonical(v) for v in strings}) == 1:
+            # `tf = tf` under TF1, `tf = tf.compat.v1` under TF2: the same TF1 API either way; the
+            # compat spelling is the one that runs on the TF2 this tool targets.
+            merged[name] = "tensorflow.compat.v1" if "tensorflow.compat.v1" in strings else strings.pop()
+        elif strings:
+            found = sorted(strings | {c for v in values if isinstance(v, Ambiguous) for c in v.candidates})
+            merged[name] = Ambiguous(tuple(found))
+    return merged
+
+
+def _value(node: ast.expr, env: dict):
+    """What `node` (a dotted expression) names, given the bindings so far; None when not TensorFlow."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    base = env.get(node.id)
+    if isinstance(base, Ambiguous):
+        return base
+    if base is None:
+        return None
+    return ".".join([base, *reversed(parts)])
+
+
+def _bound_names(statement: ast.stmt) -> set[str]:
+    """Names a statement we do not interpret may bind at module level."""
+    names = set()
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is statement:
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def _run(body: Iterable[ast.stmt], env: dict) -> dict:
+    env = dict(env)
+    for statement in body:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if alias.asname:
+                    env[alias.asname] = alias.name if alias.name.split(".")[0] == "tensorflow" else _OTHER
+                else:
+                    top = alias.name.split(".")[0]
+                    env[top] = "tensorflow" if top == "tensorflow" else _OTHER
+        elif isinstance(statement, ast.ImportFrom):
+            module = statement.module or ""
+            from_tf = statement.level == 0 and module.split(".")[0] == "tensorflow"
+            for alias in statement.names:
+                if alias.name != "*":
+                    env[alias.asname or alias.name] = f"{module}.{alias.name}" if from_tf else _OTHER
+        elif isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name):
+            value = _value(statement.value, env)
+            env[statement.targets[0].id] = _OTHER if value is None else value
+        elif isinstance(statement, ast.If):
+            env = _merge([_run(statement.body, env), _run(statement.orelse, env)])
+        elif isinstance(statement, ast.Try):
+            done = _run(statement.body, env)
+            endings = [_run(statement.orelse, done)] + [_run(h.body, env) for h in statement.handlers]
+            env = _run(statement.finalbody, _merge(endings))
+        elif isinstance(statement, ast.With):
+            env = _run(statement.body, env)
+        else:
+            for name in _bound_names(statement):
+                if name in env:
+                    env[name] = _merge([env, {}]).get(name) if isinstance(statement, (ast.For, ast.While)) \
+                        else _OTHER
+    return env
+
+
+def exports(tree: ast.Module) -> dict:
+    """The module-level names `tree` binds to TensorFlow: {name: qualified name or Ambiguous}."""
+    return {name: value for name, value in _run(tree.body, {}).items()
+            if _is_tf(value) or (isinstance(value, Ambiguous) and value is not _OTHER)}
+
+
+def scan(paths: Iterable[str]) -> dict[str, dict]:
+    """{absolute path: exports} for the files among `paths` that re-export TensorFlow names."""
+    found: dict[str, dict] = {}
+    for path in paths:
+        if not path.endswith(".py"):
+            continue
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+            if _TENSORFLOW not in data:
+                continue
+            names = exports(ast.parse(data))
+        except (OSError, SyntaxError, ValueError, RecursionError):
+            continue  # the run itself reports the file
+        if names:
+            found[os.path.abspath(path)] = names
+    return found
+
+
+class Project:
+    """The re-exports of a run's files, as seen from one importing file."""
+
+    def __init__(self, reexports: Mapping[str, Mapping], path: str):
+        self._reexports = reexports
+        directory = os.path.dirname(os.path.abspath(path))
+        self._directory = directory
+        self._bases = [directory]
+        while os.path.dirname(self._bases[-1]) != self._bases[-1]:
+            self._bases.append(os.path.dirname(self._bases[-1]))
+        self._cache: dict[str, object] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._reexports)
+
+    def translate(self, qualified: str):
+        """The TensorFlow name (or Ambiguous) behind `qualified` when it goes through a re-export, else None."""
+        if qualified not in self._cache:
+            self._cache[qualified] = self._translate(qualified)
+        return self._cache[qualified]
+
+    def _translate(self, qualified: str):
+        level = len(qualified) - len(qualified.lstrip("."))
+        parts = qualified[level:].split(".")
+        if level:
+            base = self._directory
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            bases = [base]
+        else:
+            bases = self._bases
+        for split in range(len(parts) - 1, 0, -1):
+            module, name, rest = parts[:split], parts[split], parts[split + 1:]
+            for base in bases:
+                for file in (os.path.join(base, *module) + ".py", os.path.join(base, *module, "__init__.py")):
+                    value = self._reexports.get(file, {}).get(name)
+                    if isinstance(value, Ambiguous):
+                        return value
+                    if value is not None:
+                        return ".".join([value, *rest])
+        return None
