@@ -101,7 +101,12 @@ class FileContext:
             if not self.names.is_load(node) or self.names.qualified(node) is not None:
                 continue
             legacy = sorted(c for c in map(canonical, self.names.candidates(node)) if c in owners)
-            if legacy:
+            through = self._conditional_reexport(node, owners)
+            if through is not None:
+                self.rewriter, statement, name, candidates = through
+                if statement not in self.handled:
+                    self.report(_findings.RULES["TF2N730"], statement, name=name, candidates=candidates)
+            elif legacy:
                 self.rewriter = owners[legacy[0]]
                 self.report(_findings.RULES["TF2N012"], node, name=dotted(node), legacy=legacy[0])
         for node in self.names.parents:
@@ -112,6 +117,22 @@ class FileContext:
                 if owner is not None:
                     self.rewriter = owner
                     self.report(_findings.RULES["TF2N013"], node, module=dotted(node.module))
+
+    def _conditional_reexport(self, node: cst.CSTNode, owners: dict[str, str]):
+        """(owner, import statement, name, candidates) when `node` reaches a legacy name through a
+        name a project module binds conditionally (`_project.Ambiguous`), else None."""
+        root, rest = node, []
+        while isinstance(root, cst.Attribute):
+            rest.insert(0, root.attr.value)
+            root = root.value
+        through = self.names.ambiguous.get(root)
+        if through is None:
+            return None
+        legacy = sorted(n for n in (canonical(".".join([c, *rest])) for c in through.candidates) if n in owners)
+        assignment = self.names.binding(root) if isinstance(root, cst.Name) else None
+        if not legacy or assignment is None or not isinstance(assignment.node, (cst.Import, cst.ImportFrom)):
+            return None
+        return owners[legacy[0]], assignment.node, dotted(root), " or ".join(through.candidates)
 
     def reuses_variable_scopes(self) -> bool:
         """Does the file share variables through variable scopes (`variable_scope(reuse=...)`,
