@@ -1,0 +1,121 @@
+"""A project module that re-exports TensorFlow (`from .backend import tf`) hides no legacy call.
+
+Each test is a two-file project run through the CLI, the way users run it on a tree: the importing
+file must be migrated exactly as if it imported TensorFlow itself, or reported (TF2N730).
+"""
+
+from textwrap import dedent
+
+import pytest
+from click.testing import CliRunner
+
+from tf2norm.cli import main
+
+CALLER_BODY = """
+
+def block(x, training):
+    return {tf}.layers.batch_normalization(x, training=training)
+"""
+MIGRATED_BODY = """
+
+def block(x, training):
+    return BatchNormalization(momentum=0.99, scale=True, tf1_api="layers")(
+        x, training=training
+    )
+"""
+REPLACEMENT_IMPORT = "from tf2norm.replacements import BatchNormalization\n"
+
+
+def run(tmp_path, files: dict[str, str]):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(dedent(text))
+    result = CliRunner().invoke(main, ["migrate", "--jobs", "1", str(tmp_path)])
+    return result, {name: (tmp_path / name).read_text() for name in files}
+
+
+BINDINGS = {
+    "import_as": "import tensorflow.compat.v1 as tf\n",
+    "assign_module": "import tensorflow\n\ntf = tensorflow.compat.v1\n",
+    "rebind_compat": "import tensorflow as tf\n\ntf = tf.compat.v1\n",
+    # DeepXDE 0.8.0's backend.py: either branch is TF1's API.
+    "same_in_every_branch": """\
+        import tensorflow as tf
+
+        if tf.__version__.startswith("1."):
+            tf = tf
+        else:
+            tf = tf.compat.v1
+            tf.disable_v2_behavior()
+        """,
+}
+
+
+@pytest.mark.parametrize("binding", sorted(BINDINGS))
+@pytest.mark.parametrize("importer", ["from .backend import tf\n", "from pkg.backend import tf\n"])
+def test_a_file_taking_tf_from_a_project_module_is_migrated(tmp_path, binding, importer):
+    result, after = run(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/backend.py": BINDINGS[binding],
+        "pkg/model.py": importer + CALLER_BODY.format(tf="tf"),
+    })
+    assert result.exit_code == 1, result.output
+    assert after["pkg/model.py"] == dedent(importer + REPLACEMENT_IMPORT + MIGRATED_BODY)
+    assert after["pkg/backend.py"] == dedent(BINDINGS[binding])  # the re-export itself is untouched
+    assert result.output == "migrated pkg/model.py\ntf2norm: 3 files, 1 changed, 0 findings, 0 failed\n".replace(
+        "pkg/", str(tmp_path / "pkg") + "/")
+
+
+def test_a_module_attribute_of_an_imported_project_module(tmp_path):
+    result, after = run(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/backend.py": BINDINGS["rebind_compat"],
+        "pkg/model.py": "import pkg.backend as B\n" + CALLER_BODY.format(tf="B.tf"),
+    })
+    assert result.exit_code == 1, result.output
+    assert after["pkg/model.py"] == dedent("import pkg.backend as B\n" + REPLACEMENT_IMPORT + MIGRATED_BODY)
+
+
+def test_a_flat_script_directory(tmp_path):
+    result, after = run(tmp_path, {
+        "utils.py": BINDINGS["import_as"],
+        "train.py": "from utils import tf\n" + CALLER_BODY.format(tf="tf"),
+    })
+    assert result.exit_code == 1, result.output
+    assert after["train.py"] == dedent("from utils import tf\n" + REPLACEMENT_IMPORT + MIGRATED_BODY)
+
+
+def test_a_project_object_named_tf_is_not_tensorflow(tmp_path):
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/backend.py": "import tensorflow\n\n\nclass Toolkit:\n    layers = None\n\n\ntf = Toolkit()\n",
+        "pkg/model.py": "from .backend import tf\n" + CALLER_BODY.format(tf="tf"),
+    }
+    result, after = run(tmp_path, files)
+    assert result.exit_code == 0, result.output
+    assert after == {name: dedent(text) for name, text in files.items()}
+
+
+def test_a_conditional_binding_to_different_things_is_reported_at_the_import(tmp_path):
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/backend.py": """\
+            import os
+
+            if os.environ.get("USE_TF1"):
+                import tensorflow.compat.v1 as tf
+            else:
+                import numpy as tf
+            """,
+        "pkg/model.py": "from .backend import tf\n" + CALLER_BODY.format(tf="tf"),
+    }
+    result, after = run(tmp_path, files)
+    assert result.exit_code == 1, result.output
+    assert after == {name: dedent(text) for name, text in files.items()}
+    model = tmp_path / "pkg" / "model.py"
+    assert result.output == (
+        f"{model}:1:1: TF2N730 tf is imported from a project module that binds it to something that is not "
+        "TensorFlow or tensorflow.compat.v1 depending on a condition; its legacy calls are left unchanged "
+        "(fix: bind it to one TensorFlow module in that module (e.g. `import tensorflow.compat.v1 as tf`), "
+        "then run tf2norm again)\n"
+        "tf2norm: 3 files, 0 changed, 1 finding, 0 failed\n")
