@@ -76,6 +76,17 @@ def test_a_module_attribute_of_an_imported_project_module(tmp_path):
     assert after["pkg/model.py"] == dedent("import pkg.backend as B\n" + REPLACEMENT_IMPORT + MIGRATED_BODY)
 
 
+def test_after_tf_upgrade_v2_the_compat_spelling_through_a_compat_v1_tf(tmp_path):
+    # `tf_upgrade_v2 --intree` turns `tf.layers.x` into `tf.compat.v1.layers.x` whatever `tf` is.
+    result, after = run(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/backend.py": BINDINGS["same_in_every_branch"],
+        "pkg/model.py": "from .backend import tf\n" + CALLER_BODY.format(tf="tf.compat.v1"),
+    })
+    assert result.exit_code == 1, result.output
+    assert after["pkg/model.py"] == dedent("from .backend import tf\n" + REPLACEMENT_IMPORT + MIGRATED_BODY)
+
+
 def test_a_flat_script_directory(tmp_path):
     result, after = run(tmp_path, {
         "utils.py": BINDINGS["import_as"],
@@ -96,26 +107,45 @@ def test_a_project_object_named_tf_is_not_tensorflow(tmp_path):
     assert after == {name: dedent(text) for name, text in files.items()}
 
 
+CONDITIONAL = """\
+    import os
+
+    if os.environ.get("USE_TF1"):
+        import tensorflow.compat.v1 as tf
+    else:
+        import numpy as tf
+    """
+
+
+def test_a_conditional_binding_reached_through_a_module_attribute_is_reported(tmp_path):
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/backend.py": CONDITIONAL,
+        "pkg/model.py": "import pkg.backend as B\n" + CALLER_BODY.format(tf="B.tf"),
+    }
+    result, after = run(tmp_path, files)
+    assert after == {name: dedent(text) for name, text in files.items()}
+    assert result.exit_code == 1, result.output
+    assert result.output == report(tmp_path / "pkg" / "model.py", "B.tf")
+
+
 def test_a_conditional_binding_to_different_things_is_reported_at_the_import(tmp_path):
     files = {
         "pkg/__init__.py": "",
-        "pkg/backend.py": """\
-            import os
-
-            if os.environ.get("USE_TF1"):
-                import tensorflow.compat.v1 as tf
-            else:
-                import numpy as tf
-            """,
+        "pkg/backend.py": CONDITIONAL,
         "pkg/model.py": "from .backend import tf\n" + CALLER_BODY.format(tf="tf"),
     }
     result, after = run(tmp_path, files)
     assert result.exit_code == 1, result.output
     assert after == {name: dedent(text) for name, text in files.items()}
-    model = tmp_path / "pkg" / "model.py"
-    assert result.output == (
-        f"{model}:1:1: TF2N730 tf is imported from a project module that binds it to something that is not "
+    assert result.output == report(tmp_path / "pkg" / "model.py", "tf")
+
+
+def report(path, name: str) -> str:
+    return (
+        f"{path}:1:1: TF2N730 {name} is imported from a project module that binds it to something that is not "
         "TensorFlow or tensorflow.compat.v1 depending on a condition; its legacy calls are left unchanged "
         "(fix: bind it to one TensorFlow module in that module (e.g. `import tensorflow.compat.v1 as tf`), "
         "then run tf2norm again)\n"
         "tf2norm: 3 files, 0 changed, 1 finding, 0 failed\n")
+

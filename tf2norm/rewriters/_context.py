@@ -121,18 +121,21 @@ class FileContext:
     def _conditional_reexport(self, node: cst.CSTNode, owners: dict[str, str]):
         """(owner, import statement, name, candidates) when `node` reaches a legacy name through a
         name a project module binds conditionally (`_project.Ambiguous`), else None."""
-        root, rest = node, []
-        while isinstance(root, cst.Attribute):
+        root, rest, through, name = node, [], None, None
+        while True:  # `tf` in `tf.layers.dense`, `B.tf` in `B.tf.layers.dense`
+            if through is None and root in self.names.ambiguous:
+                through, name, behind = self.names.ambiguous[root], dotted(root), list(rest)
+            if not isinstance(root, cst.Attribute):
+                break
             rest.insert(0, root.attr.value)
             root = root.value
-        through = self.names.ambiguous.get(root)
         if through is None:
             return None
-        legacy = sorted(n for n in (canonical(".".join([c, *rest])) for c in through.candidates) if n in owners)
+        legacy = sorted(n for n in (canonical(".".join([c, *behind])) for c in through.candidates) if n in owners)
         assignment = self.names.binding(root) if isinstance(root, cst.Name) else None
         if not legacy or assignment is None or not isinstance(assignment.node, (cst.Import, cst.ImportFrom)):
             return None
-        return owners[legacy[0]], assignment.node, dotted(root), " or ".join(through.candidates)
+        return owners[legacy[0]], assignment.node, name, " or ".join(through.candidates)
 
     def reuses_variable_scopes(self) -> bool:
         """Does the file share variables through variable scopes (`variable_scope(reuse=...)`,

@@ -36,6 +36,10 @@ def canonical(qualified: str | None) -> str | None:
     """`tensorflow.compat.v1.X` and `tensorflow.X` name the same TF1 symbol."""
     if qualified is None:
         return None
+    # `tf.compat.v1.compat.v1.x` is `tf.compat.v1.x`: what `tf_upgrade_v2` makes of `tf.layers.x` when
+    # the file's `tf` is a project module's `tensorflow.compat.v1` (`from .backend import tf`).
+    while qualified.startswith(_COMPAT + ".compat.v1"):
+        qualified = _COMPAT + qualified[len(_COMPAT) + len(".compat.v1"):]
     if qualified == _COMPAT:
         return "tensorflow"
     if qualified.startswith(_COMPAT + "."):
