@@ -149,3 +149,29 @@ def report(path, name: str) -> str:
         "then run tf2norm again)\n"
         "tf2norm: 3 files, 0 changed, 1 finding, 0 failed\n")
 
+
+
+def test_a_re_exported_slim_survives_its_module_s_migration_and_its_users_are_migrated(tmp_path):
+    # model.py names no word of a legacy API (`slim`, `batch_norm`): the driver's word test alone would
+    # skip it; importing a re-exporting module is what makes it read.
+    result, after = run(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/backend.py": "import tensorflow as tf\n\nslim = tf.contrib.slim\n",
+        "pkg/model.py": "from .backend import slim\n\n\ndef f(x):\n    return slim.batch_norm(x)\n",
+    })
+    assert result.exit_code == 1, result.output
+    assert after["pkg/backend.py"] == "import tensorflow as tf\n\nimport tf_slim as slim\n"
+    assert after["pkg/model.py"] == (
+        "from .backend import slim\n"
+        "from tf2norm.replacements import BatchNormalization\n\n\n"
+        "def f(x):\n    return BatchNormalization(momentum=0.999, scale=False)(x, training=True)\n")
+
+
+def test_a_module_imported_from_its_package(tmp_path):
+    result, after = run(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/backend.py": BINDINGS["import_as"],
+        "pkg/model.py": "from . import backend\n" + CALLER_BODY.format(tf="backend.tf"),
+    })
+    assert result.exit_code == 1, result.output
+    assert after["pkg/model.py"] == dedent("from . import backend\n" + REPLACEMENT_IMPORT + MIGRATED_BODY)

@@ -122,7 +122,9 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     except (RecursionError, ValueError) as error:
         reason = str(error) or type(error).__name__
         raise _fail(path, "TF2N001", reason=reason, hint=_findings.syntax_hint(reason, "")) from None
-    if not (_MAY_NEED_WORK.search(text) and _mentions_legacy_names(python_tree)):
+    project = _project.Project(options.reexports, path) if options.reexports else None
+    if not (_MAY_NEED_WORK.search(text) and _mentions_legacy_names(python_tree)) \
+            and not (project and project.imported_by(python_tree)):
         return data, []
     try:
         module = cst.parse_module(data)
@@ -137,7 +139,6 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
     ctx = None
     try:
-        project = _project.Project(options.reexports, path) if options.reexports else None
         ctx = FileContext(module, path, options.target, legacy, paths, options.line_length, project)
         for name, rewriter in selected:
             ctx.rewriter = name

@@ -167,8 +167,20 @@ class Project:
         return self._cache[qualified]
 
     def _translate(self, qualified: str):
-        level = len(qualified) - len(qualified.lstrip("."))
-        parts = qualified[level:].split(".")
+        parts = qualified.lstrip(".").split(".")
+        for split in range(len(parts) - 1, 0, -1):
+            exported = self._exports(qualified[:len(qualified) - len(".".join(parts[split:])) - 1])
+            value = None if exported is None else exported.get(parts[split])
+            if isinstance(value, Ambiguous):
+                return value
+            if value is not None:
+                return ".".join([value, *parts[split + 1:]])
+        return None
+
+    def _exports(self, module: str) -> Mapping | None:
+        """The re-exports of the project module `module` (`..backend`, `pkg.backend`), if it has any."""
+        level = len(module) - len(module.lstrip("."))
+        parts = module[level:].split(".") if module[level:] else []
         if level:
             base = self._directory
             for _ in range(level - 1):
@@ -176,13 +188,23 @@ class Project:
             bases = [base]
         else:
             bases = self._bases
-        for split in range(len(parts) - 1, 0, -1):
-            module, name, rest = parts[:split], parts[split], parts[split + 1:]
-            for base in bases:
-                for file in (os.path.join(base, *module) + ".py", os.path.join(base, *module, "__init__.py")):
-                    value = self._reexports.get(file, {}).get(name)
-                    if isinstance(value, Ambiguous):
-                        return value
-                    if value is not None:
-                        return ".".join([value, *rest])
+        for base in bases:
+            for file in (os.path.join(base, *parts) + ".py", os.path.join(base, *parts, "__init__.py")):
+                if file in self._reexports:
+                    return self._reexports[file]
         return None
+
+    def imported_by(self, tree: ast.Module) -> bool:
+        """Does `tree` import a re-exporting module, or a name from one? (Such a file may reach legacy
+        APIs under names the driver's word test does not know: `from .backend import slim`.)"""
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                for alias in node.names:
+                    joined = f"{module}.{alias.name}" if node.module else module + alias.name
+                    if self._exports(joined) is not None or (self._exports(module) or {}).get(alias.name):
+                        return True
+            elif isinstance(node, ast.Import):
+                if any(self._exports(alias.name) is not None for alias in node.names):
+                    return True
+        return False
