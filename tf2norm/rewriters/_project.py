@@ -18,12 +18,10 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os
+import re
 from collections.abc import Iterable, Mapping
 
 from tf2norm.rewriters._names import canonical
-
-_TENSORFLOW = b"tensorflow"
-
 
 @dataclasses.dataclass(frozen=True)
 class Ambiguous:
@@ -120,14 +118,29 @@ def _run(body: Iterable[ast.stmt], env: dict) -> dict:
     return env
 
 
-def exports(tree: ast.Module) -> dict:
-    """The module-level names `tree` binds to TensorFlow: {name: qualified name or Ambiguous}."""
-    return {name: value for name, value in _run(tree.body, {}).items()
-            if _is_tf(value) or (isinstance(value, Ambiguous) and value is not _OTHER)}
+def exports(tree: ast.Module, relevant=lambda name: True) -> dict:
+    """The module-level names `tree` binds to TensorFlow: {name: qualified name or Ambiguous}, those
+    whose (canonical) name is `relevant` only."""
+    found = {}
+    for name, value in _run(tree.body, {}).items():
+        if _is_tf(value) and relevant(canonical(value)):
+            found[name] = value
+        elif isinstance(value, Ambiguous) and any(relevant(canonical(c)) for c in value.candidates):
+            found[name] = value
+    return found
 
 
-def scan(paths: Iterable[str]) -> dict[str, dict]:
-    """{absolute path: exports} for the files among `paths` that re-export TensorFlow names."""
+# A line that binds a TensorFlow module or a legacy symbol's module (`import tensorflow.compat.v1 as tf`,
+# `from tensorflow.contrib import slim`, `from tensorflow import contrib`); TensorFlow's own sources
+# (`from tensorflow.python.ops import x`) do not match, so a large tree parses few files here.
+_BINDS_TENSORFLOW = re.compile(
+    rb"^[ \t]*(?:import[ \t]+tensorflow\b|from[ \t]+tensorflow(?:\.(?:compat|contrib)[\w.]*)?[ \t]+import\b)",
+    re.MULTILINE)
+
+
+def scan(paths: Iterable[str], relevant=lambda name: True) -> dict[str, dict]:
+    """{absolute path: exports} for the files among `paths` that re-export TensorFlow names
+    (`relevant` ones: the module paths and symbols the rewriters act on)."""
     found: dict[str, dict] = {}
     for path in paths:
         if not path.endswith(".py"):
@@ -135,9 +148,9 @@ def scan(paths: Iterable[str]) -> dict[str, dict]:
         try:
             with open(path, "rb") as file:
                 data = file.read()
-            if _TENSORFLOW not in data:
+            if not _BINDS_TENSORFLOW.search(data):
                 continue
-            names = exports(ast.parse(data))
+            names = exports(ast.parse(data), relevant)
         except (OSError, SyntaxError, ValueError, RecursionError):
             continue  # the run itself reports the file
         if names:

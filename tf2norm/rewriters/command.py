@@ -116,7 +116,9 @@ def migrate(paths, target, diff, check, output_format, output_file, line_length,
             extend_exclude=tuple(_ids(extend_exclude)), force_exclude=force_exclude,
             respect_gitignore=respect_gitignore)
         files, skipped = _files.discover(paths, selection)
-        options = dataclasses.replace(options, reexports=_project.scan(files))
+        _, legacy, module_paths = _driver._registry()
+        relevant = legacy | module_paths
+        options = dataclasses.replace(options, reexports=_project.scan(files, relevant.__contains__))
         results = [_driver.Result(f.path, findings=[f], failed=True) for f in skipped]
         results += _run(_driver, files, options, jobs)
 
