@@ -4,12 +4,14 @@ Each test is a two-file project run through the CLI, the way users run it on a t
 file must be migrated exactly as if it imported TensorFlow itself, or reported (TF2N730).
 """
 
+import ast
 from textwrap import dedent
 
 import pytest
 from click.testing import CliRunner
 
 from tf2norm.cli import main
+from tf2norm.rewriters import _project
 
 CALLER_BODY = """
 
@@ -175,3 +177,17 @@ def test_a_module_imported_from_its_package(tmp_path):
     })
     assert result.exit_code == 1, result.output
     assert after["pkg/model.py"] == dedent("from . import backend\n" + REPLACEMENT_IMPORT + MIGRATED_BODY)
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("try:\n    import tensorflow.compat.v1 as tf\nexcept ImportError:\n    import tensorflow as tf\n",
+     {"tf": "tensorflow.compat.v1"}),
+    ("import tensorflow as tf\n\n\ndef tf():\n    pass\n", {}),
+    ("from tensorflow.contrib import slim\nfrom tensorflow.python.ops import array_ops\n",
+     {"slim": "tensorflow.contrib.slim"}),
+    ("import tensorflow as tf\nfor tf in range(3):\n    pass\n",
+     {"tf": _project.Ambiguous(("something that is not TensorFlow", "tensorflow"))}),
+])
+def test_what_a_module_re_exports(source, expected):
+    relevant = {"tensorflow", "tensorflow.contrib", "tensorflow.contrib.slim"}
+    assert _project.exports(ast.parse(source), relevant.__contains__) == expected
