@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
+from tf2norm.rewriters import _files
 from tf2norm.rewriters._names import canonical
 
 @dataclasses.dataclass(frozen=True)
@@ -146,12 +147,11 @@ def scan(paths: Iterable[str], relevant=lambda name: True) -> dict[str, dict]:
         if not path.endswith(".py"):
             continue
         try:
-            with open(path, "rb") as file:
-                data = file.read()
+            data = _files.read(path).data  # regular files only, up to the size limit: never a FIFO
             if not _BINDS_TENSORFLOW.search(data):
                 continue
             names = exports(ast.parse(data), relevant)
-        except (OSError, SyntaxError, ValueError, RecursionError):
+        except (_files.Unreadable, OSError, SyntaxError, ValueError, RecursionError):
             continue  # the run itself reports the file
         if names:
             found[os.path.abspath(path)] = names
