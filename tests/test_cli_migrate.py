@@ -315,7 +315,8 @@ def test_jobs_gives_the_same_result(tmp_path):
     assert serial.stderr.splitlines()[-1] == "tf2norm: 8 files, 3 would change, 3 findings, 1 failed"
     for jobs in ([], ["--jobs", "3"]):  # the default: the CPUs available
         parallel = run("--diff", *jobs, str(tmp_path))
-        assert (parallel.exit_code, parallel.stdout, parallel.stderr) == (serial.exit_code, serial.stdout, serial.stderr)
+        assert (parallel.exit_code, parallel.stdout, parallel.stderr) == (
+            serial.exit_code, serial.stdout, serial.stderr)
     for output_format in ("json", "github"):
         serial = run("--check", "--jobs", "1", "--format", output_format, str(tmp_path))
         parallel = run("--check", "--format", output_format, str(tmp_path))

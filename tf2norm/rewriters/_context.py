@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import cast
+from typing import Any, cast
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -50,13 +50,13 @@ class FileContext:
     """What the rewriters of one file share: the tree, name resolution, edits, findings."""
 
     def __init__(self, module: cst.Module, path: str, target: str, legacy: frozenset[str],
-                 modules: frozenset[str], line_length: int | None = None):
+                 modules: frozenset[str], line_length: int | None = None, project=None):
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the driver parsed it for us
         self.module = self.wrapper.module
         self.path = path
         self.target = target
         self.line_length = line_length  # None: the file's (see _layout.line_length)
-        self.names = Resolver(self.wrapper, modules)
+        self.names = Resolver(self.wrapper, modules, project)
         #: The module paths an alias assignment may name (`_names.module_paths` of every legacy name).
         self.module_paths = modules
         self._positions: dict[cst.CSTNode, Mapping[cst.CSTNode, CodeRange]] = {}
@@ -101,7 +101,12 @@ class FileContext:
             if not self.names.is_load(node) or self.names.qualified(node) is not None:
                 continue
             legacy = sorted(c for c in map(canonical, self.names.candidates(node)) if c in owners)
-            if legacy:
+            through = self._conditional_reexport(node, owners)
+            if through is not None:
+                self.rewriter, statement, name, candidates = through
+                if statement not in self.handled:
+                    self.report(_findings.RULES["TF2N730"], statement, name=name, candidates=candidates)
+            elif legacy:
                 self.rewriter = owners[legacy[0]]
                 self.report(_findings.RULES["TF2N012"], node, name=dotted(node), legacy=legacy[0])
         for node in self.names.parents:
@@ -112,6 +117,30 @@ class FileContext:
                 if owner is not None:
                     self.rewriter = owner
                     self.report(_findings.RULES["TF2N013"], node, module=dotted(node.module))
+
+    def _conditional_reexport(self, node: cst.CSTNode, owners: dict[str, str]):
+        """(owner, import statement, name, candidates) when `node` reaches a legacy name through a
+        name a project module binds conditionally (`_project.Ambiguous`), else None."""
+        root: cst.CSTNode = node
+        rest: list[str] = []
+        through: Any = None  # _project.Ambiguous
+        name: str | None = None
+        behind: list[str] = []
+        while True:  # `tf` in `tf.layers.dense`, `B.tf` in `B.tf.layers.dense`
+            if through is None and root in self.names.ambiguous:
+                through, name, behind = self.names.ambiguous[root], dotted(cast(cst.BaseExpression, root)), list(rest)
+            if not isinstance(root, cst.Attribute):
+                break
+            rest.insert(0, root.attr.value)
+            root = root.value
+        if through is None:
+            return None
+        legacy = sorted(n for n in (canonical(".".join([c, *behind])) for c in through.candidates) if n in owners)
+        assignment = self.names.binding(root) if isinstance(root, cst.Name) else None
+        statement = getattr(assignment, "node", None)
+        if not legacy or not isinstance(statement, (cst.Import, cst.ImportFrom)):
+            return None
+        return owners[legacy[0]], statement, name, " or ".join(through.candidates)
 
     def reuses_variable_scopes(self) -> bool:
         """Does the file share variables through variable scopes (`variable_scope(reuse=...)`,

@@ -22,9 +22,8 @@ import traceback
 
 import libcst as cst
 
-from tf2norm import apis, rewriters
-from tf2norm import unsupported
-from tf2norm.rewriters import _arg_scopes, _files, _findings, _prefilter
+from tf2norm import apis, rewriters, unsupported
+from tf2norm.rewriters import _arg_scopes, _files, _findings, _prefilter, _project
 from tf2norm.rewriters._context import FileContext
 from tf2norm.rewriters._names import module_paths
 
@@ -61,6 +60,8 @@ class Options:
     file_timeout: float | None = 60.0  # seconds per file; None: no budget
     max_bytes: int = _files.MAX_BYTES
     line_length: int | None = None  # None: from the file's black/ruff configuration or its own lines
+    #: `_project.scan` of the run's files: the project modules that re-export TensorFlow names.
+    reexports: dict | None = dataclasses.field(default=None, hash=False)
 
 
 @dataclasses.dataclass
@@ -149,11 +150,15 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     except (RecursionError, ValueError) as error:
         reason = str(error) or type(error).__name__
         raise _fail(path, "TF2N001", reason=reason, hint=_findings.syntax_hint(reason, "")) from None
-    if not (_MAY_NEED_WORK.search(text) and _mentions_legacy_names(python_tree)):
+    project = _project.Project(options.reexports, path) if options.reexports else None
+    # A file that takes `tf` (or `slim`) from a project module re-exporting TensorFlow names no legacy
+    # word itself: only LibCST with the project map can tell what it reaches.
+    reexported = bool(project and project.imported_by(python_tree))
+    if not (_MAY_NEED_WORK.search(text) and _mentions_legacy_names(python_tree)) and not reexported:
         return data, []
     # Most real TF1 files name tf.get_variable or tf.compat.v1 and hold nothing a rewriter acts on:
     # what their names may mean (stdlib ast, over every scope at once) says so exactly.
-    if NAME_FILTER and not _name_filter().needs_libcst(python_tree):
+    if NAME_FILTER and not reexported and not _name_filter().needs_libcst(python_tree):
         return data, []
     try:
         module = cst.parse_module(data)
@@ -168,7 +173,7 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
     ctx = None
     try:
-        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length)
+        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length, project)
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.plan(ctx)

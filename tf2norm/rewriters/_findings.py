@@ -46,6 +46,10 @@ RULES = rules(
                     "bind it once, e.g. a plain contrib import, then run tf2norm again"),
     Rule("TF2N013", "from {module} import * hides which legacy names this file uses; left unchanged",
                     "import the names explicitly, then run tf2norm again"),
+    Rule("TF2N730", "{name} is imported from a project module that binds it to {candidates} depending on a "
+                    "condition; its legacy calls are left unchanged",
+                    "bind it to one TensorFlow module in that module (e.g. `import tensorflow.compat.v1 as tf`), "
+                    "then run tf2norm again"),
 )
 
 # What Python 3 says about Python 2 code, and what the offending line of Python 2 code looks like

@@ -35,6 +35,10 @@ def canonical(qualified: str | None) -> str | None:
     """`tensorflow.compat.v1.X` and `tensorflow.X` name the same TF1 symbol."""
     if qualified is None:
         return None
+    # `tf.compat.v1.compat.v1.x` is `tf.compat.v1.x`: what `tf_upgrade_v2` makes of `tf.layers.x` when
+    # the file's `tf` is a project module's `tensorflow.compat.v1` (`from .backend import tf`).
+    while qualified.startswith(_COMPAT + ".compat.v1"):
+        qualified = _COMPAT + qualified[len(_COMPAT) + len(".compat.v1"):]
     if qualified == _COMPAT:
         return "tensorflow"
     if qualified.startswith(_COMPAT + "."):
@@ -91,11 +95,15 @@ def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
 class Resolver:
     """Qualified names for expressions of one module (wrapped in a `MetadataWrapper`)."""
 
-    def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str]):
+    def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str], project=None):
         self.scopes = cast(Mapping[cst.CSTNode, "Scope | None"], wrapper.resolve(LinearScopeProvider))
         self.parents = parents(wrapper.module)
         self.contexts = wrapper.resolve(ExpressionContextProvider)  # already computed for the scopes
         self._modules = modules
+        #: `_project.Project`: names the file takes from a project module that re-exports TensorFlow.
+        self.project = project
+        #: The qualified names (as spelled here) that go through a conditional re-export, by their nodes.
+        self.ambiguous: dict[cst.CSTNode, object] = {}
         self._cache: dict[cst.CSTNode, str | None] = {}
         self._by_identifier: dict = {}
         self._candidates: dict = {}
@@ -105,7 +113,15 @@ class Resolver:
         """The qualified name as spelled (`tensorflow.compat.v1.x` stays as it is), or None."""
         if node not in self._cache:
             self._cache[node] = None  # guards against alias cycles (`a = b; b = a`)
-            self._cache[node] = self._resolve(node)
+            found = self._resolve(node)
+            if found is not None and self.project and not found.startswith("tensorflow"):
+                through = self.project.translate(found)
+                if isinstance(through, str):
+                    found = through
+                elif through is not None:  # `_project.Ambiguous`
+                    self.ambiguous[node] = through
+                    found = None
+            self._cache[node] = found
         return self._cache[node]
 
     def canonical(self, node: cst.CSTNode) -> str | None:

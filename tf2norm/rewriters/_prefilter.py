@@ -174,7 +174,7 @@ class Filter:
     def follow(self, targets: Iterable[str]) -> None:
         """Names (canonical) that may matter besides `legacy` and `graph_code`: every name that
         `acts_on` or `in_graph_code` accepts starts with one of them or is one."""
-        paths = set()
+        paths: set[str] = set()
         for name in {*self._legacy, *self._graph_code, *targets}:
             parts = name.split(".")
             paths.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))

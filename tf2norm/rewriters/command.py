@@ -9,6 +9,7 @@ stderr, diffs and `-` (stdin) output to stdout. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -103,7 +104,7 @@ def migrate(paths, target, diff, check, output_format, output_file, line_length,
         raise click.UsageError("the current directory no longer exists (deleted while the shell was in it); "
                                "cd to an existing directory and run again") from None
 
-    from tf2norm.rewriters import _driver, _files, _report
+    from tf2norm.rewriters import _driver, _files, _project, _report
 
     options = _driver.Options(target=target, rewriters=selected, write=not (diff or check), diff=diff,
                               file_timeout=file_timeout, line_length=line_length)
@@ -116,6 +117,9 @@ def migrate(paths, target, diff, check, output_format, output_file, line_length,
             extend_exclude=tuple(_ids(extend_exclude)), force_exclude=force_exclude,
             respect_gitignore=respect_gitignore)
         files, skipped = _files.discover(paths, selection)
+        _, legacy, module_paths = _driver._registry()
+        relevant = legacy | module_paths
+        options = dataclasses.replace(options, reexports=_project.scan(files, relevant.__contains__))
         results = [_driver.Result(f.path, findings=[f], failed=True) for f in skipped]
         results += _run(_driver, files, options, jobs)
 

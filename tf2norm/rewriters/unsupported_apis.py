@@ -119,7 +119,7 @@ class UnsupportedApis(Rewriter):
         if migrated is ctx.module:
             survivors = Counter(_key(ctx.names, node, name) for node, name, _, _ in found)
         else:
-            after = Resolver(MetadataWrapper(migrated, unsafe_skip_copy=True), ctx.module_paths)
+            after = Resolver(MetadataWrapper(migrated, unsafe_skip_copy=True), ctx.module_paths, ctx.names.project)
             survivors = Counter(_key(after, node, name) for node, name, _, _ in leftovers(after))
         owned = _owned(ctx)
         by_key: dict[tuple[str, str], list] = {}

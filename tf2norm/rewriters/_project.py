@@ -1,0 +1,224 @@
+"""Project modules that re-export TensorFlow: `from .backend import tf` where `backend.py` binds `tf`.
+
+Real TF1 code often takes `tf` from its own shim module (`from ..backend import tf`, `from utils import
+tf`), which binds it to `tensorflow` or `tensorflow.compat.v1` once for the whole project. Without
+following that import, every legacy call of the project would be left alone without a finding.
+
+`scan` reads the files of a run once (with Python's own parser, only those that name `tensorflow`)
+and keeps, per file, the module-level names bound to a TensorFlow module or symbol. A binding under
+`if`/`try` counts only when every branch binds the same TensorFlow module; otherwise the name is
+`Ambiguous`, and a file that takes it and uses legacy names through it is reported (TF2N730).
+`Project.translate` maps a qualified name as LibCST spells it in an importing file (`..backend.tf`,
+`pkg.backend.tf.layers`) to the TensorFlow name behind it, looking files up in the scanned map only
+(no file system access per name).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from tf2norm.rewriters import _files
+from tf2norm.rewriters._names import canonical
+
+
+@dataclasses.dataclass(frozen=True)
+class Ambiguous:
+    """A name a project module binds to different things depending on a condition."""
+
+    candidates: tuple[str, ...]
+
+
+_OTHER = Ambiguous(("something that is not TensorFlow",))
+
+
+def _is_tf(value) -> bool:
+    return isinstance(value, str)
+
+
+def _merge(branches: list[dict]) -> dict:
+    """The bindings after a statement whose branches (each a dict) run one of them."""
+    merged: dict = {}
+    for name in set().union(*branches):
+        values = [b.get(name, _OTHER) for b in branches]
+        strings = {v for v in values if _is_tf(v)}
+        if all(_is_tf(v) for v in values) and len({canonical(v) for v in strings}) == 1:
+            # `tf = tf` under TF1, `tf = tf.compat.v1` under TF2: the same TF1 API either way; the
+            # compat spelling is the one that runs on the TF2 this tool targets.
+            merged[name] = "tensorflow.compat.v1" if "tensorflow.compat.v1" in strings else strings.pop()
+        elif strings:
+            found = sorted(strings | {c for v in values if isinstance(v, Ambiguous) for c in v.candidates})
+            merged[name] = Ambiguous(tuple(found))
+    return merged
+
+
+def _value(node: ast.expr, env: dict):
+    """What `node` (a dotted expression) names, given the bindings so far; None when not TensorFlow."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    base = env.get(node.id)
+    if isinstance(base, Ambiguous):
+        return base
+    if base is None:
+        return None
+    return ".".join([base, *reversed(parts)])
+
+
+def _bound_names(statement: ast.stmt) -> set[str]:
+    """Names a statement we do not interpret may bind at module level."""
+    names = set()
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is statement:
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def _run(body: Iterable[ast.stmt], env: dict) -> dict:
+    env = dict(env)
+    for statement in body:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if alias.asname:
+                    env[alias.asname] = alias.name if alias.name.split(".")[0] == "tensorflow" else _OTHER
+                else:
+                    top = alias.name.split(".")[0]
+                    env[top] = "tensorflow" if top == "tensorflow" else _OTHER
+        elif isinstance(statement, ast.ImportFrom):
+            module = statement.module or ""
+            from_tf = statement.level == 0 and module.split(".")[0] == "tensorflow"
+            for alias in statement.names:
+                if alias.name != "*":
+                    env[alias.asname or alias.name] = f"{module}.{alias.name}" if from_tf else _OTHER
+        elif isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name):
+            value = _value(statement.value, env)
+            env[statement.targets[0].id] = _OTHER if value is None else value
+        elif isinstance(statement, ast.If):
+            env = _merge([_run(statement.body, env), _run(statement.orelse, env)])
+        elif isinstance(statement, ast.Try):
+            done = _run(statement.body, env)
+            endings = [_run(statement.orelse, done)] + [_run(h.body, env) for h in statement.handlers]
+            env = _run(statement.finalbody, _merge(endings))
+        elif isinstance(statement, ast.With):
+            env = _run(statement.body, env)
+        else:
+            for name in _bound_names(statement):
+                if name in env:
+                    env[name] = _merge([env, {}]).get(name) if isinstance(statement, (ast.For, ast.While)) \
+                        else _OTHER
+    return env
+
+
+def exports(tree: ast.Module, relevant=lambda name: True) -> dict:
+    """The module-level names `tree` binds to TensorFlow: {name: qualified name or Ambiguous}, those
+    whose (canonical) name is `relevant` only."""
+    found = {}
+    for name, value in _run(tree.body, {}).items():
+        if _is_tf(value) and relevant(canonical(value)):
+            found[name] = value
+        elif isinstance(value, Ambiguous) and any(relevant(canonical(c)) for c in value.candidates):
+            found[name] = value
+    return found
+
+
+# A line that binds a TensorFlow module or a legacy symbol's module (`import tensorflow.compat.v1 as tf`,
+# `from tensorflow.contrib import slim`, `from tensorflow import contrib`); TensorFlow's own sources
+# (`from tensorflow.python.ops import x`) do not match, so a large tree parses few files here.
+_BINDS_TENSORFLOW = re.compile(
+    rb"^[ \t]*(?:import[ \t]+tensorflow\b|from[ \t]+tensorflow(?:\.(?:compat|contrib)[\w.]*)?[ \t]+import\b)",
+    re.MULTILINE)
+
+
+def scan(paths: Iterable[str], relevant=lambda name: True) -> dict[str, dict]:
+    """{absolute path: exports} for the files among `paths` that re-export TensorFlow names
+    (`relevant` ones: the module paths and symbols the rewriters act on)."""
+    found: dict[str, dict] = {}
+    for path in paths:
+        if not path.endswith(".py"):
+            continue
+        try:
+            data = _files.read(path).data  # regular files only, up to the size limit: never a FIFO
+            if not _BINDS_TENSORFLOW.search(data):
+                continue
+            names = exports(ast.parse(data), relevant)
+        except (_files.Unreadable, OSError, SyntaxError, ValueError, RecursionError):
+            continue  # the run itself reports the file
+        if names:
+            found[os.path.abspath(path)] = names
+    return found
+
+
+class Project:
+    """The re-exports of a run's files, as seen from one importing file."""
+
+    def __init__(self, reexports: Mapping[str, Mapping], path: str):
+        self._reexports = reexports
+        directory = os.path.dirname(os.path.abspath(path))
+        self._directory = directory
+        self._bases = [directory]
+        while os.path.dirname(self._bases[-1]) != self._bases[-1]:
+            self._bases.append(os.path.dirname(self._bases[-1]))
+        self._cache: dict[str, object] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._reexports)
+
+    def translate(self, qualified: str):
+        """The TensorFlow name (or Ambiguous) behind `qualified` when it goes through a re-export, else None."""
+        if qualified not in self._cache:
+            self._cache[qualified] = self._translate(qualified)
+        return self._cache[qualified]
+
+    def _translate(self, qualified: str):
+        parts = qualified.lstrip(".").split(".")
+        for split in range(len(parts) - 1, 0, -1):
+            exported = self._exports(qualified[:len(qualified) - len(".".join(parts[split:])) - 1])
+            value = None if exported is None else exported.get(parts[split])
+            if isinstance(value, Ambiguous):
+                return value
+            if value is not None:
+                return ".".join([value, *parts[split + 1:]])
+        return None
+
+    def _exports(self, module: str) -> Mapping | None:
+        """The re-exports of the project module `module` (`..backend`, `pkg.backend`), if it has any."""
+        level = len(module) - len(module.lstrip("."))
+        parts = module[level:].split(".") if module[level:] else []
+        if level:
+            base = self._directory
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            bases = [base]
+        else:
+            bases = self._bases
+        for base in bases:
+            for file in (os.path.join(base, *parts) + ".py", os.path.join(base, *parts, "__init__.py")):
+                if file in self._reexports:
+                    return self._reexports[file]
+        return None
+
+    def imported_by(self, tree: ast.Module) -> bool:
+        """Does `tree` import a re-exporting module, or a name from one? (Such a file may reach legacy
+        APIs under names the driver's word test does not know: `from .backend import slim`.)"""
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                for alias in node.names:
+                    joined = f"{module}.{alias.name}" if node.module else module + alias.name
+                    if self._exports(joined) is not None or (self._exports(module) or {}).get(alias.name):
+                        return True
+            elif isinstance(node, ast.Import):
+                if any(self._exports(alias.name) is not None for alias in node.names):
+                    return True
+        return False
