@@ -497,7 +497,7 @@ APIS: tuple[Api, ...] = (
             compat='same',
             mapped='`loss`, `var_list`, `equalities`, `inequalities`, `var_to_bounds`, `method`/`options`/... to '
                    'SciPy; `minimize(session, feed_dict, fetches, step_callback, loss_callback, **run_kwargs)`',
-            reported='— (the rest of `tf.contrib.opt`: TF2N720)',
+            reported='— (the rest of `tf.contrib.opt` stays reported by unsupported_apis)',
             kind='—',
             error='— (no arithmetic of its own: TF 1.15\'s loss sequence and final variables, '
                   'fixtures/golden/contrib_opt.json)',

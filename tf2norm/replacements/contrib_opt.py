@@ -122,12 +122,20 @@ class ScipyOptimizerInterface:
             return self._evaluator(tensors, session, feed_dict, fetches, callback)
 
         loss_grad = evaluator([self._loss, self._packed_loss_grad], loss_callback)
+        def float64(tensors):
+            # TF1 handed SciPy the float32 values in a list, which SciPy 1.7 converted to float64
+            # itself; SciPy 1.16's SLSQP rejects anything but float64 arrays. Same numbers either way.
+            evaluate = evaluator(tensors)
+            return lambda x: np.asarray(evaluate(x), dtype=np.float64)
+
         constraints = (
-            [{"type": "eq", "fun": evaluator(t), "jac": evaluator(g)}
+            [{"type": "eq", "fun": float64(t), "jac": float64(g)}
              for t, g in zip(self._equalities, self._packed_equality_grads)]
-            + [{"type": "ineq", "fun": evaluator(t), "jac": evaluator(g)}
+            + [{"type": "ineq", "fun": float64(t), "jac": float64(g)}
                for t, g in zip(self._inequalities, self._packed_inequality_grads)])
-        initial = session.run(self._packed_var)
+        # SciPy 1.16's SLSQP takes float64 only; SciPy 1.7 (TF 1.15's) made float64 of this float32
+        # vector itself (exact), so the path does not change.
+        initial = session.run(self._packed_var).astype(np.float64)
         packed = self._scipy_minimize(initial, loss_grad, constraints, step_callback)
         session.run(self._var_updates, feed_dict=self._update_feed(packed), **run_kwargs)
 
@@ -167,7 +175,8 @@ class ScipyOptimizerInterface:
 
         def loss_and_gradient(x):
             loss, gradient = loss_grad(x)
-            return loss, gradient.astype("float64")
+            # float32 -> float64 is exact: SciPy 1.7 converted the loss itself, SciPy 1.16's SLSQP needs it done
+            return np.float64(loss), gradient.astype("float64")
 
         optimize = _import_scipy_optimize()
         result = optimize.minimize(loss_and_gradient, initial, jac=True, callback=step_callback, method=method,
