@@ -6,7 +6,7 @@ resource variables (TF 2's default: assigned before each evaluation) and referen
 as TF1 did). On TF 1.15 + SciPy 1.7.3 the replacement reproduces the golden bit for bit, every case
 and both kinds of variable (`.tf1/bin/python fixtures/tf1/contrib_opt.py --check`).
 
-Here the SciPy is another one (SciPy 1.15 translated L-BFGS-B from Fortran to C), and TF 2's float32
+Here the SciPy is another one (1.17 here, not 1.7.3), and TF 2's float32
 kernels are not TF 1.15's, so the points SciPy visits after the first differ: on TF 2.21 + SciPy 1.17
 the bounded least-squares case takes 50 evaluations where TF 1.15 took 9, to the same optimum. What
 is compared is what does not depend on the path:

@@ -2,9 +2,8 @@
 
 import pytest
 
-from tf2norm import rewriters
-
 from tests.rewriters.rewriter_cases import check, check_noop, migrate
+from tf2norm import rewriters
 
 TARGETS = ("keras", "compat")
 

@@ -16,8 +16,8 @@ _require("tf2norm.replacements")
 from tf2norm.replacements.batch_normalization import BatchNormalization
 from tf2norm.replacements.contrib_batch_norm import batch_norm
 from tf2norm.replacements.contrib_hparams import HParams
-from tf2norm.replacements.contrib_opt import ScipyOptimizerInterface
 from tf2norm.replacements.contrib_layer_norm import LayerNorm, layer_norm
+from tf2norm.replacements.contrib_opt import ScipyOptimizerInterface
 from tf2norm.replacements.hand_rolled_bn_lstm import BatchNormLSTMCell
 from tf2norm.replacements.hand_rolled_layer_norm_gru import LayerNormGRUCell
 from tf2norm.replacements.layer_norm_basic_lstm import LayerNormBasicLSTM

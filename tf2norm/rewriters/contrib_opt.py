@@ -7,7 +7,7 @@ method="L-BFGS-B", options=...)` and `opt.minimize(session, feed_dict=..., fetch
 loss_callback=...)`. tf2norm's class is TF 1.15's contract over `scipy.optimize.minimize` in
 `tf.compat.v1` graph mode, so only the class changes:
 
-    tf.contrib.opt.ScipyOptimizerInterface(loss, method="L-BFGS-B")  ->  ScipyOptimizerInterface(loss, method="L-BFGS-B")
+    tf.contrib.opt.ScipyOptimizerInterface(loss, method="BFGS")  ->  ScipyOptimizerInterface(loss, method="BFGS")
 
 Every reference is rewritten (calls, the class as a value or a base), reached as
 `tf.contrib.opt.ScipyOptimizerInterface`, `tf.compat.v1.contrib.opt...`, `from tensorflow.contrib.opt
