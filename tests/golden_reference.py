@@ -595,7 +595,10 @@ def _bnlstm_gradients(golden, keys):
 
 _TF1CELL_SCOPES = {"BasicRNNCell": "basic_rnn_cell", "BasicLSTMCell": "basic_lstm_cell", "LSTMCell": "lstm_cell",
                    "GRUCell": "gru_cell", "LayerNormBasicLSTMCell": "layer_norm_basic_lstm_cell",
-                   "SketchCell": "SketchCell", "CallCell": "call_cell"}
+                   "SketchCell": "SketchCell", "CallCell": "call_cell", "LSTMBlockCell": "lstm_cell",
+                   "GRUBlockCell": "gru_cell", "GRUBlockCellV2": "gru_cell",
+                   "CudnnCompatibleLSTMCell": "cudnn_compatible_lstm_cell",
+                   "CudnnCompatibleGRUCell": "cudnn_compatible_gru_cell", "LSTMBlockFusedCell": "lstm_fused_cell"}
 
 
 def _sketch_step(x, state, w):
@@ -625,13 +628,13 @@ def _residual(step):
     return wrapped
 
 
-def _tf1cell_layer(spec, weights, batch):
+def _tf1cell_layer(spec, weights, batch, clip=None):
     """(step, zero state, state concatenated in TF1) of one cell spec of a tf1cell case, wrappers applied."""
     from tf2norm.reference import tf1_rnn_cells as cells
 
     cls, kw = spec["class"], spec["kwargs"]
     if cls in cells.STEPS:
-        step, zero = cells.cell_step(cls, kw), cells.zero_state(cls, kw, batch)
+        step, zero = cells.cell_step(cls, kw, clip=clip), cells.zero_state(cls, kw, batch)
     else:
         units = kw["num_units"]
         step = {"LayerNormBasicLSTMCell": lambda x, s, w: R.ln_lstm_step(x, s, w),
@@ -648,17 +651,19 @@ def _tf1cell_layer(spec, weights, batch):
     return step, zero, concatenated
 
 
-def _tf1cell_outputs(golden, arrays):
+def _tf1cell_outputs(golden, arrays, clip=None):
     from tf2norm.reference import tf1_rnn_cells as cells
 
     cfg = golden.config
+    if cfg["rnn"].startswith("stack_bidirectional"):
+        return _tf1cell_stack_outputs(golden, arrays, clip)
     stacked = len(cfg["cells"]) > 1
     layers, weights = [], []
     for i, spec in enumerate(cfg["cells"]):
         scope = spec["kwargs"].get("name") or _TF1CELL_SCOPES[spec["class"]]
-        prefix = (f"rnn/multi_rnn_cell/cell_{i}/" if stacked else "rnn/")
+        prefix = "" if cfg["rnn"] == "fused" else (f"rnn/multi_rnn_cell/cell_{i}/" if stacked else "rnn/")
         weights.append(_cell_weights(arrays, prefix, scope))
-        layers.append(_tf1cell_layer(spec, weights[-1], cfg["batch"]))
+        layers.append(_tf1cell_layer(spec, weights[-1], cfg["batch"], clip))
     outputs, states = cells.dynamic_rnn(arrays["in:inputs"], [s for s, _, _ in layers], [z for _, z, _ in layers],
                                         weights, sequence_length=arrays.get("in:sequence_length"))
     flat = []
@@ -739,6 +744,46 @@ def _convnet_loss(golden, arrays):
     return float(np.sum(_tfa_convnet_outputs(golden, arrays)["out:outputs"] * arrays["in:loss_weights"]))
 
 
+def _tf1cell_stack_outputs(golden, arrays, clip=None):
+    """contrib's stack_bidirectional_(dynamic_)rnn cases: the forward then the backward layers' final states."""
+    from tf2norm.reference import tf1_rnn_cells as cells
+
+    cfg = golden.config
+    inner = "" if cfg["rnn"] == "stack_bidirectional_static" else "bidirectional_rnn/"
+
+    def layers(specs, direction):
+        built = []
+        for i, spec in enumerate(specs):
+            scope = spec["kwargs"].get("name") or _TF1CELL_SCOPES[spec["class"]]
+            weights = _cell_weights(arrays, f"stack_bidirectional_rnn/cell_{i}/{inner}{direction}/", scope)
+            step, zero, concatenated = _tf1cell_layer(spec, weights, cfg["batch"], clip)
+            assert not concatenated, spec
+            built.append((step, zero, weights))
+        return built
+
+    outputs, states_fw, states_bw = cells.stack_bidirectional_rnn(
+        arrays["in:inputs"], layers(cfg["cells"], "fw"), layers(cfg["cells_bw"], "bw"),
+        sequence_length=arrays.get("in:sequence_length"))
+    flat = [s for state in states_fw + states_bw for s in state]
+    return {"out:outputs": outputs, **{f"out:state_{i}": s for i, s in enumerate(flat)}}
+
+
+def _tf1cell_gradients(golden, keys):
+    """Central differences of the tf1cell loss; an `LSTMBlockCell`'s cell clip is replayed as TF 1.15's
+    gradient kernel treats it (the identity at the recorded point: reference.tf1_rnn_cells.StraightThroughClip)."""
+    from tf2norm.reference import tf1_rnn_cells as cells
+
+    clip = cells.StraightThroughClip()
+    _tf1cell_outputs(golden, _arrays(golden, np.float64), clip)
+    clip.replay()
+
+    def loss(golden, arrays):
+        clip.index = 0
+        return _sequence_loss(lambda g, a: _tf1cell_outputs(g, a, clip))(golden, arrays)
+
+    return _differenced(loss)(golden, keys)
+
+
 _GRADIENTS = {
     "lstm": _differenced(_sequence_loss(_lstm_outputs)),
     "lngru": _differenced(_sequence_loss(_lngru_outputs)),
@@ -749,6 +794,6 @@ _GRADIENTS = {
     "tfa_norm_model": _differenced(_convnet_loss),
     "tfa_cell": _differenced(_tfa_cell_loss),
     "bnlstm": _bnlstm_gradients,
-    "tf1cell": _differenced(_sequence_loss(_tf1cell_outputs)),
+    "tf1cell": _tf1cell_gradients,
     "tf1layers": _differenced(_tf1layers_loss),
 }

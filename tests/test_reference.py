@@ -56,7 +56,8 @@ def test_golden_files_exist():
     assert len([n for n in names if n.startswith("tfa_norm_") and not n.startswith("tfa_norm_model_")]) == 29
     assert len([n for n in names if n.startswith("bnlstm_")]) >= 6
     total = sum(p.stat().st_size for p in GOLDEN.glob("*.npz"))
-    assert total < 2 * 1024 * 1024
+    # 2.25 MiB: issue 13's contrib cells and stacked bidirectional RNNs (about 100 KiB) took the goldens past 2 MiB
+    assert total < 2.25 * 1024 * 1024
 
 
 # ------------------------------------------------------------------------------------------------

@@ -173,7 +173,10 @@ APIS: tuple[Api, ...] = (
     Api(
         id="tf1_rnn_cells",
         identifiers=_RNN_CELL_MODULES,
-        replacements=("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell"),
+        replacements=("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "LSTMBlockCell",
+                      "LSTMBlockFusedCell", "GRUBlockCell", "GRUBlockCellV2", "CudnnCompatibleLSTMCell",
+                      "CudnnCompatibleGRUCell"),
+        modules=("contrib_rnn_cells",),
         rows=(
         Row(
             legacy='`BasicRNNCell`, `BasicLSTMCell`, `LSTMCell`, `GRUCell` of `tf.nn.rnn_cell` / '
@@ -185,16 +188,49 @@ APIS: tuple[Api, ...] = (
             mapped='all (TF1 signatures); `LSTMCell` num_proj, use_peepholes, cell_clip, proj_clip, initializer, '
                    'state_is_tuple',
             reported='TF2N310 subclass of a concrete cell (converted), 311 num_unit_shards/num_proj_shards, 312 '
-                     'TF1 cells without a replacement (LSTMBlockCell, GRUBlockCell, Cudnn-compatible, contrib '
-                     'research cells: the fix for each)',
+                     'TF1 cells without a replacement (contrib\'s LayerNormLSTMCell, research cells and '
+                     'wrappers: the fix for each)',
             kind='— (TF1 Saver checkpoints restore as is)',
             error='2.4e-7 over 6 steps, 0.31 of the bound (gradients 0.22); seeded DropoutWrapper masks bit for '
                   'bit',
+        ),
+        Row(
+            legacy="contrib's `LSTMBlockCell`, `LSTMBlockFusedCell`, `GRUBlockCell`, `GRUBlockCellV2` "
+                   '(`tf.contrib.rnn`), '
+                   '`CudnnCompatibleLSTMCell`, `CudnnCompatibleGRUCell` (`tf.contrib.cudnn_rnn`), also as values '
+                   '(a cell factory)',
+            keras="tf2norm's class of the same name, same arguments, TF 1.15's variable names (`lstm_cell/kernel`, "
+                  '`w_i_diag`, ...; `gru_cell/w_ru`, `b_ru`, `w_c`, `b_c`; `cudnn_compatible_*_cell/...`)',
+            compat='same',
+            mapped='all (TF1 signatures): forget_bias, cell_clip (clips only when > 0; its gradient passes '
+                   'through, as the block kernel\'s), use_peephole, cell_size, kernel_initializer, reuse, name',
+            reported='— (`LSTMBlockFusedCell(...)(x, scope=...)` raises: pass name= instead)',
+            kind='— (TF1 Saver checkpoints restore as is)',
+            error='1.8e-7 over 6 steps, 0.28 of the bound (gradients 9.5e-7, 0.23); oneDNN on and off',
         ),
         ),
         goldens=("tf1cell_",),
         generators=("fixtures/tf1/tf1_rnn_cells.py",),
         cells=True,
+    ),
+    Api(
+        id="contrib_stack_bidirectional_rnn",
+        identifiers=frozenset({"contrib"}),
+        replacements=("stack_bidirectional_dynamic_rnn", "stack_bidirectional_rnn"),
+        rows=(
+        Row(
+            legacy='`tf.contrib.rnn.stack_bidirectional_dynamic_rnn`, `stack_bidirectional_rnn`',
+            keras="tf2norm's function of the same name, same arguments (TF 1.15's code on "
+                  '`tf.compat.v1.nn.bidirectional_dynamic_rnn`: its scopes `stack_bidirectional_rnn/cell_<i>/...`)',
+            compat='same',
+            mapped='all (TF1 signatures)',
+            reported='—',
+            kind='— (TF1 Saver checkpoints restore as is)',
+            error='goldens `tf1cell_stack_bidir*` (mixed tf2norm cells, 1-2 layers, dynamic and static): '
+                  'within the derived bound',
+        ),
+        ),
+        arithmetic=False,
     ),
     Api(
         id="contrib_layer_norm",
@@ -242,6 +278,16 @@ APIS: tuple[Api, ...] = (
             kind='—',
             error="e2e `slim_helper_net` (arg_scope over batch norms reached from another module, both targets): "
                   'eval after restore 3.6e-7, 3 steps within 4.2e-6 (logits of 1.7)',
+        ),
+        Row(
+            legacy='`tf.contrib.layers.l1_regularizer`, `l2_regularizer`, `l1_l2_regularizer`, `sum_regularizer`, '
+                   '`apply_regularization` (also as values: a module-level registry)',
+            keras='`tf_slim.<same name>` (TF 1.15\'s code line for line: scale checks, errors, op names)',
+            compat='same',
+            mapped='all',
+            reported='—',
+            kind='—',
+            error='penalties within 6.1e-6 (a float32 sum of 17 terms) of TF 1.15\'s',
         ),
         ),
         arithmetic=False,

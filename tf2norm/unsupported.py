@@ -57,11 +57,17 @@ TF_LAYERS = {
 TF1_CELLS = ("BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell", "LSTMStateTuple",
              "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "RNNCell", "LayerRNNCell")
 _BASES = ("RNNCell", "LayerRNNCell")
+#: contrib's block and Cudnn-compatible cells, by module: tf2norm.replacements has each (rewriter tf1_rnn_cells).
+CONTRIB_CELLS = {"tensorflow.contrib.rnn": ("LSTMBlockCell", "LSTMBlockFusedCell", "GRUBlockCell",
+                                            "GRUBlockCellV2"),
+                 "tensorflow.contrib.cudnn_rnn": ("CudnnCompatibleLSTMCell", "CudnnCompatibleGRUCell")}
 
 _BASE_FIX = ("derive from tf2norm.replacements.RNNCell: TF1's variable scoping and zero_state, so the cell's "
              "get_variable code runs unchanged (rewriter tf1_rnn_cells writes it)")
 _CELL_FIX = ("tf2norm.replacements.{name}: TF1's {name}, same arguments and variable names (rewriters "
              "tf1_rnn_cells and rnn_cell_wrappers write it)")
+_CONTRIB_CELL_FIX = ("tf2norm.replacements.{name}: contrib's {name}, same arguments, variable names and numbers "
+                     "(rewriter tf1_rnn_cells writes it)")
 #: contrib.rnn's other cells (tf1_rnn_cells reports the known ones with a fix of their own, TF2N312).
 _OTHER_CELL_FIX = ("no TF 2.16+ equivalent keeps TF1's variables: port it onto tf2norm.replacements.RNNCell, or "
                    "rebuild it with the nearest Keras cell in keras.layers.RNN (Keras names: convert the "
@@ -97,6 +103,8 @@ TABLE: tuple[Unsupported, ...] = (
     Unsupported("tensorflow.contrib.cudnn_rnn", "TF2N725", _CONTRIB,
                 "keras.layers.LSTM / GRU (cuDNN kernels on a GPU; Keras names: convert the checkpoint)"),
     *(Unsupported(f"tensorflow.contrib.rnn.{name}", "TF2N725", _CONTRIB, _cell_fix(name)) for name in TF1_CELLS),
+    *(Unsupported(f"{module}.{name}", "TF2N725", _CONTRIB, _CONTRIB_CELL_FIX.format(name=name))
+      for module, names in CONTRIB_CELLS.items() for name in names),
     *(Unsupported(f"tensorflow.nn.rnn_cell.{name}", "TF2N726", _KERAS3, _cell_fix(name)) for name in TF1_CELLS),
     *(Unsupported(f"tensorflow.layers.{name}", "TF2N727", _KERAS3,
                   f"{'derive from keras.layers.Layer' if name == 'Layer' else f'keras.layers.{keras}(...)(x)'} "

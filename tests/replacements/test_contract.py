@@ -44,6 +44,12 @@ RECIPES = {
     "LSTMCell": Recipe(lambda: replacements.LSTMCell(4, use_peepholes=True, cell_clip=2.0, num_proj=3, proj_clip=1.0),
                        (2, 5, 3), cell=True),
     "GRUCell": Recipe(lambda: replacements.GRUCell(4), (2, 5, 3), cell=True),
+    "LSTMBlockCell": Recipe(lambda: replacements.LSTMBlockCell(4, forget_bias=0.5, cell_clip=0.8, use_peephole=True),
+                            (2, 5, 3), cell=True),
+    "GRUBlockCell": Recipe(lambda: replacements.GRUBlockCell(4), (2, 5, 3), cell=True),
+    "GRUBlockCellV2": Recipe(lambda: replacements.GRUBlockCellV2(cell_size=4), (2, 5, 3), cell=True),
+    "CudnnCompatibleLSTMCell": Recipe(lambda: replacements.CudnnCompatibleLSTMCell(4), (2, 5, 3), cell=True),
+    "CudnnCompatibleGRUCell": Recipe(lambda: replacements.CudnnCompatibleGRUCell(4), (2, 5, 3), cell=True),
 }
 # TF1's wrappers hold other cells and exist for TF1 code (dynamic_rnn), which saves with a Saver; they
 # have no Keras config (tests/replacements/test_rnn_cell_wrappers.py covers them).

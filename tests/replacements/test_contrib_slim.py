@@ -105,3 +105,56 @@ def test_a_saved_scope_entered_again_reaches_the_function(graph):
     batch_norm(x, scope="outside")
     # is_training=False reached the call made under the saved scope: only the other one updates.
     assert sorted({op.name.split("/")[0] for op in _updates(graph)}) == ["outside"]
+
+
+# contrib.layers' regularizers become tf_slim's (rewriter contrib_slim). What TF 1.15's computed and raised,
+# recorded with its oracle venv (.tf1/bin/python, tf.contrib.layers, TF 1.15.0) on W = arange(-6, 6).reshape(3, 4)
+# / 7 and V = linspace(-1, 2, 5), both float32: the penalty's value and its op's name.
+_W = (tf.range(-6.0, 6.0) / 7.0).numpy().reshape(3, 4)
+_V = tf.linspace(-1.0, 2.0, 5).numpy()
+TF1_PENALTIES = {
+    "l1": (1.54285728931427, "l1_regularizer"),
+    "l2": (0.44693878293037415, "l2_regularizer"),
+    "l1_l2": (1.8408164978027344, "l1_l2_regularizer"),
+    "sum": (1.8408164978027344, "sum_regularizer"),
+    "apply": (2.4636478424072266, "get_regularization_penalty"),
+}
+# A float32 sum of n terms is within n * eps * sum|terms| of the exact value whatever the reduction order
+# (TF 2.21's reduce_sum may add in another order than TF 1.15's): here n <= 17 terms (apply: 12 + 5),
+# sum|terms| < 3, so 17 * 1.2e-7 * 3 = 6.1e-6 bounds both; the values themselves are about 1.
+PENALTY_ATOL = 17 * 2.0 ** -23 * 3
+
+
+def test_tf_slims_regularizers_compute_tf1s_penalties_under_tf1s_op_names(graph):
+    w = tf.constant(_W)
+    penalties = {
+        "l1": tf_slim.l1_regularizer(0.3)(w), "l2": tf_slim.l2_regularizer(0.3)(w),
+        "l1_l2": tf_slim.l1_l2_regularizer(0.3, 0.2)(w),
+        "sum": tf_slim.sum_regularizer([tf_slim.l1_regularizer(0.3), tf_slim.l2_regularizer(0.2)])(w),
+    }
+    a = tf.compat.v1.get_variable("a", initializer=_W)
+    b = tf.compat.v1.get_variable("b", initializer=_V)
+    penalties["apply"] = tf_slim.apply_regularization(tf_slim.l2_regularizer(0.5), [a, b])
+    assert {k: t.op.name for k, t in penalties.items()} == {k: name for k, (_, name) in TF1_PENALTIES.items()}
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        values = sess.run(penalties)
+    for key, (expected, _) in TF1_PENALTIES.items():
+        assert abs(float(values[key]) - expected) <= PENALTY_ATOL, (key, float(values[key]), expected)
+
+
+def test_tf_slims_regularizers_check_scale_as_tf1_did():
+    # TF 1.15: these raised exactly so; a scale of 0 gave a regularizer returning None; 1.5 and a string passed.
+    with pytest.raises(ValueError) as negative:
+        tf_slim.l1_regularizer(-0.1)
+    assert str(negative.value) == "Setting a scale less than 0 on a regularizer: -0.1"
+    with pytest.raises(ValueError) as integer:
+        tf_slim.l2_regularizer(True)
+    assert str(integer.value) == "scale cannot be an integer: True"
+    with pytest.raises(ValueError) as empty:
+        tf_slim.apply_regularization(tf_slim.l2_regularizer(0.1), [])
+    assert str(empty.value) == "No weights to regularize."
+    assert tf_slim.l1_regularizer(0.0)(tf.constant(_W)) is None
+    assert tf_slim.l1_l2_regularizer(0.0, 0.0)(tf.constant(_W)) is None
+    assert tf_slim.sum_regularizer([]) is None
+    assert callable(tf_slim.l2_regularizer(1.5)) and callable(tf_slim.l1_regularizer("a"))

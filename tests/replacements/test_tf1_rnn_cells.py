@@ -159,3 +159,70 @@ def test_dropout_wrapper_seeds_are_tf1s_salted_md5():
     # TF 1.15's DropoutWrapper(seed=7)._gen_seed("input", 0) and ("state", 1), computed under TF 1.15
     assert (tf1_wrapper_seed(7, "input", 0), tf1_wrapper_seed(7, "state", 1)) == (1933561695, 839511211)
     assert tf1_wrapper_seed(None, "input", 0) is None
+
+
+# ------------------------------------------------------------------ contrib's block and Cudnn-compatible cells
+
+
+def test_contrib_cells_tf1_scopes_and_initial_values():
+    with tf.Graph().as_default():
+        x = tf.ones([2, 3])
+        R.LSTMBlockCell(4, use_peephole=True)(x, R.LSTMBlockCell(4).zero_state(2, tf.float32))
+        R.LSTMBlockCell(4)(x, R.LSTMBlockCell(4).zero_state(2, tf.float32))
+        R.GRUBlockCell(cell_size=2)(x, tf.zeros([2, 2]))
+        R.CudnnCompatibleGRUCell(2)(x, tf.zeros([2, 2]))
+        variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
+        assert list(variables) == [
+            "lstm_cell/kernel", "lstm_cell/bias", "lstm_cell/w_i_diag", "lstm_cell/w_f_diag", "lstm_cell/w_o_diag",
+            "lstm_cell_1/kernel", "lstm_cell_1/bias", "gru_cell/w_ru", "gru_cell/b_ru", "gru_cell/w_c", "gru_cell/b_c",
+            "cudnn_compatible_gru_cell/gates/kernel", "cudnn_compatible_gru_cell/gates/bias",
+            "cudnn_compatible_gru_cell/candidate/input_projection/kernel",
+            "cudnn_compatible_gru_cell/candidate/hidden_projection/kernel",
+            "cudnn_compatible_gru_cell/candidate/input_projection/bias",
+            "cudnn_compatible_gru_cell/candidate/hidden_projection/bias"]
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            values = sess.run(variables)
+    # TF 1.15: the LSTM bias 0, the GRU gate biases 1, the candidate biases 0.
+    assert not values["lstm_cell/bias"].any() and not values["gru_cell/b_c"].any()
+    assert (values["gru_cell/b_ru"] == 1).all() and (values["cudnn_compatible_gru_cell/gates/bias"] == 1).all()
+    assert not values["cudnn_compatible_gru_cell/candidate/hidden_projection/bias"].any()
+
+
+def test_gru_block_cell_takes_exactly_one_of_num_units_and_cell_size():
+    for kwargs in ({}, {"num_units": 3, "cell_size": 3}):
+        with pytest.raises(ValueError) as raised:
+            R.GRUBlockCell(**kwargs)
+        assert str(raised.value) == "Exactly one of num_units or cell_size must be provided."
+    assert R.GRUBlockCellV2(cell_size=3).num_units == 3
+
+
+def test_lstm_block_cell_clips_only_a_positive_cell_clip():
+    x = tf.fill([1, 2], 3.0)
+    state = R.LSTMStateTuple(tf.fill([1, 2], 5.0), tf.zeros([1, 2]))
+    for clip, limit in ((None, None), (0.0, None), (-1.0, None), (0.5, 0.5)):
+        cell = R.LSTMBlockCell(2, cell_clip=clip)
+        cell.build((1, 2))
+        _, (c, _) = cell(x, state)
+        assert (float(tf.reduce_max(c)) > 1.0) if limit is None else float(tf.reduce_max(c)) == limit, clip
+
+
+def test_lstm_block_fused_cell_time_major_list_inputs_states_and_scopes():
+    with tf.Graph().as_default():
+        steps = [tf.ones([2, 3]) * t for t in range(4)]
+        fused = R.LSTMBlockFusedCell(5)
+        outputs, state = fused(steps, dtype=tf.float32, sequence_length=[4, 2])
+        assert isinstance(outputs, list) and len(outputs) == 4 and isinstance(state, R.LSTMStateTuple)
+        R.LSTMBlockFusedCell(5)(tf.stack(steps), initial_state=(tf.ones([2, 5]), tf.ones([2, 5])))
+        assert [v.op.name for v in tf.compat.v1.global_variables()] == [
+            "lstm_fused_cell/kernel", "lstm_fused_cell/bias", "lstm_fused_cell_1/kernel", "lstm_fused_cell_1/bias"]
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            out, (c, h) = sess.run([outputs, state])
+    assert not out[2][1].any() and not out[3][1].any()  # past the second sequence's length
+    np.testing.assert_array_equal(h[1], out[1][1])  # its final state is the one after its last step
+    with pytest.raises(ValueError) as no_dtype:
+        R.LSTMBlockFusedCell(5)(tf.ones([4, 2, 3]))
+    assert str(no_dtype.value) == "Either initial_state or dtype needs to be specified"
+    with pytest.raises(NotImplementedError):
+        R.LSTMBlockFusedCell(5)(tf.ones([4, 2, 3]), dtype=tf.float32, scope="s")

@@ -1,10 +1,12 @@
 """TF1's core cells and wrappers against real TF 1.15 (fixtures/golden/tf1cell_*.npz, fixtures/tf1/tf1_rnn_cells.py).
 
-* graph: tf.compat.v1 graph code (`dynamic_rnn`, `static_rnn`, MultiRNNCell and the wrappers), the
+* graph: tf.compat.v1 graph code (`dynamic_rnn`, `static_rnn`, MultiRNNCell and the wrappers, contrib's
+  `stack_bidirectional_dynamic_rnn` / `stack_bidirectional_rnn` as tf2norm's functions), the
   cells creating exactly TF1's variables under TF1's names, loaded by name; outputs, final states and
   gradients;
 * eager: the same TF1-style calls executed eagerly with the cells' Keras weights;
-* saver: the TF1 `Saver` checkpoint of `tf1cell_saver_stack` restored unchanged.
+* saver: the TF1 `Saver` checkpoints of `tf1cell_saver_stack` (core cells) and `tf1cell_contrib_saver_stack`
+  (contrib's block and Cudnn-compatible cells) restored unchanged.
 
 Every comparison goes through `_assert_close`: the bound tests/tolerance.py derives for each golden
 array (from TF1's own float32 error, measured against the float64 replay of tf2norm.reference's
@@ -34,6 +36,7 @@ from tf2norm import replacements as R
 
 ROOT = Path(__file__).resolve().parents[2]
 SAVER = str(ROOT / "fixtures" / "saver" / "tf1_rnn_cells" / "model.ckpt")
+CONTRIB_SAVER = str(ROOT / "fixtures" / "saver" / "contrib_rnn_cells" / "model.ckpt")
 SEEDED = Golden(ROOT / "fixtures" / "saver" / "tf1_rnn_cells" / "dropout_seeded.npz")
 SEEDED_ATOL = 2e-6
 SEEDED_GRAD_RTOL = 2e-5
@@ -111,9 +114,28 @@ def _make_cell(spec):
     return cell
 
 
+def _run_stack(cfg, inputs, sequence_length):
+    """contrib's stack_bidirectional_(dynamic_)rnn, as tf2norm's: (outputs, forward then backward final states)."""
+    cells_fw = [_make_cell(spec) for spec in cfg["cells"]]
+    cells_bw = [_make_cell(spec) for spec in cfg["cells_bw"]]
+    if cfg["rnn"] == "stack_bidirectional_static":
+        outputs, states_fw, states_bw = R.stack_bidirectional_rnn(
+            cells_fw, cells_bw, tf.unstack(inputs, axis=1), sequence_length=sequence_length, dtype=tf.float32)
+        outputs = tf.stack(outputs, axis=1)
+    else:
+        outputs, states_fw, states_bw = R.stack_bidirectional_dynamic_rnn(
+            cells_fw, cells_bw, inputs, sequence_length=sequence_length, dtype=tf.float32)
+    return outputs, tf.nest.flatten((states_fw, states_bw)), cells_fw + cells_bw
+
+
 def _run(cfg, inputs, sequence_length, cells=None):
     """What the TF1 program did, with tf2norm's classes: (outputs, flat final state, leaf cells)."""
+    if cfg["rnn"].startswith("stack_bidirectional"):
+        return _run_stack(cfg, inputs, sequence_length)
     cells = cells if cells is not None else [_make_cell(spec) for spec in cfg["cells"]]
+    if cfg["rnn"] == "fused":  # LSTMBlockFusedCell: the whole sequence, time-major
+        outputs, state = cells[0](tf.transpose(inputs, [1, 0, 2]), dtype=tf.float32, sequence_length=sequence_length)
+        return tf.transpose(outputs, [1, 0, 2]), tf.nest.flatten(state), cells
     cell = cells[0] if len(cells) == 1 else R.MultiRNNCell(cells)
     if cfg["rnn"] == "static":
         outputs, state = tf.compat.v1.nn.static_rnn(cell, tf.unstack(inputs, axis=1), sequence_length=sequence_length,
@@ -171,10 +193,12 @@ def test_graph_mode_matches_tf1(name):
         _assert_close(golden, "grad:" + target, value)
 
 
-def test_tf1_saver_checkpoint_restores_unchanged():
-    golden = GOLDEN["tf1cell_saver_stack"]
-    names, out, state, _ = _graph(golden, restore=SAVER)
-    reader = tf.train.load_checkpoint(SAVER)
+@pytest.mark.parametrize(("case", "checkpoint"), [("tf1cell_saver_stack", SAVER),
+                                                  ("tf1cell_contrib_saver_stack", CONTRIB_SAVER)])
+def test_tf1_saver_checkpoint_restores_unchanged(case, checkpoint):
+    golden = GOLDEN[case]
+    names, out, state, _ = _graph(golden, restore=checkpoint)
+    reader = tf.train.load_checkpoint(checkpoint)
     assert sorted(reader.get_variable_to_shape_map()) == sorted(names)
     _assert_outputs(golden, out, state)
 
@@ -187,7 +211,8 @@ def _keras_weights(cell):
 
 
 EAGER = [n for n in IDS if not any(s["class"] in HAND_WRITTEN for s in GOLDEN[n].config["cells"])
-         and GOLDEN[n].config["graph_seed"] is None]
+         and GOLDEN[n].config["graph_seed"] is None and not GOLDEN[n].config["rnn"].startswith("stack_bidirectional")
+         and GOLDEN[n].config["rnn"] != "fused"]
 
 
 @pytest.mark.parametrize("name", EAGER)

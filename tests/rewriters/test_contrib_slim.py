@@ -56,6 +56,32 @@ SPELLINGS = {
         "net, _ = tf_slim.nets.vgg.vgg_16(x)\n"),
     "one line of several imports": ("import numpy as np, tensorflow.contrib.slim as slim\ny = slim.flatten(np.x)\n",
                                     "import numpy as np, tf_slim as slim\ny = slim.flatten(np.x)\n"),
+    # contrib.layers' regularizers (BLOCKERS.md L2: ludwig's loss_modules.py:321, a module-level registry)
+    "regularizers as values in a module-level dict": (
+        "import tensorflow as tf\nregularizers_registry = {\n    'l1': tf.contrib.layers.l1_regularizer,\n"
+        "    'l2': tf.contrib.layers.l2_regularizer,\n    'sum': tf.contrib.layers.sum_regularizer,\n}\n",
+        "import tensorflow as tf\nimport tf_slim\n\nregularizers_registry = {\n    'l1': tf_slim.l1_regularizer,\n"
+        "    'l2': tf_slim.l2_regularizer,\n    'sum': tf_slim.sum_regularizer,\n}\n"),
+    "regularizers in a list, called, through tf.compat.v1": (
+        "import tensorflow as tf\nregs = [tf.compat.v1.contrib.layers.l1_l2_regularizer(0.1, 0.2)]\n"
+        "penalty = tf.contrib.layers.apply_regularization(tf.contrib.layers.l2_regularizer(0.1), weights)\n",
+        "import tensorflow as tf\nimport tf_slim\n\nregs = [tf_slim.l1_l2_regularizer(0.1, 0.2)]\n"
+        "penalty = tf_slim.apply_regularization(tf_slim.l2_regularizer(0.1), weights)\n"),
+    "regularizers imported by name": (
+        "from tensorflow.contrib.layers import l2_regularizer, sum_regularizer as sr\nr = sr([l2_regularizer(0.1)])\n",
+        "from tf_slim import l2_regularizer, sum_regularizer as sr\nr = sr([l2_regularizer(0.1)])\n"),
+    "regularizers through contrib.layers imported as a module": (
+        "from tensorflow.contrib import layers\nimport tensorflow.contrib.layers as contrib_layers\n"
+        "r = layers.l1_regularizer(0.1)\ns = contrib_layers.l2_regularizer(0.1)\n",
+        "import tf_slim\n\nr = tf_slim.l1_regularizer(0.1)\ns = tf_slim.l2_regularizer(0.1)\n"),
+    "regularizers beside contrib.layers names tf_slim does not take over": (
+        "from tensorflow.contrib.layers import l1_regularizer, xavier_initializer\nr = l1_regularizer(0.1)\n"
+        "w = xavier_initializer()\n",
+        "from tensorflow.contrib.layers import xavier_initializer\nfrom tf_slim import l1_regularizer\n\n"
+        "r = l1_regularizer(0.1)\nw = xavier_initializer()\n"),
+    "regularizers' own module": (
+        "from tensorflow.contrib.layers.python.layers.regularizers import l1_regularizer\nr = l1_regularizer(0.1)\n",
+        "from tf_slim import l1_regularizer\nr = l1_regularizer(0.1)\n"),
 }
 
 
@@ -130,6 +156,11 @@ LOOKALIKES = {
     "a local arg_scope": "def arg_scope(ops, **kw):\n    return ops\n\nwith arg_scope([f], a=1):\n    pass\n",
     "another contrib module": "from tensorflow.contrib import seq2seq\nd = seq2seq.BasicDecoder(cell, helper, state)\n",
     "a relative slim": "from . import slim\nnet = slim.conv2d(x, 8, [3, 3])\n",
+    "Keras' regularizers": "import keras\nimport tensorflow as tf\nr = keras.regularizers.l2(0.1)\n"
+                           "s = tf.keras.regularizers.l1_l2(0.1, 0.2)\nt = tf.compat.v1.keras.regularizers.l2(0.1)\n",
+    "a project's own regularizers": "from mylib.layers import l2_regularizer\nr = l2_regularizer(0.1)\n",
+    "a local l2_regularizer": "def l2_regularizer(scale):\n    return scale\n\nr = l2_regularizer(0.1)\n",
+    "a shadowed tf's regularizer": "def f(tf):\n    return tf.contrib.layers.l2_regularizer(0.1)\n",
 }
 
 

@@ -1,4 +1,5 @@
-"""tf1_rnn_cells: TF1's BasicRNNCell / BasicLSTMCell / LSTMCell / GRUCell / RNNCell -> tf2norm.replacements', both targets."""
+"""tf1_rnn_cells: TF1's BasicRNNCell / BasicLSTMCell / LSTMCell / GRUCell / RNNCell, contrib's block and
+Cudnn-compatible cells -> tf2norm.replacements', both targets."""
 
 import pytest
 
@@ -162,19 +163,12 @@ def test_partitioned_lstm_cell_is_reported_and_left():
 
 
 UNMAPPED = {
-    "LSTMBlockCell": (
-        "cell = tf.contrib.rnn.LSTMBlockCell(64, use_peephole=True)\n", (2, 8),
-        "tf.contrib.rnn.LSTMBlockCell: TF1's LSTMBlockCell has no replacement in tf2norm; it raises on TF 2.16+ and "
-        "was left unchanged",
-        "tf2norm.replacements.LSTMCell(num_units, forget_bias=..., cell_clip=..., use_peepholes=...) computes the same "
-        "gates under the same variable names (lstm_cell/kernel, bias, w_*_diag); verify your numbers after switching",
-    ),
-    "CudnnCompatibleLSTMCell": (
-        "from tensorflow.contrib.cudnn_rnn import CudnnCompatibleLSTMCell\ncell = CudnnCompatibleLSTMCell(64)\n", (3, 8),
-        "CudnnCompatibleLSTMCell: TF1's CudnnCompatibleLSTMCell has no replacement in tf2norm; it raises on TF 2.16+ "
-        "and was left unchanged",
-        "tf2norm.replacements.LSTMCell(num_units, forget_bias=0.0, name='cudnn_compatible_lstm_cell') has its "
-        "variables and gates",
+    "contrib's LayerNormLSTMCell, imported": (
+        "from tensorflow.contrib.rnn import LayerNormLSTMCell\ncell = LayerNormLSTMCell(64)\n", (3, 8),
+        "LayerNormLSTMCell: TF1's LayerNormLSTMCell has no replacement in tf2norm; it raises on TF 2.16+ and was left "
+        "unchanged",
+        "contrib's LayerNormLSTMCell has no tf2norm equivalent (tfa's LayerNormLSTMCell is another cell): port it onto "
+        "tf2norm.replacements.RNNCell (its TF1 code with get_variable runs there) or keep it on TF 1.x",
     ),
     "a research cell as a value": (
         "cell_fn = tf.contrib.rnn.NASCell\n", (2, 11),
@@ -207,7 +201,7 @@ def test_a_cell_factory_choosing_among_tf1_cells():
             if cell_type == "rnn":
                 cell_fn = tf.nn.rnn_cell.BasicRNNCell
             elif cell_type == "lstm_block":
-                cell_fn = tf.contrib.rnn.LSTMBlockCell
+                cell_fn = tf.contrib.rnn.NASCell
             elif cell_type == "lstm_ln":
                 cell_fn = tf.contrib.rnn.LayerNormBasicLSTMCell
             else:
@@ -223,7 +217,7 @@ def test_a_cell_factory_choosing_among_tf1_cells():
             if cell_type == "rnn":
                 cell_fn = BasicRNNCell
             elif cell_type == "lstm_block":
-                cell_fn = tf.contrib.rnn.LSTMBlockCell
+                cell_fn = tf.contrib.rnn.NASCell
             elif cell_type == "lstm_ln":
                 cell_fn = LayerNormBasicLSTMCell
             else:
@@ -231,6 +225,122 @@ def test_a_cell_factory_choosing_among_tf1_cells():
             return cell_fn
         """,
         findings=[("TF2N312", 8, 19)],
+    )
+
+
+def test_ludwigs_cell_factory_is_migrated_whole():
+    # ludwig 0.1.2 models/modules/recurrent_modules.py:36-54, verbatim but for the comments (after
+    # tf_upgrade_v2): every branch is now one of tf2norm's cells, with nothing to report.
+    check(
+        """\
+        import tensorflow as tf
+
+
+        def get_cell_fun(cell_type):
+            if cell_type == 'rnn':
+                cell_fn = tf.compat.v1.nn.rnn_cell.BasicRNNCell
+            elif cell_type == 'lstm':
+                cell_fn = tf.contrib.rnn.LSTMBlockCell
+            elif cell_type == 'lstm_block':
+                cell_fn = tf.contrib.rnn.LSTMBlockCell
+            elif cell_type == 'ln':
+                cell_fn = tf.contrib.rnn.LayerNormBasicLSTMCell
+            elif cell_type == 'lstm_cudnn':
+                cell_fn = tf.contrib.cudnn_rnn.CudnnCompatibleLSTMCell
+            elif cell_type == 'gru':
+                cell_fn = tf.contrib.rnn.GRUBlockCell
+            elif cell_type == 'gru_block':
+                cell_fn = tf.contrib.rnn.GRUBlockCell
+            elif cell_type == 'gru_cudnn':
+                cell_fn = tf.contrib.cudnn_rnn.CudnnCompatibleGRUCell
+            else:
+                cell_fn = tf.compat.v1.nn.rnn_cell.BasicRNNCell
+            return cell_fn
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import BasicRNNCell, CudnnCompatibleGRUCell, CudnnCompatibleLSTMCell, GRUBlockCell, LSTMBlockCell, LayerNormBasicLSTMCell
+
+
+        def get_cell_fun(cell_type):
+            if cell_type == 'rnn':
+                cell_fn = BasicRNNCell
+            elif cell_type == 'lstm':
+                cell_fn = LSTMBlockCell
+            elif cell_type == 'lstm_block':
+                cell_fn = LSTMBlockCell
+            elif cell_type == 'ln':
+                cell_fn = LayerNormBasicLSTMCell
+            elif cell_type == 'lstm_cudnn':
+                cell_fn = CudnnCompatibleLSTMCell
+            elif cell_type == 'gru':
+                cell_fn = GRUBlockCell
+            elif cell_type == 'gru_block':
+                cell_fn = GRUBlockCell
+            elif cell_type == 'gru_cudnn':
+                cell_fn = CudnnCompatibleGRUCell
+            else:
+                cell_fn = BasicRNNCell
+            return cell_fn
+        """,
+    )
+
+
+CONTRIB_CELLS = {"LSTMBlockCell": "tensorflow.contrib.rnn", "LSTMBlockFusedCell": "tensorflow.contrib.rnn",
+                 "GRUBlockCell": "tensorflow.contrib.rnn",
+                 "GRUBlockCellV2": "tensorflow.contrib.rnn", "CudnnCompatibleLSTMCell": "tensorflow.contrib.cudnn_rnn",
+                 "CudnnCompatibleGRUCell": "tensorflow.contrib.cudnn_rnn"}
+_OPS = {"LSTMBlockCell": "rnn.python.ops.lstm_ops", "LSTMBlockFusedCell": "rnn.python.ops.lstm_ops", "GRUBlockCell": "rnn.python.ops.gru_ops",
+        "GRUBlockCellV2": "rnn.python.ops.gru_ops", "CudnnCompatibleLSTMCell": "cudnn_rnn.python.ops.cudnn_rnn_ops",
+        "CudnnCompatibleGRUCell": "cudnn_rnn.python.ops.cudnn_rnn_ops"}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("cls", CONTRIB_CELLS)
+def test_every_spelling_of_contribs_block_and_cudnn_cells_is_found(cls, target):
+    module = CONTRIB_CELLS[cls]
+    short = module.split(".")[-1]
+    tf = "import tensorflow as tf\n"
+    spellings = [
+        (tf, f"tf.{module[len('tensorflow.'):]}.{cls}", tf),
+        (f"import {module}\n", f"{module}.{cls}", ""),
+        (f"import {module} as contrib_rnn\n", f"contrib_rnn.{cls}", ""),
+        (f"from tensorflow.contrib import {short}\n", f"{short}.{cls}", ""),
+        (f"from {module} import {cls}\n", cls, ""),
+        (f"from {module} import {cls} as C\n", "C", ""),
+        (f"from tensorflow.contrib.{_OPS[cls]} import {cls}\n", cls, ""),
+    ]
+    for imports, spelling, kept in spellings:
+        output, findings = migrate(f"{imports}cell = {spelling}(8, reuse=True)\n", target, ("tf1_rnn_cells",))
+        assert output == f"{kept}from tf2norm.replacements import {cls}\n\ncell = {cls}(8, reuse=True)\n", spelling
+        assert findings == []
+    # the class as a value (a cell factory), then called
+    output, findings = migrate(f"{tf}cell_fn = tf.{module[len('tensorflow.'):]}.{cls}\ncell = cell_fn(4)\n", target)
+    assert output == f"{tf}from tf2norm.replacements import {cls}\n\ncell_fn = {cls}\ncell = cell_fn(4)\n"
+    assert findings == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_contrib_cells_keep_their_arguments_and_join_the_wrappers(target):
+    check(
+        """\
+        import tensorflow as tf
+
+        cells = [tf.contrib.rnn.LSTMBlockCell(64, 1.0, 3.0, True, name="enc"),
+                 tf.contrib.rnn.GRUBlockCell(cell_size=32),
+                 tf.contrib.cudnn_rnn.CudnnCompatibleGRUCell(16, kernel_initializer=tf.orthogonal_initializer())]
+        stack = tf.contrib.rnn.MultiRNNCell([tf.contrib.rnn.DropoutWrapper(c, output_keep_prob=0.9) for c in cells])
+        """,
+        """\
+        import tensorflow as tf
+        from tf2norm.replacements import CudnnCompatibleGRUCell, DropoutWrapper, GRUBlockCell, LSTMBlockCell, MultiRNNCell
+
+        cells = [LSTMBlockCell(64, 1.0, 3.0, True, name="enc"),
+                 GRUBlockCell(cell_size=32),
+                 CudnnCompatibleGRUCell(16, kernel_initializer=tf.orthogonal_initializer())]
+        stack = MultiRNNCell([DropoutWrapper(c, output_keep_prob=0.9) for c in cells])
+        """,
+        target=target,
     )
 
 
@@ -242,6 +352,10 @@ LOOKALIKES = {
                         "cell = GRUCell(8)\n",
     "torch": "import torch\ncell = torch.nn.LSTMCell(4, 8)\n",
     "a class of the file named like a TF1 cell": "class LSTMCell(object):\n    pass\n\n\ncell = LSTMCell()\n",
+    "a project's own LSTMBlockCell": "class LSTMBlockCell(object):\n    pass\n\n\ncell = LSTMBlockCell(4)\n",
+    "another library's block cell": "from mylib.rnn import GRUBlockCell, CudnnCompatibleLSTMCell\n"
+                                    "cell = GRUBlockCell(8)\nother = CudnnCompatibleLSTMCell(8)\n",
+    "keras' CuDNN layers": "import tensorflow as tf\nlayer = tf.compat.v1.keras.layers.CuDNNLSTM(8)\n",
 }
 
 

@@ -67,7 +67,8 @@ def test_every_kind_of_unmigratable_reference_is_reported_with_its_fix(target):
              "keras.layers.MaxPooling2D(...)(x) (Keras names: convert the checkpoint); to keep TF1's variable names "
              "in graph code: tensorflow.python.keras.legacy_tf_layers.pooling.max_pooling2d (what tf_slim uses)"),
             ("TF2N725", 9, 8, f"tf.contrib.rnn.LSTMBlockCell: {_CONTRIB}",
-             _OTHER_CELL),
+             "tf2norm.replacements.LSTMBlockCell: contrib's LSTMBlockCell, same arguments, variable names and "
+             "numbers (rewriter tf1_rnn_cells writes it)"),
             ("TF2N720", 10, 9, f"tf.contrib.opt.LazyAdamOptimizer: {_CONTRIB}",
              "replace it with its successor (tf.compat.v1, tf_slim, or a maintained package), or keep this program "
              "on TF 1.15"),
@@ -79,8 +80,8 @@ def test_every_kind_of_unmigratable_reference_is_reported_with_its_fix(target):
              "get_variable code runs unchanged (rewriter tf1_rnn_cells writes it)"),
         ],
         target=target,
-        # The table alone: with every rewriter the block cell is tf1_rnn_cells' TF2N312 and the RNNCell
-        # base becomes tf2norm's (test_what_a_rewriter_migrated_is_not_reported_what_it_left_is).
+        # The table alone: with every rewriter the block cell and the RNNCell base become tf2norm's and the
+        # regularizers tf_slim's (test_what_a_rewriter_migrated_is_not_reported_what_it_left_is).
         only=ONLY,
     )
 
@@ -120,48 +121,50 @@ def test_an_import_is_reported_once_and_the_names_it_binds_are_not():
 
 
 def test_what_a_rewriter_migrated_is_not_reported_what_it_left_is():
-    # The LN cell, tf.layers' batch normalization and dense layer are migrated; the block cell and the
-    # 3-D transposed convolution are not (tf1_layers' TF2N761), nor is the regularizer the migrated batch_norm call still holds. The block cell's import fails
-    # (TF2N725) and its use is tf1_rnn_cells' TF2N312.
+    # The LN cell, tf.layers' batch normalization and dense layer and the regularizer are migrated; the research
+    # cell and the 3-D transposed convolution are not (tf1_layers' TF2N761), nor is the initializer the migrated
+    # batch_norm call still holds. The research cell's import fails (TF2N725) and its use is tf1_rnn_cells' TF2N312.
     check(
         """\
         import tensorflow as tf
-        from tensorflow.contrib.rnn import LayerNormBasicLSTMCell, GRUBlockCell
+        from tensorflow.contrib.rnn import LayerNormBasicLSTMCell, NASCell
 
         a = LayerNormBasicLSTMCell(8)
-        b = GRUBlockCell(8)
+        b = NASCell(8)
         h = tf.compat.v1.layers.batch_normalization(tf.compat.v1.layers.dense(x, 3), training=t)
         g = tf.compat.v1.layers.conv3d_transpose(h, 3, 3)
-        net = tf.contrib.layers.batch_norm(h, param_regularizers={"beta": tf.contrib.layers.l2_regularizer(0.1)})
+        net = tf.contrib.layers.batch_norm(h, param_regularizers={"beta": tf.contrib.layers.l2_regularizer(0.1)},
+                                           param_initializers={"gamma": tf.contrib.layers.xavier_initializer()})
         """,
         """\
         import tensorflow as tf
-        from tensorflow.contrib.rnn import GRUBlockCell
+        from tensorflow.contrib.rnn import NASCell
+        import tf_slim
         from tf2norm.replacements import BatchNormalization, LayerNormBasicLSTMCell, dense
 
         a = LayerNormBasicLSTMCell(8)
-        b = GRUBlockCell(8)
+        b = NASCell(8)
         h = BatchNormalization(momentum=0.99, scale=True, tf1_api="layers")(dense(x, 3), training=t)
         g = tf.compat.v1.layers.conv3d_transpose(h, 3, 3)
-        net = BatchNormalization(momentum=0.999, scale=False, beta_regularizer=tf.contrib.layers.l2_regularizer(0.1))(h, training=True)
+        net = BatchNormalization(momentum=0.999, scale=False, gamma_initializer=tf.contrib.layers.xavier_initializer(), beta_regularizer=tf_slim.l2_regularizer(0.1))(h, training=True)
         """,
         only=EVERY,
-        findings=[("TF2N725", 2, 60), ("TF2N312", 5, 5), ("TF2N761", 7, 5), ("TF2N722", 8, 67)],
+        findings=[("TF2N725", 2, 60), ("TF2N312", 5, 5), ("TF2N761", 7, 5), ("TF2N722", 9, 65)],
     )
 
 
 def test_a_name_another_rewriter_reported_is_not_reported_again_one_it_left_silently_is():
-    # The wrapper is migrated; the block cell it wraps is tf1_rnn_cells' TF2N312, not reported again here.
+    # The wrapper is migrated; the research cell it wraps is tf1_rnn_cells' TF2N312, not reported again here.
     check(
         """\
         import tensorflow as tf
-        cell = tf.contrib.rnn.DropoutWrapper(tf.contrib.rnn.GRUBlockCell(8), output_keep_prob=0.5)
+        cell = tf.contrib.rnn.DropoutWrapper(tf.contrib.rnn.NASCell(8), output_keep_prob=0.5)
         """,
         """\
         import tensorflow as tf
         from tf2norm.replacements import DropoutWrapper
 
-        cell = DropoutWrapper(tf.contrib.rnn.GRUBlockCell(8), output_keep_prob=0.5)
+        cell = DropoutWrapper(tf.contrib.rnn.NASCell(8), output_keep_prob=0.5)
         """,
         only=EVERY,
         findings=[("TF2N312", 2, 38)],

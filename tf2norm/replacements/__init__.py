@@ -18,6 +18,18 @@ from tf2norm.replacements.contrib_batch_norm import batch_norm
 from tf2norm.replacements.contrib_hparams import HParams
 from tf2norm.replacements.contrib_layer_norm import LayerNorm, layer_norm
 from tf2norm.replacements.contrib_opt import ScipyOptimizerInterface
+from tf2norm.replacements.contrib_rnn_cells import (
+    CudnnCompatibleGRUCell,
+    CudnnCompatibleLSTMCell,
+    GRUBlockCell,
+    GRUBlockCellV2,
+    LSTMBlockCell,
+    LSTMBlockFusedCell,
+)
+from tf2norm.replacements.contrib_stack_bidirectional_rnn import (
+    stack_bidirectional_dynamic_rnn,
+    stack_bidirectional_rnn,
+)
 from tf2norm.replacements.hand_rolled_bn_lstm import BatchNormLSTMCell
 from tf2norm.replacements.hand_rolled_layer_norm_gru import LayerNormGRUCell
 from tf2norm.replacements.layer_norm_basic_lstm import LayerNormBasicLSTM
@@ -101,6 +113,14 @@ __all__ = [
     "BasicLSTMCell",
     "LSTMCell",
     "GRUCell",
+    "LSTMBlockCell",
+    "LSTMBlockFusedCell",
+    "GRUBlockCell",
+    "GRUBlockCellV2",
+    "CudnnCompatibleLSTMCell",
+    "CudnnCompatibleGRUCell",
+    "stack_bidirectional_dynamic_rnn",
+    "stack_bidirectional_rnn",
     "scoped_layer",
     "clear_scoped_layers",
     "LayerNormLSTMCell",

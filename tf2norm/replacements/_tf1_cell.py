@@ -392,7 +392,12 @@ def tf1_layer_scope(cell, scope, base_name: str, reuse):
     else:
         if cell._rnncell_scope is None or not built:
             cell._rnncell_scope = tf.compat.v1.get_variable_scope()
-        outer = tf.compat.v1.variable_scope(cell._rnncell_scope)
+            # The first call opens the cell's scope right here, as TF1 did: re-entering the current scope by
+            # object would reset its subscopes' counts, and a second cell would get `lstm_cell` again, not
+            # TF1's `lstm_cell_1`.
+            outer = contextlib.nullcontext()
+        else:
+            outer = tf.compat.v1.variable_scope(cell._rnncell_scope)
     return _Tf1CellScope(cell, outer, scope, built, graph, base_name, reuse)
 
 

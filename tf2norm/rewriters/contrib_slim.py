@@ -5,7 +5,10 @@ Every spelling, resolved by name (never by text): `import tensorflow.contrib.sli
 `from tensorflow.contrib import slim [as contrib_slim]`, `slim = tf.contrib.slim`, chains such as
 `tf.contrib.slim.conv2d` or `tf.compat.v1.contrib.slim...`, `tensorflow.contrib.slim.nets`,
 contrib's internal `tensorflow.contrib.slim.python.slim.*` paths, and `arg_scope` / `add_arg_scope`
-from `tensorflow.contrib.framework` (the same functions slim exported). Imports are rewritten in
+from `tensorflow.contrib.framework` (the same functions slim exported), and contrib.layers' regularizers
+(`tf.contrib.layers.l1_regularizer`, `l2_regularizer`, `l1_l2_regularizer`, `sum_regularizer`,
+`apply_regularization`: tf_slim's are TF 1.15's code), also as values (a module-level
+`{'l2': tf.contrib.layers.l2_regularizer}`). Imports are rewritten in
 place (`import tf_slim as slim`), chains start at `tf_slim`, and `import tf_slim` is added where a
 chain needs it. slim's `batch_norm` and `layer_norm` are not tf_slim's business: their own
 rewriters replace them by tf2norm's functions, which are tf_slim arg_scope functions
@@ -25,6 +28,9 @@ from tf2norm.rewriters._names import canonical, dotted
 from tf2norm.rewriters._rewriter import PlanRewriter
 
 SLIM = "tensorflow.contrib.slim"
+#: contrib.layers' regularizer functions (also reached through contrib's internal module), which tf_slim has.
+REGULARIZERS = ("l1_regularizer", "l2_regularizer", "l1_l2_regularizer", "sum_regularizer", "apply_regularization")
+REGULARIZER_MODULES = ("tensorflow.contrib.layers", "tensorflow.contrib.layers.python.layers.regularizers")
 TF_SLIM = "tf_slim"
 
 #: Legacy module paths and functions -> their tf_slim names (longest match wins).
@@ -35,6 +41,9 @@ PREFIXES = {
     **{f"tensorflow.contrib.framework.{name}": f"{TF_SLIM}.{name}"
        for name in ("arg_scope", "add_arg_scope", "current_arg_scope", "has_arg_scope", "arg_scoped_arguments",
                     "arg_scope_func_key")},
+    # contrib.layers' regularizers: tf_slim 1.1.0's are TF 1.15's source line for line (scale checks, errors,
+    # op names; tests/replacements/test_contrib_slim.py holds them to TF 1.15's numbers).
+    **{f"{module}.{name}": f"{TF_SLIM}.{name}" for module in REGULARIZER_MODULES for name in REGULARIZERS},
 }
 
 _FEATURE_COLUMNS = "use tf.feature_column (or keep this code on TF 1.x)"

@@ -1,6 +1,10 @@
 """Legacy `tf.nn.rnn_cell` / `tf.contrib.rnn` `BasicRNNCell`, `BasicLSTMCell`, `LSTMCell`, `GRUCell`, `RNNCell`
 (however imported or aliased) -> `tf2norm.replacements`' classes of the same names, same arguments, in both targets.
 
+So are contrib's `LSTMBlockCell`, `LSTMBlockFusedCell`, `GRUBlockCell`, `GRUBlockCellV2` (`tf.contrib.rnn`)
+and `CudnnCompatibleLSTMCell`, `CudnnCompatibleGRUCell` (`tf.contrib.cudnn_rnn`): tf2norm's have their
+constructors, variable names and numbers (tf2norm/replacements/contrib_rnn_cells.py).
+
 On TF 2.16+ without tf_keras, every `tf.compat.v1.nn.rnn_cell` class raises "not available with Keras 3"
 (what tf_upgrade_v2 writes for `tf.nn.rnn_cell.*` and `tf.contrib.rnn.*`). tf2norm's cells take TF1's
 constructors, create TF1's variables under TF1's names in tf.compat.v1 graphs (a TF1 Saver checkpoint
@@ -18,7 +22,7 @@ reported (TF2N310): it now subclasses a Keras 3 cell, whose internals are not TF
 
 Reported and left unchanged: `LSTMCell(num_unit_shards=/num_proj_shards=)` with a value (TF2N311:
 partitioned variables), and the TF1 cells tf2norm has no replacement for (TF2N312, with the fix for
-each: `LSTMBlockCell`, `GRUBlockCell`, the Cudnn-compatible cells, contrib's research cells, ...).
+each: contrib's `LayerNormLSTMCell`, its research cells and wrappers, ...).
 """
 
 from __future__ import annotations
@@ -39,6 +43,25 @@ SIGNATURES = {
                  "num_proj_shards", "forget_bias", "state_is_tuple", "activation", "reuse", "name", "dtype"),
     "GRUCell": ("num_units", "activation", "reuse", "kernel_initializer", "bias_initializer", "name", "dtype"),
 }
+#: contrib's block and Cudnn-compatible cells (tf2norm.replacements.contrib_rnn_cells): TF 1.15's constructors
+#: (no **kwargs) and the modules TF 1.15 defined and exported them from.
+CONTRIB_SIGNATURES = {
+    "LSTMBlockCell": ("num_units", "forget_bias", "cell_clip", "use_peephole", "dtype", "reuse", "name"),
+    "LSTMBlockFusedCell": ("num_units", "forget_bias", "cell_clip", "use_peephole", "reuse", "dtype", "name"),
+    "GRUBlockCell": ("num_units", "cell_size", "reuse", "name"),
+    "GRUBlockCellV2": ("num_units", "cell_size", "reuse", "name"),
+    "CudnnCompatibleLSTMCell": ("num_units", "reuse"),
+    "CudnnCompatibleGRUCell": ("num_units", "reuse", "kernel_initializer"),
+}
+_CUDNN = ("tensorflow.contrib.cudnn_rnn", "tensorflow.contrib.cudnn_rnn.python.ops.cudnn_rnn_ops")
+_CONTRIB_MODULES = {
+    "LSTMBlockCell": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.lstm_ops"),
+    "LSTMBlockFusedCell": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.lstm_ops"),
+    "GRUBlockCell": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.gru_ops"),
+    "GRUBlockCellV2": ("tensorflow.contrib.rnn", "tensorflow.contrib.rnn.python.ops.gru_ops"),
+    "CudnnCompatibleLSTMCell": _CUDNN,
+    "CudnnCompatibleGRUCell": _CUDNN,
+}
 #: The TF1 bases of hand-written cells, replaced by tf2norm's RNNCell.
 BASES = ("RNNCell", "LayerRNNCell")
 SHARDS = ("num_unit_shards", "num_proj_shards")
@@ -47,17 +70,6 @@ SHARDS = ("num_unit_shards", "num_proj_shards")
 # the Cudnn-compatible cells, tf.contrib.cudnn_rnn).
 _PORT = "port it onto tf2norm.replacements.RNNCell (its TF1 code with get_variable runs there) or keep it on TF 1.x"
 UNMAPPED = {
-    "LSTMBlockCell": "tf2norm.replacements.LSTMCell(num_units, forget_bias=..., cell_clip=..., use_peepholes=...) "
-                     "computes the same gates under the same variable names (lstm_cell/kernel, bias, w_*_diag); "
-                     "verify your numbers after switching",
-    "LSTMBlockFusedCell": "run tf2norm.replacements.LSTMCell with tf.compat.v1.nn.dynamic_rnn instead (time-major "
-                          "inputs become batch-major); its variables are named differently",
-    "GRUBlockCell": "tf2norm.replacements.GRUCell computes TF1's GRU; rename the checkpoint's w_ru/b_ru/w_c/b_c "
-                    "variables to gates/kernel, gates/bias, candidate/kernel, candidate/bias",
-    "GRUBlockCellV2": "tf2norm.replacements.GRUCell computes TF1's GRU under the same variable names",
-    "CudnnCompatibleLSTMCell": "tf2norm.replacements.LSTMCell(num_units, forget_bias=0.0, "
-                               "name='cudnn_compatible_lstm_cell') has its variables and gates",
-    "CudnnCompatibleGRUCell": "no tf2norm equivalent (cuDNN applies the reset gate after the matmul): " + _PORT,
     "LayerNormLSTMCell": "contrib's LayerNormLSTMCell has no tf2norm equivalent (tfa's LayerNormLSTMCell is another "
                          "cell): " + _PORT,
     "EmbeddingWrapper": "embed the inputs with tf.nn.embedding_lookup before the RNN",
@@ -153,8 +165,14 @@ def _swap(cls: str) -> Swap:
                 keywords=("trainable",))
 
 
+def _contrib_swap(cls: str) -> Swap:
+    required = 0 if cls.startswith("GRUBlock") else 1
+    return Swap(frozenset(f"{m}.{cls}" for m in _CONTRIB_MODULES[cls]), cls, CONTRIB_SIGNATURES[cls],
+                required=required)
+
+
 REWRITER = Tf1CellsRewriter(ClassSwap(
-    classes=(*(_swap(cls) for cls in SIGNATURES),
+    classes=(*(_swap(cls) for cls in SIGNATURES), *(_contrib_swap(cls) for cls in CONTRIB_SIGNATURES),
              Swap(frozenset(f"{m}.{b}" for m in MODULES for b in BASES), "RNNCell", checked=False)),
     subclass_rule=RULES["TF2N310"], cell=True,
 ), RULES)
