@@ -258,7 +258,7 @@ def test_list_rewriters():
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert [line for line in lines if not line.startswith(" ")] == [
-        "contrib_batch_norm", "contrib_hparams", "contrib_layer_norm", "contrib_slim",
+        "contrib_batch_norm", "contrib_hparams", "contrib_layer_norm", "contrib_opt", "contrib_slim",
         "contrib_stack_bidirectional_rnn", "graph_programs",
         "hand_rolled_bn_lstm", "hand_rolled_layer_norm_gru", "layer_norm_basic_lstm_cell", "layers_batch_normalization",
         "tf1_rnn_cells", "rnn_cell_wrappers", "tf1_layers", "tfa_normalization", "tfa_rnn_cells", "unsupported_apis",

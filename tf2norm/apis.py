@@ -531,6 +531,28 @@ APIS: tuple[Api, ...] = (
         arithmetic=False,
     ),
     Api(
+        id="contrib_opt",
+        identifiers=frozenset({"ScipyOptimizerInterface"}),
+        replacements=("ScipyOptimizerInterface",),
+        rows=(
+        Row(
+            legacy='`tf.contrib.opt.ScipyOptimizerInterface` (also `from tensorflow.contrib.opt import '
+                   'ScipyOptimizerInterface`, aliases)',
+            keras="`ScipyOptimizerInterface(...)`, same arguments: TF 1.15's class over `scipy.optimize.minimize` "
+                  "(graph mode; `pip install scipy`)",
+            compat='same',
+            mapped='`loss`, `var_list`, `equalities`, `inequalities`, `var_to_bounds`, `method`/`options`/... to '
+                   'SciPy; `minimize(session, feed_dict, fetches, step_callback, loss_callback, **run_kwargs)`',
+            reported='— (the rest of `tf.contrib.opt` stays reported by unsupported_apis)',
+            kind='—',
+            error='— (no arithmetic of its own: TF 1.15\'s loss sequence and final variables, '
+                  'fixtures/golden/contrib_opt.json)',
+        ),
+        ),
+        generators=("fixtures/tf1/contrib_opt.py",),
+        arithmetic=False,
+    ),
+    Api(
         id="unsupported_apis",
         identifiers=unsupported.IDENTIFIERS | unsupported.LAYER_FUNCTIONS,
         replacements=(),

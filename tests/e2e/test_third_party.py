@@ -23,7 +23,10 @@ Programs: sketch_rnn (magenta 1.1.7: the authors' layer-normalised LSTM cells in
 ``dynamic_rnn`` in ``model.py``, hyperparameters in ``tf.contrib.training.HParams``); facenet (1.0.5:
 a slim SqueezeNet under nested ``arg_scope``s with ``normalizer_fn=slim.batch_norm`` and an
 ``is_training`` placeholder, reached through helper functions; its own training loop and Saver).
-facenet's first step is ``tf2norm upgrade``, because plain ``tf_upgrade_v2`` stops on
+deepxde (0.6.1: an ``FNN`` with ``tf.layers.dense`` and ``tf.layers.batch_normalization`` on an unshaped
+``training`` placeholder, its own Session loop and Saver; ``train.py`` also builds
+``tf.contrib.opt.ScipyOptimizerInterface`` for its L-BFGS-B mode, migrated but not run by this
+configuration). facenet's first step is ``tf2norm upgrade``, because plain ``tf_upgrade_v2`` stops on
 ``facenet.py:266`` (pasta, BLOCKERS.md T1), which the test asserts so that an upstream fix shows.
 ludwig is still blocked (fixtures/e2e/third_party/pending_test_third_party.py says by what) and
 joins ``PROGRAMS`` when it passes.
@@ -49,7 +52,7 @@ import drive  # noqa: E402  (fixtures/e2e/third_party/drive.py: CONTINUE_STEPS, 
 
 pytestmark = pytest.mark.slow  # whole migrated programs, as README.md says of slow tests
 
-PROGRAMS = ("facenet", "sketch_rnn")  # of fixtures/tf1/make_e2e_third_party.py PROGRAMS: those that pass today
+PROGRAMS = ("deepxde", "facenet", "sketch_rnn")  # of make_e2e_third_party.py PROGRAMS: those that pass today
 # The programs plain tf_upgrade_v2 stops on, with the last line of its traceback: `tf2norm upgrade`
 # (tf_upgrade_v2 with pasta's tuple-of-slices bug fixed) is their first step.
 TF_UPGRADE_V2_CRASHES = {

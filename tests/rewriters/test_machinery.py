@@ -12,7 +12,7 @@ from tf2norm.rewriters._rewriter import Rewriter
 
 
 def test_rewriters_are_discovered_in_dependency_order():
-    assert list(rewriters.available()) == ["contrib_batch_norm", "contrib_hparams", "contrib_layer_norm",
+    assert list(rewriters.available()) == ["contrib_batch_norm", "contrib_hparams", "contrib_layer_norm", "contrib_opt",
                                           "contrib_slim", "contrib_stack_bidirectional_rnn", "graph_programs", "hand_rolled_bn_lstm", "hand_rolled_layer_norm_gru",
                                           "layer_norm_basic_lstm_cell", "layers_batch_normalization",
                                           "tf1_rnn_cells", "rnn_cell_wrappers", "tf1_layers", "tfa_normalization",

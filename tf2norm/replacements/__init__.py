@@ -17,6 +17,7 @@ from tf2norm.replacements.batch_normalization import BatchNormalization
 from tf2norm.replacements.contrib_batch_norm import batch_norm
 from tf2norm.replacements.contrib_hparams import HParams
 from tf2norm.replacements.contrib_layer_norm import LayerNorm, layer_norm
+from tf2norm.replacements.contrib_opt import ScipyOptimizerInterface
 from tf2norm.replacements.contrib_rnn_cells import (
     CudnnCompatibleGRUCell,
     CudnnCompatibleLSTMCell,
@@ -125,6 +126,7 @@ __all__ = [
     "LayerNormLSTMCell",
     "LayerNormSimpleRNNCell",
     "HParams",
+    "ScipyOptimizerInterface",
     "Layer",
     "Dense",
     "Dropout",
