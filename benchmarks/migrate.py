@@ -296,8 +296,9 @@ def run(quick: bool = False, full_tree: bool = False, rounds: int | None = None,
             rows.append([kind, str(info["files"]), f"{info['bytes'] / 1e6:.1f}", f"{fps['jobs']:.1f}",
                          f"{fps['jobs1']:.1f}", f"{fps['tf_upgrade_v2']:.1f}", f"{ratio:.2f}x", f"{ratio1:.2f}x",
                          f">= {target:g}x {verdict(ratio, target, at_most=False)}"])
-            notes.append(f"   {kind}: tf2norm exit {measured['exit']}: {s['files']} files, {s['changed']} would change, "
-                         f"{s['findings']} findings, {s['failed']} failed; tf_upgrade_v2 driver: "
+            notes.append(f"   {kind}: tf2norm exit {measured['exit']}: {s['files']} files, "
+                         f"{s['changed']} would change, {s['findings']} findings, {s['failed']} failed; "
+                         f"tf_upgrade_v2 driver: "
                          f"{measured['driver']['failed']} files unparsable, TF import "
                          f"{measured['driver']['import_seconds']:.1f} s; as shipped (--intree): {shipped}")
             met = "met" if ratio >= target else "missed"
