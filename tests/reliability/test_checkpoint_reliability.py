@@ -75,6 +75,7 @@ def test_a_crafted_index_is_one_line_and_exit_2(tmp_path, case, command):
     assert not os.path.exists(tmp_path / "out")
 
 
+@pytest.mark.slow  # several seconds: whole processes, XLA or a distribution strategy; CI runs it
 def test_the_crafted_index_really_aborts_tensorflow_and_not_tf2norm(tmp_path):
     crafted.checkpoint(tmp_path / "model.ckpt", CRAFTED["negative dimension"][0])
     env = dict(os.environ, PYTHONPATH=ROOT)
@@ -340,6 +341,7 @@ def test_a_convert_killed_between_its_renames_gets_its_previous_output_back(tmp_
     assert (tmp_path / "out" / "manifest.json").read_text() == "previous"
 
 
+@pytest.mark.slow  # several seconds: whole processes, XLA or a distribution strategy; CI runs it
 def test_sigterm_during_convert_leaves_nothing(tmp_path):
     script = ("import os, signal, sys\n"
               "import importlib\n"
@@ -360,6 +362,7 @@ def test_sigterm_during_convert_leaves_nothing(tmp_path):
 # -- 17 (and issue 16, item 5): no TensorFlow log lines -----------------------------------------------
 
 
+@pytest.mark.slow  # several seconds: whole processes, XLA or a distribution strategy; CI runs it
 def test_checkpoint_commands_print_no_tensorflow_log_lines(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = ROOT

@@ -212,6 +212,7 @@ def reassigned(n: int) -> str:
     return "import tensorflow as tf\n" + "x = tf.contrib.layers.batch_norm(x)\n" * n
 
 
+@pytest.mark.slow  # several seconds: whole processes, XLA or a distribution strategy; CI runs it
 def test_work_grows_linearly_with_the_reassignments_of_one_name():
     _driver.migrate_source(LEGACY.encode(), "warm.py", _driver.Options())  # imports, registry
     small, large = python_calls(reassigned(100)), python_calls(reassigned(400))

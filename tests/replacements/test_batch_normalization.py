@@ -197,6 +197,7 @@ _MIRRORED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # several seconds: whole processes, XLA or a distribution strategy; CI runs it
 def test_synchronized_under_mirrored_strategy_on_two_logical_cpus():
     # Logical devices must be configured before TensorFlow starts: use a fresh interpreter.
     result = subprocess.run([sys.executable, "-c", _MIRRORED], capture_output=True, text=True, timeout=300)

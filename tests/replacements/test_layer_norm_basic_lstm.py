@@ -144,7 +144,7 @@ OPTIONS = {
 
 # XLA compilation of the reference makes every xla case take seconds: a few run by default,
 # the rest are marked slow (CI runs them all).
-FAST_XLA = {"sequences_and_state", "initial_state_mask_backwards", "mask_no_layer_norm_last_output"}
+FAST_XLA = {"sequences_and_state"}
 
 
 def _option_params():
@@ -295,6 +295,7 @@ def test_config_round_trip_and_keras_file(tmp_path):
     assert max_abs_error(loaded(x), model(x)) == 0.0
 
 
+@pytest.mark.slow  # several seconds: whole processes, XLA or a distribution strategy; CI runs it
 def test_fit_under_keras_defaults():
     # model.fit compiles its step with XLA on CPU (jit_compile="auto"): the layer's own compiled
     # loops and hand-written gradient must work inside that.
@@ -336,7 +337,7 @@ def _load(cell, golden, prefix):
 def _golden_params():
     for name in sorted(GOLDEN):
         yield pytest.param(name, "graph", id=f"{name}-graph")
-        marks = () if name in {"lstm_bidirectional", "lstm_sequence_length"} else (pytest.mark.slow,)
+        marks = () if name == "lstm_sequence_length" else (pytest.mark.slow,)
         yield pytest.param(name, "xla", id=f"{name}-xla", marks=marks)
 
 

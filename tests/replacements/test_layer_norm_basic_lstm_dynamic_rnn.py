@@ -127,6 +127,7 @@ def test_matches_tf1_dynamic_rnn_over_the_same_cell(case, cell_name):
     _compare(cell, x, CASES[case], layer)
 
 
+@pytest.mark.slow  # several seconds: whole processes, XLA or a distribution strategy; CI runs it
 def test_other_activation_runs_the_cell_step_by_step():
     cell, x = _cell_and_inputs(activation="relu")
     layer = LayerNormBasicLSTM.from_cell(cell)
@@ -189,6 +190,7 @@ def test_dropout_as_tf1_ran_it_when_training_is_none():
             assert max_abs_error(a, e) <= ATOL, training
 
 
+@pytest.mark.slow  # several seconds: whole processes, XLA or a distribution strategy; CI runs it
 def test_random_dropout_follows_keep_prob_and_training():
     cell, x = _cell_and_inputs(dropout_keep_prob=0.5, dropout_prob_seed=3)
     layer = LayerNormBasicLSTM.from_cell(cell)
