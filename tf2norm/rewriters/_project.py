@@ -209,16 +209,42 @@ class Project:
         return None
 
     def imported_by(self, tree: ast.Module) -> bool:
-        """Does `tree` import a re-exporting module, or a name from one? (Such a file may reach legacy
-        APIs under names the driver's word test does not know: `from .backend import slim`.)"""
+        """Can `tree` reach a re-exported TensorFlow name? (Such a file may reach legacy APIs under
+        names the driver's word test does not know: `from .backend import slim`, `backend.tf.x`.)
+
+        Most modules of a TF1 project bind `tf` themselves, so nearly every file imports some
+        "re-exporting" module; what matters is whether it uses one of the re-exported names. A module
+        imported whole (`from pkg import backend`) counts when its name is used other than as
+        `backend.<a name it does not re-export>` (`backend.tf`, `b = backend`, `f(backend)`), whatever
+        the name is bound to in a nested scope: the answer may say yes for nothing, never no for a use.
+        """
+        watched: dict[str, Mapping] = {}  # a name bound to a re-exporting module -> what it re-exports
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 module = "." * node.level + (node.module or "")
+                exported = self._exports(module) or {}
                 for alias in node.names:
-                    joined = f"{module}.{alias.name}" if node.module else module + alias.name
-                    if self._exports(joined) is not None or (self._exports(module) or {}).get(alias.name):
+                    if alias.name == "*" and exported or exported.get(alias.name):
                         return True
+                    joined = f"{module}.{alias.name}" if node.module else module + alias.name
+                    names = self._exports(joined)
+                    if names is not None:
+                        watched[alias.asname or alias.name] = names
             elif isinstance(node, ast.Import):
-                if any(self._exports(alias.name) is not None for alias in node.names):
+                for alias in node.names:
+                    names = self._exports(alias.name)
+                    if names is None:
+                        continue
+                    if alias.asname is None and "." in alias.name:  # `import pkg.backend`: `pkg.backend.tf`
+                        return True
+                    watched[alias.asname or alias.name] = names
+        if not watched:
+            return False
+        attributes = {id(node.value): node.attr for node in ast.walk(tree)
+                      if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in watched:
+                attribute = attributes.get(id(node))
+                if attribute is None or attribute in watched[node.id]:
                     return True
         return False
