@@ -220,7 +220,7 @@ def _binds(names: Resolver, node: cst.CSTNode, identifiers: set[str]) -> bool:
     """Does `node`, or anything in it, bind one of `identifiers` (an import, an assignment target, ...)?"""
     for inner in names.descendants(node):
         if isinstance(inner, cst.ImportAlias):
-            bound = inner.asname.name if inner.asname else inner.name
+            bound: cst.BaseExpression = inner.asname.name if inner.asname else inner.name
             while isinstance(bound, cst.Attribute):
                 bound = bound.value
             if isinstance(bound, cst.Name) and bound.value in identifiers:
