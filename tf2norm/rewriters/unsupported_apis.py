@@ -181,6 +181,8 @@ def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
         return None
     if not reached:
         return untouched
+    if names.project and _imports_from_project(ctx):
+        return None  # as below, known before the migrated file is parsed (its imports are the file's, and ours)
     try:
         tree = ast.parse(migrated.code)
     except (SyntaxError, ValueError, RecursionError):
@@ -191,6 +193,16 @@ def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
     if any(at_most[key] > untouched[key] for key in reached):
         return None
     return untouched
+
+
+def _imports_from_project(ctx) -> bool:
+    """Does the file as read import a module of the project that re-exports TensorFlow names?"""
+    imports = [node for node in ctx.names.parents if isinstance(node, (cst.Import, cst.ImportFrom))]
+    code = "\n".join(ctx.module.code_for_node(node) for node in imports)
+    try:
+        return ctx.names.project.imported_by(ast.parse(code))
+    except (SyntaxError, ValueError, RecursionError):
+        return True
 
 
 def _possible(tree: ast.Module, keys: set[tuple[str, str]]) -> Counter:
