@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     parser.add_argument("--full-tree", action="store_true",
                         help="migrate: every .py file of keras + tensorflow, not a sample")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="migrate: rounds per tree (default 3, --quick 1); the median is kept")
+                        help="migrate: rounds per tree (default 1); the median is kept")
     parser.add_argument("--trees", default="sparse,dense",
                         help="migrate: comma-separated subset of sparse,dense,installed (default: the README's rows)")
     args = parser.parse_args(argv)

@@ -40,12 +40,20 @@ import time
 import zipfile
 from pathlib import Path
 
+try:
+    import resource
+except ImportError:  # not on Windows: CPU seconds are then not printed
+    resource = None  # type: ignore[assignment]
+
 from benchmarks._harness import format_table, log, verdict
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_SPEEDUP = {"sparse": 10.0, "dense": 1.0, "installed": 10.0}
 TARGET_HELP_S = 0.5
 SAMPLE_FILES = 400
+#: Rounds per tree unless `--rounds` says otherwise: one keeps `--only migrate` to a few minutes (see
+#: benchmarks/README.md); the CPU seconds printed with it are steady from one run to the next.
+DEFAULT_ROUNDS = 1
 # The as-shipped tf_upgrade_v2 run is informative only.
 CLI_TIMEOUT_S = 60
 WHEELS = {
@@ -172,17 +180,35 @@ def _exception_line(stderr: str) -> str:
     return "see its stderr"
 
 
+def _children_cpu() -> float | None:
+    """User + system CPU seconds of this process's finished (waited-for) children and theirs."""
+    if resource is None:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed(cmd, **kwargs):
+    """(wall seconds, CPU seconds, the finished process) of one command run to its end.
+
+    The CPU seconds are user + system of the process and every process it waited for (`--jobs`
+    workers included): steadier than wall time on a shared machine. Commands run one at a time, so
+    the growth of this process's children's usage is that command's.
+    """
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-    return time.perf_counter() - start, proc
+    wall = time.perf_counter() - start
+    cpu_after = _children_cpu()
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return wall, cpu, proc
 
 
 def cold_start(runs: int = 5) -> list[float]:
     exe = _bin("tf2norm")
     times = []
     for _ in range(runs):
-        seconds, proc = _timed([exe, "--help"])
+        seconds, _, proc = _timed([exe, "--help"])
         if proc.returncode != 0:
             raise RuntimeError("tf2norm --help failed: " + proc.stderr)
         times.append(seconds)
@@ -202,7 +228,7 @@ def _as_shipped(tree: Path, tmp: Path) -> str:
     if not cli:
         return "not installed"
     try:
-        seconds, proc = _timed(
+        seconds, _, proc = _timed(
             [cli, "--intree", str(tree), "--outtree", str(tmp / "out_cli"), "--reportfile", str(tmp / "report.txt")],
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
             timeout=CLI_TIMEOUT_S,
@@ -217,8 +243,9 @@ def _as_shipped(tree: Path, tmp: Path) -> str:
     return note
 
 
-def time_tree(tree: Path, tmp: Path, rounds: int, seed: int) -> dict:
-    """Each candidate's wall seconds per round on `tree`, side by side; the reports checked equal."""
+def time_tree(tree: Path, tmp: Path, rounds: int, seed: int, files: int) -> dict:
+    """Each candidate's wall and CPU seconds per round on `tree`, side by side; the reports checked
+    equal. Each measurement is printed (stderr) as it is taken."""
     ours = [_bin("tf2norm"), "migrate", "--check", "--format", "json", str(tree)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     candidates = {
@@ -227,15 +254,20 @@ def time_tree(tree: Path, tmp: Path, rounds: int, seed: int) -> dict:
         "tf_upgrade_v2": [sys.executable, "-m", "benchmarks._tf_upgrade_driver", str(tree), str(tmp / "out")],
     }
     samples: dict[str, list[float]] = {name: [] for name in candidates}
+    cpu: dict[str, list[float]] = {name: [] for name in candidates}
     reports, driver = {}, None
     order = list(candidates)
     rng = random.Random(seed)
-    for _ in range(rounds):
+    for number in range(1, rounds + 1):
         rng.shuffle(order)
         for name in order:
-            log(f"  migrate: {tree.name}: {name}")
-            seconds, proc = _timed(candidates[name], cwd=str(REPO), env=env)
+            seconds, used, proc = _timed(candidates[name], cwd=str(REPO), env=env)
             samples[name].append(seconds)
+            if used is not None:
+                cpu[name].append(used)
+            log(f"  migrate: {tree.name}, round {number}/{rounds}: {name}: {seconds:.1f} s wall, "
+                f"{files / seconds:.1f} files/s; CPU (user+sys) "
+                + ("n/a" if used is None else f"{used:.1f} s, {files / used:.1f} files per CPU second"))
             if name == "tf_upgrade_v2":
                 shutil.rmtree(tmp / "out", ignore_errors=True)
                 if proc.returncode != 0:
@@ -249,7 +281,7 @@ def time_tree(tree: Path, tmp: Path, rounds: int, seed: int) -> dict:
                     raise RuntimeError(f"tf2norm migrate --check: {name} reported differently on {tree.name}")
                 reports["exit"] = proc.returncode
     summary = json.loads(reports["report"])["summary"]
-    return dict(samples=samples, driver=driver, summary=summary, exit=reports["exit"])
+    return dict(samples=samples, cpu=cpu, driver=driver, summary=summary, exit=reports["exit"])
 
 
 TREES = ("sparse", "dense", "installed")
@@ -268,7 +300,7 @@ def run(quick: bool = False, full_tree: bool = False, rounds: int | None = None,
         findings.append(("tf2norm --help cold start (s)", help_median, f"< {TARGET_HELP_S}"))
         findings.append(("migrate --check vs tf_upgrade_v2", None, "not available"))
         return "3. tf2norm migrate --check vs tf_upgrade_v2: not available (" + why + ")\n" + help_line, findings
-    rounds = rounds or (1 if quick else 3)
+    rounds = rounds or DEFAULT_ROUNDS
     jobs = default_jobs()
     wheels = _wheels()
     rows, readme, notes = [], [], []
@@ -286,7 +318,7 @@ def run(quick: bool = False, full_tree: bool = False, rounds: int | None = None,
             else:
                 info = build_real_tree(kind, tree, wheels)
             log(f"  migrate: {kind} tree of {info['files']} files ({info['bytes'] / 1e6:.1f} MB)")
-            measured = time_tree(tree, Path(tmp), rounds, seed)
+            measured = time_tree(tree, Path(tmp), rounds, seed, info["files"])
             shipped = _as_shipped(tree, Path(tmp))
             med = {name: statistics.median(s) for name, s in measured["samples"].items()}
             fps = {name: measured["driver"]["files"] / s for name, s in med.items()}
@@ -301,6 +333,11 @@ def run(quick: bool = False, full_tree: bool = False, rounds: int | None = None,
                          f"tf_upgrade_v2 driver: "
                          f"{measured['driver']['failed']} files unparsable, TF import "
                          f"{measured['driver']['import_seconds']:.1f} s; as shipped (--intree): {shipped}")
+            if all(measured["cpu"].values()):
+                used = {name: statistics.median(c) for name, c in measured["cpu"].items()}
+                notes.append(f"   {kind}: CPU seconds (user+sys, median): tf2norm -j{jobs} {used['jobs']:.1f}, "
+                             f"-j1 {used['jobs1']:.1f}, tf_upgrade_v2 {used['tf_upgrade_v2']:.1f} "
+                             f"(-j1 uses {used['jobs1'] / used['tf_upgrade_v2']:.2f}x tf_upgrade_v2's CPU)")
             met = "met" if ratio >= target else "missed"
             readme.append(f"| `tf2norm migrate --check`, {TREE_LABEL[kind]}, {info['files']} files | "
                           f"{fps['jobs']:.1f} files/s (`--jobs {jobs}`; `--jobs 1`: {fps['jobs1']:.1f}) | "

@@ -102,6 +102,36 @@ CASES = [
     ("from tensorflow_addons.layers import GroupNormalization as GN\n", True),
     ("from tensorflow.python.ops import rnn_cell_impl\nc = rnn_cell_impl.LSTMStateTuple\n", True),
     ("import tf_slim as slim\nwith slim.arg_scope([], a=1):\n    compat = 1\n", True),
+    # graph_programs' summaries are the names as spelled: tensor2tensor's `import tensorflow.compat.v1 as tf`
+    # makes tf.summary.* TF1's already (common_attention.py, common_layers.py), and TF1-only ones too.
+    ("import tensorflow.compat.v1 as tf\ntf.summary.scalar('loss', x)\nw = tf.get_variable('w', [1])\n", False),
+    ("from tensorflow.compat.v1 import summary\nsummary.image('x', x)\nw = tf.get_variable('w', [1])\n", False),
+    ("import tensorflow as tf\ntf.compat.v1.summary.histogram('h', x)\nw = tf.get_variable('w', [1])\n", False),
+    ("import tensorflow.compat.v1 as tf\nw = tf.summary.FileWriter(d)\nv = tf.summary.Summary.Value\n", False),
+    ("import tensorflow as tf\nw = tf.summary.FileWriter(d)\n", True),
+    ("import tensorflow as tf\nv = tf.summary.Summary.Value(tag='t')\n", True),
+    ("from tensorflow.summary import FileWriter\nw = FileWriter(d)\n", True),
+    # Graph builders: graph mode at an entry, TF2N701 in a library where a graph is built at import,
+    # or a Saver built in a graph of its own saves or restores outside it; else nothing.
+    ("import tensorflow.compat.v1 as tf\ndef f():\n    return tf.placeholder(tf.float32, [])\n", False),
+    ("import tensorflow.compat.v1 as tf\nx = tf.placeholder(tf.float32, [])\n", True),
+    ("import tensorflow.compat.v1 as tf\nclass A:\n    x = tf.placeholder(tf.float32, [])\n", True),
+    ("import tensorflow.compat.v1 as tf\nf = lambda: tf.Session()\n", False),
+    ("import tensorflow.compat.v1 as tf\ndef f():\n    return tf.Session()\nif __name__ == '__main__':\n    f()\n",
+     True),
+    ("import tensorflow.compat.v1 as tf\ndef f():\n    return tf.Session()\ntf.app.run(f)\n", True),
+    ("import tensorflow.compat.v1 as tf\nfrom absl import app\ndef f():\n    return tf.Session()\napp.run(f)\n",
+     False),
+    ("import tensorflow.compat.v1 as tf\ndef f(g):\n    with g.as_default():\n        x = tf.placeholder(tf.float32)\n"
+     "    with tf.Session(graph=g) as s:\n        pass\nif __name__ == '__main__':\n    f()\n", False),
+    ("import tensorflow.compat.v1 as tf\ndef f(g):\n    with g.as_default():\n        x = tf.placeholder(tf.float32)\n"
+     "    with tf.Session() as s:\n        pass\nif __name__ == '__main__':\n    f()\n", True),
+    ("import tensorflow.compat.v1 as tf\ndef f(g):\n    with g.as_default():\n        saver = tf.train.Saver()\n"
+     "        saver.save(s, 'p')\n", False),
+    ("import tensorflow.compat.v1 as tf\ndef f(g):\n    with g.as_default():\n        saver = tf.train.Saver()\n"
+     "    saver.restore(s, 'p')\n", True),
+    ("import tensorflow.compat.v1 as tf\nclass M:\n    def f(self, g):\n        with g.as_default():\n"
+     "            self.saver = tf.train.Saver()\n    def g(self):\n        self.saver.save(self.s, 'p')\n", True),
 ]
 
 

@@ -108,19 +108,33 @@ def _name_filter() -> _prefilter.Filter:
     if _FILTER is None:
         from tf2norm.rewriters import graph_programs as graph
 
-        _, legacy, _ = _registry()
+        modules, legacy, _ = _registry()
+        # graph_programs' own legacy names act only as its rules say (below): its TF1-only summaries
+        # spelled `tensorflow.summary.*` (`tf.compat.v1.summary.merge_all` is left as it is), its graph
+        # builders in the module shapes of `_prefilter.GraphMode`.
+        elsewhere = frozenset().union(*(r.legacy for r in modules.values() if r is not graph.REWRITER))
 
         def acts_on(name: str) -> bool:
+            return name in _arg_scopes.ARG_SCOPES or unsupported.lookup(name) is not None
+
+        def spelled_acts_on(name: str) -> bool:  # graph_programs._summaries: the name as spelled
             parts = name.split(".")
-            return (name in _arg_scopes.ARG_SCOPES or unsupported.lookup(name) is not None
-                    or name.startswith("tensorflow.summary.") and parts[2] in graph.SUMMARY_V1_ONLY)
+            return name.startswith("tensorflow.summary.") and parts[2] in graph.SUMMARY_V1_ONLY
 
         def in_graph_code(name: str) -> bool:
-            parts = name.split(".")
-            return name == "tensorflow.Variable" or (
-                name.startswith("tensorflow.summary.") and len(parts) == 3 and parts[2] in graph.SUMMARY_V1_PARAMS)
+            return name == "tensorflow.Variable"
 
-        _FILTER = _prefilter.Filter(legacy, acts_on, graph.GRAPH_CODE, in_graph_code)
+        def spelled_in_graph_code(name: str) -> bool:
+            parts = name.split(".")
+            return name.startswith("tensorflow.summary.") and len(parts) == 3 and parts[2] in graph.SUMMARY_V1_PARAMS
+
+        assert graph.LEGACY - elsewhere <= graph.GRAPH_BUILDERS | {
+            n for n in graph.LEGACY if spelled_acts_on(n)}, "a graph_programs name the filter does not test"
+        _FILTER = _prefilter.Filter(
+            elsewhere, acts_on, graph.GRAPH_CODE, in_graph_code, star_legacy=legacy, spelled_acts_on=spelled_acts_on,
+            spelled_in_graph_code=spelled_in_graph_code,
+            graph_mode=_prefilter.GraphMode(graph.GRAPH_BUILDERS - elsewhere, "tensorflow.train.Saver",
+                                            "tensorflow.app.run"))
         _FILTER.follow([*_arg_scopes.ARG_SCOPES, *(entry.prefix for entry in unsupported.TABLE), "tensorflow.Variable",
                         *(f"tensorflow.summary.{n}" for n in (*graph.SUMMARY_V1_ONLY, *graph.SUMMARY_V1_PARAMS))])
     return _FILTER
@@ -187,7 +201,12 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         if lost_cr and not output.endswith(b"\r"):
             output += b"\r"
         if output != data:  # the input itself parsed above
-            cst.parse_module(output)  # never hand back a file that does not parse
+            # Never hand back a file that does not parse. Python's own parser is the judge a user's
+            # interpreter applies (and the first step of the next run), and costs ~1/30 of LibCST's
+            # parse. LibCST reads the output too: everything untouched in it was parsed by LibCST
+            # above, and what rewriters emit (names, calls, imports, plain statements) is in its
+            # grammar (tests/rewriters/rewriter_cases.py parses every case's output with LibCST).
+            ast.parse(output)
     except Exception as error:  # a bug in a rewriter must not take the other files down
         where = traceback.extract_tb(error.__traceback__)[-1]
         reason = f"{type(error).__name__}: {error} ({os.path.basename(where.filename)}:{where.lineno})"

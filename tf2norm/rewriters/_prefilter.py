@@ -135,8 +135,30 @@ class Summary:
         names = set(imported)
         for chain in chains:
             names |= self._expand(bound, chain)
+        self._bound = bound
+        #: The qualified names as spelled (`tensorflow.compat.v1.x` stays so), and canonical.
+        self.spelled = frozenset(names)
         self.names = frozenset(_canonical(n) for n in names)
         self.has_dimension = any(_may_be_dimension(v, shape_loops) for v in values)
+
+    def full_names(self, node: ast.AST) -> set[str]:
+        """The canonical names the whole chain `node` may have (not its prefixes)."""
+        chain = _chain(node)
+        found = set()
+        for root in self._bound.get(chain[0], ()) if chain else ():
+            name = root
+            for part in chain[1:]:  # type: ignore[index]
+                if not self._keep(name):
+                    break
+                name = f"{name}.{part}"
+            else:
+                found.add(_canonical(name))
+        return found
+
+    def means(self, node: ast.AST) -> set[str]:
+        """The canonical names the chain `node` (and each of its prefixes) may have."""
+        chain = _chain(node)
+        return set() if chain is None else {_canonical(n) for n in self._expand(self._bound, chain)}
 
     def _expand(self, bound: dict[str, set[str]], chain: list[str]) -> set[str]:
         """Every qualified name `chain` (and each of its prefixes) may have, up to the first that
@@ -156,26 +178,116 @@ class Summary:
         return found
 
 
+def _last_identifier(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _is_main_guard(statement: ast.stmt) -> bool:
+    """`if __name__ == "__main__":` (graph_programs' `_is_main_guard`, on ast)."""
+    if not isinstance(statement, ast.If) or not isinstance(statement.test, ast.Compare):
+        return False
+    test = statement.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    strings = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(strings) == 1
+
+
+def _as_default(item: ast.withitem) -> bool:
+    call = item.context_expr
+    return isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "as_default"
+
+
+class GraphMode:
+    """Whether graph_programs' graph-mode step (`_graph_mode`: graph mode at a program's entry, TF2N701
+    in a library) may act on a module, decided on Python's tree. That step acts on the references to
+    `builders` outside every graph of the module's own (`with ....as_default():`, or the builder's call
+    given `graph=`) and on `.save(...)`/`.restore(...)` calls, outside every such graph, of a `saver`
+    built inside one; at an entry (a top-level `if __name__ == "__main__":` or top-level call of
+    `entry_call`) on any of them, in a library on a builder that runs at import (outside every function
+    and lambda) or such a saver call. The same rules on the same syntax, with names that may mean
+    (`Summary.means`) instead of names that do: a superset.
+    """
+
+    def __init__(self, builders: frozenset[str], saver: str, entry_call: str):
+        self.builders = builders
+        self.saver = saver
+        self.entry_call = entry_call
+
+    def may_act(self, tree: ast.AST, summary: Summary) -> bool:
+        body = tree.body if isinstance(tree, ast.Module) else []
+        entry = any(_is_main_guard(statement) or (
+            isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
+            and self.entry_call in summary.means(statement.value.func)) for statement in body)
+        builders_at_import = builders = False
+        savers: set[str | None] = set()
+        saver_calls: list[str | None] = []
+        # (node, inside a function or lambda, inside a graph of the module's own, a builder's call given graph=)
+        stack: list[tuple[ast.AST, bool, bool, bool]] = [(tree, False, False, False)]
+        while stack:
+            node, in_function, in_graph, given_graph = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                in_function = True
+            elif isinstance(node, (ast.With, ast.AsyncWith)) and any(_as_default(i) for i in node.items):
+                in_graph = True  # its items too: LibCST's ancestors of them include the `with`
+            if isinstance(node, (ast.Name, ast.Attribute)) and not (in_graph or given_graph) \
+                    and not self.builders.isdisjoint(summary.means(node)):
+                builders = True
+                builders_at_import = builders_at_import or not in_function
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                call = node.value
+                if len(targets) == 1 and self.saver in summary.means(call.func) \
+                        and (in_graph or any(k.arg == "graph" for k in call.keywords)):
+                    savers.add(_last_identifier(targets[0]))
+            if isinstance(node, ast.Call) and not in_graph and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("restore", "save"):
+                saver_calls.append(_last_identifier(node.func.value))
+            func = node.func if isinstance(node, ast.Call) and any(k.arg == "graph" for k in node.keywords) else None
+            stack.extend((child, in_function, in_graph, child is func) for child in ast.iter_child_nodes(node))
+        savers.discard(None)
+        saver_runs = any(name in savers for name in saver_calls)
+        if not builders and not saver_runs:
+            return False
+        return entry or builders_at_import or saver_runs
+
+
 class Filter:
     """`needs_libcst(tree)`: may any rewriter change or report something in this module?"""
 
     def __init__(self, legacy: Iterable[str], acts_on: Callable[[str], bool], graph_code: frozenset[str],
-                 in_graph_code: Callable[[str], bool]):
-        """`legacy`: every rewriter's legacy names; `acts_on(name)`: other names that make a rewriter
-        act wherever they are; `in_graph_code(name)`: names graph_programs acts on only in a module
-        that also names one of `graph_code`."""
+                 in_graph_code: Callable[[str], bool], *, star_legacy: Iterable[str] | None = None,
+                 spelled_acts_on: Callable[[str], bool] | None = None,
+                 spelled_in_graph_code: Callable[[str], bool] | None = None, graph_mode: GraphMode | None = None):
+        """`legacy`: the legacy names that make a rewriter act wherever they are (canonical);
+        `acts_on(name)`: other such names; `in_graph_code(name)`: names graph_programs acts on only in
+        a module that also names one of `graph_code`. `spelled_acts_on` and `spelled_in_graph_code`:
+        the same for names as spelled (`tf.compat.v1.summary.scalar` is not `tf.summary.scalar` there).
+        `graph_mode`: names that make a rewriter act only in the module shapes `GraphMode` tests.
+        `star_legacy`: every legacy name (a star import of their modules is reported), default `legacy`."""
         self._legacy = frozenset(legacy)
-        self._star_modules = frozenset(n.rsplit(".", 1)[0] for n in self._legacy)
+        self._star_modules = frozenset(n.rsplit(".", 1)[0] for n in (self._legacy if star_legacy is None
+                                                                       else star_legacy))
         self._acts_on = acts_on
         self._graph_code = graph_code
         self._in_graph_code = in_graph_code
+        self._spelled_acts_on = spelled_acts_on or (lambda name: False)
+        self._spelled_in_graph_code = spelled_in_graph_code or (lambda name: False)
+        self._graph_mode = graph_mode
         self._prefixes: frozenset[str] = frozenset()
 
     def follow(self, targets: Iterable[str]) -> None:
         """Names (canonical) that may matter besides `legacy` and `graph_code`: every name that
         `acts_on` or `in_graph_code` accepts starts with one of them or is one."""
         paths: set[str] = set()
-        for name in {*self._legacy, *self._graph_code, *targets}:
+        graph_mode = (*self._graph_mode.builders, self._graph_mode.entry_call) if self._graph_mode else ()
+        for name in {*self._legacy, *self._graph_code, *graph_mode, *targets}:
             parts = name.split(".")
             paths.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
         self._prefixes = frozenset(paths)
@@ -192,6 +304,12 @@ class Filter:
         names = summary.names
         if not names.isdisjoint(self._legacy):
             return True
-        if any(self._acts_on(n) for n in names):
+        if any(self._acts_on(n) for n in names) or any(self._spelled_acts_on(n) for n in summary.spelled):
             return True
-        return not names.isdisjoint(self._graph_code) and any(self._in_graph_code(n) for n in names)
+        if not names.isdisjoint(self._graph_code) and (
+                any(self._in_graph_code(n) for n in names) or any(self._spelled_in_graph_code(n)
+                                                                   for n in summary.spelled)):
+            return True
+        graph_mode = self._graph_mode
+        return graph_mode is not None and not names.isdisjoint(graph_mode.builders) \
+            and graph_mode.may_act(tree, summary)

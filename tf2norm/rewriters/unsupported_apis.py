@@ -20,12 +20,14 @@ in that statement (TF2N301 on a wrapper, TF2N012 on an ambiguous name) is not re
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 
 import libcst as cst
 from libcst.metadata import ExpressionContext, MetadataWrapper
 
 from tf2norm import unsupported
+from tf2norm.rewriters import _prefilter
 from tf2norm.rewriters._findings import Rule, rules
 from tf2norm.rewriters._names import Resolver, canonical, dotted
 from tf2norm.rewriters._rewriter import Rewriter
@@ -116,9 +118,12 @@ class UnsupportedApis(Rewriter):
         found = leftovers(ctx.names)
         if not found:
             return
+        survivors = None
         if migrated is ctx.module:
             survivors = Counter(_key(ctx.names, node, name) for node, name, _, _ in found)
-        else:
+        elif SHORTCUT:
+            survivors = _survivors(ctx, migrated, found)
+        if survivors is None:
             after = Resolver(MetadataWrapper(migrated, unsafe_skip_copy=True), ctx.module_paths, ctx.names.project)
             survivors = Counter(_key(after, node, name) for node, name, _, _ in leftovers(after))
         owned = _owned(ctx)
@@ -134,6 +139,110 @@ class UnsupportedApis(Rewriter):
                 if _owns(owned, name) and _reported_nearby(ctx, node):
                     continue
                 ctx.report(RULES[entry.code], node, name=spelled, why=entry.why, fix=entry.fix)
+
+
+#: False: the migrated file is always analysed again when it changed (tests/rewriters/test_unsupported_apis.py
+#: compares the two).
+SHORTCUT = True
+
+
+def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
+    """How many of each kind of leftover (`_key`) the migrated file holds, as far as `review` needs
+    to know (all of them: at least as many as the file as read held), without analysing it again;
+    None where only that analysis can tell.
+
+    A leftover outside every edit (not edited, not inside an edited, consumed or removed node, not
+    holding one) is in the migrated file as it was, and means the same while no edited, consumed or
+    removed node binds the first name of its chain: the rest of the file is the same nodes, and an
+    import the rewriters add binds only a name the file left free (or whose every binding goes,
+    which takes an edit of each use of it). Where edits reached leftovers of a kind, Python's own
+    tree of the migrated file bounds how many of that kind it may hold (names that may mean, a
+    superset of what LibCST resolves: `_prefilter.Summary`); when that bound is the number left
+    outside every edit, it is the number. A second Resolver costs about as much as the first.
+    """
+    changed = set(ctx.edits) | ctx.consumed
+    names = ctx.names
+    untouched: Counter = Counter()
+    reached: set[tuple[str, str]] = set()
+    roots: set[str] = set()
+    for node, name, _, _ in found:
+        key = _key(names, node, name)
+        if node in changed or ctx.removed(node) or any(a in changed for a in names.ancestors(node)) \
+                or any(d in changed for d in names.descendants(node)):
+            reached.add(key)
+            continue
+        untouched[key] += 1
+        root = node
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if isinstance(root, cst.Name):
+            roots.add(root.value)
+    if any(_binds(names, node, roots) for node in (*changed, *ctx._removed_aliases, *ctx._removed_assigns)):
+        return None
+    if not reached:
+        return untouched
+    if names.project and _imports_from_project(ctx):
+        return None  # as below, known before the migrated file is parsed (its imports are the file's, and ours)
+    try:
+        tree = ast.parse(migrated.code)
+    except (SyntaxError, ValueError, RecursionError):
+        return None  # the driver reports it (TF2N009) after the review, as it did with the second analysis
+    if names.project and names.project.imported_by(tree):
+        return None  # names taken from a project module: only the Resolver follows them
+    at_most = _possible(tree, reached)
+    if any(at_most[key] > untouched[key] for key in reached):
+        return None
+    return untouched
+
+
+def _imports_from_project(ctx) -> bool:
+    """Does the file as read import a module of the project that re-exports TensorFlow names?"""
+    imports = [node for node in ctx.names.parents if isinstance(node, (cst.Import, cst.ImportFrom))]
+    code = "\n".join(ctx.module.code_for_node(node) for node in imports)
+    try:
+        return ctx.names.project.imported_by(ast.parse(code))
+    except (SyntaxError, ValueError, RecursionError):
+        return True
+
+
+def _possible(tree: ast.Module, keys: set[tuple[str, str]]) -> Counter:
+    """For each key of `keys`, at most how many leftovers of it `tree` holds (`leftovers`' imports,
+    guarded or not, and outermost chains read whose whole name may be the key's)."""
+    wanted = {name for _, name in keys}
+    prefixes = {".".join(parts[:end]) for parts in (n.split(".") for n in wanted) for end in range(1, len(parts) + 1)}
+    summary = _prefilter.Summary(tree, lambda name: canonical(name) in prefixes
+                                 or "tensorflow.compat.v1".startswith(name))
+    count: Counter = Counter()
+    inner: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            inner.add(id(node.value))
+        elif isinstance(node, ast.Import):
+            count.update(("import", canonical(alias.name)) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            count.update(("import", canonical(node.module if alias.name == "*" else f"{node.module}.{alias.name}"))
+                         for alias in node.names)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Name, ast.Attribute)) and id(node) not in inner and isinstance(node.ctx, ast.Load):
+            count.update(("ref", name) for name in summary.full_names(node) if name in wanted)
+    return count
+
+
+def _binds(names: Resolver, node: cst.CSTNode, identifiers: set[str]) -> bool:
+    """Does `node`, or anything in it, bind one of `identifiers` (an import, an assignment target, ...)?"""
+    for inner in names.descendants(node):
+        if isinstance(inner, cst.ImportAlias):
+            bound: cst.BaseExpression = inner.asname.name if inner.asname else inner.name
+            while isinstance(bound, cst.Attribute):
+                bound = bound.value
+            if isinstance(bound, cst.Name) and bound.value in identifiers:
+                return True
+        elif isinstance(inner, cst.Name) and inner.value in identifiers \
+                and names.contexts.get(inner) in (ExpressionContext.STORE, ExpressionContext.DEL):
+            return True
+        elif isinstance(inner, (cst.FunctionDef, cst.ClassDef)) and inner.name.value in identifiers:
+            return True
+    return False
 
 
 def _owned(ctx) -> frozenset[str]:
