@@ -72,10 +72,10 @@ def dotted(node: cst.BaseExpression) -> str | None:
 # LibCST's helpers that visit one field of a node at once, in the order the node's code calls them.
 _EAGER_VISITS = frozenset({"visit_required", "visit_optional", "visit_sentinel", "visit_sequence",
                            "visit_body_sequence"})
-_CHILD_FIELDS: dict[type, tuple[str, ...] | None] = {}
+_CHILD_FIELDS: dict[type[cst.CSTNode], tuple[str, ...] | None] = {}
 
 
-def _child_fields(kind: type) -> tuple[str, ...] | None:
+def _child_fields(kind: type[cst.CSTNode]) -> tuple[str, ...] | None:
     """The fields `kind._visit_and_replace_children` visits, in its order; () for a leaf (`return self`).
 
     Read from LibCST's own code, so the order is exactly `node.children`'s. None when that code is
