@@ -221,9 +221,90 @@ def test_work_grows_linearly_with_the_reassignments_of_one_name():
     assert large / small < 4.1, (small, large)
 
 
-def test_the_views_have_exactly_libcsts_referents_and_references():
+# Shadowing, class scopes, comprehensions, global/nonlocal, del, try/except imports, aliases.
+_TRICKY_SCOPES = textwrap.dedent("""\
+    import tensorflow as tf
+    from a import b as x
+    x = x.y
+    def f(z):
+        print(x, z)
+        x = 1
+        x = x + 1
+        global q
+        q = x
+        def g():
+            nonlocal z
+            z = x
+            return [x for x in range(z) if x] + [z for _ in x]
+        return g
+    class A:
+        y = x
+        x = 2
+        z = x
+    try:
+        import slim as s
+    except ImportError:
+        s = tf.contrib.slim
+    s.batch_norm(x)
+    del x
+    for x in s: x = x.a.b
+    """)
+
+# Every node kind whose children LibCST visits in an order of its own, or conditionally.
+_TRICKY_PARENTS = textwrap.dedent("""\
+    from . import (a as b, c)
+    from .. m import *
+    import x.y as z, w
+    @deco(1)
+    async def f(p: "int", /, q=2, *r, s: int = 3, **t) -> list[int]:
+        async with a as (b, c), d:
+            yield f"{p!r:>{q}} {r=}" rf'{s}' "y", b"x"
+        return [i async for i in p if i] or {k: v for k, v in t.items()} or (lambda u, *, v=1: u + v)
+    class C(B, metaclass=M):
+        x: int = 1
+        def g[T](self, y: T) -> T:
+            global G
+            del self.a[1:2, ::3], G
+            while (n := y) > 0:
+                try:
+                    raise E from None
+                except* (E, F) as e:
+                    pass
+                finally:
+                    break
+            else:
+                match y:
+                    case [1, *rest] | {"k": _, **kw} | C(a=1) if rest:
+                        return ~-y ** 2 if y else not y
+                    case _:
+                        assert y, (y, ...)
+    type Alias = list[int]
+    print(*a, **{"b": 1}, sep=""); x = y = 1; x += 1; x[0] @= y;
+    """)
+
+
+def _scope_summary(scopes):
+    out = set()
+    for scope in {s for s in scopes.values() if s is not None}:
+        for a in scope.assignments:
+            out.add((id(getattr(a, "node", None)), a.name, frozenset(id(r.node) for r in a.references),
+                     len(a.references)))
+        for access in scope.accesses:
+            out.add((id(access.node), frozenset((r.name, id(getattr(r, "node", None))) for r in access.referents),
+                     len(access.referents)))
+    return out
+
+
+def _scope_sources():
     import glob
 
+    sources = [_TRICKY_SCOPES, reassigned(50)]
+    for path in sorted(glob.glob(os.path.join(ROOT, "fixtures", "legacy", "**", "*.py"), recursive=True)):
+        sources.append(open(path, encoding="utf-8").read())
+    return sources
+
+
+def test_the_views_have_exactly_libcsts_referents_and_references():
     import libcst as cst
     from libcst.metadata import MetadataWrapper, ScopeProvider
 
@@ -232,53 +313,46 @@ def test_the_views_have_exactly_libcsts_referents_and_references():
     assert _LINEAR  # the LibCST installed is the one the views mirror
 
     def summary(module, provider):
-        scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(provider)
-        out = set()
-        for scope in {s for s in scopes.values() if s is not None}:
-            for a in scope.assignments:
-                out.add((id(getattr(a, "node", None)), a.name, frozenset(id(r.node) for r in a.references),
-                         len(a.references)))
-            for access in scope.accesses:
-                out.add((id(access.node), frozenset((r.name, id(getattr(r, "node", None))) for r in access.referents),
-                         len(access.referents)))
-        return out
+        return _scope_summary(MetadataWrapper(module, unsafe_skip_copy=True).resolve(provider))
 
-    tricky = textwrap.dedent("""\
-        import tensorflow as tf
-        from a import b as x
-        x = x.y
-        def f(z):
-            print(x, z)
-            x = 1
-            x = x + 1
-            global q
-            q = x
-            def g():
-                nonlocal z
-                z = x
-                return [x for x in range(z) if x] + [z for _ in x]
-            return g
-        class A:
-            y = x
-            x = 2
-            z = x
-        try:
-            import slim as s
-        except ImportError:
-            s = tf.contrib.slim
-        s.batch_norm(x)
-        del x
-        for x in s: x = x.a.b
-        """)
-    sources = [tricky, reassigned(50)]
-    for path in sorted(glob.glob(os.path.join(ROOT, "fixtures", "legacy", "**", "*.py"), recursive=True)):
-        sources.append(open(path, encoding="utf-8").read())
-    for source in sources:
+    for source in _scope_sources():
         try:
             module = cst.parse_module(source)
         except cst.ParserSyntaxError:  # the fixtures of files that do not parse
             continue
         assert summary(module, LinearScopeProvider) == summary(module, ScopeProvider)
+
+
+def test_scopes_and_contexts_without_the_wrappers_walks_are_the_wrappers():
+    import libcst as cst
+    from libcst.metadata import ExpressionContextProvider, MetadataWrapper
+
+    from tf2norm.rewriters._names import _DIRECT, metadata, parents
+    from tf2norm.rewriters._scopes import LinearScopeProvider
+
+    assert _DIRECT  # the LibCST installed is one whose providers work in visit_Module
+    compared = 0
+    for source in [*_scope_sources(), _TRICKY_PARENTS]:
+        try:
+            module = cst.parse_module(source)
+        except cst.ParserSyntaxError:  # the fixtures of files that do not parse
+            continue
+        scopes, contexts = metadata(MetadataWrapper(module, unsafe_skip_copy=True))
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        # In order: rewriters iterate the contexts, and what they find first they report or edit first.
+        assert list(contexts.items()) == list(wrapper.resolve(ExpressionContextProvider).items())
+        theirs = wrapper.resolve(LinearScopeProvider)
+        # String annotations (`p: "int"`) are parsed anew by each run: their nodes differ, not their place.
+        in_tree = set(parents(module)) | {module}
+
+        def where(node):
+            return node if node in in_tree else (type(node).__name__, module.code_for_node(node))
+
+        assert list(map(where, scopes)) == list(map(where, theirs))
+        assert [type(s) for s in scopes.values()] == [type(s) for s in theirs.values()]
+        assert _scope_summary(scopes) == _scope_summary(theirs)
+        compared += 1
+    assert compared >= 10
 
 
 def test_the_parent_map_is_libcsts_in_the_same_order():
@@ -287,20 +361,25 @@ def test_the_parent_map_is_libcsts_in_the_same_order():
     import libcst as cst
     from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
-    from tf2norm.rewriters._names import parents
+    from tf2norm.rewriters._names import _child_fields, parents
 
     paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "legacy", "**", "*.py"), recursive=True))
+    sources = [open(path, "rb").read() for path in paths] + [_TRICKY_SCOPES.encode(), _TRICKY_PARENTS.encode()]
     compared = 0
-    for path in paths:
+    for source in sources:
         try:
-            module = cst.parse_module(open(path, "rb").read())
+            module = cst.parse_module(source)
         except cst.ParserSyntaxError:  # the fixtures of files that do not parse
             continue
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         # Items in order: rewriters iterate the map, and what they find first they report or edit first.
-        assert list(parents(wrapper.module).items()) == list(wrapper.resolve(ParentNodeProvider).items()), path
+        assert list(parents(wrapper.module).items()) == list(wrapper.resolve(ParentNodeProvider).items())
         compared += 1
     assert compared >= 10
+    # The fields are read from LibCST's code, in its order, but for the kinds whose code is conditional.
+    assert _child_fields(cst.Attribute) == ("lpar", "value", "dot", "attr", "rpar")
+    assert _child_fields(cst.Name) == ("lpar", "rpar") and _child_fields(cst.Newline) == ()
+    assert _child_fields(cst.ImportFrom) is None and _child_fields(cst.FormattedStringExpression) is None
 
 
 def test_a_file_over_its_time_budget_is_reported_and_left_unchanged(tmp_path):

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import libcst as cst
+from libcst import matchers
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import (
@@ -28,6 +29,16 @@ from tf2norm.rewriters._names import Resolver, canonical, dotted
 from tf2norm.rewriters._signature import is_literal
 
 REPLACEMENTS = "tf2norm.replacements"
+# What AddImportsVisitor puts its imports after (LibCST's `_add_imports._skip_first`, `_split_module`).
+_FIRST_KEPT = matchers.Module(body=[matchers.SimpleStatementLine(body=[
+    matchers.Assign(targets=[matchers.AssignTarget(target=matchers.Name("__strict__"))])]), matchers.ZeroOrMore()]) \
+    | matchers.Module(body=[matchers.SimpleStatementLine(body=[matchers.Expr(value=matchers.SimpleString())]),
+                            matchers.ZeroOrMore()])
+#: False: edits are applied by visiting every statement, and AddImportsVisitor sees every top-level
+#: simple statement and the first compound one, as before statements nothing changes were skipped
+#: (tests/rewriters/test_apply.py compares the two).
+FAST_APPLY = True
+_IMPORT_LINE = matchers.SimpleStatementLine(body=[matchers.ImportFrom() | matchers.Import()])
 # Modules that no longer import on TF 2.16+: an import of them nothing uses any more is removed.
 _GONE_MODULES = ("tensorflow.contrib", "tensorflow_addons")
 
@@ -78,6 +89,9 @@ class FileContext:
         self._removed_aliases: set[cst.ImportAlias] = set()
         self._removed_assigns: set[cst.Assign] = set()
         self._reuses_scopes: bool | None = None
+        #: While edits are applied: the nodes an edit, a removal or rescued comments change, and their
+        #: ancestors (statements outside it are kept as they are); None: every statement is visited.
+        self._touched: set[cst.CSTNode] | None = None
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -188,6 +202,8 @@ class FileContext:
         disappears (its names stop counting as uses of their imports)."""
         self.edits[node].append(change)
         self.handled.add(node)
+        if self._touched is not None:  # an edit planned while edits are applied
+            self._touch(node)
         if consumes is not None:
             self.consumed.add(consumes)
 
@@ -203,7 +219,10 @@ class FileContext:
 
         within.visit(_Collect())
         if comments:
-            self.rescued[self.statement_of(node)].extend(comments)
+            statement = self.statement_of(node)
+            self.rescued[statement].extend(comments)
+            if self._touched is not None:
+                self._touch(statement)
 
     def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
         for ancestor in self.names.ancestors(node):
@@ -282,20 +301,67 @@ class FileContext:
             AddImportsVisitor.add_needed_import(self._codemod, name)
         source = self.module.code
         style = _layout.style(self.path, source, self.module.default_indent, self.line_length)
+        self._touched = set() if FAST_APPLY else None
+        for node in [*self.edits, *self._removed_aliases, *self._removed_assigns, *self.rescued]:
+            self._touch(node)
         apply = _Apply(self, _layout.Layout(style, set()))
-        module = cast(cst.Module, self.module.visit(apply))
+        try:
+            module = cast(cst.Module, self.module.visit(apply))
+        finally:
+            self._touched = None
         if apply.layout.statements:
             # Laid out once every edit is in place, at the statements' final indentation.
             module = module.visit(_LayOut(apply.layout, module.default_indent))
-        # Imports go among the top-level simple statements: AddImportsVisitor (slow per node) only
-        # needs to see those, not the whole file.
-        head = 0
-        while head < len(module.body) and isinstance(module.body[head], cst.SimpleStatementLine):
+        return self._with_imports(module, apply.layout)
+
+    def _with_imports(self, module: cst.Module, layout: _layout.Layout) -> cst.Module:
+        """`module` with the imports the edits need, the replacements' import wrapped to fit.
+
+        AddImportsVisitor (slow per node) reads only the import lines at the top of the file (after a
+        docstring or `__strict__` line) and the blank lines above the next statement, where it adds
+        one: it sees those, and a stand-in for that statement with its leading lines.
+        """
+        body = list(module.body)
+        if not FAST_APPLY:
+            end = 0
+            while end < len(body) and isinstance(body[end], cst.SimpleStatementLine):
+                end += 1
+            top = module.with_changes(body=body[:end + 1]).visit(AddImportsVisitor(self._codemod))
+            return top.with_changes(body=[*(self._wrapped_import(s, layout) for s in top.body), *body[end + 1:]])
+        head = 1 if matchers.matches(module, _FIRST_KEPT) else 0
+        while head < len(body) and matchers.matches(body[head], _IMPORT_LINE):
             head += 1
-        head += 1  # and the first compound statement, so the blank line after the imports is the same
-        top = module.with_changes(body=module.body[:head]).visit(AddImportsVisitor(self._codemod))
-        body = [self._wrapped_import(statement, apply.layout) for statement in top.body]
-        return top.with_changes(body=[*body, *module.body[head:]])
+        shown: list = body[:head]
+        if head < len(body):
+            shown.append(cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=body[head].leading_lines))
+        top = module.with_changes(body=shown).visit(AddImportsVisitor(self._codemod))
+        added = list(top.body)
+        if head < len(body):
+            stand_in = added.pop()
+            added.append(body[head].with_changes(leading_lines=stand_in.leading_lines))
+        # The replacements' import is wrapped among the top-level simple statements and the first
+        # compound one (where AddImportsVisitor looked before the stand-in).
+        end = 0
+        while end < len(body) and isinstance(body[end], cst.SimpleStatementLine):
+            end += 1
+        laid = [self._wrapped_import(s, layout) for s in [*added, *body[head + 1:end + 1]]]
+        return top.with_changes(body=[*laid, *body[end + 1:]])
+
+    def _touch(self, node: cst.CSTNode) -> None:
+        """`node` and its ancestors change: `_Apply` visits the statements holding it."""
+        if self._touched is None:
+            return
+        if node is not self.module and node not in self.names.parents:  # not the file's: visit everything
+            self._touched = None
+            return
+        for changed in (node, *self.names.ancestors(node)):
+            if changed in self._touched:
+                break
+            self._touched.add(changed)
+
+    def untouched(self, statement: cst.CSTNode) -> bool:
+        """Does nothing inside `statement` change while edits are applied (so far)?"""
+        return self._touched is not None and statement not in self._touched
 
     @staticmethod
     def _wrapped_import(statement: cst.CSTNode, layout: _layout.Layout) -> cst.CSTNode:
@@ -416,6 +482,14 @@ class _Apply(cst.CSTTransformer):
         self._dropped: set[int] = set()
         self._kept: list[cst.CSTNode] = []  # keeps the ids the layout holds from being reused
         self._emitted = False  # an edit was applied inside the statement being left
+
+    def on_visit(self, node):
+        # A statement nothing in changes is kept as it is: visiting it would rebuild every node.
+        # Not while an emitted edit waits for the next simple statement to be laid out with it.
+        if not self._emitted and isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) \
+                and self.ctx.untouched(node):
+            return False
+        return super().on_visit(node)
 
     def on_leave(self, original, updated):
         updated = super().on_leave(original, updated)

@@ -319,7 +319,9 @@ class _Taint:
         self._attributes: set[str] = set()
         self._visible: dict[cst.Name, set] = {}  # Name node -> the assignments it may refer to
         self._below: dict[cst.CSTNode, list] = {}
-        sources = list(self._sources())
+        # Without a seed nothing is followed: most files hold no TF1 cell, and reading every binding
+        # of every scope is most of this rewriter's time there.
+        sources = list(self._sources()) if self.nodes else []
         changed = bool(self.nodes)
         while changed:
             changed = False
