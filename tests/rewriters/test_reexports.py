@@ -187,6 +187,17 @@ def test_a_module_imported_from_its_package(tmp_path):
      {"slim": "tensorflow.contrib.slim"}),
     ("import tensorflow as tf\nfor tf in range(3):\n    pass\n",
      {"tf": _project.Ambiguous(("something that is not TensorFlow", "tensorflow"))}),
+    # A function's, class's or comprehension's own names are not the module's.
+    ("import tensorflow as tf\n\n\ndef f(x):\n    tf = x\n    return [tf for tf in x]\n", {"tf": "tensorflow"}),
+    ("import tensorflow as tf\n\n\nclass C:\n    tf = None\n", {"tf": "tensorflow"}),
+    ("import tensorflow as tf\nxs = [tf for tf in range(3)]\n", {"tf": "tensorflow"}),
+    # ... unless declared global there, or bound by a walrus in a comprehension.
+    ("import tensorflow as tf\n\n\ndef f():\n    global tf\n    tf = None\n", {}),
+    ("import tensorflow as tf\nxs = [(tf := y) for y in range(3)]\n", {}),
+    ("import tensorflow as tf\ndel tf\n", {}),
+    ("import tensorflow as tf\nwith open(p) as tf:\n    pass\n", {}),
+    ("import tensorflow as tf\ntry:\n    pass\nexcept ImportError as tf:\n    pass\n",
+     {"tf": _project.Ambiguous(("something that is not TensorFlow", "tensorflow"))}),
 ])
 def test_what_a_module_re_exports(source, expected):
     relevant = {"tensorflow", "tensorflow.contrib", "tensorflow.contrib.slim"}

@@ -71,16 +71,44 @@ def _value(node: ast.expr, env: dict):
     return ".".join([base, *reversed(parts)])
 
 
-def _bound_names(statement: ast.stmt) -> set[str]:
-    """Names a statement we do not interpret may bind at module level."""
-    names = set()
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _bound_names(statement: ast.AST) -> set[str]:
+    """Names a statement we do not interpret may bind (or unbind) at module level.
+
+    A function's or class's own names stay in its scope, unless declared `global` there, and a
+    comprehension's loop variables in the comprehension's: `def f(): tf = None` leaves the module's
+    `tf` as it was (and walking only what runs at module level keeps the scan cheap).
+    """
+    names: set[str] = set()
+    pending: list[ast.AST] = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _SCOPES):
+            if not isinstance(node, ast.Lambda):
+                names.add(node.name)
+            names.update(n for inner in ast.walk(node) if isinstance(inner, ast.Global) for n in inner.names)
+            # What runs where the def stands: decorators, defaults, bases (a walrus there binds here).
+            pending.extend(node.decorator_list if not isinstance(node, ast.Lambda) else [])
+            pending.extend(node.bases + [k.value for k in node.keywords] if isinstance(node, ast.ClassDef)
+                           else node.args.defaults + [d for d in node.args.kw_defaults if d is not None])
+        elif isinstance(node, _COMPREHENSIONS):
+            names.update(n.target.id for n in ast.walk(node)
+                         if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is statement:
-            names.add(node.name)
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        if not isinstance(node, _SCOPES + _COMPREHENSIONS):
+            pending.extend(ast.iter_child_nodes(node))
     return names
 
 
@@ -103,15 +131,19 @@ def _run(body: Iterable[ast.stmt], env: dict) -> dict:
         elif isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
                 and isinstance(statement.targets[0], ast.Name):
             value = _value(statement.value, env)
+            env.update(dict.fromkeys(_bound_names(statement.value), _OTHER))  # a walrus in the value
             env[statement.targets[0].id] = _OTHER if value is None else value
         elif isinstance(statement, ast.If):
             env = _merge([_run(statement.body, env), _run(statement.orelse, env)])
         elif isinstance(statement, ast.Try):
             done = _run(statement.body, env)
-            endings = [_run(statement.orelse, done)] + [_run(h.body, env) for h in statement.handlers]
+            # `except E as name` binds name in its handler and deletes it at the handler's end.
+            endings = [_run(statement.orelse, done)] + [
+                {**_run(h.body, env), h.name: _OTHER} if h.name else _run(h.body, env) for h in statement.handlers]
             env = _run(statement.finalbody, _merge(endings))
         elif isinstance(statement, ast.With):
-            env = _run(statement.body, env)
+            env = _run(statement.body, {**env, **dict.fromkeys(
+                set().union(*(_bound_names(item) for item in statement.items)), _OTHER)})
         else:
             for name in _bound_names(statement):
                 if name in env:
