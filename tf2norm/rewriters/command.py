@@ -206,18 +206,22 @@ def _terminate_cleanly():
         pass
 
 
-def _worker_stop(signum, frame):
-    # A worker's task cannot be unwound (the pool would catch the exception and wait for the next
-    # file): remove the temporary being written, if any, and exit at once.
-    from tf2norm.rewriters import _files
-
-    _files.remove_in_progress()
-    os._exit(128 + signum)
-
-
 def _worker_dies_with(parent: int) -> None:
     """In each worker process: exit when the parent dies, however it dies (SIGKILL included)."""
-    signal.signal(signal.SIGTERM, _worker_stop)
+    # Imported here, not in the handler: a handler that imports can run in the middle of that same
+    # import (SIGTERM right after the pool started the worker) and fail on the half-made module,
+    # leaving the worker alive with its parent gone.
+    from tf2norm.rewriters import _files
+
+    def stop(signum, frame):
+        # A worker's task cannot be unwound (the pool would catch the exception and wait for the
+        # next file): remove the temporary being written, if any, and exit at once, whatever happens.
+        try:
+            _files.remove_in_progress()
+        finally:
+            os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the pool
     try:
         import ctypes
