@@ -422,7 +422,9 @@ def test_a_file_over_the_size_limit_is_reported_unread(tmp_path):
 # -- 10. --jobs is bounded; workers die with the parent --------------------------------------------
 
 
-def test_jobs_are_capped_by_files_and_cpus(tmp_path, monkeypatch):
+@pytest.fixture
+def pools(monkeypatch):
+    """The max_workers of every process pool the run makes, in order."""
     import concurrent.futures
 
     made = []
@@ -433,6 +435,11 @@ def test_jobs_are_capped_by_files_and_cpus(tmp_path, monkeypatch):
         return real(max_workers=max_workers, **kwargs)
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", recording)
+    return made
+
+
+def test_jobs_are_capped_by_files_and_cpus(tmp_path, monkeypatch, pools):
+    made = pools
     monkeypatch.setattr(command, "_cpus", lambda: 2)
     for name in "abc":
         (tmp_path / f"{name}.py").write_text(LEGACY)
@@ -445,17 +452,8 @@ def test_jobs_are_capped_by_files_and_cpus(tmp_path, monkeypatch):
     assert made == [2]  # one file: no pool at all
 
 
-def test_jobs_default_to_the_cpus_available_and_one_runs_in_process(tmp_path, monkeypatch):
-    import concurrent.futures
-
-    made = []
-    real = concurrent.futures.ProcessPoolExecutor
-
-    def recording(max_workers, **kwargs):
-        made.append(max_workers)
-        return real(max_workers=max_workers, **kwargs)
-
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", recording)
+def test_jobs_default_to_the_cpus_available_and_one_runs_in_process(tmp_path, monkeypatch, pools):
+    made = pools
     monkeypatch.setattr(command, "_cpus", lambda: 3)
     for name in "abcd":
         (tmp_path / f"{name}.py").write_text(LEGACY)

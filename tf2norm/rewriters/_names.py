@@ -75,6 +75,13 @@ _EAGER_VISITS = frozenset({"visit_required", "visit_optional", "visit_sentinel",
 _CHILD_FIELDS: dict[type[cst.CSTNode], tuple[str, ...] | None] = {}
 
 
+def root(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`a` of `a.b.c`: the innermost value of an attribute chain (the node itself when it is none)."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node
+
+
 def _child_fields(kind: type[cst.CSTNode]) -> tuple[str, ...] | None:
     """The fields `kind._visit_and_replace_children` visits, in its order; () for a leaf (`return self`).
 

@@ -40,7 +40,7 @@ def _canonical(name: str) -> str:
     return name
 
 
-def _chain(node: ast.AST) -> list[str] | None:
+def attribute_chain(node: ast.AST) -> list[str] | None:
     """['a', 'b', 'c'] for `a.b.c`, None when the expression is not a plain attribute chain."""
     parts = []
     while isinstance(node, ast.Attribute):
@@ -89,7 +89,7 @@ class Summary:
             if isinstance(node, ast.Attribute):
                 if node.attr == "value":
                     values.append(node.value)
-                chain = _chain(node)
+                chain = attribute_chain(node)
                 if chain is not None:
                     chains.append(chain)
             elif isinstance(node, ast.Name):
@@ -116,7 +116,7 @@ class Summary:
                     if keep(f"{node.module}.{alias.name}"):
                         bound[alias.asname or alias.name].add(f"{node.module}.{alias.name}")
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
-                value = _chain(node.value) if node.value is not None else None
+                value = attribute_chain(node.value) if node.value is not None else None
                 if value is not None:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     aliases += [(t.id, value) for t in targets if isinstance(t, ast.Name)]
@@ -143,7 +143,7 @@ class Summary:
 
     def full_names(self, node: ast.AST) -> set[str]:
         """The canonical names the whole chain `node` may have (not its prefixes)."""
-        chain = _chain(node)
+        chain = attribute_chain(node)
         found = set()
         for root in self._bound.get(chain[0], ()) if chain else ():
             name = root
@@ -157,7 +157,7 @@ class Summary:
 
     def means(self, node: ast.AST) -> set[str]:
         """The canonical names the chain `node` (and each of its prefixes) may have."""
-        chain = _chain(node)
+        chain = attribute_chain(node)
         return set() if chain is None else {_canonical(n) for n in self._expand(self._bound, chain)}
 
     def _expand(self, bound: dict[str, set[str]], chain: list[str]) -> set[str]:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 
 from tf2norm.rewriters import _files
 from tf2norm.rewriters._names import canonical
+from tf2norm.rewriters._prefilter import attribute_chain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,18 +58,15 @@ def _merge(branches: list[dict]) -> dict:
 
 def _value(node: ast.expr, env: dict):
     """What `node` (a dotted expression) names, given the bindings so far; None when not TensorFlow."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
+    parts = attribute_chain(node)
+    if parts is None:
         return None
-    base = env.get(node.id)
+    base = env.get(parts[0])
     if isinstance(base, Ambiguous):
         return base
     if base is None:
         return None
-    return ".".join([base, *reversed(parts)])
+    return ".".join([base, *parts[1:]])
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)

@@ -30,6 +30,7 @@ from tf2norm import unsupported
 from tf2norm.rewriters import _prefilter
 from tf2norm.rewriters._findings import Rule, rules
 from tf2norm.rewriters._names import Resolver, canonical, dotted
+from tf2norm.rewriters._names import root as names_root
 from tf2norm.rewriters._rewriter import Rewriter
 
 _MESSAGE = "{name}: {why}"
@@ -89,9 +90,7 @@ def leftovers(names: Resolver) -> list[tuple[cst.CSTNode, str, unsupported.Unsup
                 if name and path and entry is not None:
                     found.append((place, name, entry, path))
     for node, name in names.references(lambda name: unsupported.lookup(name) is not None):
-        root = node
-        while isinstance(root, cst.Attribute):
-            root = root.value
+        root = names_root(node)
         # `slim.conv2d` after `import tensorflow.contrib.slim as slim` (or `slim = tf.contrib.slim`):
         # the import (or the alias's value) is the place that fails, and is reported.
         if isinstance(root, cst.Name) and unsupported.lookup(names.canonical(root) or "") is not None:
@@ -172,9 +171,7 @@ def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
             reached.add(key)
             continue
         untouched[key] += 1
-        root = node
-        while isinstance(root, cst.Attribute):
-            root = root.value
+        root = names_root(node)
         if isinstance(root, cst.Name):
             roots.add(root.value)
     if any(_binds(names, node, roots) for node in (*changed, *ctx._removed_aliases, *ctx._removed_assigns)):
@@ -233,8 +230,7 @@ def _binds(names: Resolver, node: cst.CSTNode, identifiers: set[str]) -> bool:
     for inner in names.descendants(node):
         if isinstance(inner, cst.ImportAlias):
             bound: cst.BaseExpression = inner.asname.name if inner.asname else inner.name
-            while isinstance(bound, cst.Attribute):
-                bound = bound.value
+            bound = names_root(bound)
             if isinstance(bound, cst.Name) and bound.value in identifiers:
                 return True
         elif isinstance(inner, cst.Name) and inner.value in identifiers \
