@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from tf2norm.replacements._modes import in_legacy_graph
 from tf2norm.replacements._tf1_cell import LSTMStateTuple, Weight, program_graph
-from tf2norm.replacements.tf1_rnn_cells import _CoreCell, _LSTMStates
+from tf2norm.replacements.tf1_rnn_cells import _CoreCell, _LSTMStates, _OneState
 
 __all__ = ["CudnnCompatibleGRUCell", "CudnnCompatibleLSTMCell", "GRUBlockCell", "GRUBlockCellV2", "LSTMBlockCell",
            "LSTMBlockFusedCell"]
@@ -124,7 +124,7 @@ def _gru_cell_size(num_units, cell_size):
 
 
 @keras.saving.register_keras_serializable(package="tf2norm")
-class GRUBlockCell(_CoreCell):
+class GRUBlockCell(_OneState, _CoreCell):
     """contrib's `GRUBlockCell(num_units=None, cell_size=None, reuse=None, name="gru_cell")` (`cell_size`: the
     deprecated name of `num_units`; exactly one of them).
 
@@ -163,12 +163,6 @@ class GRUBlockCell(_CoreCell):
         new_h = (1 - u) * c + u * h
         return new_h, (new_h,)
 
-    def tf1_state(self, state):
-        return state[0]
-
-    def state_tuple(self, state):
-        return (state[0] if isinstance(state, (list, tuple)) else state,)
-
 
 @keras.saving.register_keras_serializable(package="tf2norm")
 class GRUBlockCellV2(GRUBlockCell):
@@ -180,7 +174,7 @@ class GRUBlockCellV2(GRUBlockCell):
 
 
 @keras.saving.register_keras_serializable(package="tf2norm")
-class CudnnCompatibleGRUCell(_CoreCell):
+class CudnnCompatibleGRUCell(_OneState, _CoreCell):
     """contrib.cudnn_rnn's `CudnnCompatibleGRUCell(num_units, reuse=None, kernel_initializer=None)`: cuDNN's GRU.
 
         r, u = split(sigmoid(concat([x, h]) @ gates/kernel + gates/bias), 2)
@@ -226,12 +220,6 @@ class CudnnCompatibleGRUCell(_CoreCell):
         c = tf.tanh(candidate)
         new_h = (1 - u) * c + u * h
         return new_h, (new_h,)
-
-    def tf1_state(self, state):
-        return state[0]
-
-    def state_tuple(self, state):
-        return (state[0] if isinstance(state, (list, tuple)) else state,)
 
 
 class LSTMBlockFusedCell:

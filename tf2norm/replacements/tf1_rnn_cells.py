@@ -172,8 +172,18 @@ class _CoreCell(Tf1RecurrentCell):
             return self.tf1_state(tuple(tf.nest.flatten(zero_state_tensors(self.state_size, batch_size, dtype))))
 
 
+class _OneState:
+    """The state convention of TF1's RNN and GRU cells: the state is `h` itself, a tensor."""
+
+    def tf1_state(self, state):
+        return state[0]
+
+    def state_tuple(self, state):
+        return (state[0] if isinstance(state, (list, tuple)) else state,)
+
+
 @keras.saving.register_keras_serializable(package="tf2norm")
-class BasicRNNCell(_CoreCell):
+class BasicRNNCell(_OneState, _CoreCell):
     """TF1's `BasicRNNCell(num_units, activation=None, reuse=None, name=None, dtype=None)`.
 
     `output = new_state = activation(concat([x, h], 1) @ kernel + bias)`. TF1 variables `kernel
@@ -200,15 +210,9 @@ class BasicRNNCell(_CoreCell):
                                                 weights["bias"]))
         return output, (output,)
 
-    def tf1_state(self, state):
-        return state[0]
-
-    def state_tuple(self, state):
-        return (state[0] if isinstance(state, (list, tuple)) else state,)
-
 
 @keras.saving.register_keras_serializable(package="tf2norm")
-class GRUCell(_CoreCell):
+class GRUCell(_OneState, _CoreCell):
     """TF1's `GRUCell(num_units, activation=None, reuse=None, kernel_initializer=None, bias_initializer=None,
     name=None, dtype=None)`.
 
@@ -251,12 +255,6 @@ class GRUCell(_CoreCell):
         c = self.activation(candidate)
         new_h = u * h + (1 - u) * c
         return new_h, (new_h,)
-
-    def tf1_state(self, state):
-        return state[0]
-
-    def state_tuple(self, state):
-        return (state[0] if isinstance(state, (list, tuple)) else state,)
 
 
 class _LSTMStates:
