@@ -24,7 +24,7 @@ from libcst.metadata import (
     PositionProvider,
 )
 
-from tf2norm.rewriters import _findings, _layout
+from tf2norm.rewriters import _findings, _import_visitors, _layout
 from tf2norm.rewriters._names import Resolver, canonical, dotted
 from tf2norm.rewriters._signature import is_literal
 
@@ -46,6 +46,9 @@ _GONE_MODULES = ("tensorflow.contrib", "tensorflow_addons")
 def _root(name: cst.BaseExpression) -> str:
     """The first module of an imported dotted name (`tensorflow` of `tensorflow.contrib`)."""
     return (dotted(name) or "").split(".")[0]
+
+
+_import_visitors.install()
 
 
 @dataclasses.dataclass(frozen=True)
