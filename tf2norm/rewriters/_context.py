@@ -64,9 +64,14 @@ class FileContext:
     """What the rewriters of one file share: the tree, name resolution, edits, findings."""
 
     def __init__(self, module: cst.Module, path: str, target: str, legacy: frozenset[str],
-                 modules: frozenset[str], line_length: int | None = None, project=None):
+                 modules: frozenset[str], line_length: int | None = None, project=None,
+                 source: str | None = None):
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the driver parsed it for us
         self.module = self.wrapper.module
+        #: `module.code`: the text the driver parsed (LibCST gives it back exactly), or None to
+        #: generate it. Generating a large file's code costs about as much as one rewriter's plan.
+        self.source = source
+        self._output: tuple[cst.Module, str] | None = None
         self.path = path
         self.target = target
         self.line_length = line_length  # None: the file's (see _layout.line_length)
@@ -302,7 +307,7 @@ class FileContext:
         self._codemod = CodemodContext()
         for name in sorted(m for m, usable in self._modules.items() if usable):
             AddImportsVisitor.add_needed_import(self._codemod, name)
-        source = self.module.code
+        source = self.module.code if self.source is None else self.source
         style = _layout.style(self.path, source, self.module.default_indent, self.line_length)
         self._touched = set() if FAST_APPLY else None
         for node in [*self.edits, *self._removed_aliases, *self._removed_assigns, *self.rescued]:
@@ -316,6 +321,14 @@ class FileContext:
             # Laid out once every edit is in place, at the statements' final indentation.
             module = module.visit(_LayOut(apply.layout, module.default_indent))
         return self._with_imports(module, apply.layout)
+
+    def code(self, migrated: cst.Module) -> str:
+        """The text of `migrated` (what `apply` returned), generated once for the review and the driver."""
+        if migrated is self.module and self.source is not None:
+            return self.source
+        if self._output is None or self._output[0] is not migrated:
+            self._output = (migrated, migrated.code)
+        return self._output[1]
 
     def _with_imports(self, module: cst.Module, layout: _layout.Layout) -> cst.Module:
         """`module` with the imports the edits need, the replacements' import wrapped to fit.

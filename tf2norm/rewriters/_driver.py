@@ -187,7 +187,9 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     selected = [(name, m) for name, m in modules.items() if options.rewriters is None or name in options.rewriters]
     ctx = None
     try:
-        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length, project)
+        # LibCST gives the text back exactly, but for the lone CR it drops (below).
+        source = None if lost_cr else text
+        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length, project, source)
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.plan(ctx)
@@ -197,7 +199,7 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.review(ctx, migrated)
-        output = migrated.bytes
+        output = data if migrated is module else ctx.code(migrated).encode(migrated.encoding)
         if lost_cr and not output.endswith(b"\r"):
             output += b"\r"
         if output != data:  # the input itself parsed above

@@ -205,6 +205,7 @@ class Resolver:
         self._by_identifier: dict = {}
         self._candidates: dict = {}
         self._children: dict[cst.CSTNode, list] | None = None
+        self._named_loads: list[tuple[cst.CSTNode, str]] | None = None
 
     def qualified(self, node: cst.CSTNode) -> str | None:
         """The qualified name as spelled (`tensorflow.compat.v1.x` stays as it is), or None."""
@@ -334,15 +335,21 @@ class Resolver:
         """Outermost Name/Attribute chains in load context whose canonical name satisfies predicate.
 
         Yields (node, canonical name). Inner parts of a chain (`tf` in `tf.contrib.x`) are skipped.
+        Every rewriter asks, several times per file: the chains that have a name are found once.
         """
-        for node, context in self.contexts.items():
-            if context is not ExpressionContext.LOAD or not isinstance(node, (cst.Name, cst.Attribute)):
-                continue
-            parent = self.parents.get(node)
-            if isinstance(parent, cst.Attribute) and (parent.value is node or parent.attr is node):
-                continue
-            name = self.canonical(node)
-            if name is not None and predicate(name):
+        if self._named_loads is None:
+            self._named_loads = []
+            for node, context in self.contexts.items():
+                if context is not ExpressionContext.LOAD or not isinstance(node, (cst.Name, cst.Attribute)):
+                    continue
+                parent = self.parents.get(node)
+                if isinstance(parent, cst.Attribute) and (parent.value is node or parent.attr is node):
+                    continue
+                name = self.canonical(node)
+                if name is not None:
+                    self._named_loads.append((node, name))
+        for node, name in self._named_loads:
+            if predicate(name):
                 yield node, name
 
     def bound_value(self, node: cst.BaseExpression) -> cst.BaseExpression:

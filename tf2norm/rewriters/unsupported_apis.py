@@ -181,7 +181,7 @@ def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
     if names.project and _imports_from_project(ctx):
         return None  # as below, known before the migrated file is parsed (its imports are the file's, and ours)
     try:
-        tree = ast.parse(migrated.code)
+        tree = ast.parse(ctx.code(migrated))
     except (SyntaxError, ValueError, RecursionError):
         return None  # the driver reports it (TF2N009) after the review, as it did with the second analysis
     if names.project and names.project.imported_by(tree):
