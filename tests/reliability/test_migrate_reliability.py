@@ -361,7 +361,8 @@ def test_the_parent_map_is_libcsts_in_the_same_order():
     import libcst as cst
     from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
-    from tf2norm.rewriters._names import _child_fields, parents
+    from tf2norm.rewriters._names import parents
+    from tf2norm.rewriters._visits import child_fields as _child_fields
 
     paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "legacy", "**", "*.py"), recursive=True))
     sources = [open(path, "rb").read() for path in paths] + [_TRICKY_SCOPES.encode(), _TRICKY_PARENTS.encode()]

@@ -11,10 +11,7 @@ symbol, rewritten where it stands.
 
 from __future__ import annotations
 
-import ast
 import builtins
-import inspect
-import textwrap
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import cast
@@ -29,8 +26,12 @@ from libcst.metadata import (
     QualifiedNameSource,
     Scope,
 )
+from libcst.metadata.expression_context_provider import ExpressionContextVisitor
+from libcst.metadata.scope_provider import ScopeVisitor
 
+from tf2norm.rewriters import _visits
 from tf2norm.rewriters._scopes import LinearScopeProvider
+from tf2norm.rewriters._visits import without_rebuilding
 
 _COMPAT = "tensorflow.compat.v1"
 
@@ -69,76 +70,11 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
-# LibCST's helpers that visit one field of a node at once, in the order the node's code calls them.
-_EAGER_VISITS = frozenset({"visit_required", "visit_optional", "visit_sentinel", "visit_sequence",
-                           "visit_body_sequence"})
-_CHILD_FIELDS: dict[type[cst.CSTNode], tuple[str, ...] | None] = {}
-
-
 def root(node: cst.BaseExpression) -> cst.BaseExpression:
     """`a` of `a.b.c`: the innermost value of an attribute chain (the node itself when it is none)."""
     while isinstance(node, cst.Attribute):
         node = node.value
     return node
-
-
-def _child_fields(kind: type[cst.CSTNode]) -> tuple[str, ...] | None:
-    """The fields `kind._visit_and_replace_children` visits, in its order; () for a leaf (`return self`).
-
-    Read from LibCST's own code, so the order is exactly `node.children`'s. None when that code is
-    anything but one constructor call whose arguments are `self.f` or `visit_x(self, "f", self.f,
-    visitor)` (a conditional, a lazy iterable, a LibCST that differs): then `node.children` is asked.
-    """
-    if kind not in _CHILD_FIELDS:
-        _CHILD_FIELDS[kind] = None
-        try:
-            code = ast.parse(textwrap.dedent(inspect.getsource(kind._visit_and_replace_children))).body[0]
-        except (OSError, TypeError, SyntaxError, IndexError):
-            return None
-        body = [s for s in getattr(code, "body", ())
-                if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]  # a docstring
-        if len(body) != 1 or not isinstance(body[0], ast.Return):
-            return None
-        returned = body[0].value
-        if isinstance(returned, ast.Name) and returned.id == "self":
-            _CHILD_FIELDS[kind] = ()
-        elif isinstance(returned, ast.Call) and not returned.args:
-            fields = []
-            for keyword in returned.keywords:
-                value = keyword.value
-                if _is_self_field(value, keyword.arg):
-                    continue  # passed on unvisited
-                if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-                        and value.func.id in _EAGER_VISITS and len(value.args) == 4 and not value.keywords
-                        and _is_self(value.args[0]) and isinstance(value.args[1], ast.Constant)
-                        and value.args[1].value == keyword.arg and _is_self_field(value.args[2], keyword.arg)):
-                    return None
-                fields.append(cast(str, keyword.arg))
-            _CHILD_FIELDS[kind] = tuple(fields)
-    return _CHILD_FIELDS[kind]
-
-
-def _is_self(node: ast.expr) -> bool:
-    return isinstance(node, ast.Name) and node.id == "self"
-
-
-def _is_self_field(node: ast.expr, field: str | None) -> bool:
-    return isinstance(node, ast.Attribute) and _is_self(node.value) and node.attr == field
-
-
-def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """`node.children` (in order) without LibCST's visit, which rebuilds the node."""
-    fields = _child_fields(type(node))
-    if fields is None:
-        return list(node.children)
-    children: list[cst.CSTNode] = []
-    for field in fields:
-        value = getattr(node, field)
-        if isinstance(value, cst.CSTNode):
-            children.append(value)
-        elif isinstance(value, (tuple, list)):
-            children.extend(value)
-    return children
 
 
 def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
@@ -148,13 +84,13 @@ def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
     both of which rebuild every node; reading the fields each node's visit reads costs a fifth.
     """
     found: dict[cst.CSTNode, cst.CSTNode] = {}
-    stack: list[tuple[cst.CSTNode, list[cst.CSTNode], int]] = [(module, _children(module), 0)]
+    stack: list[tuple[cst.CSTNode, list[cst.CSTNode], int]] = [(module, _visits.children(module), 0)]
     while stack:  # depth first, each node left after its children (no recursion: deep expressions)
         node, children, done = stack[-1]
         if done < len(children):
             stack[-1] = (node, children, done + 1)
             child = children[done]
-            stack.append((child, _children(child), 0))
+            stack.append((child, _visits.children(child), 0))
         else:
             stack.pop()
             for child in children:
@@ -176,16 +112,19 @@ def metadata(wrapper: cst.MetadataWrapper):
 
     `MetadataWrapper` runs each provider in a batched visit of the whole module that calls the
     provider's `visit_Module` (which walks the module itself) and then visits every node again for
-    visitor methods these providers do not have.
+    visitor methods these providers do not have. The providers' own walks do not rebuild the tree
+    (`_visits.without_rebuilding`): half their cost.
     """
     if not _DIRECT:  # a LibCST whose providers visit more than the module: its own way
         return wrapper.resolve(LinearScopeProvider), wrapper.resolve(ExpressionContextProvider)
     computed: dict = {}
-    for provider in (ExpressionContextProvider(), LinearScopeProvider()):  # in dependency order
-        provider.metadata = {dependency: computed[dependency] for dependency in provider.get_inherited_dependencies()}
-        provider.visit_Module(wrapper.module)
-        provider.metadata = {}
-        computed[type(provider)] = MappingProxyType(dict(provider._computed))
+    with without_rebuilding(ExpressionContextVisitor, ScopeVisitor):
+        for provider in (ExpressionContextProvider(), LinearScopeProvider()):  # in dependency order
+            provider.metadata = {dependency: computed[dependency]
+                                 for dependency in provider.get_inherited_dependencies()}
+            provider.visit_Module(wrapper.module)
+            provider.metadata = {}
+            computed[type(provider)] = MappingProxyType(dict(provider._computed))
     return computed[LinearScopeProvider], computed[ExpressionContextProvider]
 
 
