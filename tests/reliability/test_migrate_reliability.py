@@ -361,7 +361,7 @@ def test_the_parent_map_is_libcsts_in_the_same_order():
     import libcst as cst
     from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
-    from tf2norm.rewriters._names import parents
+    from tf2norm.rewriters._names import Resolver, parents
     from tf2norm.rewriters._visits import child_fields as _child_fields
 
     paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "legacy", "**", "*.py"), recursive=True))
@@ -375,6 +375,10 @@ def test_the_parent_map_is_libcsts_in_the_same_order():
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         # Items in order: rewriters iterate the map, and what they find first they report or edit first.
         assert list(parents(wrapper.module).items()) == list(wrapper.resolve(ParentNodeProvider).items())
+        # What rewriters look for among all nodes, in the same order.
+        names = Resolver(wrapper, frozenset())
+        for kinds in [(cst.Call,), (cst.Import, cst.ImportFrom), (cst.Dict, cst.Call), (cst.BaseCompoundStatement,)]:
+            assert names.of_kind(*kinds) == [node for node in names.parents if isinstance(node, kinds)]
         compared += 1
     assert compared >= 10
     # The fields are read from LibCST's code, in its order, but for the kinds whose code is conditional.

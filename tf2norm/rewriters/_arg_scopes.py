@@ -97,9 +97,7 @@ def is_arg_scope(ctx, func: cst.BaseExpression) -> bool:
 
 
 def _blocks(ctx, spec: Spec):
-    for node in ctx.names.parents:
-        if not isinstance(node, cst.With):
-            continue
+    for node in ctx.names.of_kind(cst.With):
         for item in node.items:
             call = item.item
             if not isinstance(call, cst.Call) or not is_arg_scope(ctx, call.func):

@@ -131,8 +131,8 @@ class FileContext:
             elif legacy:
                 self.rewriter = owners[legacy[0]]
                 self.report(_findings.RULES["TF2N012"], node, name=dotted(node), legacy=legacy[0])
-        for node in self.names.parents:
-            if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar) and node.module \
+        for node in self.names.of_kind(cst.ImportFrom):
+            if isinstance(node.names, cst.ImportStar) and node.module \
                     and not node.relative:
                 module = canonical(dotted(node.module))
                 owner = next((owners[n] for n in sorted(owners) if n.rsplit(".", 1)[0] == module), None)
@@ -169,9 +169,7 @@ class FileContext:
         `reuse_variables()`)? Then two layer objects may be one set of TF1 variables."""
         if self._reuses_scopes is None:
             self._reuses_scopes = False
-            for node in self.names.parents:
-                if not isinstance(node, cst.Call):
-                    continue
+            for node in self.names.of_kind(cst.Call):
                 if isinstance(node.func, cst.Attribute) and node.func.attr.value == "reuse_variables":
                     self._reuses_scopes = True
                 elif self.names.canonical(node.func) == "tensorflow.variable_scope":

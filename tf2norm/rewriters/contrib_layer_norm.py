@@ -79,8 +79,8 @@ def _get_variable_names(ctx) -> list[str]:
     """The layer-norm variable names ('beta', 'gamma') the file creates with get_variable (first
     argument or name=, a literal), sorted."""
     found = set()
-    for node in ctx.names.parents:
-        if not isinstance(node, cst.Call) or ctx.names.canonical(node.func) not in _GET_VARIABLE:
+    for node in ctx.names.of_kind(cst.Call):
+        if ctx.names.canonical(node.func) not in _GET_VARIABLE:
             continue
         for i, arg in enumerate(node.args):
             if arg.keyword is None and i == 0 or arg.keyword is not None and arg.keyword.value == "name":

@@ -165,7 +165,7 @@ def _expression(text: str) -> cst.BaseExpression:
 
 def plan(ctx) -> None:
     free = ctx.module_name_free(TF_SLIM)
-    for node in list(ctx.names.parents):
+    for node in ctx.names.of_kind(cst.Import, cst.ImportFrom):
         if isinstance(node, cst.Import):
             _plan_import(ctx, node, free)
         elif isinstance(node, cst.ImportFrom):

@@ -185,8 +185,8 @@ def _saver_runs(ctx, refs) -> list[cst.CSTNode]:
             savers.add(_assigned_to(ctx, call))
     savers.discard(None)
     runs: list[cst.CSTNode] = []
-    for node in ctx.names.parents:
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+    for node in ctx.names.of_kind(cst.Call):
+        if isinstance(node.func, cst.Attribute) \
                 and node.func.attr.value in ("restore", "save") \
                 and _last_identifier(node.func.value) in savers and not _in_own_graph(ctx, node):
             runs.append(node.func)
@@ -233,7 +233,7 @@ def _last_identifier(node: cst.CSTNode) -> str | None:
 def _fed_and_fetched(ctx) -> set[str]:
     """Identifiers (last part of `self.lr`) used as dict keys (feeds) or as one of several fetches of `.run()`."""
     found: set[str] = set()
-    for node in ctx.names.parents:
+    for node in ctx.names.of_kind(cst.Dict, cst.Call):
         if isinstance(node, cst.Dict):
             found.update(filter(None, (_last_identifier(e.key) for e in node.elements
                                        if isinstance(e, cst.DictElement))))

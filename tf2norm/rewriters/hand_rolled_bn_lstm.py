@@ -75,8 +75,8 @@ RULES = rules(
 
 
 def plan(ctx) -> None:
-    for node in list(ctx.names.parents):
-        if isinstance(node, cst.ClassDef) and node.name.value == CLASS_NAME:
+    for node in ctx.names.of_kind(cst.ClassDef):
+        if node.name.value == CLASS_NAME:
             _plan_class(ctx, node)
     # The bases are never rewritten, so one bound more than once (try/except imports) is no reason
     # for the shared "left unchanged, bind it once" finding (TF2N012).

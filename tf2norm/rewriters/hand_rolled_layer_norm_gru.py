@@ -46,8 +46,8 @@ def is_ln_gru_name(name: str) -> bool:
 
 
 def plan(ctx) -> None:
-    for node in list(ctx.names.parents):
-        if not isinstance(node, cst.ClassDef) or not is_ln_gru_name(node.name.value):
+    for node in ctx.names.of_kind(cst.ClassDef):
+        if not is_ln_gru_name(node.name.value):
             continue
         for arg in node.bases:
             base = _tf1_cells.base_of(ctx, arg.value)

@@ -375,7 +375,7 @@ class _Taint:
                     value = _bound_by(names, node)
                     if value is not None:
                         yield assignment, [value]
-        for node in names.parents:
+        for node in names.of_kind(cst.Call, cst.Assign):
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                     and node.func.attr.value in ("append", "extend", "insert") \
                     and isinstance(node.func.value, cst.Name):

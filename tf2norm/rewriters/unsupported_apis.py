@@ -82,7 +82,7 @@ def _guarded(names: Resolver, node: cst.CSTNode) -> bool:
 def leftovers(names: Resolver) -> list[tuple[cst.CSTNode, str, unsupported.Unsupported, str]]:
     """(node, canonical path, table entry, the path as spelled) of every reference that cannot run."""
     found: list[tuple[cst.CSTNode, str, unsupported.Unsupported, str]] = []
-    for node in names.parents:
+    for node in names.of_kind(cst.Import, cst.ImportFrom):
         if isinstance(node, (cst.Import, cst.ImportFrom)) and not _guarded(names, node):
             for place, path in _import_targets(node):
                 name = canonical(path) if path else None
@@ -194,7 +194,7 @@ def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
 
 def _imports_from_project(ctx) -> bool:
     """Does the file as read import a module of the project that re-exports TensorFlow names?"""
-    imports = [node for node in ctx.names.parents if isinstance(node, (cst.Import, cst.ImportFrom))]
+    imports = ctx.names.of_kind(cst.Import, cst.ImportFrom)
     code = "\n".join(ctx.module.code_for_node(node) for node in imports)
     try:
         return ctx.names.project.imported_by(ast.parse(code))
