@@ -140,3 +140,20 @@ def test_the_filter_on_look_alikes_and_far_reaching_spellings(source, needs):
     assert _needs_libcst(source) is needs
     filtered, straightforward = _both_paths(source.encode(), "case.py")
     assert filtered == straightforward
+
+
+def test_walk_meets_the_nodes_of_ast_walk_in_its_order():
+    from tf2norm.rewriters._prefilter import walk
+
+    sources = [(REPO / path).read_bytes() for path in FIXTURES]
+    sources.append(b"@d\nclass A(B, k=1):\n    def f(self, a=1, *b, c, **d) -> x: return [y async for y in z]\n"
+                   b"match p:\n    case {'k': [1, *r]} if r: pass\nf'{a!r:>{w}}'\n")
+    walked = 0
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # the fixtures of files that do not parse
+            continue
+        assert [id(node) for node in walk(tree)] == [id(node) for node in ast.walk(tree)]
+        walked += 1
+    assert walked >= 20

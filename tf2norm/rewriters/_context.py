@@ -8,6 +8,7 @@ rewritten are removed, and the replacements' imports are added with `AddImportsV
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
@@ -72,6 +73,7 @@ class FileContext:
         #: generate it. Generating a large file's code costs about as much as one rewriter's plan.
         self.source = source
         self._output: tuple[cst.Module, str] | None = None
+        self._parsed: tuple[cst.Module, ast.Module] | None = None
         self.path = path
         self.target = target
         self.line_length = line_length  # None: the file's (see _layout.line_length)
@@ -327,6 +329,13 @@ class FileContext:
         if self._output is None or self._output[0] is not migrated:
             self._output = (migrated, migrated.code)
         return self._output[1]
+
+    def parsed(self, migrated: cst.Module) -> ast.Module:
+        """Python's own tree of `code(migrated)`, parsed once for the review and the driver's output
+        check; raises what `ast.parse` raises."""
+        if self._parsed is None or self._parsed[0] is not migrated:
+            self._parsed = (migrated, ast.parse(self.code(migrated)))
+        return self._parsed[1]
 
     def _with_imports(self, module: cst.Module, layout: _layout.Layout) -> cst.Module:
         """`module` with the imports the edits need, the replacements' import wrapped to fit.

@@ -35,7 +35,7 @@ _MAY_NEED_WORK = apis.mentions_pattern()
 
 def _mentions_legacy_names(tree: ast.AST) -> bool:
     """Does any name, attribute or imported module path in `tree` use a legacy identifier?"""
-    for node in ast.walk(tree):
+    for node in _prefilter.walk(tree):
         if isinstance(node, ast.Attribute):
             if node.attr in _LEGACY_IDENTIFIERS:
                 return True
@@ -208,7 +208,10 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
             # parse. LibCST reads the output too: everything untouched in it was parsed by LibCST
             # above, and what rewriters emit (names, calls, imports, plain statements) is in its
             # grammar (tests/rewriters/rewriter_cases.py parses every case's output with LibCST).
-            ast.parse(output)
+            if lost_cr:
+                ast.parse(output)
+            else:  # the same text (as `str`: the input's bytes parsed, and the output keeps their encoding)
+                ctx.parsed(migrated)
     except Exception as error:  # a bug in a rewriter must not take the other files down
         where = traceback.extract_tb(error.__traceback__)[-1]
         reason = f"{type(error).__name__}: {error} ({os.path.basename(where.filename)}:{where.lineno})"

@@ -26,10 +26,25 @@ through both paths and requires the same bytes and findings.
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 
 _COMPAT = "tensorflow.compat.v1"
+
+
+def walk(tree: ast.AST) -> Iterable[ast.AST]:
+    """`ast.walk(tree)`, the same nodes in the same order, at about half the cost (no generator per
+    node for its fields and children): the name filter walks every file that mentions a legacy name."""
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, ast.AST):
+                todo.append(value)
+            elif isinstance(value, list):
+                todo.extend(item for item in value if isinstance(item, ast.AST))
+        yield node
 
 
 def _canonical(name: str) -> str:
@@ -85,7 +100,7 @@ class Summary:
         imported: set[str] = set()
         shape_loops: set[str] = set()
         values: list[ast.AST] = []
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Attribute):
                 if node.attr == "value":
                     values.append(node.value)

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 
 from tf2norm.rewriters import _files
 from tf2norm.rewriters._names import canonical
-from tf2norm.rewriters._prefilter import attribute_chain
+from tf2norm.rewriters._prefilter import attribute_chain, walk
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,7 +249,7 @@ class Project:
         the name is bound to in a nested scope: the answer may say yes for nothing, never no for a use.
         """
         watched: dict[str, Mapping] = {}  # a name bound to a re-exporting module -> what it re-exports
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.ImportFrom):
                 module = "." * node.level + (node.module or "")
                 exported = self._exports(module) or {}
@@ -270,9 +270,9 @@ class Project:
                     watched[alias.asname or alias.name] = names
         if not watched:
             return False
-        attributes = {id(node.value): node.attr for node in ast.walk(tree)
+        attributes = {id(node.value): node.attr for node in walk(tree)
                       if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Name) and node.id in watched:
                 attribute = attributes.get(id(node))
                 if attribute is None or attribute in watched[node.id]:

@@ -181,7 +181,7 @@ def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
     if names.project and _imports_from_project(ctx):
         return None  # as below, known before the migrated file is parsed (its imports are the file's, and ours)
     try:
-        tree = ast.parse(ctx.code(migrated))
+        tree = ctx.parsed(migrated)
     except (SyntaxError, ValueError, RecursionError):
         return None  # the driver reports it (TF2N009) after the review, as it did with the second analysis
     if names.project and names.project.imported_by(tree):
@@ -211,7 +211,7 @@ def _possible(tree: ast.Module, keys: set[tuple[str, str]]) -> Counter:
                                  or "tensorflow.compat.v1".startswith(name))
     count: Counter = Counter()
     inner: set[int] = set()
-    for node in ast.walk(tree):
+    for node in _prefilter.walk(tree):
         if isinstance(node, ast.Attribute):
             inner.add(id(node.value))
         elif isinstance(node, ast.Import):
@@ -219,7 +219,7 @@ def _possible(tree: ast.Module, keys: set[tuple[str, str]]) -> Counter:
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
             count.update(("import", canonical(node.module if alias.name == "*" else f"{node.module}.{alias.name}"))
                          for alias in node.names)
-    for node in ast.walk(tree):
+    for node in _prefilter.walk(tree):
         if isinstance(node, (ast.Name, ast.Attribute)) and id(node) not in inner and isinstance(node.ctx, ast.Load):
             count.update(("ref", name) for name in summary.full_names(node) if name in wanted)
     return count
