@@ -387,6 +387,43 @@ def test_the_parent_map_is_libcsts_in_the_same_order():
     assert _child_fields(cst.ImportFrom) is None and _child_fields(cst.FormattedStringExpression) is None
 
 
+_TRICKY_LINES = (
+    "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n\n\"\"\"Doc.\"\"\"\n\n# above\nimport a; import b\n\n\n"
+    "# before the decorator\n@d1\n# between decorators\n@d2(\n    x)\nclass C:\n    x = 1\n"
+    "    # a block's last comment\n"
+    "# next\n\nasync def f():\n    pass\nif x:\n    pass\nelse:\n    y = (1,\n         2)\n\n\n# trailing comment\n"
+)
+
+
+def test_the_lines_before_each_statement_read_from_pythons_tree_are_libcsts():
+    import ast
+    import glob
+
+    import libcst as cst
+
+    from tf2norm.rewriters._context import lines_before
+
+    paths = sorted(glob.glob(os.path.join(ROOT, "fixtures", "**", "*.py"), recursive=True))
+    sources = [open(path, "rb").read() for path in paths]
+    sources += [_TRICKY_LINES.encode(), _TRICKY_LINES.replace("\n", "\r\n").encode(), _TRICKY_SCOPES.encode()]
+    compared = 0
+    for source in sources:
+        try:
+            module, tree = cst.parse_module(source), ast.parse(source)
+        except (cst.ParserSyntaxError, SyntaxError):  # the fixtures of files that do not parse
+            continue
+        offset, expected = len(module.header), {}
+        for statement in module.body:  # what generating each statement's code counts
+            expected[statement] = offset
+            offset += module.code_for_node(statement).count(module.default_newline)
+        assert lines_before(module, tree) == expected
+        compared += 1
+    assert compared >= 20
+    # Trees that do not line up (not the same text) are said to, not guessed at.
+    assert lines_before(cst.parse_module("a = 1\nb = 2\n"), ast.parse("a = 1\n")) is None
+    assert lines_before(cst.parse_module("a = 1\n"), ast.parse("a = 1\nb = 2\n")) is None
+
+
 def test_a_file_over_its_time_budget_is_reported_and_left_unchanged(tmp_path):
     path = tmp_path / "generated.py"
     path.write_text(reassigned(2000))

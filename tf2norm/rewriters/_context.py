@@ -52,6 +52,38 @@ def _root(name: cst.BaseExpression) -> str:
 _import_visitors.install()
 
 
+def lines_before(module: cst.Module, tree: ast.Module) -> dict[cst.CSTNode, int] | None:
+    """For each top-level statement of `module`, how many lines of the file come before its code
+    (its leading blank and comment lines included), read from Python's own tree of the same text;
+    None when the two trees do not line up statement for statement.
+
+    A statement's first line of code is the first line Python's tree gives it (its first decorator's
+    for a decorated class or function); LibCST gives it the blank and comment lines right above (and
+    those above its first decorator): so many lines come before them.
+    """
+    found: dict[cst.CSTNode, int] = {}
+    position = 0
+    for statement in module.body:
+        if position >= len(tree.body):
+            return None
+        first = tree.body[position]
+        above = len(statement.leading_lines)
+        line = first.lineno
+        if isinstance(statement, cst.SimpleStatementLine):
+            position += len(statement.body)  # `a = 1; b = 2`: one line of LibCST's, two statements of Python's
+        else:
+            position += 1
+            decorators = getattr(statement, "decorators", ())
+            if decorators:
+                decorator_list: list[ast.expr] = getattr(first, "decorator_list", [])
+                if len(decorator_list) != len(decorators):
+                    return None
+                line = decorator_list[0].lineno
+                above += len(decorators[0].leading_lines)
+        found[statement] = line - 1 - above
+    return found if position == len(tree.body) else None
+
+
 @dataclasses.dataclass(frozen=True)
 class MigratedCell:
     """A TF1 cell a rewriter replaced: its constructor's parameters (the replacement's), and the
@@ -66,12 +98,14 @@ class FileContext:
 
     def __init__(self, module: cst.Module, path: str, target: str, legacy: frozenset[str],
                  modules: frozenset[str], line_length: int | None = None, project=None,
-                 source: str | None = None):
+                 source: str | None = None, python_tree: ast.Module | None = None):
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the driver parsed it for us
         self.module = self.wrapper.module
         #: `module.code`: the text the driver parsed (LibCST gives it back exactly), or None to
         #: generate it. Generating a large file's code costs about as much as one rewriter's plan.
         self.source = source
+        #: Python's own tree of `source` (where the lines of top-level statements are read), or None.
+        self.python_tree = python_tree
         self._output: tuple[cst.Module, str] | None = None
         self._parsed: tuple[cst.Module, ast.Module] | None = None
         self.path = path
@@ -193,6 +227,8 @@ class FileContext:
                 break
             top = ancestor
         if self._line_offsets is None:
+            self._line_offsets = lines_before(self.module, self.python_tree) if self.python_tree else None
+        if self._line_offsets is None:  # generating each statement's code tells too (costs ~10x more)
             offset, self._line_offsets = len(self.module.header), {}
             for statement in self.module.body:
                 self._line_offsets[statement] = offset

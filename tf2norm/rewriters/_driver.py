@@ -189,7 +189,8 @@ def migrate_source(data: bytes, path: str, options: Options) -> tuple[bytes, lis
     try:
         # LibCST gives the text back exactly, but for the lone CR it drops (below).
         source = None if lost_cr else text
-        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length, project, source)
+        ctx = FileContext(module, path, options.target, legacy, paths, options.line_length, project, source,
+                          None if lost_cr else python_tree)
         for name, rewriter in selected:
             ctx.rewriter = name
             rewriter.plan(ctx)

@@ -79,11 +79,12 @@ def root(node: cst.BaseExpression) -> cst.BaseExpression:
     return node
 
 
-def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
+def parents(module: cst.Module, by_kind: dict[type, list] | None = None) -> dict[cst.CSTNode, cst.CSTNode]:
     """Each node's parent, children in order, parents in the order they are left (as ParentNodeProvider).
 
     LibCST's provider visits the module and asks each node for its `children` when leaving it,
     both of which rebuild every node; reading the fields each node's visit reads costs a fifth.
+    `by_kind`, when given, gets each node's class -> [(its place in the map, the node), ...].
     """
     found: dict[cst.CSTNode, cst.CSTNode] = {}
     stack: list[tuple[cst.CSTNode, list[cst.CSTNode], int]] = [(module, _visits.children(module), 0)]
@@ -96,6 +97,8 @@ def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
         else:
             stack.pop()
             for child in children:
+                if by_kind is not None and child not in found:
+                    by_kind.setdefault(type(child), []).append((len(found), child))
                 found[child] = node
     return found
 
@@ -136,7 +139,8 @@ class Resolver:
     def __init__(self, wrapper: cst.MetadataWrapper, modules: frozenset[str], project=None):
         scopes, self.contexts = metadata(wrapper)
         self.scopes = cast(Mapping[cst.CSTNode, "Scope | None"], scopes)
-        self.parents = parents(wrapper.module)
+        self._by_kind: dict[type, list[tuple[int, cst.CSTNode]]] = {}
+        self.parents = parents(wrapper.module, self._by_kind)
         self._modules = modules
         #: `_project.Project`: names the file takes from a project module that re-exports TensorFlow.
         self.project = project
@@ -147,7 +151,6 @@ class Resolver:
         self._candidates: dict = {}
         self._children: dict[cst.CSTNode, list] | None = None
         self._named_loads: list[tuple[cst.CSTNode, str]] | None = None
-        self._by_kind: dict[type, list[tuple[int, cst.CSTNode]]] | None = None
 
     def qualified(self, node: cst.CSTNode) -> str | None:
         """The qualified name as spelled (`tensorflow.compat.v1.x` stays as it is), or None."""
@@ -257,10 +260,6 @@ class Resolver:
         Rewriters look for calls, imports, classes or with-blocks among all of a file's nodes; an
         isinstance test of each node against LibCST's abstract classes made that a tenth of the work.
         """
-        if self._by_kind is None:
-            self._by_kind = {}
-            for position, node in enumerate(self.parents):
-                self._by_kind.setdefault(type(node), []).append((position, node))
         found = [nodes for kind, nodes in self._by_kind.items() if issubclass(kind, kinds)]
         if len(found) == 1:
             return [cast(_Node, node) for _, node in found[0]]
