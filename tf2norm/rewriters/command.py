@@ -172,19 +172,50 @@ def _run_files(driver, files, options, jobs, show_progress):
         # before it could ask to die with us.
         import ctypes  # noqa: F401
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         from tf2norm.rewriters import _files  # noqa: F401
 
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_dies_with, initargs=(os.getpid(),))
         try:
-            results = pool.map(driver.process_file, files, [options] * len(files), chunksize=4)
-            results = _progress(results, len(files), show_progress)
-        except BaseException:  # Ctrl-C, SIGTERM: the files not started are not started
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Not pool.map: its iterator, interrupted, cancels the futures left from this thread, and
+            # CPython 3.11's manager thread, finding the workers dead too (SIGTERM to the whole process
+            # group), then fails on them (terminate_broken: set_exception on a cancelled future raises
+            # InvalidStateError, fixed in 3.12 by gh-107219) before closing the call queue's reader: the
+            # queue's feeder thread stays blocked writing to it, and the interpreter's exit joins that
+            # thread forever. Here only shutdown(cancel_futures=True) cancels, in the manager thread.
+            futures = [pool.submit(_process_files, driver.process_file, files[i:i + _CHUNK], options)
+                       for i in range(0, len(files), _CHUNK)]
+            results = _progress((r for f in futures for r in f.result()), len(files), show_progress)
+        except BaseException as error:  # Ctrl-C, SIGTERM, a worker killed: the files not started are not started
+            _stop(pool)
+            if isinstance(error, BrokenProcessPool):
+                click.echo("error: a worker process died (killed by a signal: out of memory?) and the run stopped; "
+                           "no file was left half-written. Run again (--jobs 1 shows which file).", err=True)
+                sys.exit(exit_codes.INTERNAL)
             raise
         pool.shutdown()
         return results
     return _progress((driver.process_file(f, options) for f in files), len(files), show_progress)
+
+
+_CHUNK = 4  # files per task sent to a worker
+
+
+def _process_files(process_file, files, options):
+    return [process_file(f, options) for f in files]
+
+
+def _stop(pool) -> None:
+    """Stop the workers now and return once the pool has cleaned up after them."""
+    # SIGTERM: each worker removes the temporary it is writing and exits (_worker_dies_with), so the
+    # files it was migrating stay as they were. _processes is private (3.14 has terminate_workers());
+    # without it the running tasks are waited for, as before.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    # wait=True: the manager thread has closed the queues and joined their threads before we exit, so
+    # nothing is left for the interpreter's exit to wait on.
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cpus() -> int:
