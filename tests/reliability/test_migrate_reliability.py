@@ -537,6 +537,93 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
     assert not any(map(alive, workers))
 
 
+def _state_and_parent(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[:2]  # after the command's name, which may hold ")"
+    except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+        return "X", None
+
+
+def _alive(pid):
+    return _state_and_parent(pid)[0] not in ("Z", "X")
+
+
+def _children(pid):
+    """The live child processes of `pid` (a pool's workers)."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()
+            and _state_and_parent(entry)[1] == str(pid) and _alive(entry)]
+
+
+@pytest.mark.parametrize("signum, to, status", [
+    (signal.SIGTERM, "group", 128 + signal.SIGTERM),  # CI timeouts, `timeout`, systemd, kill -- -PGID
+    (signal.SIGTERM, "parent", 128 + signal.SIGTERM),  # docker stop: PID 1 only
+    (signal.SIGINT, "group", exit_codes.CHANGED),  # Ctrl-C: click's "Aborted!"
+    (signal.SIGKILL, "worker", exit_codes.INTERNAL),  # the OOM killer
+], ids=["sigterm-group", "sigterm-parent", "ctrl-c", "worker-killed"])
+def test_a_signal_during_a_run_with_workers_ends_it_promptly_with_files_whole(tmp_path, signum, to, status):
+    # A SIGTERM to the whole group used to hang the parent forever (CPython 3.11's pool manager thread
+    # died on the futures pool.map had cancelled, leaving the call queue's feeder blocked on a full
+    # pipe). Long names: the run's options carry every file's re-exports, so each task waiting for a
+    # worker is over 20 KiB, as on a real tree, and three of them fill the pipe to the workers.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(200):
+        (tree / f"{'a_module_with_a_long_name_' * 9}{i:03}.py").write_text(LEGACY)
+    started = tmp_path / "started"  # one byte per file a worker starts
+    script = textwrap.dedent(f"""\
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if our caller ignores Ctrl-C
+        from tf2norm.cli import main
+        from tf2norm.rewriters import _driver
+
+        real = _driver.process_file
+        def counted(path, options):  # the workers inherit it (fork)
+            with open({str(started)!r}, "a") as out:
+                out.write("x")
+            return real(path, options)
+        _driver.process_file = counted
+        main(["migrate", "--jobs", "2", {str(tree)!r}], prog_name="tf2norm")
+        """)
+    run = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Generous limits: they bound a hang, they do not time anything (2 busy cores). Signalled once
+        # the workers have started 8 files: results are coming back, the tasks queued fill the pipe.
+        deadline = time.monotonic() + 120
+        while (not started.exists() or started.stat().st_size < 8) and run.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(run.pid)
+        assert len(workers) == 2 and run.poll() is None, "the run was not under way with its two workers"
+        if to == "group":
+            os.killpg(run.pid, signum)
+        else:
+            os.kill(run.pid if to == "parent" else workers[0], signum)
+        try:
+            out, err = run.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the run did not exit after {signal.Signals(signum).name} to the {to}")
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+    assert run.returncode == status, err
+    assert "Traceback" not in err, err
+    if to == "worker":
+        assert err.splitlines()[-1].startswith("error: a worker process died"), err
+    deadline = time.monotonic() + 60
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, workers))
+    # Every file is as it was or entirely migrated, and the run stopped before the end; no temporary
+    # is left (but one of a SIGKILLed worker, which cannot remove it: the next run does).
+    names = [p.name for p in tree.iterdir()]
+    assert all(name.endswith(".py") for name in names) or to == "worker", names
+    texts = [(tree / name).read_text() for name in names if name.endswith(".py")]
+    assert len(texts) == 200 and set(texts) <= {LEGACY, MIGRATED} and LEGACY in texts
+
+
 # -- 15. temporary files of killed runs ------------------------------------------------------------
 
 
