@@ -661,6 +661,32 @@ def test_sigterm_leaves_no_temporary(tmp_path):
     assert (tmp_path / "model.py").read_text() == LEGACY
 
 
+@pytest.mark.parametrize("process", ["main", "worker"])
+def test_sigterm_right_after_the_temporary_is_created_leaves_none(tmp_path, process):
+    # The signal's handler runs before the call that made the file returns its name: the name must be
+    # known (IN_PROGRESS) before the file exists.
+    setup = "command._terminate_cleanly()" if process == "main" else "command._worker_dies_with(os.getppid())"
+    script = textwrap.dedent(f"""\
+        import os, signal
+        from tf2norm.rewriters import _files, command
+        {setup}
+        real = os.open
+        def created_then_signalled(path, flags, *args):
+            fd = real(path, flags, *args)
+            if flags & os.O_CREAT:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return fd
+        _files.os.open = created_then_signalled
+        snapshot = _files.read({str(tmp_path / 'model.py')!r})
+        _files.replace({str(tmp_path / 'model.py')!r}, snapshot, b"new")
+        """)
+    (tmp_path / "model.py").write_text(LEGACY)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+    assert (tmp_path / "model.py").read_text() == LEGACY
+
+
 # -- 16. ignore markers, CR line endings, several spellings, notebooks -----------------------------
 
 
