@@ -537,6 +537,44 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
     assert not any(map(alive, workers))
 
 
+def test_a_worker_told_to_stop_while_sending_a_result_sends_it_first(tmp_path):
+    # Stopped halfway through the send, it left half a result in the pipe, and the pool's manager
+    # thread in the parent waited forever for the rest: the parent hung (SIGTERM to the group, or
+    # the pool's own terminate of the other workers when one dies).
+    signalled = tmp_path / "signalled"
+    script = textwrap.dedent(f"""\
+        import os, signal, sys, threading, time
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import connection
+        from tf2norm.rewriters import command
+
+        def big(n):
+            main = threading.main_thread().ident
+            def kill_in_the_middle_of_the_send():
+                while True:
+                    frame = sys._current_frames().get(main)
+                    while frame is not None:
+                        if frame.f_code is connection.Connection._send.__code__:
+                            os.kill(os.getpid(), signal.SIGTERM)
+                            open({str(signalled)!r}, "w").close()
+                            return
+                        frame = frame.f_back
+                    time.sleep(0.0005)
+            threading.Thread(target=kill_in_the_middle_of_the_send, daemon=True).start()
+            return "x" * n
+
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(max_workers=1, initializer=command._worker_dies_with, initargs=(os.getpid(),))
+            print(len(pool.submit(big, 50_000_000).result()))
+            pool.shutdown()
+        """)
+    # A generous limit: it bounds a hang, it does not time anything.
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "50000000\n"
+    assert signalled.exists()
+
+
 def _state_and_parent(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -242,15 +242,55 @@ def _worker_dies_with(parent: int) -> None:
     # Imported here, not in the handler: a handler that imports can run in the middle of that same
     # import (SIGTERM right after the pool started the worker) and fail on the half-made module,
     # leaving the worker alive with its parent gone.
+    import threading
+    import time
+    from multiprocessing.connection import Connection
+    from multiprocessing.queues import SimpleQueue
+
     from tf2norm.rewriters import _files
 
-    def stop(signum, frame):
-        # A worker's task cannot be unwound (the pool would catch the exception and wait for the
-        # next file): remove the temporary being written, if any, and exit at once, whatever happens.
+    # A worker stopped in the middle of sending a result leaves half of it in the pipe, and the pool's
+    # manager thread in the parent waits forever for the rest (the parent holds the pipe's other
+    # writing end). So a SIGTERM that comes while a result is being sent (SimpleQueue.put, called by
+    # CPython's worker loop, _process_worker, whose result_queue is its caller's) ends the worker
+    # right after the send, or after 10 s if nobody reads it (the parent is gone).
+    send = {SimpleQueue.put.__code__, Connection.send_bytes.__code__}  # and what they call
+    stopping: list[int] = []
+
+    def sending(frame) -> bool:
+        while frame is not None:
+            if frame.f_code in send:
+                return True
+            frame = frame.f_back
+        return False
+
+    def exit_now(signum):
         try:
             _files.remove_in_progress()
         finally:
             os._exit(128 + signum)
+
+    results = sys._getframe(1).f_locals.get("result_queue")
+    if isinstance(results, SimpleQueue):
+        put = results.put
+
+        def put_then_stop(obj):
+            put(obj)
+            if stopping:
+                exit_now(stopping[0])
+
+        results.put = put_then_stop  # type: ignore[method-assign]
+
+    def stop(signum, frame):
+        if sending(frame):
+            stopping.append(signum)
+            timer = threading.Timer(10, exit_now, (signum,))
+            timer.daemon = True
+            timer.start()
+            return
+        # A worker's task cannot be unwound (the pool would catch the exception and wait for the
+        # next file): remove the temporary being written, if any, and exit at once, whatever happens.
+        exit_now(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the pool
@@ -260,9 +300,6 @@ def _worker_dies_with(parent: int) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: Linux tells us when the parent goes
     except (OSError, AttributeError):
-        import threading
-        import time
-
         def watch():  # elsewhere: notice the re-parenting
             while os.getppid() == parent:
                 time.sleep(0.5)
