@@ -723,6 +723,46 @@ def test_sigterm_leaves_no_temporary(tmp_path):
     assert (tmp_path / "model.py").read_text() == LEGACY
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_sigterm_whose_exit_was_swallowed_still_ends_the_run(tmp_path, jobs):
+    # Python prints and drops the SystemExit of a handler that runs in an at-fork or weakref callback
+    # or a __del__ (while a worker is forked, say): the run went on to the end and exited 1. Here a
+    # `try` swallows it, in the parent: while it submits the first files, or migrates the fourth.
+    script = textwrap.dedent(f"""\
+        import os, signal
+        from concurrent.futures import ProcessPoolExecutor
+        from tf2norm.cli import main
+        from tf2norm.rewriters import _driver
+
+        def swallowed_sigterm():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            except SystemExit:
+                pass
+
+        submit, process_file = ProcessPoolExecutor.submit, _driver.process_file
+        def submitting(*args, **kwargs):
+            swallowed_sigterm()
+            return submit(*args, **kwargs)
+        def processing(path, options):
+            if path.endswith("m03.py"):
+                swallowed_sigterm()
+            return process_file(path, options)
+        if "{jobs}" == "2":
+            ProcessPoolExecutor.submit = submitting
+        else:
+            _driver.process_file = processing
+        main(["migrate", "--jobs", "{jobs}", {str(tmp_path / 'tree')!r}], prog_name="tf2norm")
+        """)
+    (tmp_path / "tree").mkdir()
+    for i in range(40):
+        (tmp_path / "tree" / f"m{i:02}.py").write_text(LEGACY)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    texts = [p.read_text() for p in (tmp_path / "tree").iterdir()]
+    assert len(texts) == 40 and set(texts) <= {LEGACY, MIGRATED} and LEGACY in texts
+
+
 @pytest.mark.parametrize("process", ["main", "worker"])
 def test_sigterm_right_after_the_temporary_is_created_leaves_none(tmp_path, process):
     # The signal's handler runs before the call that made the file returns its name: the name must be

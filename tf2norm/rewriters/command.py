@@ -151,9 +151,12 @@ def _run(driver, files, options, jobs):
     show_progress = sys.stderr.isatty() and len(files) >= 20
     jobs = min(jobs or _cpus(), len(files), _cpus())
     previous = signal.getsignal(signal.SIGTERM)
-    _terminate_cleanly()
+    received = _terminate_cleanly()
     try:
-        return _run_files(driver, files, options, jobs, show_progress)
+        results = _run_files(driver, files, options, jobs, show_progress, received)
+        if received:  # its SystemExit was swallowed (see _terminate_cleanly)
+            raise SystemExit(128 + received[0])
+        return results
     finally:
         if previous is not None and _main_thread():
             signal.signal(signal.SIGTERM, previous)
@@ -165,7 +168,7 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _run_files(driver, files, options, jobs, show_progress):
+def _run_files(driver, files, options, jobs, show_progress, received=()):
     if jobs > 1:
         # What the workers' initializer and SIGTERM handler import is imported here first: a worker
         # forked while another thread of ours held an import lock would otherwise deadlock on it,
@@ -186,7 +189,8 @@ def _run_files(driver, files, options, jobs, show_progress):
             # thread forever. Here only shutdown(cancel_futures=True) cancels, in the manager thread.
             futures = [pool.submit(_process_files, driver.process_file, files[i:i + _CHUNK], options)
                        for i in range(0, len(files), _CHUNK)]
-            results = _progress((r for f in futures for r in f.result()), len(files), show_progress)
+            results = _progress(_until_stopped((r for f in futures for r in f.result()), received), len(files),
+                                show_progress)
         except BaseException as error:  # Ctrl-C, SIGTERM, a worker killed: the files not started are not started
             _stop(pool)
             if isinstance(error, BrokenProcessPool):
@@ -196,7 +200,16 @@ def _run_files(driver, files, options, jobs, show_progress):
             raise
         pool.shutdown()
         return results
-    return _progress((driver.process_file(f, options) for f in files), len(files), show_progress)
+    return _progress(_until_stopped((driver.process_file(f, options) for f in files), received), len(files),
+                     show_progress)
+
+
+def _until_stopped(results, received):
+    """`results`, until a signal is `received` (checked between files)."""
+    for result in results:
+        if received:
+            raise SystemExit(128 + received[0])
+        yield result
 
 
 _CHUNK = 4  # files per task sent to a worker
@@ -226,15 +239,23 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _terminate_cleanly():
-    """SIGTERM ends the run as Ctrl-C does: the file being replaced is left whole, its temporary removed."""
+def _terminate_cleanly() -> list[int]:
+    """SIGTERM ends the run as Ctrl-C does: the file being replaced is left whole, its temporary removed.
+
+    Returns the signals received: Python prints and drops the SystemExit of a handler that runs inside
+    an at-fork or weakref callback or a __del__ (a worker being forked), so the run checks them too.
+    """
+    received: list[int] = []
+
     def stop(signum, frame):
+        received.append(signum)
         raise SystemExit(128 + signum)
 
     try:
         signal.signal(signal.SIGTERM, stop)
     except ValueError:  # not the main thread (an embedding application): leave its handlers alone
         pass
+    return received
 
 
 def _worker_dies_with(parent: int) -> None:
