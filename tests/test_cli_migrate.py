@@ -1,6 +1,7 @@
 """`tf2norm migrate`: every mode and exit code; stays fast and never imports TensorFlow."""
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -196,10 +197,14 @@ def test_bad_files_are_reported_and_the_others_still_processed(tmp_path):
 def test_unwritable_file_is_reported_and_left_untouched(tmp_path, monkeypatch):
     (tmp_path / "legacy.py").write_text(LEGACY)
 
-    def refuse(**kwargs):  # a directory the user cannot write to (root writes anywhere, so simulated)
-        raise PermissionError(13, "Permission denied")
+    real = os.open
 
-    monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)
+    def refuse(path, flags, *args):  # a directory the user cannot write to (root writes anywhere, so simulated)
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied")
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(_files.os, "open", refuse)
     result = run(str(tmp_path / "legacy.py"))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [

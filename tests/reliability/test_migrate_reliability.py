@@ -578,6 +578,155 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
     assert not any(map(alive, workers))
 
 
+def test_a_worker_told_to_stop_while_sending_a_result_sends_it_first(tmp_path):
+    # Stopped halfway through the send, it left half a result in the pipe, and the pool's manager
+    # thread in the parent waited forever for the rest: the parent hung (SIGTERM to the group, or
+    # the pool's own terminate of the other workers when one dies).
+    signalled = tmp_path / "signalled"
+    script = textwrap.dedent(f"""\
+        import os, signal, sys, threading, time
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import connection
+        from tf2norm.rewriters import command
+
+        def big(n):
+            main = threading.main_thread().ident
+            def kill_in_the_middle_of_the_send():
+                while True:
+                    frame = sys._current_frames().get(main)
+                    while frame is not None:
+                        if frame.f_code is connection.Connection._send.__code__:
+                            os.kill(os.getpid(), signal.SIGTERM)
+                            open({str(signalled)!r}, "w").close()
+                            return
+                        frame = frame.f_back
+                    time.sleep(0.0005)
+            threading.Thread(target=kill_in_the_middle_of_the_send, daemon=True).start()
+            return "x" * n
+
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(max_workers=1, initializer=command._worker_dies_with, initargs=(os.getpid(),))
+            print(len(pool.submit(big, 50_000_000).result()))
+            pool.shutdown()
+        """)
+    # A generous limit: it bounds a hang, it does not time anything.
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "50000000\n"
+    assert signalled.exists()
+
+
+def _state_and_parent(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[:2]  # after the command's name, which may hold ")"
+    except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+        return "X", None
+
+
+def _alive(pid):
+    return _state_and_parent(pid)[0] not in ("Z", "X")
+
+
+def _children(pid):
+    """The live child processes of `pid` (a pool's workers)."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()
+            and _state_and_parent(entry)[1] == str(pid) and _alive(entry)]
+
+
+def _tree_of_200(tmp_path):
+    # Long names: the run's options carry every file's re-exports, so each task waiting for a worker
+    # is over 20 KiB, as on a real tree, and three of them fill the pipe to the workers.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(200):
+        (tree / f"{'a_module_with_a_long_name_' * 9}{i:03}.py").write_text(LEGACY)
+    return tree
+
+
+def _signal_a_run(tmp_path, args, signum, to):
+    """Run `migrate --jobs 2 *args` in its own session; once its workers have started 8 files
+    (results are coming back, the tasks queued fill the pipe), send `signum` to the `group`, the
+    `parent` or a `worker`. Returns the exit status, stderr and the workers' pids."""
+    started = tmp_path / "started"  # one byte per file a worker starts
+    started.unlink(missing_ok=True)
+    script = textwrap.dedent(f"""\
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if our caller ignores Ctrl-C
+        from tf2norm.cli import main
+        from tf2norm.rewriters import _driver
+
+        real = _driver.process_file
+        def counted(path, options):  # the workers inherit it (fork)
+            with open({str(started)!r}, "a") as out:
+                out.write("x")
+            return real(path, options)
+        _driver.process_file = counted
+        main(["migrate", "--jobs", "2", *{[str(a) for a in args]!r}], prog_name="tf2norm")
+        """)
+    run = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Generous limits: they bound a hang, they do not time anything (2 busy cores).
+        deadline = time.monotonic() + 120
+        while (not started.exists() or started.stat().st_size < 8) and run.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(run.pid)
+        assert len(workers) == 2 and run.poll() is None, "the run was not under way with its two workers"
+        if to == "group":
+            os.killpg(run.pid, signum)
+        else:
+            os.kill(run.pid if to == "parent" else workers[0], signum)
+        try:
+            _, err = run.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the run did not exit after {signal.Signals(signum).name} to the {to}")
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+    deadline = time.monotonic() + 60
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, workers))
+    return run.returncode, err, workers
+
+
+def test_sigterm_to_the_whole_group_ends_a_run_with_workers(tmp_path):
+    # What CI timeouts, `timeout`, systemd and `kill -- -PGID` do. It used to hang the parent forever:
+    # pool.map's iterator cancelled the futures left, CPython 3.11's pool manager thread, finding the
+    # workers dead, died on them (InvalidStateError) before closing the pipe to the workers, and the
+    # exit waited for the call queue's feeder thread, blocked writing to that full pipe. A race (the
+    # parent had to cancel first: 2 runs in 3 on a busy 2-core machine), hence three runs.
+    tree = _tree_of_200(tmp_path)
+    for _ in range(3):
+        status, err, _ = _signal_a_run(tmp_path, ["--check", tree], signal.SIGTERM, "group")
+        assert status == 128 + signal.SIGTERM, err
+        assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("signum, to, expected", [
+    (signal.SIGTERM, "group", 128 + signal.SIGTERM),  # CI timeouts, `timeout`, systemd, kill -- -PGID
+    (signal.SIGTERM, "parent", 128 + signal.SIGTERM),  # docker stop: PID 1 only
+    (signal.SIGINT, "group", exit_codes.CHANGED),  # Ctrl-C: click's "Aborted!"
+    (signal.SIGKILL, "worker", exit_codes.INTERNAL),  # the OOM killer
+], ids=["sigterm-group", "sigterm-parent", "ctrl-c", "worker-killed"])
+def test_a_signal_during_a_run_with_workers_ends_it_promptly_with_files_whole(tmp_path, signum, to, expected):
+    tree = _tree_of_200(tmp_path)
+    status, err, _ = _signal_a_run(tmp_path, [tree], signum, to)
+    assert status == expected, err
+    assert "Traceback" not in err, err
+    if to == "worker":
+        assert err.splitlines()[-1].startswith("error: a worker process died"), err
+    # Every file is as it was or entirely migrated, and the run stopped before the end; no temporary
+    # is left (but one of a SIGKILLed worker, which cannot remove it: the next run does).
+    names = [p.name for p in tree.iterdir()]
+    assert all(name.endswith(".py") for name in names) or to == "worker", names
+    texts = [(tree / name).read_text() for name in names if name.endswith(".py")]
+    assert len(texts) == 200 and set(texts) <= {LEGACY, MIGRATED} and LEGACY in texts
+
+
 # -- 15. temporary files of killed runs ------------------------------------------------------------
 
 
@@ -610,6 +759,72 @@ def test_sigterm_leaves_no_temporary(tmp_path):
         """)
     (tmp_path / "model.py").write_text(LEGACY)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+    assert (tmp_path / "model.py").read_text() == LEGACY
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_sigterm_whose_exit_was_swallowed_still_ends_the_run(tmp_path, jobs):
+    # Python prints and drops the SystemExit of a handler that runs in an at-fork or weakref callback
+    # or a __del__ (while a worker is forked, say): the run went on to the end and exited 1. Here a
+    # `try` swallows it, in the parent: while it submits the first files, or migrates the fourth.
+    script = textwrap.dedent(f"""\
+        import os, signal
+        from concurrent.futures import ProcessPoolExecutor
+        from tf2norm.cli import main
+        from tf2norm.rewriters import _driver
+
+        def swallowed_sigterm():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            except SystemExit:
+                pass
+
+        submit, process_file = ProcessPoolExecutor.submit, _driver.process_file
+        def submitting(*args, **kwargs):
+            swallowed_sigterm()
+            return submit(*args, **kwargs)
+        def processing(path, options):
+            if path.endswith("m03.py"):
+                swallowed_sigterm()
+            return process_file(path, options)
+        if "{jobs}" == "2":
+            ProcessPoolExecutor.submit = submitting
+        else:
+            _driver.process_file = processing
+        main(["migrate", "--jobs", "{jobs}", {str(tmp_path / 'tree')!r}], prog_name="tf2norm")
+        """)
+    (tmp_path / "tree").mkdir()
+    for i in range(40):
+        (tmp_path / "tree" / f"m{i:02}.py").write_text(LEGACY)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    texts = [p.read_text() for p in (tmp_path / "tree").iterdir()]
+    assert len(texts) == 40 and set(texts) <= {LEGACY, MIGRATED} and LEGACY in texts
+
+
+@pytest.mark.parametrize("process", ["main", "worker"])
+def test_sigterm_right_after_the_temporary_is_created_leaves_none(tmp_path, process):
+    # The signal's handler runs before the call that made the file returns its name: the name must be
+    # known (IN_PROGRESS) before the file exists.
+    setup = "command._terminate_cleanly()" if process == "main" else "command._worker_dies_with(os.getppid())"
+    script = textwrap.dedent(f"""\
+        import os, signal
+        from tf2norm.rewriters import _files, command
+        {setup}
+        real = os.open
+        def created_then_signalled(path, flags, *args):
+            fd = real(path, flags, *args)
+            if flags & os.O_CREAT:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return fd
+        _files.os.open = created_then_signalled
+        snapshot = _files.read({str(tmp_path / 'model.py')!r})
+        _files.replace({str(tmp_path / 'model.py')!r}, snapshot, b"new")
+        """)
+    (tmp_path / "model.py").write_text(LEGACY)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 128 + signal.SIGTERM, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
     assert (tmp_path / "model.py").read_text() == LEGACY

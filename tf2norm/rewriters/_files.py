@@ -21,7 +21,6 @@ import dataclasses
 import fcntl
 import os
 import stat
-import tempfile
 import time
 
 from tf2norm.rewriters import _findings, _ignore
@@ -265,13 +264,15 @@ def replace(path: str, snapshot: Snapshot, data: bytes) -> None:
     if info.st_nlink > 1:
         raise Unwritable(_finding(path, "TF2N003", action="write",
                                   reason=f"{info.st_nlink} hard links; replacing it would split them"))
-    try:
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(real), prefix=TEMPORARY_PREFIX,
-                                             suffix=TEMPORARY_SUFFIX)
-    except OSError as error:
-        raise Unwritable(_finding(path, "TF2N003", action="write", reason=error.strerror or str(error))) from None
+    # Named and registered before it exists (not by mkstemp, whose name comes back only after the file
+    # is made): a signal can stop this process right after the file is created, and what it runs
+    # then (a worker's SIGTERM handler, which removes IN_PROGRESS and exits; in the main process, the
+    # except below, as SystemExit or KeyboardInterrupt unwinds) must know the name to remove it.
+    temporary = os.path.join(os.path.dirname(real), f"{TEMPORARY_PREFIX}{os.urandom(16).hex()}{TEMPORARY_SUFFIX}")
     IN_PROGRESS.add(temporary)
+    handle = None
     try:
+        handle = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         # Locked while it exists: a later run removes only temporaries whose writer is gone.
         fcntl.flock(handle, fcntl.LOCK_EX)
         with os.fdopen(handle, "wb", closefd=False) as out:
@@ -289,16 +290,18 @@ def replace(path: str, snapshot: Snapshot, data: bytes) -> None:
             raise Unwritable(_finding(path, "TF2N008"))
         os.replace(temporary, real)
     except BaseException as error:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
+        if handle is not None or not isinstance(error, OSError):  # else not created (O_EXCL: not ours)
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
         if isinstance(error, OSError):
             raise Unwritable(_finding(path, "TF2N003", action="write", reason=error.strerror or str(error))) from None
         raise
     finally:
         IN_PROGRESS.discard(temporary)
-        os.close(handle)
+        if handle is not None:
+            os.close(handle)
 
 
 def _unchanged(real: str, snapshot: Snapshot) -> bool:

@@ -151,9 +151,12 @@ def _run(driver, files, options, jobs):
     show_progress = sys.stderr.isatty() and len(files) >= 20
     jobs = min(jobs or _cpus(), len(files), _cpus())
     previous = signal.getsignal(signal.SIGTERM)
-    _terminate_cleanly()
+    received = _terminate_cleanly()
     try:
-        return _run_files(driver, files, options, jobs, show_progress)
+        results = _run_files(driver, files, options, jobs, show_progress, received)
+        if received:  # its SystemExit was swallowed (see _terminate_cleanly)
+            raise SystemExit(128 + received[0])
+        return results
     finally:
         if previous is not None and _main_thread():
             signal.signal(signal.SIGTERM, previous)
@@ -165,26 +168,67 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _run_files(driver, files, options, jobs, show_progress):
+def _run_files(driver, files, options, jobs, show_progress, received=()):
     if jobs > 1:
         # What the workers' initializer and SIGTERM handler import is imported here first: a worker
         # forked while another thread of ours held an import lock would otherwise deadlock on it,
         # before it could ask to die with us.
         import ctypes  # noqa: F401
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         from tf2norm.rewriters import _files  # noqa: F401
 
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_dies_with, initargs=(os.getpid(),))
         try:
-            results = pool.map(driver.process_file, files, [options] * len(files), chunksize=4)
-            results = _progress(results, len(files), show_progress)
-        except BaseException:  # Ctrl-C, SIGTERM: the files not started are not started
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Not pool.map: its iterator, interrupted, cancels the futures left from this thread, and
+            # CPython 3.11's manager thread, finding the workers dead too (SIGTERM to the whole process
+            # group), then fails on them (terminate_broken: set_exception on a cancelled future raises
+            # InvalidStateError, fixed in 3.12 by gh-107219) before closing the call queue's reader: the
+            # queue's feeder thread stays blocked writing to it, and the interpreter's exit joins that
+            # thread forever. Here only shutdown(cancel_futures=True) cancels, in the manager thread.
+            futures = [pool.submit(_process_files, driver.process_file, files[i:i + _CHUNK], options)
+                       for i in range(0, len(files), _CHUNK)]
+            results = _progress(_until_stopped((r for f in futures for r in f.result()), received), len(files),
+                                show_progress)
+        except BaseException as error:  # Ctrl-C, SIGTERM, a worker killed: the files not started are not started
+            _stop(pool)
+            if isinstance(error, BrokenProcessPool):
+                click.echo("error: a worker process died (killed by a signal: out of memory?) and the run stopped; "
+                           "no file was left half-written. Run again (--jobs 1 shows which file).", err=True)
+                sys.exit(exit_codes.INTERNAL)
             raise
         pool.shutdown()
         return results
-    return _progress((driver.process_file(f, options) for f in files), len(files), show_progress)
+    return _progress(_until_stopped((driver.process_file(f, options) for f in files), received), len(files),
+                     show_progress)
+
+
+def _until_stopped(results, received):
+    """`results`, until a signal is `received` (checked between files)."""
+    for result in results:
+        if received:
+            raise SystemExit(128 + received[0])
+        yield result
+
+
+_CHUNK = 4  # files per task sent to a worker
+
+
+def _process_files(process_file, files, options):
+    return [process_file(f, options) for f in files]
+
+
+def _stop(pool) -> None:
+    """Stop the workers now and return once the pool has cleaned up after them."""
+    # SIGTERM: each worker removes the temporary it is writing and exits (_worker_dies_with), so the
+    # files it was migrating stay as they were. _processes is private (3.14 has terminate_workers());
+    # without it the running tasks are waited for, as before.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    # wait=True: the manager thread has closed the queues and joined their threads before we exit, so
+    # nothing is left for the interpreter's exit to wait on.
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cpus() -> int:
@@ -195,15 +239,23 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _terminate_cleanly():
-    """SIGTERM ends the run as Ctrl-C does: the file being replaced is left whole, its temporary removed."""
+def _terminate_cleanly() -> list[int]:
+    """SIGTERM ends the run as Ctrl-C does: the file being replaced is left whole, its temporary removed.
+
+    Returns the signals received: Python prints and drops the SystemExit of a handler that runs inside
+    an at-fork or weakref callback or a __del__ (a worker being forked), so the run checks them too.
+    """
+    received: list[int] = []
+
     def stop(signum, frame):
+        received.append(signum)
         raise SystemExit(128 + signum)
 
     try:
         signal.signal(signal.SIGTERM, stop)
     except ValueError:  # not the main thread (an embedding application): leave its handlers alone
         pass
+    return received
 
 
 def _worker_dies_with(parent: int) -> None:
@@ -211,15 +263,55 @@ def _worker_dies_with(parent: int) -> None:
     # Imported here, not in the handler: a handler that imports can run in the middle of that same
     # import (SIGTERM right after the pool started the worker) and fail on the half-made module,
     # leaving the worker alive with its parent gone.
+    import threading
+    import time
+    from multiprocessing.connection import Connection
+    from multiprocessing.queues import SimpleQueue
+
     from tf2norm.rewriters import _files
 
-    def stop(signum, frame):
-        # A worker's task cannot be unwound (the pool would catch the exception and wait for the
-        # next file): remove the temporary being written, if any, and exit at once, whatever happens.
+    # A worker stopped in the middle of sending a result leaves half of it in the pipe, and the pool's
+    # manager thread in the parent waits forever for the rest (the parent holds the pipe's other
+    # writing end). So a SIGTERM that comes while a result is being sent (SimpleQueue.put, called by
+    # CPython's worker loop, _process_worker, whose result_queue is its caller's) ends the worker
+    # right after the send, or after 10 s if nobody reads it (the parent is gone).
+    send = {SimpleQueue.put.__code__, Connection.send_bytes.__code__}  # and what they call
+    stopping: list[int] = []
+
+    def sending(frame) -> bool:
+        while frame is not None:
+            if frame.f_code in send:
+                return True
+            frame = frame.f_back
+        return False
+
+    def exit_now(signum):
         try:
             _files.remove_in_progress()
         finally:
             os._exit(128 + signum)
+
+    results = sys._getframe(1).f_locals.get("result_queue")
+    if isinstance(results, SimpleQueue):
+        put = results.put
+
+        def put_then_stop(obj):
+            put(obj)
+            if stopping:
+                exit_now(stopping[0])
+
+        results.put = put_then_stop  # type: ignore[method-assign]
+
+    def stop(signum, frame):
+        if sending(frame):
+            stopping.append(signum)
+            timer = threading.Timer(10, exit_now, (signum,))
+            timer.daemon = True
+            timer.start()
+            return
+        # A worker's task cannot be unwound (the pool would catch the exception and wait for the
+        # next file): remove the temporary being written, if any, and exit at once, whatever happens.
+        exit_now(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the pool
@@ -229,9 +321,6 @@ def _worker_dies_with(parent: int) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: Linux tells us when the parent goes
     except (OSError, AttributeError):
-        import threading
-        import time
-
         def watch():  # elsewhere: notice the re-parenting
             while os.getppid() == parent:
                 time.sleep(0.5)
