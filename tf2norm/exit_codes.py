@@ -7,7 +7,8 @@
 * 2 -- usage error or bad input: an unknown option, a missing path, a checkpoint, converted
   directory, golden file or option tf2norm cannot use (one line on stderr; nothing written).
 * 3 -- internal error: a bug in tf2norm (a rewriter crashed on a file, an unexpected exception);
-  please report it. Other files of a `migrate` run are still processed.
+  please report it. Other files of a `migrate` run are still processed. Also a `migrate --jobs`
+  worker process killed from outside (the out-of-memory killer): the run stops, saying so.
 """
 
 from __future__ import annotations
