@@ -24,19 +24,40 @@ def test_the_searches_are_installed_once():
     assert [getattr(_visitors, name) for name in _import_visitors._SEARCHES] == searches
 
 
-def test_an_import_visitor_searches_once_and_adds_the_same_imports(monkeypatch):
-    code = '"""Doc."""\nimport os\nfrom tf2norm.replacements import Dense\n\nx = 1\n'
-    first = _added(code)
-    searched = []
+def _counting(searched):
+    """LibCST's three searches, wrapped afresh, each call recorded in `searched`."""
+    wrapped = {}
     for name in _import_visitors._SEARCHES:
-        search = getattr(_visitors, name)
-        monkeypatch.setattr(_visitors, name, _import_visitors._remembering_nothing(
-            lambda obj, search=search: searched.append(type(obj)) or search.__wrapped__(obj)))
-    assert _added(code) == first == (
+        search = getattr(_visitors, name).__wrapped__
+
+        def counting(obj, search=search):
+            searched.append(type(obj))
+            return search(obj)
+
+        counting.__name__ = name
+        wrapped[name] = _import_visitors._remembering_nothing(counting)
+    return wrapped
+
+
+def test_an_import_visitor_searches_once_and_adds_the_same_imports(monkeypatch):
+    codes = ['"""Doc."""\nimport os\nfrom tf2norm.replacements import Dense\n\nx = 1\n',
+             "import tensorflow as tf\n\n\ndef f():\n    pass\n", "x = 1\n", ""]
+    searched = []
+    for name, search in _counting(searched).items():
+        monkeypatch.setattr(_visitors, name, search)
+    libcsts = []
+    for code in codes:  # LibCST's matcher-aware dispatch, each class met for the first time
+        monkeypatch.setattr(_import_visitors, "_FOUND_NOTHING", {})
+        libcsts.append(_added(code))
+    assert libcsts[0] == (
         '"""Doc."""\nimport os\nfrom tf2norm.replacements import BatchNormalization, Dense\nimport tensorflow\n\nx = 1\n')
-    assert len(searched) == 3 * 2  # three searches for each of the two visitors, the first time only
-    assert _added(code) == first
-    assert len(searched) == 3 * 2
+    assert len(searched) == len(codes) * 3 * 2  # three searches for each of the two visitors
+    # From then on: no search, and the plain dispatch, with the same results.
+    visitor = AddImportsVisitor(CodemodContext())
+    assert vars(visitor)["on_visit"].__func__ is cst.CSTTransformer.on_visit
+    assert vars(visitor)["on_leave_attribute"].__func__ is cst.CSTTransformer.on_leave_attribute
+    assert [_added(code) for code in codes] == libcsts
+    assert len(searched) == len(codes) * 3 * 2
 
 
 class _Counting(m.MatcherDecoratableVisitor):
