@@ -150,13 +150,8 @@ class FileContext:
 
         `owners` maps the legacy names of the rewriters that ran to their ids.
         """
-        for node, context in list(self.names.contexts.items()):
-            if not isinstance(node, (cst.Name, cst.Attribute)) or node in self.handled:
-                continue
-            parent = self.names.parents.get(node)
-            if isinstance(parent, cst.Attribute) and (parent.value is node or parent.attr is node):
-                continue
-            if not self.names.is_load(node) or self.names.qualified(node) is not None:
+        for node in self.names.outermost_loads():
+            if node in self.handled or self.names.qualified(node) is not None:
                 continue
             legacy = sorted(c for c in map(canonical, self.names.candidates(node)) if c in owners)
             through = self._conditional_reexport(node, owners)
@@ -167,14 +162,13 @@ class FileContext:
             elif legacy:
                 self.rewriter = owners[legacy[0]]
                 self.report(_findings.RULES["TF2N012"], node, name=dotted(node), legacy=legacy[0])
-        for node in self.names.of_kind(cst.ImportFrom):
-            if isinstance(node.names, cst.ImportStar) and node.module \
-                    and not node.relative:
-                module = canonical(dotted(node.module))
+        for star in self.names.of_kind(cst.ImportFrom):
+            if isinstance(star.names, cst.ImportStar) and star.module and not star.relative:
+                module = canonical(dotted(star.module))
                 owner = next((owners[n] for n in sorted(owners) if n.rsplit(".", 1)[0] == module), None)
                 if owner is not None:
                     self.rewriter = owner
-                    self.report(_findings.RULES["TF2N013"], node, module=dotted(node.module))
+                    self.report(_findings.RULES["TF2N013"], star, module=dotted(star.module))
 
     def _conditional_reexport(self, node: cst.CSTNode, owners: dict[str, str]):
         """(owner, import statement, name, candidates) when `node` reaches a legacy name through a
@@ -343,8 +337,7 @@ class FileContext:
         self._codemod = CodemodContext()
         for name in sorted(m for m, usable in self._modules.items() if usable):
             AddImportsVisitor.add_needed_import(self._codemod, name)
-        source = self.module.code if self.source is None else self.source
-        style = _layout.style(self.path, source, self.module.default_indent, self.line_length)
+        style = _layout.style(self.path, self.code(self.module), self.module.default_indent, self.line_length)
         self._touched = set() if FAST_APPLY else None
         for node in [*self.edits, *self._removed_aliases, *self._removed_assigns, *self.rescued]:
             self._touch(node)

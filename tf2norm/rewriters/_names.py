@@ -150,6 +150,7 @@ class Resolver:
         self._by_identifier: dict = {}
         self._candidates: dict = {}
         self._children: dict[cst.CSTNode, list] | None = None
+        self._outermost_loads: list[cst.Name | cst.Attribute] | None = None
         self._named_loads: list[tuple[cst.CSTNode, str]] | None = None
 
     def qualified(self, node: cst.CSTNode) -> str | None:
@@ -254,6 +255,20 @@ class Resolver:
     def is_load(self, node: cst.CSTNode) -> bool:
         return self.contexts.get(node) is ExpressionContext.LOAD
 
+    def outermost_loads(self) -> list[cst.Name | cst.Attribute]:
+        """The Name/Attribute chains read (load context) that are not part of a longer chain (`tf.x.y`,
+        not its `tf` or `tf.x`), in the order of the expression contexts."""
+        if self._outermost_loads is None:
+            self._outermost_loads = []
+            for node, context in self.contexts.items():
+                if context is not ExpressionContext.LOAD or not isinstance(node, (cst.Name, cst.Attribute)):
+                    continue
+                parent = self.parents.get(node)
+                if isinstance(parent, cst.Attribute) and (parent.value is node or parent.attr is node):
+                    continue
+                self._outermost_loads.append(node)
+        return self._outermost_loads
+
     def of_kind(self, *kinds: type[_Node]) -> list[_Node]:
         """The file's nodes of `kinds`, in the order `for node in parents` meets them.
 
@@ -294,16 +309,8 @@ class Resolver:
         Every rewriter asks, several times per file: the chains that have a name are found once.
         """
         if self._named_loads is None:
-            self._named_loads = []
-            for node, context in self.contexts.items():
-                if context is not ExpressionContext.LOAD or not isinstance(node, (cst.Name, cst.Attribute)):
-                    continue
-                parent = self.parents.get(node)
-                if isinstance(parent, cst.Attribute) and (parent.value is node or parent.attr is node):
-                    continue
-                name = self.canonical(node)
-                if name is not None:
-                    self._named_loads.append((node, name))
+            self._named_loads = [(node, name) for node in self.outermost_loads()
+                                 if (name := self.canonical(node)) is not None]
         for node, name in self._named_loads:
             if predicate(name):
                 yield node, name
