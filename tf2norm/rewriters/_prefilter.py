@@ -33,7 +33,7 @@ _COMPAT = "tensorflow.compat.v1"
 
 
 def walk(tree: ast.AST) -> Iterable[ast.AST]:
-    """`ast.walk(tree)`, the same nodes in the same order, at about half the cost (no generator per
+    """`ast.walk(tree)`, the same nodes in the same order, for about a quarter less (no generator per
     node for its fields and children): the name filter walks every file that mentions a legacy name."""
     todo = deque([tree])
     while todo:

@@ -83,7 +83,7 @@ def leftovers(names: Resolver) -> list[tuple[cst.CSTNode, str, unsupported.Unsup
     """(node, canonical path, table entry, the path as spelled) of every reference that cannot run."""
     found: list[tuple[cst.CSTNode, str, unsupported.Unsupported, str]] = []
     for node in names.of_kind(cst.Import, cst.ImportFrom):
-        if isinstance(node, (cst.Import, cst.ImportFrom)) and not _guarded(names, node):
+        if isinstance(node, (cst.Import, cst.ImportFrom)) and not _guarded(names, node):  # (for the types)
             for place, path in _import_targets(node):
                 name = canonical(path) if path else None
                 entry = unsupported.lookup(name) if name else None
@@ -178,8 +178,8 @@ def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
         return None
     if not reached:
         return untouched
-    if names.project and _imports_from_project(ctx):
-        return None  # as below, known before the migrated file is parsed (its imports are the file's, and ours)
+    if names.project and ctx.python_tree is not None and names.project.imported_by(ctx.python_tree):
+        return None  # as below, known before the migrated file is parsed (the file as read reaches them)
     try:
         tree = ctx.parsed(migrated)
     except (SyntaxError, ValueError, RecursionError):
@@ -190,16 +190,6 @@ def _survivors(ctx, migrated: cst.Module, found) -> Counter | None:
     if any(at_most[key] > untouched[key] for key in reached):
         return None
     return untouched
-
-
-def _imports_from_project(ctx) -> bool:
-    """Does the file as read import a module of the project that re-exports TensorFlow names?"""
-    imports = ctx.names.of_kind(cst.Import, cst.ImportFrom)
-    code = "\n".join(ctx.module.code_for_node(node) for node in imports)
-    try:
-        return ctx.names.project.imported_by(ast.parse(code))
-    except (SyntaxError, ValueError, RecursionError):
-        return True
 
 
 def _possible(tree: ast.Module, keys: set[tuple[str, str]]) -> Counter:
