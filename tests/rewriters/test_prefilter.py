@@ -157,3 +157,13 @@ def test_walk_meets_the_nodes_of_ast_walk_in_its_order():
         assert [id(node) for node in walk(tree)] == [id(node) for node in ast.walk(tree)]
         walked += 1
     assert walked >= 20
+
+
+def test_nodes_is_walk_kept_per_tree():
+    from tf2norm.rewriters._prefilter import nodes, walk
+
+    first, second = ast.parse("import a\nx = a.b(c)\n"), ast.parse("import a\nx = a.b(c)\n")
+    kept = nodes(first)
+    assert [id(node) for node in kept] == [id(node) for node in walk(first)]
+    assert nodes(first) is kept  # asked again: the same tuple, not a second walk
+    assert nodes(second) is not kept and [type(n) for n in nodes(second)] == [type(n) for n in kept]

@@ -35,7 +35,7 @@ _MAY_NEED_WORK = apis.mentions_pattern()
 
 def _mentions_legacy_names(tree: ast.AST) -> bool:
     """Does any name, attribute or imported module path in `tree` use a legacy identifier?"""
-    for node in _prefilter.walk(tree):
+    for node in _prefilter.nodes(tree):
         if isinstance(node, ast.Attribute):
             if node.attr in _LEGACY_IDENTIFIERS:
                 return True

@@ -26,6 +26,7 @@ through both paths and requires the same bytes and findings.
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 
@@ -45,6 +46,15 @@ def walk(tree: ast.AST) -> Iterable[ast.AST]:
             elif isinstance(value, list):
                 todo.extend(item for item in value if isinstance(item, ast.AST))
         yield node
+
+
+@functools.lru_cache(maxsize=4)
+def nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
+    """`walk(tree)` as a tuple, kept for the last few trees (ast nodes hash by identity): one file's
+    tree is read by the legacy-word test, the name filter, the project-import test (twice) and the
+    review's bound, and a tuple is several times cheaper to go through again than a walk. The trees
+    are Python's parse of a file as read and as migrated, which nothing changes after parsing."""
+    return tuple(walk(tree))
 
 
 def _canonical(name: str) -> str:
@@ -100,7 +110,7 @@ class Summary:
         imported: set[str] = set()
         shape_loops: set[str] = set()
         values: list[ast.AST] = []
-        for node in walk(tree):
+        for node in nodes(tree):
             if isinstance(node, ast.Attribute):
                 if node.attr == "value":
                     values.append(node.value)

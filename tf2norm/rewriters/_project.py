@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 
 from tf2norm.rewriters import _files
 from tf2norm.rewriters._names import canonical
-from tf2norm.rewriters._prefilter import attribute_chain, walk
+from tf2norm.rewriters._prefilter import attribute_chain, nodes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +200,7 @@ class Project:
         while os.path.dirname(self._bases[-1]) != self._bases[-1]:
             self._bases.append(os.path.dirname(self._bases[-1]))
         self._cache: dict[str, object] = {}
+        self._imported_by: tuple[ast.Module | None, bool] = (None, False)  # the last tree asked about
 
     def __bool__(self) -> bool:
         return bool(self._reexports)
@@ -248,32 +249,41 @@ class Project:
         `backend.<a name it does not re-export>` (`backend.tf`, `b = backend`, `f(backend)`), whatever
         the name is bound to in a nested scope: the answer may say yes for nothing, never no for a use.
         """
+        if self._imported_by[0] is not tree:
+            self._imported_by = (tree, self._reaches_reexport(tree))
+        return self._imported_by[1]
+
+    def _reaches_reexport(self, tree: ast.Module) -> bool:
+        # One pass over the tree: the imports decide, the names read are kept for after them.
         watched: dict[str, Mapping] = {}  # a name bound to a re-exporting module -> what it re-exports
-        for node in walk(tree):
-            if isinstance(node, ast.ImportFrom):
+        attributes: dict[int, str] = {}  # id(name) -> attr, for each `name.attr`
+        names: list[ast.Name] = []
+        for node in nodes(tree):
+            if isinstance(node, ast.Name):
+                names.append(node)
+            elif isinstance(node, ast.Attribute):
+                if isinstance(node.value, ast.Name):
+                    attributes[id(node.value)] = node.attr
+            elif isinstance(node, ast.ImportFrom):
                 module = "." * node.level + (node.module or "")
                 exported = self._exports(module) or {}
                 for alias in node.names:
                     if alias.name == "*" and exported or exported.get(alias.name):
                         return True
                     joined = f"{module}.{alias.name}" if node.module else module + alias.name
-                    names = self._exports(joined)
-                    if names is not None:
-                        watched[alias.asname or alias.name] = names
+                    reexports = self._exports(joined)
+                    if reexports is not None:
+                        watched[alias.asname or alias.name] = reexports
             elif isinstance(node, ast.Import):
                 for alias in node.names:
-                    names = self._exports(alias.name)
-                    if names is None:
+                    reexports = self._exports(alias.name)
+                    if reexports is None:
                         continue
                     if alias.asname is None and "." in alias.name:  # `import pkg.backend`: `pkg.backend.tf`
                         return True
-                    watched[alias.asname or alias.name] = names
-        if not watched:
-            return False
-        attributes = {id(node.value): node.attr for node in walk(tree)
-                      if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
-        for node in walk(tree):
-            if isinstance(node, ast.Name) and node.id in watched:
+                    watched[alias.asname or alias.name] = reexports
+        for node in names:
+            if node.id in watched:
                 attribute = attributes.get(id(node))
                 if attribute is None or attribute in watched[node.id]:
                     return True

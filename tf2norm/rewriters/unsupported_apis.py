@@ -201,7 +201,7 @@ def _possible(tree: ast.Module, keys: set[tuple[str, str]]) -> Counter:
                                  or "tensorflow.compat.v1".startswith(name))
     count: Counter = Counter()
     inner: set[int] = set()
-    for node in _prefilter.walk(tree):
+    for node in _prefilter.nodes(tree):
         if isinstance(node, ast.Attribute):
             inner.add(id(node.value))
         elif isinstance(node, ast.Import):
@@ -209,7 +209,7 @@ def _possible(tree: ast.Module, keys: set[tuple[str, str]]) -> Counter:
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
             count.update(("import", canonical(node.module if alias.name == "*" else f"{node.module}.{alias.name}"))
                          for alias in node.names)
-    for node in _prefilter.walk(tree):
+    for node in _prefilter.nodes(tree):
         if isinstance(node, (ast.Name, ast.Attribute)) and id(node) not in inner and isinstance(node.ctx, ast.Load):
             count.update(("ref", name) for name in summary.full_names(node) if name in wanted)
     return count
