@@ -229,3 +229,21 @@ def test_a_file_reaches_a_re_export_only_through_a_re_exported_name(tmp_path, so
     backend = str(tmp_path / "pkg" / "backend.py")
     project = _project.Project({backend: {"tf": "tensorflow.compat.v1"}}, str(tmp_path / "pkg" / "model.py"))
     assert project.imported_by(ast.parse(source)) is expected
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_scan_finds_a_re_export_in_any_chunk_of_a_parallel_run(tmp_path, jobs):
+    # --jobs > 1 scans the files in the workers, _SCAN_CHUNK files a task: the re-exporting module and
+    # its importer sort after the first chunks, and the importer must still be migrated.
+    from tf2norm.rewriters import command
+
+    files = {f"pkg/a{i:02}.py": f"VALUE = {i}\n" for i in range(2 * command._SCAN_CHUNK + 3)}
+    files.update({"pkg/__init__.py": "", "pkg/zz_backend.py": BINDINGS["import_as"],
+                  "pkg/zz_model.py": "from .zz_backend import tf\n" + CALLER_BODY.format(tf="tf")})
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    result = CliRunner().invoke(main, ["migrate", "--check", "--jobs", jobs, str(tmp_path)])
+    assert result.output == f"would migrate {tmp_path / 'pkg/zz_model.py'}\n" \
+        f"tf2norm: {len(files)} files, 1 would change, 0 findings, 0 failed\n"
+    assert result.exit_code == 1

@@ -104,7 +104,7 @@ def migrate(paths, target, diff, check, output_format, output_file, line_length,
         raise click.UsageError("the current directory no longer exists (deleted while the shell was in it); "
                                "cd to an existing directory and run again") from None
 
-    from tf2norm.rewriters import _driver, _files, _project, _report
+    from tf2norm.rewriters import _driver, _files, _report
 
     options = _driver.Options(target=target, rewriters=selected, write=not (diff or check), diff=diff,
                               file_timeout=file_timeout, line_length=line_length)
@@ -117,11 +117,8 @@ def migrate(paths, target, diff, check, output_format, output_file, line_length,
             extend_exclude=tuple(_ids(extend_exclude)), force_exclude=force_exclude,
             respect_gitignore=respect_gitignore)
         files, skipped = _files.discover(paths, selection)
-        _, legacy, module_paths = _driver._registry()
-        relevant = legacy | module_paths
-        options = dataclasses.replace(options, reexports=_project.scan(files, relevant.__contains__))
         results = [_driver.Result(f.path, findings=[f], failed=True) for f in skipped]
-        results += _run(_driver, files, options, jobs)
+        results += _run(_driver, files, options, jobs, project=True)
 
     for result in results:
         if result.diff:
@@ -147,13 +144,15 @@ def _stdin(options):
     return result
 
 
-def _run(driver, files, options, jobs):
+def _run(driver, files, options, jobs, project=False):
+    """The Results of `files`; with `project`, the files are first scanned for the TensorFlow names
+    they re-export (_project.scan), which every file's migration then reads."""
     show_progress = sys.stderr.isatty() and len(files) >= 20
     jobs = min(jobs or _cpus(), len(files), _cpus())
     previous = signal.getsignal(signal.SIGTERM)
     received = _terminate_cleanly()
     try:
-        results = _run_files(driver, files, options, jobs, show_progress, received)
+        results = _run_files(driver, files, options, jobs, show_progress, received, project)
         if received:  # its SystemExit was swallowed (see _terminate_cleanly)
             raise SystemExit(128 + received[0])
         return results
@@ -168,7 +167,7 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _run_files(driver, files, options, jobs, show_progress, received=()):
+def _run_files(driver, files, options, jobs, show_progress, received=(), project=False):
     if jobs > 1:
         # What the workers' initializer and SIGTERM handler import is imported here first: a worker
         # forked while another thread of ours held an import lock would otherwise deadlock on it,
@@ -181,6 +180,10 @@ def _run_files(driver, files, options, jobs, show_progress, received=()):
 
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_dies_with, initargs=(os.getpid(),))
         try:
+            if project:  # the scan reads and parses most files: in the workers too, a chunk each
+                scans = [pool.submit(_scan, files[i:i + _SCAN_CHUNK]) for i in range(0, len(files), _SCAN_CHUNK)]
+                reexports = {path: names for f in scans for path, names in f.result().items()}
+                options = dataclasses.replace(options, reexports=reexports)
             # Not pool.map: its iterator, interrupted, cancels the futures left from this thread, and
             # CPython 3.11's manager thread, finding the workers dead too (SIGTERM to the whole process
             # group), then fails on them (terminate_broken: set_exception on a cancelled future raises
@@ -200,6 +203,8 @@ def _run_files(driver, files, options, jobs, show_progress, received=()):
             raise
         pool.shutdown()
         return results
+    if project:
+        options = dataclasses.replace(options, reexports=_scan(files))
     return _progress(_until_stopped((driver.process_file(f, options) for f in files), received), len(files),
                      show_progress)
 
@@ -213,6 +218,15 @@ def _until_stopped(results, received):
 
 
 _CHUNK = 4  # files per task sent to a worker
+_SCAN_CHUNK = 32  # files per scan task: a scan is a parse, a tenth of a migration
+
+
+def _scan(files):
+    """{path: re-exported names} of the `files` that re-export the TensorFlow names the rewriters act on."""
+    from tf2norm.rewriters import _driver, _project
+
+    _, legacy, module_paths = _driver._registry()
+    return _project.scan(files, (legacy | module_paths).__contains__)
 
 
 def _process_files(process_file, files, options):
