@@ -286,3 +286,25 @@ def test_this_repository_configures_no_line_length_for_its_fixtures():
     root = Path(__file__).resolve().parents[2]
     for directory in (root, root / "fixtures" / "legacy", root / "fixtures" / "e2e" / "shared_towers"):
         assert _layout.configured_line_length(str(directory)) is None, directory
+
+
+def test_the_bracket_habits_are_read_only_when_asked(monkeypatch):
+    # Reading them tokenizes the whole file, and most migrated files never ask: emitted code fits.
+    read = []
+    monkeypatch.setattr(_layout, "_bracket_habits", lambda source: read.append(source) or (True, False))
+    style = _layout.style("x.py", "f(a,\n  b)\n", "\t", 100)
+    assert (style.line_length, style.indent, read) == (100, "\t", [])
+    assert (style.visual, style.closing_alone) == (True, False)
+    assert read == ["f(a,\n  b)\n"]  # once, for both
+
+
+@pytest.mark.parametrize("source, habits", [
+    ("f(a,\n  b)\n", (True, True)),  # aligned with the bracket
+    ("f(\n    a,\n    b,\n)\n", (False, True)),  # hanging, closed alone
+    ("f(\n    a,\n    b)\n", (False, False)),  # hanging, closed on the last line
+    ("f(a, b)\n", (False, True)),  # nothing spans lines: the defaults
+    ("f(a,\n", (False, True)),  # tokenize fails: what was counted before
+])
+def test_the_bracket_habits_of_a_file(source, habits):
+    style = _layout.style("x.py", source, "    ", 88)
+    assert (style.visual, style.closing_alone) == habits
