@@ -396,3 +396,30 @@ def test_check_exits_1_on_a_file_whose_only_legacy_call_cannot_be_migrated(tmp_p
         "tf2norm: 1 file, 0 would change, 1 finding, 0 failed",
     ]
     assert path.read_text() == source
+
+
+def test_each_file_s_cyclic_garbage_is_collected_once_after_it():
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    def process_file(path, options):
+        assert not gc.isenabled()  # no automatic pass while the file is migrated
+        node = Node()
+        node.me = node  # a cycle: only the collector frees it
+        seen.append(weakref.ref(node))
+        return path
+
+    seen: list = []
+    assert gc.isenabled()
+    assert command._collected(process_file, "a.py", None) == "a.py"
+    assert gc.isenabled() and seen[0]() is None  # collected when the file was done
+
+    gc.disable()  # a caller that manages the collector itself: left as it is
+    try:
+        command._collected(lambda path, options: path, "b.py", None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
