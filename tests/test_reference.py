@@ -15,6 +15,7 @@ import pytest
 from tests import golden_reference as GR
 from tests import tolerance
 from tests.golden import Golden
+from tf2norm import apis
 from tf2norm import reference as R
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
@@ -106,6 +107,31 @@ def test_float32_error_table_matches_the_golden_files():
         assert entry["sha256"] == tolerance.sha256(path), f"{path.name} changed since its errors were measured"
         golden = Golden(path)
         assert set(entry["tf1_error"]) == {k for k in golden.arrays if k.startswith(("out:", "after:", "grad:"))}
+
+
+def test_recorded_comparisons_are_summarised_per_api(tmp_path, monkeypatch):
+    # TF2NORM_RECORD_BOUNDS: each golden comparison is recorded with its bound and E, and the summary
+    # keeps each API's worst (README's "worst error" column is measured this way on a machine).
+    record = tmp_path / "bounds.jsonl"
+    monkeypatch.setenv("TF2NORM_RECORD_BOUNDS", str(record))
+    golden = Golden(GOLDEN_PATHS[0])
+    key = next(k for k in sorted(golden.arrays) if k.startswith("out:") and tolerance.float32_error(golden, k) > 0)
+    expected = np.asarray(golden[key], np.float64)
+    error = tolerance.float32_error(golden, key)  # off by one E: a quarter of the bound, or less with the ulps
+    tolerance.check(expected + error, golden, key)
+    tolerance.check_against(np.ones(3), np.ones(3), np.ones(3), np.ones(3), "migrated tagger (keras)")
+    with pytest.raises(AssertionError):
+        tolerance.check(expected + 2 * tolerance.bound(golden, key), golden, key)  # recorded, then refused
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(r["case"], r["key"]) for r in lines] == [
+        (golden.name, key), ("migrated tagger (keras)", "out:migrated tagger (keras)"), (golden.name, key)]
+    summary = tolerance.bounds_summary(str(record)).splitlines()
+    api = next(a.id for a in apis.APIS if any(golden.name.startswith(p) for p in a.goldens))
+    row = next(line.split() for line in summary if line.startswith(api + " "))
+    assert row[1] == "2"  # two comparisons of that API's golden
+    assert float(row[3]) > 1.9  # the refused one: twice its bound
+    assert float(row[4]) == pytest.approx(2 * tolerance.bound(golden, key) / error, rel=1e-2)
+    assert any(line.startswith("(other) migrated tagger (keras)") for line in summary)
 
 
 @pytest.mark.parametrize("path", GOLDEN_PATHS, ids=lambda p: p.stem)

@@ -64,6 +64,11 @@ The measured errors live in fixtures/golden/float32_error.json, written by
 `python -m tests.tolerance --write` (about three minutes: central differences of whole sequences),
 with each golden file's SHA-256 so a regenerated golden cannot keep a stale error (checked by
 test_reference.py); the slow test test_float32_error_table_is_reproducible recomputes every entry.
+
+How close tf2norm comes to these bounds on a machine: run the golden tests with
+TF2NORM_RECORD_BOUNDS=FILE (each comparison appends a line to FILE), then
+`python -m tests.tolerance --bounds FILE` prints, per API, the largest error, its fraction of the
+bound and its multiple of E (README's "worst error" column and the figures of 2. above).
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -144,6 +150,7 @@ def check(actual, golden: Golden, key: str, what: str = "", index=None) -> float
     assert actual.shape == expected.shape, f"{label}: shape {actual.shape}, TF1's {expected.shape}"
     error = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64)))) if actual.size else 0.0
     limit = bound(golden, key)
+    _record(golden.name, key, error, limit, float32_error(golden, key))
     assert error <= limit, (
         f"{label}: max |tf2norm - TF1| {error:.3g} > {limit:.3g} "
         f"({_factor(key):g} x the measured float32 error {float32_error(golden, key):.3g} "
@@ -170,9 +177,47 @@ def check_against(actual, expected, exact, float32, what: str) -> float:
     measured = max(tf1_error, own_error)
     limit = ERROR_FACTOR * measured + ULPS * unit
     error = float(np.max(np.abs(actual.astype(np.float64) - wide))) if wide.size else 0.0
+    _record(what, "out:" + what, error, limit, measured)
     assert error <= limit, (f"{what}: max |tf2norm - TF1| {error:.3g} > {limit:.3g} ({ERROR_FACTOR:g} x the "
                             f"measured float32 error {measured:.3g} + {ULPS} ulps of {scale:.3g})")
     return error
+
+
+def _record(case: str, key: str, error: float, limit: float, measured: float) -> None:
+    """One comparison, appended to $TF2NORM_RECORD_BOUNDS when set (pytest-xdist workers share the
+    file: one short line per write, in append mode, is one write)."""
+    path = os.environ.get("TF2NORM_RECORD_BOUNDS")
+    if path:
+        line = json.dumps({"case": case, "key": key, "error": error, "limit": limit, "E": measured})
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def bounds_summary(path: str) -> str:
+    """Per API (its golden prefix, tf2norm.apis), from a TF2NORM_RECORD_BOUNDS file: comparisons, the
+    largest |tf2norm - TF1|, the largest fraction of its bound and the largest multiple of E (values,
+    gradients; E = 0, where TF1 was exact, leaves only the ulps and is not a multiple)."""
+    from tf2norm import apis
+
+    prefixes = sorted(((prefix, api.id) for api in apis.APIS for prefix in api.goldens), key=lambda p: -len(p[0]))
+    rows: dict = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            api = next((i for prefix, i in prefixes if record["case"].startswith(prefix)), "(other) " + record["case"])
+            row = rows.setdefault(api, {"n": 0, "error": 0.0, "fraction": 0.0, "value": 0.0, "grad": 0.0})
+            row["n"] += 1
+            row["error"] = max(row["error"], record["error"])
+            if record["limit"]:
+                row["fraction"] = max(row["fraction"], record["error"] / record["limit"])
+            if record["E"]:
+                kind = _kind(record["key"])
+                row[kind] = max(row[kind], record["error"] / record["E"])
+    lines = [f"{'api':40s} {'compared':>8s} {'max error':>10s} {'of bound':>8s} {'values/E':>8s} {'grads/E':>8s}"]
+    for api, row in sorted(rows.items()):
+        lines.append(f"{api:40s} {row['n']:8d} {row['error']:10.2g} {row['fraction']:8.2f} {row['value']:8.2f} "
+                     f"{row['grad']:8.2f}")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------- the measured table
@@ -243,6 +288,10 @@ def write_table():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python -m tests.tolerance --write   (rewrites fixtures/golden/float32_error.json)")
-    write_table()
+    if sys.argv[1:2] == ["--bounds"] and len(sys.argv) == 3:
+        print(bounds_summary(sys.argv[2]))
+    elif sys.argv[1:] == ["--write"]:
+        write_table()
+    else:
+        sys.exit("usage: python -m tests.tolerance --write   (rewrites fixtures/golden/float32_error.json)\n"
+                 "       python -m tests.tolerance --bounds FILE   (summarises a TF2NORM_RECORD_BOUNDS file)")
