@@ -163,9 +163,8 @@ def test_verify_against_the_numpy_reference_and_against_tfa():
         [GN, "group_norm", "TF1", "golden", "pass"], [IN, "group_norm", "TF1", "golden", "pass"]]
     assert run.stdout.splitlines()[3] == f"2 groups: 2 pass, 0 fail (atol {NORMALISATION_ATOL:g}, rtol 0)"
     # tfa's own numbers, to rounding: bit for bit on the AMD EPYC the golden was made on, 1.3 ulps of
-    # the largest output on an Intel Xeon, oneDNN on or off (the norm's float32 arithmetic rounds
-    # otherwise there; TensorFlow's rsqrt, for one, is not correctly rounded: up to 3 ulps measured).
-    # A wrong group count or epsilon is off by 1e-2 or more.
+    # the largest output on an Intel Xeon, oneDNN on or off (TF 2.21's float32 kernels round otherwise
+    # on that CPU). A wrong group count or epsilon is off by 1e-2 or more.
     assert all(float(row[5]) <= 4 * np.finfo(np.float32).eps for row in rows), run.stdout
 
 
