@@ -134,6 +134,27 @@ def test_recorded_comparisons_are_summarised_per_api(tmp_path, monkeypatch):
     assert any(line.startswith("(other) migrated tagger (keras)") for line in summary)
 
 
+def test_goldens_regenerated_elsewhere_are_compared_in_units_of_e(tmp_path):
+    # `python -m tests.tolerance --rerun DIR`: TF1's own spread between machines, against the bounds.
+    path = next(p for p in GOLDEN_PATHS if not p.stem.startswith("tfa_"))
+    golden = Golden(path)
+    key = next(k for k in sorted(golden.arrays) if k.startswith("out:") and tolerance.float32_error(golden, k) > 0)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    moved = (arrays[key].astype(np.float64) + 3 * tolerance.float32_error(golden, key)).astype(arrays[key].dtype)
+    expected = np.max(np.abs(moved.astype(np.float64) - arrays[key])) / tolerance.float32_error(golden, key)
+    arrays[key] = moved  # 3 E, and the rounding to the golden's dtype
+    np.savez(tmp_path / path.name, **arrays)
+    lines = tolerance.rerun_summary(str(tmp_path)).splitlines()
+    values = sum(1 for k in golden.arrays if k.startswith(("out:", "after:")))
+    assert lines[0] == f"value arrays: {values}, bit for bit: {values - 1}"
+    ratio, where = lines[1].removeprefix("largest values / E: ").split(" ", 1)
+    assert float(ratio) == pytest.approx(expected, abs=0.005) and where == f"({golden.name} {key})"
+    arrays[next(k for k in sorted(arrays) if k.startswith("in:"))] += 1  # another input: not comparable
+    np.savez(tmp_path / path.name, **arrays)
+    assert "not comparable" in tolerance.rerun_summary(str(tmp_path)).splitlines()[-1]
+
+
 @pytest.mark.parametrize("path", GOLDEN_PATHS, ids=lambda p: p.stem)
 def test_measured_errors_are_float32_rounding_errors(path):
     # The guards of tests/tolerance.py: the float64 reference computes what TF1 computed.

@@ -73,7 +73,9 @@ test_reference.py); the slow test test_float32_error_table_is_reproducible recom
 How close tf2norm comes to these bounds on a machine: run the golden tests with
 TF2NORM_RECORD_BOUNDS=FILE (each comparison appends a line to FILE), then
 `python -m tests.tolerance --bounds FILE` prints, per API, the largest error, its fraction of the
-bound and its multiple of E (README's "worst error" column and the figures of 2. above).
+bound and its multiple of E (README's "worst error" column and the figures of 2. above);
+`python -m tests.tolerance --rerun DIR` compares goldens regenerated with real TF1 on another
+machine (a scratch clone's fixtures/golden) with these, in the same units.
 """
 
 from __future__ import annotations
@@ -225,6 +227,46 @@ def bounds_summary(path: str) -> str:
     return "\n".join(lines)
 
 
+def rerun_summary(directory: str) -> str:
+    """How far goldens regenerated elsewhere (`directory`: a scratch clone's fixtures/golden after
+    rerunning the TF1 generators on another machine) are from the committed ones: value arrays bit for
+    bit, the largest multiples of E (values, gradients) and fraction of the bound. The spread of TF1
+    itself between machines, which the factors above must cover. tfa's goldens are left out (TF 2.15)."""
+    compared = identical = 0
+    worst = {"value": (0.0, ""), "grad": (0.0, ""), "bound": (0.0, "")}
+    inputs_differ = []
+    for path in golden_paths():
+        other = Path(directory) / path.name
+        if path.stem.startswith("tfa_") or not other.exists():
+            continue
+        golden = Golden(path)
+        with np.load(other) as rerun:
+            arrays = {k: rerun[k] for k in rerun.files}
+        for key in golden.arrays:
+            if key.startswith(("in:", "var:")) and not np.array_equal(np.asarray(golden[key]), arrays.get(key)):
+                inputs_differ.append(f"{path.stem} {key}")
+            if not key.startswith(("out:", "after:", "grad:")):
+                continue
+            mine, theirs = np.asarray(golden[key], np.float64), np.asarray(arrays[key], np.float64)
+            error = float(np.max(np.abs(mine - theirs))) if mine.size else 0.0
+            kind = _kind(key)
+            if kind == "value":
+                compared += 1
+                identical += error == 0.0
+            measured, limit = float32_error(golden, key), bound(golden, key)
+            for what, ratio in ((kind, error / measured if measured else 0.0),
+                                ("bound", error / limit if limit else 0.0)):
+                if ratio > worst[what][0]:
+                    worst[what] = (ratio, f"{path.stem} {key}")
+    lines = [f"value arrays: {compared}, bit for bit: {identical}"]
+    named = (("values / E", worst["value"]), ("gradients / E", worst["grad"]),
+             ("fraction of the bound", worst["bound"]))
+    lines += [f"largest {what}: {ratio:.2f} ({where})" for what, (ratio, where) in named]
+    if inputs_differ:  # another seed or input: the rerun is not the same computation
+        lines.append(f"inputs or initial variables differ (not comparable): {', '.join(inputs_differ)}")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------- the measured table
 
 
@@ -295,8 +337,11 @@ def write_table():
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--bounds"] and len(sys.argv) == 3:
         print(bounds_summary(sys.argv[2]))
+    elif sys.argv[1:2] == ["--rerun"] and len(sys.argv) == 3:
+        print(rerun_summary(sys.argv[2]))
     elif sys.argv[1:] == ["--write"]:
         write_table()
     else:
         sys.exit("usage: python -m tests.tolerance --write   (rewrites fixtures/golden/float32_error.json)\n"
-                 "       python -m tests.tolerance --bounds FILE   (summarises a TF2NORM_RECORD_BOUNDS file)")
+                 "       python -m tests.tolerance --bounds FILE   (summarises a TF2NORM_RECORD_BOUNDS file)\n"
+                 "       python -m tests.tolerance --rerun DIR   (goldens regenerated elsewhere against these)")
