@@ -201,9 +201,10 @@ def _record(case: str, key: str, error: float, limit: float, measured: float) ->
 
 
 def bounds_summary(path: str) -> str:
-    """Per API (its golden prefix, tf2norm.apis), from a TF2NORM_RECORD_BOUNDS file: comparisons, the
-    largest |tf2norm - TF1|, the largest fraction of its bound and the largest multiple of E (values,
-    gradients; E = 0, where TF1 was exact, leaves only the ulps and is not a multiple)."""
+    """Per API (its golden prefix, tf2norm.apis), from a TF2NORM_RECORD_BOUNDS file: comparisons, how
+    many of them bit for bit, the largest |tf2norm - TF1|, the largest fraction of its bound and the
+    largest multiple of E (values, gradients; E = 0, where TF1 was exact, leaves only the ulps and is
+    not a multiple)."""
     from tf2norm import apis
 
     prefixes = sorted(((prefix, api.id) for api in apis.APIS for prefix in api.goldens), key=lambda p: -len(p[0]))
@@ -212,18 +213,20 @@ def bounds_summary(path: str) -> str:
         for line in f:
             record = json.loads(line)
             api = next((i for prefix, i in prefixes if record["case"].startswith(prefix)), "(other) " + record["case"])
-            row = rows.setdefault(api, {"n": 0, "error": 0.0, "fraction": 0.0, "value": 0.0, "grad": 0.0})
+            row = rows.setdefault(api, {"n": 0, "exact": 0, "error": 0.0, "fraction": 0.0, "value": 0.0, "grad": 0.0})
             row["n"] += 1
+            row["exact"] += record["error"] == 0.0
             row["error"] = max(row["error"], record["error"])
             if record["limit"]:
                 row["fraction"] = max(row["fraction"], record["error"] / record["limit"])
             if record["E"]:
                 kind = _kind(record["key"])
                 row[kind] = max(row[kind], record["error"] / record["E"])
-    lines = [f"{'api':40s} {'compared':>8s} {'max error':>10s} {'of bound':>8s} {'values/E':>8s} {'grads/E':>8s}"]
+    lines = [f"{'api':40s} {'compared':>8s} {'exact':>8s} {'max error':>10s} {'of bound':>8s} {'values/E':>8s} "
+             f"{'grads/E':>8s}"]
     for api, row in sorted(rows.items()):
-        lines.append(f"{api:40s} {row['n']:8d} {row['error']:10.2g} {row['fraction']:8.2f} {row['value']:8.2f} "
-                     f"{row['grad']:8.2f}")
+        lines.append(f"{api:40s} {row['n']:8d} {row['exact']:8d} {row['error']:10.2g} {row['fraction']:8.2f} "
+                     f"{row['value']:8.2f} {row['grad']:8.2f}")
     return "\n".join(lines)
 
 
@@ -239,15 +242,13 @@ def rerun_summary(directory: str) -> str:
         other = Path(directory) / path.name
         if path.stem.startswith("tfa_") or not other.exists():
             continue
-        golden = Golden(path)
-        with np.load(other) as rerun:
-            arrays = {k: rerun[k] for k in rerun.files}
+        golden, rerun = Golden(path), Golden(other)
         for key in golden.arrays:
-            if key.startswith(("in:", "var:")) and not np.array_equal(np.asarray(golden[key]), arrays.get(key)):
+            if key.startswith(("in:", "var:")) and not np.array_equal(golden[key], rerun.arrays.get(key)):
                 inputs_differ.append(f"{path.stem} {key}")
             if not key.startswith(("out:", "after:", "grad:")):
                 continue
-            mine, theirs = np.asarray(golden[key], np.float64), np.asarray(arrays[key], np.float64)
+            mine, theirs = np.asarray(golden[key], np.float64), np.asarray(rerun[key], np.float64)
             error = float(np.max(np.abs(mine - theirs))) if mine.size else 0.0
             kind = _kind(key)
             if kind == "value":
