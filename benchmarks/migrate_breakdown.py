@@ -41,18 +41,23 @@ def breakdown(tree: Path) -> str:
     for path, data in sources:
         start = _cpu()
         gc.disable()
-        parsed = ast.parse(data)  # the driver's own tests, repeated here only to label the file
-        project = _project.Project(reexports, path)
-        reexported = bool(project.imported_by(parsed))
-        mentions = bool(_driver._MAY_NEED_WORK.search(data.decode("utf-8", "replace"))
-                        and _driver._mentions_legacy_names(parsed))
-        libcst = (mentions or reexported) and (reexported or name_filter.needs_libcst(parsed))
+        try:  # the driver's own tests, repeated here only to label the file
+            parsed = ast.parse(data)
+        except (SyntaxError, ValueError, RecursionError):
+            parsed = None  # the driver reports it (TF2N001)
+        libcst = mentions = False
+        if parsed is not None:
+            reexported = bool(_project.Project(reexports, path).imported_by(parsed))
+            mentions = bool(_driver._MAY_NEED_WORK.search(data.decode("utf-8", "replace"))
+                            and _driver._mentions_legacy_names(parsed))
+            libcst = (mentions or reexported) and (reexported or name_filter.needs_libcst(parsed))
         label_seconds = _cpu() - start
         result = _driver.process_data(data, path, options)
         gc.enable()
         gc.collect()
         kind = "LibCST" if libcst else ("names only" if mentions else "no legacy word")
-        outcome = "changed" if result.changed else ("findings only" if result.findings else "unchanged")
+        outcome = ("not processed" if result.failed else "changed" if result.changed
+                   else "findings only" if result.findings else "unchanged")
         count[kind, outcome] += 1
         seconds[kind] += _cpu() - start - label_seconds
         if libcst:
@@ -64,7 +69,10 @@ def breakdown(tree: Path) -> str:
     libcst_parse = _cpu() - start
     start = _cpu()
     for _, data in sources:
-        ast.parse(data)
+        try:
+            ast.parse(data)
+        except (SyntaxError, ValueError, RecursionError):
+            pass
     python_parse = _cpu() - start
 
     lines = [f"{tree}: {len(files)} files; project scan {scan:.2f} s CPU"]
